@@ -1,0 +1,67 @@
+// Lint holds two lines that good intentions would not: the import direction of DESIGN.md §2,
+// and the determinism boundary of the Raft core (no clock, timers, randomness or I/O).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const nodeIo = ['fs', 'net', 'http', 'https', 'child_process', 'dgram', 'worker_threads', 'os', 'cluster', 'dns', 'tls', 'readline', 'perf_hooks', 'timers', 'process'];
+const nodeIoPatterns = nodeIo.flatMap((m) => [m, `node:${m}`, `${m}/*`, `node:${m}/*`]);
+
+/** Packages each package may import; everything else under @vigil/* is forbidden. */
+const allowed = {
+  raft: [],
+  sim: ['raft'],
+  store: [],
+  protocol: [],
+  server: ['raft', 'store', 'protocol'],
+  client: ['protocol'],
+  cli: ['client', 'protocol', 'server'],
+};
+const all = Object.keys(allowed);
+
+const layering = Object.entries(allowed).map(([pkg, ok]) => ({
+  files: [`packages/${pkg}/src/**/*.ts`],
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: [
+        ...all.filter((p) => p !== pkg && !ok.includes(p)).map((p) => ({
+          group: [`@vigil/${p}`, `@vigil/${p}/*`],
+          message: `DESIGN.md §2: @vigil/${pkg} must not import @vigil/${p}.`,
+        })),
+        { group: ['../../*/src/*', '../../../packages/*'], message: 'Import other packages by their @vigil/* name.' },
+        ...(pkg === 'raft' ? [{ group: nodeIoPatterns, message: 'The Raft core does no I/O (DESIGN.md §3).' }] : []),
+      ],
+    }],
+  },
+}));
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', '**/node_modules/**', 'data/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { console: 'readonly', process: 'readonly', Buffer: 'readonly', URL: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  ...layering,
+  {
+    files: ['packages/raft/src/**/*.ts'],
+    rules: {
+      'no-restricted-globals': ['error',
+        ...['Date', 'setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'clearImmediate', 'performance', 'process', 'queueMicrotask', 'fetch', 'require']
+          .map((name) => ({ name, message: 'The Raft core is deterministic: time enters as ticks, I/O through Ready (DESIGN.md §3).' })),
+      ],
+      'no-restricted-properties': ['error',
+        { object: 'Math', property: 'random', message: 'Randomness comes from the injected PRNG.' },
+        { object: 'globalThis', message: 'No ambient globals in the Raft core.' },
+      ],
+    },
+  },
+  {
+    files: ['packages/*/src/**/*.ts'],
+    ignores: ['packages/sim/src/**'],
+    rules: { 'no-console': 'error' },
+  },
+);

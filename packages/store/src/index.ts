@@ -1,1 +1,60 @@
-export const placeholder = 1;
+// @vigil/store — the znode tree as a deterministic, LevelDB-backed state machine (DESIGN.md §4–§7).
+
+// Opening and closing a store; the database port it needs.
+export { Store, openStore } from './store.js';
+export type { StoreOptions, OpenStoreOptions } from './store.js';
+export type { StoreDatabase, StoreBatchOperation, StoreIterator } from './store-database.js';
+export type { Logger } from './logger.js';
+
+// What the Raft driver feeds to `apply`, and how it travels in a log entry.
+export type {
+  Entry,
+  Command,
+  CommandType,
+  Op,
+  CreateOp,
+  SetOp,
+  DeleteOp,
+  CheckOp,
+  MultiCommand,
+  SessionOpenCommand,
+  SessionHeartbeatCommand,
+  SessionCloseCommand,
+  SessionExpireCommand,
+  SweepCommand,
+  NoopCommand,
+} from './command.js';
+export { encodeCommand, decodeCommand } from './command-codec.js';
+
+// What `apply` and the reads return.
+export type { Applied, CommandResult, CommandValue, OpResult, OpError, Result } from './result.js';
+export type { ChildrenOptions, ChildrenPage } from './znode-tree.js';
+export type { Stat, CreateMode } from './znode.js';
+export { createModes } from './znode.js';
+export type { SessionInfo, SessionRecord } from './session.js';
+
+// Watch events and the bounded history persistent watches resume from.
+export type { WatchEvent, WatchEventKind } from './watch-event.js';
+export type { EventsSince } from './watch-history.js';
+
+// Errors: results carry a code; StoreError is the thrown form.
+export { StoreError, errorCodes } from './errors.js';
+export type { ErrorCode } from './errors.js';
+
+// Paths and limits shared with the server.
+export { pathProblem, isValidPath, parentOf, nameOf, joinPath, compareCodePoints } from './path.js';
+export {
+  dataBytesMax,
+  pathBytesMax,
+  multiOpsMax,
+  sweepPathsMax,
+  heartbeatSessionsMax,
+  sessionTimeoutMsMax,
+  ttlMsMax,
+  applyEntriesMax,
+  watchHistoryEventsMax,
+  snapshotChunkBytesMax,
+  childrenPageMax,
+  sequenceDigits,
+  sequenceMax,
+} from './constants.js';

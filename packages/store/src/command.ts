@@ -1,0 +1,178 @@
+import { createModes, type CreateMode } from './znode.js';
+import { heartbeatSessionsMax, multiOpsMax, sweepPathsMax } from './constants.js';
+
+/** `version` absent or -1 means "any version", as in ZooKeeper. */
+export interface CreateOp {
+  readonly type: 'create';
+  readonly path: string;
+  readonly data: Uint8Array;
+  readonly mode: CreateMode;
+  /** Required for the TTL modes, absent otherwise. */
+  readonly ttlMs?: number;
+  /** Create missing ancestors as persistent nodes (ZooKeeper's creatingParentsIfNeeded). */
+  readonly createParents?: boolean;
+}
+
+export interface SetOp {
+  readonly type: 'set';
+  readonly path: string;
+  readonly data: Uint8Array;
+  readonly version?: number;
+}
+
+export interface DeleteOp {
+  readonly type: 'delete';
+  readonly path: string;
+  readonly version?: number;
+}
+
+export interface CheckOp {
+  readonly type: 'check';
+  readonly path: string;
+  readonly version?: number;
+}
+
+/** The operations a multi may hold. */
+export type Op = CreateOp | SetOp | DeleteOp | CheckOp;
+
+/** The session on whose behalf a client write runs; a write of a dead session fails SESSION_EXPIRED. */
+interface OnBehalf {
+  readonly sessionId?: number;
+}
+
+export interface MultiCommand {
+  readonly type: 'multi';
+  readonly ops: readonly Op[];
+}
+
+export interface SessionOpenCommand {
+  readonly type: 'sessionOpen';
+  readonly sessionId: number;
+  readonly timeoutMs: number;
+}
+
+export interface SessionHeartbeatCommand {
+  readonly type: 'sessionHeartbeat';
+  readonly sessionIds: readonly number[];
+}
+
+export interface SessionCloseCommand {
+  readonly type: 'sessionClose';
+  readonly sessionId: number;
+}
+
+export interface SessionExpireCommand {
+  readonly type: 'sessionExpire';
+  readonly sessionId: number;
+}
+
+/** Leader-proposed removal of expired TTL nodes; each path's condition is re-checked on apply. */
+export interface SweepCommand {
+  readonly type: 'sweep';
+  readonly paths: readonly string[];
+}
+
+/** Raft's own entries (election no-op, configuration) still advance the applied index. */
+export interface NoopCommand {
+  readonly type: 'noop';
+}
+
+export type Command =
+  | (CreateOp & OnBehalf)
+  | (SetOp & OnBehalf)
+  | (DeleteOp & OnBehalf)
+  | (CheckOp & OnBehalf)
+  | (MultiCommand & OnBehalf)
+  | SessionOpenCommand
+  | SessionHeartbeatCommand
+  | SessionCloseCommand
+  | SessionExpireCommand
+  | SweepCommand
+  | NoopCommand;
+
+export type CommandType = Command['type'];
+
+/** A committed Raft entry as the driver hands it to the store. */
+export interface Entry {
+  /** Raft log index; becomes the revision of every change the command makes. */
+  readonly index: number;
+  /** The leader's wall clock when it proposed the entry: the only time apply ever sees. */
+  readonly timeMs: number;
+  readonly command: Command;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
+const isSessionId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
+const isOptionalVersion = (v: unknown): boolean => v === undefined || (Number.isSafeInteger(v) && (v as number) >= -1);
+const modeSet: ReadonlySet<unknown> = new Set(createModes);
+
+function opShapeProblem(op: unknown): string | null {
+  if (!isRecord(op)) return 'op must be an object';
+  if (typeof op['path'] !== 'string') return 'path must be a string';
+  switch (op['type']) {
+    case 'create':
+      if (!isBytes(op['data'])) return 'data must be bytes';
+      if (!modeSet.has(op['mode'])) return 'unknown create mode';
+      if (op['ttlMs'] !== undefined && typeof op['ttlMs'] !== 'number') return 'ttlMs must be a number';
+      if (op['createParents'] !== undefined && typeof op['createParents'] !== 'boolean') return 'createParents must be a boolean';
+      return null;
+    case 'set':
+      if (!isBytes(op['data'])) return 'data must be bytes';
+      return isOptionalVersion(op['version']) ? null : 'bad version';
+    case 'delete':
+    case 'check':
+      return isOptionalVersion(op['version']) ? null : 'bad version';
+    default:
+      return 'unknown op type';
+  }
+}
+
+/**
+ * Structural check of a command. Apply turns a problem into BAD_ARGUMENTS (deterministically, on
+ * every replica); decoding turns it into a thrown MARSHALLING_ERROR. Value rules (path syntax,
+ * size limits) are checked by the operations themselves.
+ */
+export function commandShapeProblem(command: unknown): string | null {
+  if (!isRecord(command)) return 'command must be an object';
+  const sessionId = command['sessionId'];
+  switch (command['type']) {
+    case 'create':
+    case 'set':
+    case 'delete':
+    case 'check':
+      if (sessionId !== undefined && !isSessionId(sessionId)) return 'bad sessionId';
+      return opShapeProblem(command);
+    case 'multi': {
+      if (sessionId !== undefined && !isSessionId(sessionId)) return 'bad sessionId';
+      const ops = command['ops'];
+      if (!Array.isArray(ops)) return 'ops must be an array';
+      if (ops.length > multiOpsMax) return `more than ${multiOpsMax} ops`;
+      for (const op of ops) {
+        const problem = opShapeProblem(op);
+        if (problem !== null) return problem;
+      }
+      return null;
+    }
+    case 'sessionOpen':
+      if (!isSessionId(sessionId)) return 'bad sessionId';
+      return Number.isSafeInteger(command['timeoutMs']) ? null : 'bad timeoutMs';
+    case 'sessionHeartbeat': {
+      const ids = command['sessionIds'];
+      if (!Array.isArray(ids) || ids.length > heartbeatSessionsMax) return 'bad sessionIds';
+      return ids.every(isSessionId) ? null : 'bad sessionIds';
+    }
+    case 'sessionClose':
+    case 'sessionExpire':
+      return isSessionId(sessionId) ? null : 'bad sessionId';
+    case 'sweep': {
+      const paths = command['paths'];
+      if (!Array.isArray(paths) || paths.length > sweepPathsMax) return 'bad paths';
+      return paths.every((p) => typeof p === 'string') ? null : 'bad paths';
+    }
+    case 'noop':
+      return null;
+    default:
+      return 'unknown command type';
+  }
+}

@@ -1,0 +1,17 @@
+/** A session as replicated: liveness decisions are the server's, the store only records. */
+export interface SessionRecord {
+  readonly sessionId: number;
+  readonly timeoutMs: number;
+  /** Entry time of the sessionOpen. */
+  readonly openedMs: number;
+  /**
+   * Entry time of the last committed sessionHeartbeat that named this session. A new leader
+   * starts its clocks from here rather than granting every session a fresh full timeout.
+   */
+  readonly lastSeenMs: number;
+}
+
+export interface SessionInfo extends SessionRecord {
+  /** Paths of the session's ephemeral nodes, in code-point order. */
+  readonly ephemerals: readonly string[];
+}

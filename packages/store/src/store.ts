@@ -1,0 +1,419 @@
+import { Level } from 'level';
+import type { Entry } from './command.js';
+import { applyEntriesMax, snapshotChunkBytesMax, watchHistoryEventsMax } from './constants.js';
+import { DigestBuilder, digestOfRecords } from './digest.js';
+import { assert, StoreError } from './errors.js';
+import {
+  appliedIndexKey,
+  formatKey,
+  metaPrefix,
+  nodeKey,
+  pathOfNodeKey,
+  sessionIdOfKey,
+  sessionKey,
+  sessionPrefix,
+  storeRange,
+  treePrefix,
+} from './keys.js';
+import { silentLogger, type Logger } from './logger.js';
+import { decodeIndex, decodeSession, decodeZnode, encodeIndex, encodeSession, encodeZnode } from './record-codec.js';
+import type { Applied, Result } from './result.js';
+import type { SessionInfo, SessionRecord } from './session.js';
+import {
+  chunkKinds,
+  decodeChunk,
+  decodeHeader,
+  decodeRecords,
+  decodeTrailer,
+  encodeChunk,
+  encodeHeader,
+  encodeRecord,
+  encodeTrailer,
+} from './snapshot-format.js';
+import type { StoreBatchOperation, StoreDatabase, StoreIterator } from './store-database.js';
+import { WatchHistory, type EventsSince } from './watch-history.js';
+import { ZnodeTree, type ChildrenOptions, type ChildrenPage } from './znode-tree.js';
+import type { Stat, Znode } from './znode.js';
+
+export interface StoreOptions {
+  /** An open LevelDB (or sublevel) the store owns entirely; the caller keeps ownership of its lifetime. */
+  readonly db: StoreDatabase;
+  readonly logger?: Logger;
+  /** Bound of the in-memory watch history, in events. */
+  readonly watchHistoryEventsMax?: number;
+}
+
+export interface OpenStoreOptions {
+  /** Directory of a LevelDB the store creates or reopens and closes with itself. */
+  readonly path: string;
+  readonly logger?: Logger;
+  readonly watchHistoryEventsMax?: number;
+}
+
+const buffers = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const;
+const storeFormat = Buffer.from([1]);
+const loadBatchEntries = 1024;
+
+/**
+ * The znode tree made durable. The whole tree lives in memory (reads never touch LevelDB); the
+ * LevelDB image is written one batch per `apply` call, carrying every change of every entry in the
+ * call together with the new applied index, so a crash leaves the image at a whole batch boundary.
+ */
+export class Store {
+  readonly #db: StoreDatabase;
+  readonly #logger: Logger;
+  readonly #history: WatchHistory;
+  readonly #closeDb: (() => Promise<void>) | undefined;
+  #tree: ZnodeTree;
+  /** Tail of the write chain: batches must reach LevelDB in apply order. */
+  #writing: Promise<void> = Promise.resolve();
+  #writesPending = 0;
+  #failure: unknown = undefined;
+  #closed = false;
+
+  private constructor(options: StoreOptions, tree: ZnodeTree, closeDb: (() => Promise<void>) | undefined) {
+    this.#db = options.db;
+    this.#logger = options.logger ?? silentLogger;
+    this.#history = new WatchHistory(options.watchHistoryEventsMax ?? watchHistoryEventsMax, tree.appliedIndex);
+    this.#tree = tree;
+    this.#closeDb = closeDb;
+  }
+
+  /**
+   * Opens the store, loading the tree into memory: on a database the caller owns (`db`), or on a
+   * LevelDB directory (`path`) that the store opens and closes itself.
+   */
+  static async open(options: StoreOptions | OpenStoreOptions): Promise<Store> {
+    if ('db' in options) return Store.#open(options, undefined);
+    const db = new Level<Buffer, Buffer>(options.path, buffers);
+    await db.open();
+    try {
+      const storeOptions: StoreOptions = {
+        db,
+        ...(options.logger === undefined ? {} : { logger: options.logger }),
+        ...(options.watchHistoryEventsMax === undefined ? {} : { watchHistoryEventsMax: options.watchHistoryEventsMax }),
+      };
+      return await Store.#open(storeOptions, () => db.close());
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+  }
+
+  static async #open(options: StoreOptions, closeDb: (() => Promise<void>) | undefined): Promise<Store> {
+    const tree = await loadTree(options.db);
+    const store = new Store(options, tree ?? ZnodeTree.empty(), closeDb);
+    if (tree === undefined) {
+      // A fresh image gets its root, format and applied index 0 in one batch, so "has an applied
+      // index" means "was initialised completely".
+      await store.#write([...store.#changeOps(), { type: 'put', key: formatKey, value: storeFormat }]);
+    }
+    store.#logger.info({ appliedIndex: store.appliedIndex, nodes: store.#tree.nodeCount }, 'store opened');
+    return store;
+  }
+
+  /** Highest entry index applied in memory; on open, the driver replays the log from its successor. */
+  get appliedIndex(): number {
+    return this.#tree.appliedIndex;
+  }
+
+  /**
+   * Applies committed entries in index order and writes them as one LevelDB batch. Entries at or
+   * below the applied index are skipped (replay after restart is idempotent) and get no result.
+   * Resolves once the batch is written. Calls may overlap; their batches are written in call order.
+   */
+  apply(entries: readonly Entry[]): Promise<Applied[]> {
+    this.#checkUsable();
+    assert(entries.length <= applyEntriesMax, `more than ${applyEntriesMax} entries in one apply`);
+    const applied: Applied[] = [];
+    for (const entry of entries) {
+      if (entry.index <= this.#tree.appliedIndex) continue;
+      const outcome = this.#tree.applyEntry(entry);
+      this.#history.append(outcome.events);
+      applied.push(outcome);
+    }
+    if (applied.length === 0) return this.#writing.then(() => applied);
+    return this.#write(this.#changeOps()).then(() => applied);
+  }
+
+  // ---- reads, from memory ----
+
+  get(path: string): Result<{ readonly data: Uint8Array; readonly stat: Stat }> {
+    return this.#tree.get(path);
+  }
+
+  exists(path: string): Result<Stat | null> {
+    return this.#tree.exists(path);
+  }
+
+  children(path: string, options?: ChildrenOptions): Result<ChildrenPage> {
+    return this.#tree.children(path, options);
+  }
+
+  /** Open sessions, by id, with their timeouts, last committed heartbeat and ephemerals. */
+  sessions(): SessionInfo[] {
+    return this.#tree.sessions();
+  }
+
+  session(sessionId: number): SessionInfo | undefined {
+    return this.#tree.session(sessionId);
+  }
+
+  /** TTL nodes a `sweep` proposed at `nowMs` would remove; for the leader to propose. */
+  sweepCandidates(nowMs: number): string[] {
+    return this.#tree.sweepCandidates(nowMs);
+  }
+
+  /** Watch events after `revision`, or `{ compacted: true, floor }` if some are no longer held. */
+  eventsSince(revision: number): EventsSince {
+    return this.#history.since(revision);
+  }
+
+  // ---- digests ----
+
+  /** sha256 (hex) of the durable image: applied index, sessions and znodes, in key order. */
+  async digest(): Promise<string> {
+    await this.#settle();
+    const iterator = this.#db.iterator({ ...storeRange, ...buffers });
+    try {
+      let builder: DigestBuilder | undefined;
+      for await (const [key, value] of readAll(iterator)) {
+        if (key[0] === metaPrefix) {
+          if (key.equals(appliedIndexKey)) builder = new DigestBuilder(decodeIndex(value));
+          continue;
+        }
+        if (key[0] !== sessionPrefix && key[0] !== treePrefix) continue;
+        assert(builder !== undefined, 'image without applied index');
+        builder.add(key, value);
+      }
+      assert(builder !== undefined, 'image without applied index');
+      return builder.finish().toString('hex');
+    } finally {
+      await iterator.close();
+    }
+  }
+
+  /** sha256 (hex) of the in-memory state; equal to `digest()` whenever no write is pending. */
+  memoryDigest(): string {
+    return digestOfRecords(this.#tree.appliedIndex, this.#tree.nodeRecords(), this.#tree.sessionRecords());
+  }
+
+  /** Checks that the durable image and memory agree; throws if they do not (a bug). */
+  async verify(): Promise<void> {
+    const image = await this.digest();
+    const memory = this.memoryDigest();
+    assert(image === memory, `durable image ${image} differs from memory ${memory}`);
+  }
+
+  // ---- snapshots ----
+
+  /**
+   * A consistent snapshot of the durable image as checksummed chunks. The LevelDB iterator (and
+   * with it the point in time) is taken at this call, so applies that follow do not tear it.
+   * Consume it to the end or call `return()` on it, to release the iterator.
+   */
+  snapshotStream(): AsyncIterable<Uint8Array> {
+    this.#checkUsable();
+    return snapshotChunks(this.#db.iterator({ ...storeRange, ...buffers }));
+  }
+
+  /**
+   * Replaces the whole state with a snapshot, after verifying every chunk and the trailer's digest.
+   * The old records are deleted and the new ones written in one LevelDB batch: atomic, at the cost
+   * of holding the snapshot in memory, which the in-memory tree needs anyway.
+   */
+  async restoreSnapshot(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
+    this.#checkUsable();
+    const { appliedIndex, records } = await readSnapshot(chunks);
+    let tree: ZnodeTree;
+    try {
+      const sessions: SessionRecord[] = [];
+      const nodes: [string, Znode][] = [];
+      for (const [key, value] of records) {
+        if (key[0] === sessionPrefix) sessions.push(decodeSession(sessionIdOfKey(key), value));
+        else nodes.push([pathOfNodeKey(key), decodeZnode(value)]);
+      }
+      tree = ZnodeTree.fromRecords(appliedIndex, nodes, sessions);
+    } catch (cause) {
+      throw new StoreError('SNAPSHOT_INVALID', 'snapshot records are inconsistent', { cause });
+    }
+    this.#checkUsable();
+    const ops: StoreBatchOperation[] = [];
+    for (const [path] of this.#tree.nodeRecords()) ops.push({ type: 'del', key: nodeKey(path) });
+    for (const session of this.#tree.sessionRecords()) ops.push({ type: 'del', key: sessionKey(session.sessionId) });
+    // LevelDB applies a batch in order, so a put after a del of the same key wins.
+    for (const [key, value] of records) ops.push({ type: 'put', key, value });
+    ops.push({ type: 'put', key: appliedIndexKey, value: encodeIndex(appliedIndex) });
+    tree.takeChanges();
+    this.#tree = tree;
+    this.#history.reset(appliedIndex);
+    await this.#write(ops);
+    this.#logger.info({ appliedIndex, records: records.length }, 'snapshot restored');
+  }
+
+  /** Waits for pending writes and releases the store (and the database, if `openStore` made it). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#writing;
+    await this.#closeDb?.();
+  }
+
+  // ---- internals ----
+
+  #checkUsable(): void {
+    if (this.#closed) throw new StoreError('STORE_CLOSED', 'store is closed');
+    // A failed write leaves memory ahead of the image: this replica must stop, not diverge.
+    if (this.#failure !== undefined) throw new Error('store write failed earlier', { cause: this.#failure });
+  }
+
+  #changeOps(): StoreBatchOperation[] {
+    const changes = this.#tree.takeChanges();
+    const ops: StoreBatchOperation[] = [];
+    for (const [path, node] of changes.nodes) {
+      ops.push(node === null ? { type: 'del', key: nodeKey(path) } : { type: 'put', key: nodeKey(path), value: encodeZnode(node) });
+    }
+    for (const [id, session] of changes.sessions) {
+      ops.push(session === null ? { type: 'del', key: sessionKey(id) } : { type: 'put', key: sessionKey(id), value: encodeSession(session) });
+    }
+    ops.push({ type: 'put', key: appliedIndexKey, value: encodeIndex(this.#tree.appliedIndex) });
+    return ops;
+  }
+
+  #write(ops: StoreBatchOperation[]): Promise<void> {
+    this.#writesPending++;
+    const write = this.#writing.then(() => {
+      if (this.#failure !== undefined) throw new Error('store write failed earlier', { cause: this.#failure });
+      return this.#db.batch(ops, buffers);
+    });
+    this.#writing = write.then(
+      () => {
+        this.#writesPending--;
+      },
+      (err: unknown) => {
+        this.#writesPending--;
+        this.#failure ??= err;
+        this.#logger.error({ err }, 'store write failed');
+      },
+    );
+    return write;
+  }
+
+  /** Resolves when no write is pending (applies may keep arriving; this waits them out). */
+  async #settle(): Promise<void> {
+    while (this.#writesPending > 0) await this.#writing;
+  }
+}
+
+/** Opens (creating if needed) a LevelDB at `path` and a store on it; `close()` closes both. */
+export function openStore(options: OpenStoreOptions): Promise<Store> {
+  return Store.open(options);
+}
+
+async function* readAll(iterator: StoreIterator): AsyncGenerator<[Buffer, Buffer]> {
+  while (true) {
+    const batch = await iterator.nextv(loadBatchEntries);
+    if (batch.length === 0) return;
+    yield* batch;
+  }
+}
+
+async function loadTree(db: StoreDatabase): Promise<ZnodeTree | undefined> {
+  const iterator = db.iterator({ ...storeRange, ...buffers });
+  let appliedIndex: number | undefined;
+  const sessions: SessionRecord[] = [];
+  const nodes: [string, Znode][] = [];
+  try {
+    for await (const [key, value] of readAll(iterator)) {
+      if (key[0] === metaPrefix) {
+        if (key.equals(appliedIndexKey)) appliedIndex = decodeIndex(value);
+        else if (key.equals(formatKey)) assert(value.equals(storeFormat), 'unknown store format');
+      } else if (key[0] === sessionPrefix) {
+        sessions.push(decodeSession(sessionIdOfKey(key), value));
+      } else if (key[0] === treePrefix) {
+        nodes.push([pathOfNodeKey(key), decodeZnode(value)]);
+      }
+    }
+  } finally {
+    await iterator.close();
+  }
+  if (appliedIndex === undefined) {
+    assert(nodes.length === 0 && sessions.length === 0, 'records without an applied index');
+    return undefined;
+  }
+  return ZnodeTree.fromRecords(appliedIndex, nodes, sessions);
+}
+
+async function* snapshotChunks(iterator: StoreIterator): AsyncGenerator<Uint8Array> {
+  try {
+    let seq = 0;
+    let builder: DigestBuilder | undefined;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    for await (const [key, value] of readAll(iterator)) {
+      if (key[0] === metaPrefix) {
+        if (key.equals(appliedIndexKey)) {
+          const appliedIndex = decodeIndex(value);
+          builder = new DigestBuilder(appliedIndex);
+          yield encodeChunk(chunkKinds.header, seq++, encodeHeader(appliedIndex));
+        }
+        continue;
+      }
+      if (key[0] !== sessionPrefix && key[0] !== treePrefix) continue;
+      assert(builder !== undefined, 'image without applied index');
+      builder.add(key, value);
+      const record = encodeRecord(key, value);
+      pending.push(record);
+      pendingBytes += record.byteLength;
+      if (pendingBytes >= snapshotChunkBytesMax) {
+        yield encodeChunk(chunkKinds.records, seq++, Buffer.concat(pending, pendingBytes));
+        pending = [];
+        pendingBytes = 0;
+      }
+    }
+    assert(builder !== undefined, 'image without applied index');
+    if (pendingBytes > 0) yield encodeChunk(chunkKinds.records, seq++, Buffer.concat(pending, pendingBytes));
+    yield encodeChunk(chunkKinds.trailer, seq++, encodeTrailer(builder.records, builder.finish()));
+  } finally {
+    await iterator.close();
+  }
+}
+
+async function readSnapshot(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): Promise<{ appliedIndex: number; records: [Buffer, Buffer][] }> {
+  const invalid = (message: string): StoreError => new StoreError('SNAPSHOT_INVALID', message);
+  let seq = 0;
+  let appliedIndex: number | undefined;
+  let builder: DigestBuilder | undefined;
+  let finished = false;
+  let previousKey: Buffer | undefined;
+  const records: [Buffer, Buffer][] = [];
+  for await (const chunk of chunks) {
+    const { kind, payload } = decodeChunk(chunk, seq++);
+    if (finished) throw invalid('chunk after trailer');
+    if (kind === chunkKinds.header) {
+      if (builder !== undefined) throw invalid('second header');
+      appliedIndex = decodeHeader(payload).appliedIndex;
+      builder = new DigestBuilder(appliedIndex);
+      continue;
+    }
+    if (builder === undefined) throw invalid('missing header');
+    if (kind === chunkKinds.records) {
+      for (const [key, value] of decodeRecords(payload)) {
+        if (key[0] !== sessionPrefix && key[0] !== treePrefix) throw invalid('record outside the store key space');
+        if (previousKey !== undefined && Buffer.compare(previousKey, key) >= 0) throw invalid('records out of order');
+        previousKey = key;
+        builder.add(key, value);
+        records.push([key, value]);
+      }
+      continue;
+    }
+    const trailer = decodeTrailer(payload);
+    if (trailer.recordCount !== records.length) throw invalid('record count mismatch');
+    if (!builder.finish().equals(trailer.digest)) throw invalid('digest mismatch');
+    finished = true;
+  }
+  if (!finished || appliedIndex === undefined) throw invalid('snapshot ended before its trailer');
+  return { appliedIndex, records };
+}

@@ -11,7 +11,7 @@ import {
 } from './constants.js';
 import { assert, type ErrorCode } from './errors.js';
 import { compareCodePoints, joinPath, nameOf, parentOf, pathProblem } from './path.js';
-import type { Applied, CommandResult, CommandValue, OpError, OpResult, Result } from './result.js';
+import type { Applied, CommandResult, OpError, OpResult, Result } from './result.js';
 import type { SessionInfo, SessionRecord } from './session.js';
 import type { WatchEvent } from './watch-event.js';
 import { rootZnode, statOf, type CreateMode, type Stat, type Znode, type ZnodeKind } from './znode.js';

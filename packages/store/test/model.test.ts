@@ -1,0 +1,128 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { openStore, type Applied, type Command, type CreateMode, type Entry, type Op } from '../src/index.js';
+import { ReferenceModel } from './reference-model.js';
+import { tempDir } from './support.js';
+
+// A small path universe so that ops collide: existing nodes, missing parents, sequential siblings.
+const segment = fc.constantFrom('a', 'b', 'c', 'é');
+const path = fc.array(segment, { minLength: 1, maxLength: 3 }).map((s) => `/${s.join('/')}`);
+const anyPath = fc.oneof({ weight: 20, arbitrary: path }, { weight: 1, arbitrary: fc.constantFrom('/', 'bad', '/a/', '/a/../b') });
+const data = fc.uint8Array({ maxLength: 8 });
+const version = fc.constantFrom(undefined, -1, 0, 1, 2);
+const mode = fc.constantFrom<CreateMode>('persistent', 'persistent', 'ephemeral', 'persistent-sequential', 'ephemeral-sequential', 'container', 'container', 'ttl', 'persistent-sequential-ttl');
+const sessionId = fc.integer({ min: 1, max: 3 });
+const withVersion = <T extends object>(o: T, v: number | undefined): T => (v === undefined ? o : { ...o, version: v });
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ path: anyPath, data, mode, parents: fc.boolean(), ttl: fc.constantFrom(undefined, 500, 3_000) }).map(
+    ({ path, data, mode, parents, ttl }): Op => ({
+      type: 'create', path, data, mode,
+      ...(ttl === undefined || !mode.includes('ttl') ? {} : { ttlMs: ttl }),
+      ...(parents ? { createParents: true } : {}),
+    }),
+  ) },
+  { weight: 2, arbitrary: fc.tuple(anyPath, data, version).map(([path, data, v]): Op => withVersion({ type: 'set', path, data }, v)) },
+  { weight: 3, arbitrary: fc.tuple(anyPath, version).map(([path, v]): Op => withVersion({ type: 'delete', path }, v)) },
+  { weight: 1, arbitrary: fc.tuple(anyPath, version).map(([path, v]): Op => withVersion({ type: 'check', path }, v)) },
+);
+
+const onBehalf = fc.option(sessionId, { nil: undefined, freq: 2 });
+const command: fc.Arbitrary<Command> = fc.oneof(
+  { weight: 10, arbitrary: fc.tuple(op, onBehalf).map(([o, s]): Command => (s === undefined ? o : { ...o, sessionId: s })) },
+  { weight: 3, arbitrary: fc.tuple(fc.array(op, { maxLength: 5 }), onBehalf).map(([ops, s]): Command => (s === undefined ? { type: 'multi', ops } : { type: 'multi', ops, sessionId: s })) },
+  { weight: 2, arbitrary: fc.tuple(sessionId, fc.constantFrom(1_000, 5_000)).map(([id, t]): Command => ({ type: 'sessionOpen', sessionId: id, timeoutMs: t })) },
+  { weight: 1, arbitrary: sessionId.map((id): Command => ({ type: 'sessionClose', sessionId: id })) },
+  { weight: 1, arbitrary: sessionId.map((id): Command => ({ type: 'sessionExpire', sessionId: id })) },
+  { weight: 1, arbitrary: fc.array(sessionId, { maxLength: 3 }).map((ids): Command => ({ type: 'sessionHeartbeat', sessionIds: ids })) },
+  { weight: 1, arbitrary: fc.array(anyPath, { maxLength: 4 }).map((paths): Command => ({ type: 'sweep', paths })) },
+  { weight: 1, arbitrary: fc.constant<Command>({ type: 'noop' }) },
+  // Resolved when the entry is built, like a leader would: sweep whatever TTL nodes are due.
+  { weight: 2, arbitrary: fc.constant<Command>({ type: 'sweep', paths: ['<due>'] }) },
+);
+
+/** Commands with entry times that advance by a random step, in random write batches. */
+const script = fc.record({
+  steps: fc.array(fc.tuple(command, fc.integer({ min: 0, max: 1_500 })), { minLength: 50, maxLength: 250 }),
+  batchSizes: fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 10 }),
+  reopenAt: fc.integer({ min: 0, max: 250 }),
+});
+
+const withoutMessage = (a: Applied) => {
+  if (a.result.ok) return a;
+  const { message: _message, ...error } = a.result.error;
+  return { ...a, result: { ok: false, error } };
+};
+
+const stats: { ok: number; failed: number; swept: number }[] = [];
+
+describe('the LevelDB store against the reference model', () => {
+  it('agrees on every result, event and digest over long random histories, across reopen and snapshot/restore', async () => {
+    const dir = await tempDir();
+    let runNo = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(script, async ({ steps, batchSizes, reopenAt }) => {
+          const location = `${dir.path}/run-${runNo++}`;
+          let store = await openStore({ path: location });
+          const model = new ReferenceModel();
+          let timeMs = 1_000;
+          try {
+            let at = 0;
+            let batchNo = 0;
+            const outcomes = { ok: 0, failed: 0, swept: 0 };
+            while (at < steps.length) {
+              if (at >= reopenAt && reopenAt >= 0) {
+                await store.close();
+                store = await openStore({ path: location });
+                reopenAt = -1;
+              }
+              const size = batchSizes[batchNo++ % batchSizes.length] as number;
+              const batch: Entry[] = [];
+              const expected = [];
+              for (const [c, dt] of steps.slice(at, at + size)) {
+                timeMs += dt;
+                let commandNow = c;
+                if (c.type === 'sweep' && c.paths[0] === '<due>') {
+                  commandNow = { type: 'sweep', paths: model.ttlDue(timeMs) };
+                  outcomes.swept += commandNow.paths.length;
+                }
+                const entry: Entry = { index: at + batch.length + 1, timeMs, command: commandNow };
+                batch.push(entry);
+                expected.push(model.apply(entry));
+              }
+              at += batch.length;
+              const applied = await store.apply(batch);
+              expect(applied.map(withoutMessage)).toEqual(expected);
+              for (const a of applied) outcomes[a.result.ok ? 'ok' : 'failed']++;
+            }
+            stats.push(outcomes);
+            for (const p of ['/', '/a', '/b', '/a/b', '/c/é']) {
+              const page = store.children(p);
+              if (page.ok) expect(page.value.names).toEqual(model.childrenOf(p));
+              else expect(model.nodes.has(p)).toBe(false);
+            }
+            const modelDigest = model.digest();
+            expect(store.memoryDigest()).toBe(modelDigest);
+            expect(await store.digest()).toBe(modelDigest);
+
+            const copy = await openStore({ path: `${location}-restored` });
+            await copy.restoreSnapshot(store.snapshotStream());
+            expect(await copy.digest()).toBe(modelDigest);
+            expect(copy.sessions()).toEqual(store.sessions());
+            await copy.close();
+          } finally {
+            await store.close();
+          }
+        }),
+        { numRuns: 40 },
+      );
+      // The generator must keep producing histories where most commands do something.
+      const total = stats.reduce((t, s) => ({ ok: t.ok + s.ok, failed: t.failed + s.failed, swept: t.swept + s.swept }));
+      expect(total.ok).toBeGreaterThan(total.failed / 2);
+      expect(total.swept).toBeGreaterThan(0);
+    } finally {
+      await dir.remove();
+    }
+  });
+});

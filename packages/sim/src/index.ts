@@ -1,1 +1,16 @@
-export const placeholder = 1;
+/**
+ * @vigil/sim — a deterministic simulator for the Raft core (tests and sweeps only; never imported
+ * by production code).
+ *
+ * - {@link SimCluster}: N in-process nodes on a virtual clock; a builder vocabulary for scenario
+ *   tests (`partition`, `isolate`, `clog`, `crash`, `restart`, `propose`, `read`, `runUntil`).
+ * - {@link runSeed}: one seeded chaos run with every invariant checked after every event, then
+ *   healing and a liveness bound. The same seed yields the same trace.
+ * - {@link Checker}: the invariants themselves.
+ */
+export { SimCluster, SimNode, simDefaults, encodeSmSnapshot } from './sim-cluster.js';
+export type { SimOptions, NetworkOptions } from './sim-cluster.js';
+export { runSeed, replayCommand, chaosDefaults } from './chaos.js';
+export type { ChaosOptions, SeedResult } from './chaos.js';
+export { Checker, SimViolation, entryHash } from './checker.js';
+export { EventQueue } from './event-queue.js';

@@ -1,0 +1,1040 @@
+import { decodeConfChange, encodeConfChange, Membership } from './conf-change.js';
+import { assert, RaftError } from './errors.js';
+import type { Prng } from './prng.js';
+import { Progress } from './progress.js';
+import { entryBytes, RaftLog } from './raft-log.js';
+import {
+  NONE,
+  type AppendRequest,
+  type AppendResponse,
+  type ConfChange,
+  type ConfState,
+  type DurableState,
+  type Entry,
+  type HardState,
+  type HeartbeatRequest,
+  type Message,
+  type NodeId,
+  type ReadState,
+  type Ready,
+  type Role,
+  type Snapshot,
+  type SnapshotChunk,
+  type SnapshotChunkResponse,
+  type Status,
+  type VoteRequest,
+  type VoteResponse,
+} from './types.js';
+
+/**
+ * Deliberately broken variants of the core, used only by the simulator's self-test to show that
+ * its checker is not vacuous. Never set outside tests.
+ */
+export interface UnsafeTestFaults {
+  /** Grant votes without the "candidate's log is at least as up to date" check. */
+  readonly voteWithoutLogCheck?: boolean;
+  /** Commit an entry of a previous term by counting replicas (Raft paper, Figure 8). */
+  readonly commitPreviousTermByCount?: boolean;
+  /** Never persist `vote` in the hard state. */
+  readonly forgetVote?: boolean;
+  /** Treat a proposal as committed as soon as the leader appends it. */
+  readonly commitBeforeQuorum?: boolean;
+  /** Answer ReadIndex without confirming leadership with a heartbeat round. */
+  readonly readWithoutHeartbeat?: boolean;
+}
+
+export interface RaftConfig {
+  readonly id: NodeId;
+  /** Ticks without hearing from a leader before an election; randomized in [n, 2n). */
+  readonly electionTicks: number;
+  /** Ticks between a leader's heartbeats; must be well below `electionTicks`. */
+  readonly heartbeatTicks: number;
+  /** The only source of randomness (election timeouts). */
+  readonly prng: Prng;
+  /** Pre-vote (thesis §9.6): a partitioned node does not disrupt a healthy leader on rejoin. Default true. */
+  readonly preVote?: boolean;
+  /** Check-quorum: a leader that loses contact with a majority steps down. Default true. */
+  readonly checkQuorum?: boolean;
+  /** Bytes of entries per append message. */
+  readonly appendBytesMax?: number;
+  /** Unacknowledged append messages per follower in replicate state. */
+  readonly inflightMsgsMax?: number;
+  /** Unacknowledged append bytes per follower in replicate state. */
+  readonly inflightBytesMax?: number;
+  /** Bytes of uncommitted proposals the leader accepts before refusing with PROPOSAL_BACKPRESSURE. */
+  readonly uncommittedBytesMax?: number;
+  /** Bytes per InstallSnapshot chunk. */
+  readonly snapshotChunkBytes?: number;
+  /** Unacknowledged InstallSnapshot chunks per follower. */
+  readonly snapshotChunksInflightMax?: number;
+  readonly unsafeTestFaults?: UnsafeTestFaults;
+}
+
+export const raftDefaults = {
+  appendBytesMax: 1024 * 1024,
+  inflightMsgsMax: 256,
+  inflightBytesMax: 32 * 1024 * 1024,
+  uncommittedBytesMax: 64 * 1024 * 1024,
+  snapshotChunkBytes: 256 * 1024,
+  snapshotChunksInflightMax: 4,
+} as const;
+
+interface PendingRead {
+  readonly from: NodeId;
+  readonly ctx: number;
+  readonly index: number;
+  readonly round: number;
+}
+
+interface IncomingSnapshot {
+  readonly meta: Snapshot['meta'];
+  readonly totalBytes: number;
+  readonly parts: Uint8Array[];
+  received: number;
+}
+
+const EMPTY_CONF: ConfState = { voters: [], learners: [] };
+
+/**
+ * One Raft member as a synchronous state machine (etcd-io/raft's RawNode). Inputs: `tick`,
+ * `step`, `propose`, `proposeConfChange`, `readIndex`, `transferLeadership`. Output: `ready()`,
+ * handled by the driver in the order the {@link Ready} documents, then `advance()`.
+ *
+ * Safety rules that shape this file:
+ * - a message that depends on durable state leaves only through a Ready, after persistence;
+ * - the leader counts itself towards a commit only for entries it has made durable;
+ * - an entry is committed by counting only if it is of the leader's term (§5.4.2);
+ * - one membership change at a time, taking effect when applied.
+ */
+export class RawNode {
+  readonly id: NodeId;
+  private readonly electionTicks: number;
+  private readonly heartbeatTicks: number;
+  private readonly prng: Prng;
+  private readonly preVote: boolean;
+  private readonly checkQuorum: boolean;
+  private readonly appendBytesMax: number;
+  private readonly inflightMsgsMax: number;
+  private readonly inflightBytesMax: number;
+  private readonly uncommittedBytesMax: number;
+  private readonly snapshotChunkBytes: number;
+  private readonly snapshotChunksInflightMax: number;
+  private readonly faults: UnsafeTestFaults;
+
+  private term = 0;
+  private vote: NodeId = NONE;
+  private leader: NodeId = NONE;
+  private role: Role = 'follower';
+  private readonly log: RaftLog;
+  private membership: Membership;
+  /** Membership after each applied conf entry since the snapshot, for snapshot metadata. */
+  private confHistory: { index: number; conf: ConfState }[] = [];
+  private readonly progress = new Map<NodeId, Progress>();
+  private readonly votes = new Map<NodeId, boolean>();
+
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTicks = 0;
+  private leadTransferee: NodeId = NONE;
+  private pendingConfIndex = 0;
+  private uncommittedBytes = 0;
+
+  private applied: number;
+  /** Highest index handed out in a Ready's committedEntries. */
+  private applying: number;
+
+  private snapshot: Snapshot | null;
+  private incomingSnapshot: IncomingSnapshot | null = null;
+  private completedSnapshot: Snapshot | null = null;
+
+  private msgs: Message[] = [];
+  private readStates: ReadState[] = [];
+  private readRound = 0;
+  private pendingReads: PendingRead[] = [];
+  private readsAwaitingCommit: { from: NodeId; ctx: number }[] = [];
+  private needReadBroadcast = false;
+  private needAppendBroadcast = false;
+
+  private prevHardState: HardState;
+  private readyInFlight: Ready | null = null;
+
+  /**
+   * The first durable state of a founding member of a new cluster: every founder starts from the
+   * same committed entry 1 holding the initial voters, so logs match from the first index and a
+   * member that joins later learns the membership from the log like everything else.
+   */
+  static bootstrap(voters: readonly NodeId[]): DurableState {
+    assert(voters.length > 0 && voters.every((v) => Number.isInteger(v) && v > 0), 'voters are positive ids');
+    const entry: Entry = { term: 1, index: 1, kind: 'conf', data: encodeConfChange({ type: 'bootstrap', voters: [...voters].sort((a, b) => a - b) }) };
+    return { hardState: { term: 1, vote: NONE, commit: 1 }, snapshot: null, entries: [entry], applied: 0 };
+  }
+
+  constructor(config: RaftConfig, durable?: DurableState) {
+    assert(Number.isInteger(config.id) && config.id > 0, 'node id is a positive integer');
+    assert(config.heartbeatTicks > 0 && config.electionTicks > config.heartbeatTicks, 'electionTicks > heartbeatTicks > 0');
+    this.id = config.id;
+    this.electionTicks = config.electionTicks;
+    this.heartbeatTicks = config.heartbeatTicks;
+    this.prng = config.prng;
+    this.preVote = config.preVote ?? true;
+    this.checkQuorum = config.checkQuorum ?? true;
+    this.appendBytesMax = config.appendBytesMax ?? raftDefaults.appendBytesMax;
+    this.inflightMsgsMax = config.inflightMsgsMax ?? raftDefaults.inflightMsgsMax;
+    this.inflightBytesMax = config.inflightBytesMax ?? raftDefaults.inflightBytesMax;
+    this.uncommittedBytesMax = config.uncommittedBytesMax ?? raftDefaults.uncommittedBytesMax;
+    this.snapshotChunkBytes = config.snapshotChunkBytes ?? raftDefaults.snapshotChunkBytes;
+    this.snapshotChunksInflightMax = config.snapshotChunksInflightMax ?? raftDefaults.snapshotChunksInflightMax;
+    this.faults = config.unsafeTestFaults ?? {};
+
+    const state: DurableState = durable ?? { hardState: { term: 0, vote: NONE, commit: 0 }, snapshot: null, entries: [], applied: 0 };
+    const snap = state.snapshot;
+    const snapIndex = snap?.meta.index ?? 0;
+    let entries = state.entries;
+    let offset = snapIndex;
+    let offsetTerm = snap?.meta.term ?? 0;
+    if (entries.length > 0 && entries[0]!.index <= snapIndex) {
+      // The driver keeps a trailing window before the snapshot: the first kept entry is the new
+      // compaction point, since it carries the term the log needs there.
+      offset = entries[0]!.index;
+      offsetTerm = entries[0]!.term;
+      const atSnap = entries[snapIndex - offset];
+      assert(atSnap === undefined || atSnap.term === snap!.meta.term, 'log and snapshot agree on the snapshot term');
+      entries = entries.slice(1);
+    }
+    this.log = new RaftLog(offset, offsetTerm, entries);
+    assert(state.hardState.commit <= this.log.lastIndex(), 'commit is within the durable log');
+    assert(state.applied >= snapIndex, 'the state machine holds at least the snapshot');
+    assert(state.applied <= state.hardState.commit, 'nothing is applied beyond the commit index');
+    this.log.committed = state.hardState.commit;
+    this.term = state.hardState.term;
+    this.vote = state.hardState.vote;
+    this.snapshot = snap;
+    this.applied = state.applied;
+    this.applying = state.applied;
+    this.membership = new Membership(snap?.meta.conf ?? EMPTY_CONF);
+    for (let i = snapIndex + 1; i <= state.applied; i++) {
+      const e = this.log.entry(i);
+      assert(e !== undefined, 'applied entries after the snapshot are in the log');
+      if (e.kind === 'conf') {
+        this.membership.apply(decodeConfChange(e.data));
+        this.confHistory.push({ index: i, conf: this.membership.state() });
+      }
+    }
+    this.prevHardState = { term: this.term, vote: this.vote, commit: this.log.committed };
+    this.becomeFollower(this.term, NONE);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Inputs
+
+  /** Advance logical time by one tick. */
+  tick(): void {
+    if (this.role === 'leader') this.tickLeader();
+    else this.tickElection();
+  }
+
+  /** Start an election now (as if the election timeout had passed). */
+  campaign(): void {
+    if (this.role === 'leader' || !this.promotable()) return;
+    this.startCampaign(this.preVote ? 'pre' : 'election', false);
+  }
+
+  /** Append `data` to the leader's log. Throws RaftError when this node cannot accept it. */
+  propose(data: Uint8Array): { index: number; term: number } {
+    this.checkCanPropose();
+    const entry: Entry = { term: this.term, index: this.log.lastIndex() + 1, kind: 'normal', data };
+    const bytes = entryBytes(entry);
+    if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.uncommittedBytesMax) {
+      throw new RaftError('PROPOSAL_BACKPRESSURE', 'too many uncommitted bytes; retry after commits');
+    }
+    this.appendOwn(entry);
+    return { index: entry.index, term: entry.term };
+  }
+
+  /** Propose one membership change; only one may be pending (proposed but not applied) at a time. */
+  proposeConfChange(change: ConfChange): { index: number; term: number } {
+    this.checkCanPropose();
+    if (this.pendingConfIndex > this.applied) {
+      throw new RaftError('CONF_CHANGE_PENDING', `a membership change at index ${this.pendingConfIndex} is not applied yet`);
+    }
+    const reason = this.membership.rejectReason(change);
+    if (reason !== null) throw new RaftError('INVALID_CONF_CHANGE', reason);
+    const entry: Entry = { term: this.term, index: this.log.lastIndex() + 1, kind: 'conf', data: encodeConfChange(change) };
+    this.appendOwn(entry);
+    this.pendingConfIndex = entry.index;
+    return { index: entry.index, term: entry.term };
+  }
+
+  /**
+   * Ask for a linearizable read point. The answer arrives as a ReadState with `ctx` in a later
+   * Ready: once the state machine has applied `index`, a read reflects every write committed
+   * before this call. Concurrent calls share one heartbeat round.
+   */
+  readIndex(ctx: number): void {
+    if (this.role === 'leader') {
+      this.handleReadRequest(this.id, ctx);
+    } else if (this.leader !== NONE && this.role === 'follower') {
+      this.send({ type: 'readIndex', to: this.leader, from: this.id, term: this.term, ctx });
+    } else {
+      this.readStates.push({ ctx, ok: false, index: 0 });
+    }
+  }
+
+  /** Hand leadership to `to` (a voter): catch it up, then tell it to campaign at once. */
+  transferLeadership(to: NodeId): void {
+    if (this.role !== 'leader') throw new RaftError('NOT_LEADER', 'only the leader transfers leadership');
+    if (to === this.id) return;
+    if (!this.membership.voters.has(to)) throw new RaftError('INVALID_CONF_CHANGE', `node ${to} is not a voter`);
+    if (this.leadTransferee === to) return;
+    this.leadTransferee = to;
+    this.electionElapsed = 0;
+    const pr = this.progress.get(to)!;
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
+    else this.sendAppend(pr, true);
+  }
+
+  /** The state machine has a snapshot at `index` (≤ applied); followers behind the log get it. */
+  setSnapshot(index: number, data: Uint8Array): void {
+    assert(index <= this.applied, 'a snapshot covers only applied entries');
+    assert(data.length > 0, 'snapshot data is not empty');
+    if (this.snapshot !== null && index <= this.snapshot.meta.index) return;
+    const term = this.log.term(index);
+    assert(term !== undefined, 'the snapshot index is in the log');
+    this.snapshot = { meta: { index, term, conf: this.confAt(index) }, data };
+    this.confHistory = this.confHistory.filter((c) => c.index > index);
+  }
+
+  /** Forget log entries through `index` (the driver keeps its own trailing window). */
+  compactLog(index: number): void {
+    assert(this.snapshot !== null && index <= this.snapshot.meta.index, 'compaction stops at the snapshot');
+    this.log.compactTo(index);
+  }
+
+  step(m: Message): void {
+    if (m.to !== this.id) return;
+    if (m.term > this.term) {
+      if (m.type === 'vote' || m.type === 'preVote') {
+        const inLease = this.checkQuorum && this.leader !== NONE && this.electionElapsed < this.electionTicks;
+        // A leader lease: while we hear from a leader, a disruptive candidate is ignored.
+        if (inLease && !m.transfer) return;
+      }
+      if (m.type === 'preVote' || (m.type === 'preVoteResp' && !m.reject)) {
+        // Pre-votes never change terms: that is their whole point.
+      } else {
+        const leader = m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap' ? m.from : NONE;
+        this.becomeFollower(m.term, leader);
+      }
+    } else if (m.term < this.term) {
+      if ((this.checkQuorum || this.preVote) && (m.type === 'app' || m.type === 'heartbeat')) {
+        // A stale leader that cannot hear higher terms would never step down; tell it.
+        this.send({ type: 'appResp', to: m.from, from: this.id, term: this.term, index: 0, reject: false, rejectHint: 0, hintTerm: 0 });
+      } else if (m.type === 'preVote') {
+        this.send({ type: 'preVoteResp', to: m.from, from: this.id, term: this.term, reject: true });
+      }
+      return;
+    }
+
+    if (m.type === 'vote' || m.type === 'preVote') {
+      this.handleVoteRequest(m);
+      return;
+    }
+    switch (this.role) {
+      case 'leader':
+        this.stepLeader(m);
+        return;
+      case 'candidate':
+      case 'preCandidate':
+        this.stepCandidate(m);
+        return;
+      case 'follower':
+        this.stepFollower(m);
+        return;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Output
+
+  hasReady(): boolean {
+    if (this.readyInFlight !== null) return false;
+    return (
+      this.msgs.length > 0 ||
+      this.readStates.length > 0 ||
+      this.needAppendBroadcast ||
+      this.needReadBroadcast ||
+      this.completedSnapshot !== null ||
+      this.log.stableIndex < this.log.lastIndex() ||
+      this.log.committed > this.applying ||
+      this.hardStateChanged()
+    );
+  }
+
+  ready(): Ready {
+    assert(this.readyInFlight === null, 'advance() the previous Ready before asking for another');
+    let snapshot: Snapshot | null = null;
+    if (this.completedSnapshot !== null) {
+      // Only a follower installs; a node that has since campaigned drops the transfer.
+      if (this.role === 'follower') snapshot = this.restoreSnapshot(this.completedSnapshot);
+      this.completedSnapshot = null;
+    }
+    this.flushBroadcasts();
+    const entries = this.log.unstable();
+    const hs: HardState = { term: this.term, vote: this.faults.forgetVote ? NONE : this.vote, commit: this.log.committed };
+    const hsChanged = hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote || hs.commit !== this.prevHardState.commit;
+    const mustSync = entries.length > 0 || snapshot !== null || hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote;
+    const committedEntries = this.log.committed > this.applying ? this.log.slice(this.applying + 1, this.log.committed) : [];
+    const ready: Ready = {
+      hardState: hsChanged ? hs : null,
+      entries,
+      snapshot,
+      messages: this.msgs,
+      committedEntries,
+      readStates: this.readStates,
+      mustSync,
+    };
+    this.msgs = [];
+    this.readStates = [];
+    this.prevHardState = hs;
+    if (committedEntries.length > 0) this.applying = committedEntries[committedEntries.length - 1]!.index;
+    this.readyInFlight = ready;
+    return ready;
+  }
+
+  /** The driver has persisted, sent and applied `ready`. */
+  advance(ready: Ready): void {
+    assert(this.readyInFlight === ready, 'advance() takes the Ready last returned');
+    this.readyInFlight = null;
+    if (ready.snapshot !== null) this.applied = Math.max(this.applied, ready.snapshot.meta.index);
+    const last = ready.entries[ready.entries.length - 1];
+    // Entries may have been replaced while this Ready was being persisted; only what is still
+    // in the log under the same term became durable.
+    if (last !== undefined && this.log.matchTerm(last.index, last.term)) {
+      this.log.stableIndex = Math.max(this.log.stableIndex, last.index);
+    }
+    for (const e of ready.committedEntries) {
+      if (e.index <= this.applied) continue;
+      this.applied = e.index;
+      if (e.kind === 'conf') this.applyConfChange(decodeConfChange(e.data), e.index);
+    }
+    if (this.role === 'leader') {
+      const self = this.progress.get(this.id);
+      if (self !== undefined && self.maybeUpdate(this.log.stableIndex) && this.maybeCommit()) this.needAppendBroadcast = true;
+    }
+  }
+
+  status(): Status {
+    return {
+      id: this.id,
+      role: this.role,
+      term: this.term,
+      vote: this.vote,
+      leader: this.leader,
+      commit: this.log.committed,
+      applied: this.applied,
+      firstIndex: this.log.firstIndex(),
+      lastIndex: this.log.lastIndex(),
+      stableIndex: this.log.stableIndex,
+      snapshotIndex: this.snapshot?.meta.index ?? 0,
+      conf: this.membership.state(),
+      leadTransferee: this.leadTransferee,
+      uncommittedBytes: this.uncommittedBytes,
+      progress: this.role === 'leader' ? [...this.progress.values()].map((p) => p.status()) : [],
+    };
+  }
+
+  /** The hot fields of {@link status}, without allocating membership and progress lists. */
+  summary(): { term: number; role: Role; leader: NodeId; commit: number; applied: number; lastIndex: number } {
+    return { term: this.term, role: this.role, leader: this.leader, commit: this.log.committed, applied: this.applied, lastIndex: this.log.lastIndex() };
+  }
+
+  /** The term of the entry at `index`, if this node still holds it (for checkers and drivers). */
+  termAt(index: number): number | undefined {
+    return this.log.term(index);
+  }
+
+  /** Entries in [lo, hi] still held in memory (for checkers and drivers). */
+  entries(lo: number, hi: number): readonly Entry[] {
+    return this.log.slice(Math.max(lo, this.log.firstIndex()), hi);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Roles
+
+  private promotable(): boolean {
+    return this.membership.voters.has(this.id);
+  }
+
+  private resetRoleState(term: number): void {
+    if (this.term !== term) {
+      this.term = term;
+      this.vote = NONE;
+    }
+    this.leader = NONE;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.randomizedElectionTicks = this.electionTicks + this.prng.nextInt(this.electionTicks);
+    this.leadTransferee = NONE;
+    this.votes.clear();
+    this.progress.clear();
+    this.needAppendBroadcast = false;
+    this.needReadBroadcast = false;
+    this.failPendingReads();
+  }
+
+  private becomeFollower(term: number, leader: NodeId): void {
+    this.resetRoleState(term);
+    this.role = 'follower';
+    this.leader = leader;
+  }
+
+  private becomeLeader(): void {
+    assert(this.role === 'candidate', 'only a candidate becomes leader');
+    this.resetRoleState(this.term);
+    this.role = 'leader';
+    this.leader = this.id;
+    const next = this.log.lastIndex() + 1;
+    for (const id of [...this.membership.voters, ...this.membership.learners]) {
+      const pr = new Progress(id, next, this.membership.learners.has(id));
+      pr.recentActive = true;
+      this.progress.set(id, pr);
+    }
+    const self = this.progress.get(this.id);
+    assert(self !== undefined, 'a leader is a member');
+    self.maybeUpdate(this.log.stableIndex);
+    self.becomeReplicate();
+    // Entries of earlier terms commit only with one of ours (§5.4.2); the no-op makes that quick.
+    this.uncommittedBytes = 0;
+    this.appendOwn({ term: this.term, index: next, kind: 'noop', data: new Uint8Array(0) });
+    // Any membership change still in the log must be applied before another is proposed.
+    this.pendingConfIndex = this.log.lastIndex();
+  }
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTicks) {
+      this.electionElapsed = 0;
+      this.startCampaign(this.preVote ? 'pre' : 'election', false);
+    }
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.electionTicks) {
+      this.electionElapsed = 0;
+      if (this.checkQuorum && !this.quorumActive()) {
+        this.becomeFollower(this.term, NONE);
+        return;
+      }
+      if (this.leadTransferee !== NONE) this.leadTransferee = NONE;
+    }
+    if (this.heartbeatElapsed >= this.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.bcastHeartbeat();
+      this.retrySnapshots();
+    }
+  }
+
+  private quorumActive(): boolean {
+    let active = 0;
+    for (const id of this.membership.voters) {
+      const pr = this.progress.get(id);
+      if (id === this.id || pr?.recentActive === true) active++;
+    }
+    for (const pr of this.progress.values()) pr.recentActive = pr.id === this.id;
+    return active >= this.membership.quorum();
+  }
+
+  private startCampaign(phase: 'pre' | 'election', transfer: boolean): void {
+    let voteTerm: number;
+    if (phase === 'pre') {
+      this.resetRoleState(this.term);
+      this.role = 'preCandidate';
+      voteTerm = this.term + 1;
+    } else {
+      this.resetRoleState(this.term + 1);
+      this.role = 'candidate';
+      this.vote = this.id;
+      voteTerm = this.term;
+    }
+    this.votes.set(this.id, true);
+    if (this.tallyVotes() === 'won') {
+      if (phase === 'pre') this.startCampaign('election', transfer);
+      else this.becomeLeader();
+      return;
+    }
+    const type = phase === 'pre' ? 'preVote' : 'vote';
+    for (const id of this.membership.voters) {
+      if (id === this.id) continue;
+      this.send({ type, to: id, from: this.id, term: voteTerm, lastIndex: this.log.lastIndex(), lastTerm: this.log.lastTerm(), transfer });
+    }
+  }
+
+  private tallyVotes(): 'won' | 'lost' | 'pending' {
+    let granted = 0;
+    let rejected = 0;
+    for (const id of this.membership.voters) {
+      const v = this.votes.get(id);
+      if (v === true) granted++;
+      else if (v === false) rejected++;
+    }
+    const q = this.membership.quorum();
+    if (granted >= q) return 'won';
+    if (rejected > this.membership.voters.size - q) return 'lost';
+    return 'pending';
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Message handling by role
+
+  private handleVoteRequest(m: VoteRequest): void {
+    const canVote = this.vote === m.from || (this.vote === NONE && this.leader === NONE) || (m.type === 'preVote' && m.term > this.term);
+    const upToDate = this.faults.voteWithoutLogCheck === true || this.log.isUpToDate(m.lastIndex, m.lastTerm);
+    const respType = m.type === 'vote' ? 'voteResp' : 'preVoteResp';
+    if (canVote && upToDate) {
+      this.send({ type: respType, to: m.from, from: this.id, term: m.term, reject: false });
+      if (m.type === 'vote') {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      this.send({ type: respType, to: m.from, from: this.id, term: this.term, reject: true });
+    }
+  }
+
+  private stepCandidate(m: Message): void {
+    switch (m.type) {
+      case 'app':
+      case 'heartbeat':
+      case 'snap':
+        this.becomeFollower(m.term, m.from);
+        this.stepFollower(m);
+        return;
+      case 'voteResp':
+      case 'preVoteResp':
+        this.handleVoteResponse(m);
+        return;
+      case 'readIndex':
+        this.send({ type: 'readIndexResp', to: m.from, from: this.id, term: this.term, ctx: m.ctx, index: 0, reject: true });
+        return;
+      case 'readIndexResp':
+        this.readStates.push({ ctx: m.ctx, ok: !m.reject, index: m.index });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private handleVoteResponse(m: VoteResponse): void {
+    const expected = this.role === 'preCandidate' ? 'preVoteResp' : 'voteResp';
+    if (m.type !== expected) return;
+    this.votes.set(m.from, !m.reject);
+    const result = this.tallyVotes();
+    if (result === 'won') {
+      if (this.role === 'preCandidate') this.startCampaign('election', false);
+      else this.becomeLeader();
+    } else if (result === 'lost') {
+      this.becomeFollower(this.term, NONE);
+    }
+  }
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case 'app':
+        this.electionElapsed = 0;
+        this.leader = m.from;
+        this.handleAppend(m);
+        return;
+      case 'heartbeat':
+        this.electionElapsed = 0;
+        this.leader = m.from;
+        this.handleHeartbeat(m);
+        return;
+      case 'snap':
+        this.electionElapsed = 0;
+        this.leader = m.from;
+        this.handleSnapshotChunk(m);
+        return;
+      case 'timeoutNow':
+        if (this.promotable()) this.startCampaign('election', true);
+        return;
+      case 'readIndex':
+        this.send({ type: 'readIndexResp', to: m.from, from: this.id, term: this.term, ctx: m.ctx, index: 0, reject: true });
+        return;
+      case 'readIndexResp':
+        this.readStates.push({ ctx: m.ctx, ok: !m.reject, index: m.index });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private handleAppend(m: AppendRequest): void {
+    const reply = (index: number, reject: boolean, rejectHint = 0, hintTerm = 0): void =>
+      this.send({ type: 'appResp', to: m.from, from: this.id, term: this.term, index, reject, rejectHint, hintTerm });
+    if (m.prevIndex < this.log.committed) {
+      reply(this.log.committed, false);
+      return;
+    }
+    if (this.log.matchTerm(m.prevIndex, m.prevTerm)) {
+      const last = this.log.appendFromLeader(m.prevIndex, m.entries);
+      this.commitTo(Math.min(m.commit, last));
+      reply(last, false);
+      return;
+    }
+    const hint = this.log.findConflictByTerm(Math.min(m.prevIndex, this.log.lastIndex()), m.prevTerm);
+    reply(m.prevIndex, true, hint, this.log.term(hint) ?? 0);
+  }
+
+  private handleHeartbeat(m: HeartbeatRequest): void {
+    // The leader sends min(match, commit), so this never commits entries we do not hold.
+    this.commitTo(m.commit);
+    this.send({ type: 'heartbeatResp', to: m.from, from: this.id, term: this.term, readRound: m.readRound });
+  }
+
+  private handleSnapshotChunk(m: SnapshotChunk): void {
+    const ack = (offset: number): void =>
+      this.send({ type: 'snapResp', to: m.from, from: this.id, term: this.term, snapshotIndex: m.meta.index, offset });
+    if (m.meta.index <= this.log.committed) {
+      this.incomingSnapshot = null;
+      ack(m.totalBytes);
+      this.send({ type: 'appResp', to: m.from, from: this.id, term: this.term, index: this.log.committed, reject: false, rejectHint: 0, hintTerm: 0 });
+      return;
+    }
+    let inc = this.incomingSnapshot;
+    if (inc === null || inc.meta.index !== m.meta.index || inc.meta.term !== m.meta.term) {
+      if (m.offset !== 0) {
+        ack(0);
+        return;
+      }
+      inc = { meta: m.meta, totalBytes: m.totalBytes, parts: [], received: 0 };
+      this.incomingSnapshot = inc;
+    }
+    if (m.offset === inc.received && m.chunk.length > 0) {
+      inc.parts.push(m.chunk);
+      inc.received += m.chunk.length;
+    }
+    ack(inc.received);
+    if (inc.received === inc.totalBytes) {
+      const data = new Uint8Array(inc.totalBytes);
+      let at = 0;
+      for (const p of inc.parts) {
+        data.set(p, at);
+        at += p.length;
+      }
+      // Restored at the next ready(), when no earlier Ready is being persisted.
+      this.completedSnapshot = { meta: inc.meta, data };
+      this.incomingSnapshot = null;
+    }
+  }
+
+  /** Returns the snapshot the driver must persist and install, or null if it was not needed. */
+  private restoreSnapshot(snap: Snapshot): Snapshot | null {
+    const { index, term } = snap.meta;
+    const reply = (at: number): void => {
+      if (this.leader !== NONE) {
+        this.send({ type: 'appResp', to: this.leader, from: this.id, term: this.term, index: at, reject: false, rejectHint: 0, hintTerm: 0 });
+      }
+    };
+    if (index <= this.log.committed) {
+      reply(this.log.committed);
+      return null;
+    }
+    if (this.log.matchTerm(index, term)) {
+      // We hold the entries already; the snapshot only tells us they are committed.
+      this.commitTo(index);
+      reply(index);
+      return null;
+    }
+    this.log.restore(index, term);
+    this.membership = new Membership(snap.meta.conf);
+    this.confHistory = [];
+    this.snapshot = snap;
+    this.applying = index;
+    reply(index);
+    return snap;
+  }
+
+  private stepLeader(m: Message): void {
+    switch (m.type) {
+      case 'appResp':
+        this.handleAppendResponse(m);
+        return;
+      case 'heartbeatResp': {
+        const pr = this.progress.get(m.from);
+        if (pr === undefined) return;
+        pr.recentActive = true;
+        pr.probeSent = false;
+        if (m.readRound > pr.readRound) pr.readRound = m.readRound;
+        pr.freeFirstInflightIfFull(this.inflightMsgsMax, this.inflightBytesMax);
+        // Even with nothing new to send: an empty append makes a follower whose acknowledgements
+        // were lost say where it really is.
+        if (pr.match < this.log.lastIndex()) this.sendAppend(pr, true);
+        this.releaseConfirmedReads();
+        return;
+      }
+      case 'snapResp':
+        this.handleSnapshotResponse(m);
+        return;
+      case 'readIndex':
+        this.handleReadRequest(m.from, m.ctx);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private handleAppendResponse(m: AppendResponse): void {
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    if (m.reject) {
+      const hint = m.hintTerm > 0 ? this.log.findConflictByTerm(m.rejectHint, m.hintTerm) : m.rejectHint;
+      if (pr.maybeDecrTo(m.index, hint)) {
+        if (pr.state === 'replicate') pr.becomeProbe();
+        this.sendAppend(pr, true);
+      }
+      return;
+    }
+    if (pr.maybeUpdate(m.index)) {
+      if (pr.state === 'probe') pr.becomeReplicate();
+      else if (pr.state === 'snapshot' && pr.match >= pr.snapshotIndex) pr.becomeProbe();
+      if (this.maybeCommit()) this.needAppendBroadcast = true;
+      if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
+    } else if (pr.state === 'snapshot' && pr.match >= pr.snapshotIndex) {
+      pr.becomeProbe();
+    }
+    while (this.sendAppend(pr, false)) {
+      // Keep the pipeline full up to the in-flight bounds.
+    }
+  }
+
+  private handleSnapshotResponse(m: SnapshotChunkResponse): void {
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    if (pr.state !== 'snapshot' || m.snapshotIndex !== pr.snapshotIndex) return;
+    if (m.offset > pr.snapshotAcked) {
+      pr.snapshotAcked = m.offset;
+      pr.snapshotStalledTicks = 0;
+    } else if (m.offset < pr.snapshotAcked) {
+      // The follower lost what it had (it restarted): start over from where it is.
+      pr.snapshotAcked = m.offset;
+      pr.snapshotSent = m.offset;
+    }
+    this.sendSnapshotChunks(pr);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Replication
+
+  private checkCanPropose(): void {
+    if (this.role !== 'leader') throw new RaftError('NOT_LEADER', `node ${this.id} is not the leader (leader: ${this.leader})`);
+    if (this.leadTransferee !== NONE) throw new RaftError('TRANSFER_IN_PROGRESS', `leadership is moving to ${this.leadTransferee}`);
+  }
+
+  private appendOwn(entry: Entry): void {
+    this.log.append(entry);
+    this.uncommittedBytes += entryBytes(entry);
+    this.needAppendBroadcast = true;
+    // A single voter commits by itself once the entry is durable (see advance()).
+    if (this.faults.commitBeforeQuorum === true) this.commitTo(entry.index);
+  }
+
+  private flushBroadcasts(): void {
+    if (this.role !== 'leader') return;
+    if (this.needReadBroadcast) {
+      this.needReadBroadcast = false;
+      this.readRound++;
+      this.bcastHeartbeat();
+    }
+    if (this.needAppendBroadcast) {
+      this.needAppendBroadcast = false;
+      for (const pr of this.progress.values()) if (pr.id !== this.id) this.sendAppend(pr, true);
+    }
+  }
+
+  /** Send what `pr` is missing, if its flow control allows. Returns whether anything was sent. */
+  private sendAppend(pr: Progress, sendIfEmpty: boolean): boolean {
+    if (pr.isPaused(this.inflightMsgsMax, this.inflightBytesMax)) return false;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    if (prevTerm === undefined) {
+      assert(this.snapshot !== null, 'entries are compacted only behind a snapshot');
+      pr.becomeSnapshot(this.snapshot.meta.index);
+      this.sendSnapshotChunks(pr);
+      return true;
+    }
+    const entries = pr.next <= this.log.lastIndex() ? this.log.slice(pr.next, this.log.lastIndex(), this.appendBytesMax) : [];
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    this.send({ type: 'app', to: pr.id, from: this.id, term: this.term, prevIndex, prevTerm, entries, commit: this.log.committed });
+    if (entries.length > 0) {
+      let bytes = 0;
+      for (const e of entries) bytes += entryBytes(e);
+      pr.sentEntries(entries[entries.length - 1]!.index, bytes);
+    } else if (pr.state === 'probe') {
+      pr.probeSent = true;
+    }
+    return true;
+  }
+
+  private sendSnapshotChunks(pr: Progress): void {
+    const snap = this.snapshot;
+    assert(snap !== null, 'a snapshot transfer needs a snapshot');
+    if (pr.snapshotIndex !== snap.meta.index) pr.becomeSnapshot(snap.meta.index);
+    const total = snap.data.length;
+    const windowBytes = this.snapshotChunkBytes * this.snapshotChunksInflightMax;
+    while (pr.snapshotSent < total && pr.snapshotSent - pr.snapshotAcked < windowBytes) {
+      const end = Math.min(total, pr.snapshotSent + this.snapshotChunkBytes);
+      this.send({ type: 'snap', to: pr.id, from: this.id, term: this.term, meta: snap.meta, offset: pr.snapshotSent, totalBytes: total, chunk: snap.data.subarray(pr.snapshotSent, end) });
+      pr.snapshotSent = end;
+    }
+  }
+
+  /** Resend snapshot chunks that were lost: nothing acknowledged for an election timeout. */
+  private retrySnapshots(): void {
+    for (const pr of this.progress.values()) {
+      if (pr.state !== 'snapshot') continue;
+      pr.snapshotStalledTicks += this.heartbeatTicks;
+      if (pr.snapshotStalledTicks < this.electionTicks) continue;
+      pr.snapshotStalledTicks = 0;
+      const total = this.snapshot?.data.length ?? 0;
+      // Fully acknowledged but not yet confirmed installed: resend the last chunk to ask again.
+      pr.snapshotSent = pr.snapshotAcked >= total ? Math.max(0, total - this.snapshotChunkBytes) : pr.snapshotAcked;
+      pr.snapshotAcked = Math.min(pr.snapshotAcked, pr.snapshotSent);
+      this.sendSnapshotChunks(pr);
+    }
+  }
+
+  private bcastHeartbeat(): void {
+    for (const pr of this.progress.values()) {
+      if (pr.id === this.id) continue;
+      this.send({ type: 'heartbeat', to: pr.id, from: this.id, term: this.term, commit: Math.min(pr.match, this.log.committed), readRound: this.readRound });
+    }
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.send({ type: 'timeoutNow', to, from: this.id, term: this.term });
+  }
+
+  /** Advance the commit index to what a quorum of voters holds, if it is of our term. */
+  private maybeCommit(): boolean {
+    const matches: number[] = [];
+    for (const id of this.membership.voters) matches.push(this.progress.get(id)?.match ?? 0);
+    if (matches.length === 0) return false;
+    matches.sort((a, b) => b - a);
+    const index = matches[this.membership.quorum() - 1]!;
+    if (index <= this.log.committed) return false;
+    if (this.log.term(index) !== this.term && this.faults.commitPreviousTermByCount !== true) return false;
+    this.commitTo(index);
+    return true;
+  }
+
+  private commitTo(index: number): void {
+    if (index <= this.log.committed) return;
+    assert(index <= this.log.lastIndex(), 'commit stays within the log');
+    const from = this.log.committed;
+    this.log.committed = index;
+    if (this.role !== 'leader') return;
+    for (let i = from + 1; i <= index; i++) {
+      const e = this.log.entry(i);
+      if (e !== undefined && e.term === this.term) this.uncommittedBytes -= entryBytes(e);
+    }
+    if (this.uncommittedBytes < 0) this.uncommittedBytes = 0;
+    if (this.readsAwaitingCommit.length > 0 && this.log.term(this.log.committed) === this.term) {
+      const waiting = this.readsAwaitingCommit;
+      this.readsAwaitingCommit = [];
+      for (const r of waiting) this.handleReadRequest(r.from, r.ctx);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads
+
+  private handleReadRequest(from: NodeId, ctx: number): void {
+    if (this.log.term(this.log.committed) !== this.term) {
+      // A new leader does not know the latest commit index until an entry of its term commits.
+      this.readsAwaitingCommit.push({ from, ctx });
+      return;
+    }
+    const index = this.log.committed;
+    const soleVoter = this.membership.voters.size === 1 && this.membership.voters.has(this.id);
+    if (soleVoter || this.faults.readWithoutHeartbeat === true) {
+      this.answerRead(from, ctx, index, true);
+      return;
+    }
+    this.pendingReads.push({ from, ctx, index, round: this.readRound + 1 });
+    this.needReadBroadcast = true;
+  }
+
+  private releaseConfirmedReads(): void {
+    if (this.pendingReads.length === 0) return;
+    const rounds: number[] = [];
+    for (const id of this.membership.voters) rounds.push(id === this.id ? this.readRound : (this.progress.get(id)?.readRound ?? 0));
+    rounds.sort((a, b) => b - a);
+    const confirmed = rounds[this.membership.quorum() - 1] ?? 0;
+    let n = 0;
+    while (n < this.pendingReads.length && this.pendingReads[n]!.round <= confirmed) {
+      const r = this.pendingReads[n]!;
+      this.answerRead(r.from, r.ctx, r.index, true);
+      n++;
+    }
+    if (n > 0) this.pendingReads.splice(0, n);
+  }
+
+  private answerRead(from: NodeId, ctx: number, index: number, ok: boolean): void {
+    if (from === this.id) this.readStates.push({ ctx, ok, index });
+    else this.send({ type: 'readIndexResp', to: from, from: this.id, term: this.term, ctx, index, reject: !ok });
+  }
+
+  private failPendingReads(): void {
+    for (const r of this.pendingReads) this.answerRead(r.from, r.ctx, 0, false);
+    for (const r of this.readsAwaitingCommit) this.answerRead(r.from, r.ctx, 0, false);
+    this.pendingReads = [];
+    this.readsAwaitingCommit = [];
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Membership
+
+  private applyConfChange(change: ConfChange, index: number): void {
+    this.membership.apply(change);
+    this.confHistory.push({ index, conf: this.membership.state() });
+    if (this.role !== 'leader') return;
+    if (!this.membership.isMember(this.id) || !this.membership.voters.has(this.id)) {
+      // Removed (or never a voter): stop leading; the remaining voters elect among themselves.
+      this.becomeFollower(this.term, NONE);
+      return;
+    }
+    const next = this.log.lastIndex() + 1;
+    for (const id of [...this.membership.voters, ...this.membership.learners]) {
+      const pr = this.progress.get(id);
+      if (pr === undefined) {
+        const fresh = new Progress(id, next, this.membership.learners.has(id));
+        fresh.recentActive = true;
+        this.progress.set(id, fresh);
+        this.sendAppend(fresh, true);
+      } else {
+        pr.isLearner = this.membership.learners.has(id);
+      }
+    }
+    for (const id of [...this.progress.keys()]) if (!this.membership.isMember(id)) this.progress.delete(id);
+    if (this.leadTransferee !== NONE && !this.membership.voters.has(this.leadTransferee)) this.leadTransferee = NONE;
+    if (this.maybeCommit()) this.needAppendBroadcast = true;
+  }
+
+  private confAt(index: number): ConfState {
+    let conf: ConfState = this.snapshot?.meta.conf ?? EMPTY_CONF;
+    for (const c of this.confHistory) if (c.index <= index) conf = c.conf;
+    return conf;
+  }
+
+  private hardStateChanged(): boolean {
+    const p = this.prevHardState;
+    return p.term !== this.term || p.vote !== (this.faults.forgetVote ? NONE : this.vote) || p.commit !== this.log.committed;
+  }
+
+  private send(m: Message): void {
+    this.msgs.push(m);
+  }
+}

@@ -1,0 +1,304 @@
+import type { NodeId, UnsafeTestFaults } from '@vigil/raft';
+import { SimViolation } from './checker.js';
+import { SimCluster, type SimOptions } from './sim-cluster.js';
+
+export interface ChaosOptions {
+  /** Length of the fault phase, in ticks. */
+  readonly chaosTicks: number;
+  /** After healing, a leader and full convergence must follow within this many ticks. */
+  readonly healTicksMax: number;
+  /** Founding voters. */
+  readonly voters: number;
+  /** Highest node id a membership change may add (ids are never reused). */
+  readonly nodeIdMax: number;
+  readonly faults: UnsafeTestFaults;
+  readonly trace: boolean;
+}
+
+export const chaosDefaults: ChaosOptions = {
+  chaosTicks: 400,
+  healTicksMax: 300,
+  voters: 3,
+  nodeIdMax: 6,
+  faults: {},
+  trace: false,
+};
+
+export interface SeedResult {
+  readonly seed: number;
+  readonly ok: boolean;
+  readonly violation?: string;
+  readonly invariant?: string;
+  readonly traceHash: number;
+  readonly trace?: readonly string[];
+  readonly events: number;
+  readonly acked: number;
+  readonly reads: number;
+  readonly appliedIndex: number;
+}
+
+/** The one command that replays a seed. */
+export function replayCommand(seed: number): string {
+  return `npm run sim -- --seed 0x${(seed >>> 0).toString(16)}`;
+}
+
+/**
+ * One seeded run: a proposal and read workload under a random schedule of crashes, partitions
+ * (isolate, majority/minority split, one-way links, swizzle), message loss, duplication, delay
+ * and reordering, clock drift, membership changes and leader transfers. Then heal everything and
+ * require a leader and full convergence within `healTicksMax` ticks.
+ */
+export function runSeed(seed: number, options: Partial<ChaosOptions> = {}): SeedResult {
+  const o = { ...chaosDefaults, ...options };
+  const sim = new SimCluster(chaosSimOptions(seed, o));
+  try {
+    const stopChaos = runChaos(sim, o);
+    stopChaos();
+    heal(sim);
+    checkLiveness(sim, o.healTicksMax);
+    return result(sim, seed, null);
+  } catch (err) {
+    if (err instanceof SimViolation) return result(sim, seed, err);
+    // A thrown assertion inside the core is a bug found by this seed, too.
+    return result(sim, seed, new SimViolation('core assertion', err instanceof Error ? (err.stack ?? err.message) : String(err), sim.now));
+  }
+}
+
+function chaosSimOptions(seed: number, o: ChaosOptions): Partial<SimOptions> & { seed: number } {
+  return { seed, voters: o.voters, faults: o.faults, trace: o.trace };
+}
+
+function result(sim: SimCluster, seed: number, v: SimViolation | null): SeedResult {
+  return {
+    seed,
+    ok: v === null,
+    ...(v === null ? {} : { violation: v.message, invariant: v.invariant }),
+    traceHash: sim.traceHash,
+    ...(sim.options.trace ? { trace: sim.trace } : {}),
+    events: sim.events,
+    acked: sim.proposalsAcked,
+    reads: sim.checker.readsChecked,
+    appliedIndex: sim.checker.maxAppliedIndex,
+  };
+}
+
+function liveMembers(sim: SimCluster): NodeId[] {
+  return [...sim.nodes.values()].filter((n) => n.live).map((n) => n.id);
+}
+
+function pick<T>(sim: SimCluster, items: readonly T[]): T | undefined {
+  return items.length === 0 ? undefined : items[sim.prng.nextInt(items.length)];
+}
+
+/** Runs the fault phase; returns a switch that cancels every fault still scheduled. */
+function runChaos(sim: SimCluster, o: ChaosOptions): () => void {
+  let over = false;
+  const later = (delay: number, label: string, fn: () => void): void => sim.at(delay, label, () => { if (!over) fn(); });
+  const tick = sim.options.tickUnits;
+  const end = sim.now + o.chaosTicks * tick;
+  const p = sim.prng;
+  // Each seed draws its own fault intensity, so the sweep covers calm and violent runs alike.
+  const faultEveryTicks = 5 + p.nextInt(30);
+  const proposeEveryUnits = 10 + p.nextInt(80);
+  const readEveryUnits = 20 + p.nextInt(150);
+  sim.network = {
+    delayMin: 1 + p.nextInt(3),
+    delayMax: 5 + p.nextInt(40),
+    lossRate: p.nextInt(3) === 0 ? 0 : p.nextFloat() * 0.1,
+    dupRate: p.nextFloat() * 0.05,
+    longDelayRate: p.nextFloat() * 0.05,
+    longDelayMax: tick * (1 + p.nextInt(20)),
+  };
+  let nextId = o.voters + 1;
+
+  const client = (): void => {
+    const live = liveMembers(sim);
+    const target = pick(sim, live);
+    if (target !== undefined) {
+      const leader = sim.node(target).raw?.summary().leader ?? 0;
+      const to = leader !== 0 && sim.node(leader).live ? leader : target;
+      sim.propose(to, 8 + p.nextInt(64));
+    }
+    if (sim.now < end) sim.at(1 + p.nextInt(proposeEveryUnits), 'client', client);
+  };
+  const reader = (): void => {
+    const target = pick(sim, liveMembers(sim));
+    if (target !== undefined) sim.read(target);
+    if (sim.now < end) sim.at(1 + p.nextInt(readEveryUnits), 'reader', reader);
+  };
+
+  const fault = (): void => {
+    const all = [...sim.nodes.keys()].filter((id) => !sim.node(id).retired);
+    const live = liveMembers(sim);
+    const roll = p.nextInt(100);
+    if (roll < 18) {
+      const victim = pick(sim, live);
+      if (victim !== undefined) {
+        sim.crash(victim);
+        later((1 + p.nextInt(40)) * tick, `restart ${victim}`, () => sim.restart(victim));
+      }
+    } else if (roll < 30) {
+      const victim = pick(sim, all);
+      if (victim !== undefined) {
+        sim.isolate(victim);
+        later((3 + p.nextInt(60)) * tick, 'heal', () => sim.heal());
+      }
+    } else if (roll < 40) {
+      const shuffled = shuffle(sim, all);
+      const minority = shuffled.slice(0, Math.floor(all.length / 2));
+      sim.partition(minority, shuffled.slice(minority.length));
+      later((3 + p.nextInt(60)) * tick, 'heal', () => sim.heal());
+    } else if (roll < 48) {
+      const a = pick(sim, all);
+      const b = pick(sim, all);
+      if (a !== undefined && b !== undefined && a !== b) {
+        sim.clog(a, b);
+        later((3 + p.nextInt(60)) * tick, `unclog ${a}>${b}`, () => sim.unclog(a, b));
+      }
+    } else if (roll < 54) {
+      swizzle(sim, all, later);
+    } else if (roll < 64) {
+      const leader = sim.leader();
+      const to = pick(sim, all.filter((x) => x !== leader));
+      if (leader !== undefined && to !== undefined) sim.transferLeadership(leader, to);
+    } else if (roll < 76) {
+      membershipChange(sim, o, () => nextId, () => nextId++);
+    } else if (roll < 84) {
+      sim.network = { ...sim.network, lossRate: p.nextInt(2) === 0 ? 0 : p.nextFloat() * 0.2 };
+    } else {
+      const target = pick(sim, live);
+      if (target !== undefined) sim.campaign(target);
+    }
+    if (sim.now < end) later((1 + p.nextInt(faultEveryTicks)) * tick, 'fault', fault);
+  };
+
+  sim.at(1, 'client', client);
+  sim.at(1, 'reader', reader);
+  later(p.nextInt(faultEveryTicks) * tick, 'fault', fault);
+  sim.runUntilTime(end);
+  return () => {
+    over = true;
+  };
+}
+
+/** FoundationDB's swizzle: clog links one at a time, then unclog them in random order. */
+function swizzle(sim: SimCluster, all: NodeId[], later: (delay: number, label: string, fn: () => void) => void): void {
+  const tick = sim.options.tickUnits;
+  const links: [NodeId, NodeId][] = [];
+  for (const a of all) for (const b of all) if (a !== b) links.push([a, b]);
+  const chosen = shuffle(sim, links).slice(0, 1 + sim.prng.nextInt(links.length));
+  let t = 0;
+  for (const [a, b] of chosen) {
+    t += 1 + sim.prng.nextInt(tick * 2);
+    later(t, `swizzle clog ${a}>${b}`, () => sim.clog(a, b));
+  }
+  for (const [a, b] of shuffle(sim, chosen)) {
+    t += 1 + sim.prng.nextInt(tick * 4);
+    later(t, `swizzle unclog ${a}>${b}`, () => sim.unclog(a, b));
+  }
+}
+
+function membershipChange(sim: SimCluster, o: ChaosOptions, nextId: () => number, takeId: () => number): void {
+  const leader = sim.leader();
+  if (leader === undefined) return;
+  const conf = sim.node(leader).raw!.status().conf;
+  const p = sim.prng;
+  const roll = p.nextInt(3);
+  if (roll === 0 && nextId() <= o.nodeIdMax) {
+    const id = takeId();
+    const r = sim.proposeConfChange(leader, { type: 'addLearner', node: id });
+    if (!('error' in r)) sim.startNode(id);
+  } else if (roll === 1 && conf.learners.length > 0) {
+    sim.proposeConfChange(leader, { type: 'promoteLearner', node: pick(sim, conf.learners)! });
+  } else if (roll === 2) {
+    // Keep at least three voters so that the cluster can survive the other faults.
+    const removable = conf.voters.length > 3 ? conf.voters : conf.learners;
+    const victim = pick(sim, removable);
+    if (victim !== undefined) sim.proposeConfChange(leader, { type: 'removeNode', node: victim });
+  }
+}
+
+function shuffle<T>(sim: SimCluster, items: readonly T[]): T[] {
+  const out = items.slice();
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = sim.prng.nextInt(i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** End the chaos: reconnect everything, restart every member, stop losing messages. */
+function heal(sim: SimCluster): void {
+  sim.heal();
+  sim.network = { ...sim.network, lossRate: 0, dupRate: 0, longDelayRate: 0 };
+  for (const n of sim.nodes.values()) if (!n.live) sim.restart(n.id);
+}
+
+function checkLiveness(sim: SimCluster, healTicksMax: number): void {
+  const deadline = sim.now + healTicksMax * sim.options.tickUnits;
+  // Stop processes whose removal is committed, as an operator would, so they cannot disrupt.
+  const retireRemoved = (): void => {
+    for (const id of sim.removed) if (!sim.node(id).retired) sim.retire(id);
+  };
+  const converged = (): boolean => {
+    retireRemoved();
+    const leader = sim.leader();
+    if (leader === undefined) return false;
+    const ls = sim.node(leader).raw!.status();
+    if (ls.commit < sim.checker.maxAckedIndex) return false;
+    if (sim.node(leader).raw!.termAt(ls.commit) !== ls.term) return false;
+    for (const id of [...ls.conf.voters, ...ls.conf.learners]) {
+      const n = sim.nodes.get(id);
+      if (n?.raw == null) return false;
+      if (n.sm.applied !== ls.commit) return false;
+    }
+    return true;
+  };
+  if (!sim.runUntil(converged, healTicksMax)) {
+    const leader = sim.leader();
+    sim.checker.fail('liveness', `no converged leader ${healTicksMax} ticks after healing (leader: ${leader ?? 'none'}, ${describeNodes(sim)})`);
+  }
+  // A fresh write must be accepted (a client retries while a leader transfer finishes), commit,
+  // and reach every member, within the same bound.
+  let written = 0;
+  let writtenTerm = 0;
+  const ticksLeft = (): number => Math.max(1, Math.ceil((deadline - sim.now) / sim.options.tickUnits));
+  const accepted = sim.runUntil(() => {
+    const leader = sim.leader();
+    if (leader === undefined) return false;
+    const r = sim.propose(leader);
+    if ('error' in r) return false;
+    written = r.index;
+    writtenTerm = sim.node(leader).raw!.summary().term;
+    return true;
+  }, ticksLeft());
+  if (!accepted) sim.checker.fail('liveness', `no leader accepted a write within ${healTicksMax} ticks of healing (${describeNodes(sim)})`);
+  const everyMemberHasIt = (): boolean => {
+    if (!converged()) return false;
+    if (sim.checker.acked.has(written)) return true;
+    // Leadership moved (a transfer that was under way) and took the write with it: retry, as a client would.
+    const leader = sim.leader()!;
+    const term = sim.node(leader).raw!.summary().term;
+    if (term !== writtenTerm) {
+      const r = sim.propose(leader);
+      if (!('error' in r)) {
+        written = r.index;
+        writtenTerm = term;
+      }
+    }
+    return false;
+  };
+  if (!sim.runUntil(everyMemberHasIt, ticksLeft())) {
+    sim.checker.fail('liveness', `a write after healing was not acknowledged and applied by every member within ${healTicksMax} ticks (${describeNodes(sim)})`);
+  }
+}
+
+function describeNodes(sim: SimCluster): string {
+  return [...sim.nodes.values()]
+    .map((n) => {
+      if (n.raw === null) return `${n.id}:${n.retired ? 'retired' : 'down'}`;
+      const s = n.raw.status();
+      return `${n.id}:${s.role}@${s.term} c=${s.commit} a=${n.sm.applied} last=${s.lastIndex} voters=${s.conf.voters.join(',')} learners=${s.conf.learners.join(',')}`;
+    })
+    .join(' ');
+}

@@ -15,14 +15,18 @@ export function encodeZnode(node: Znode): Buffer {
   const out = Buffer.allocUnsafe(nodeHeaderBytes + node.data.byteLength);
   out[0] = recordFormat;
   out[1] = kindCodes[node.kind];
-  let at = 2;
-  for (const n of [
-    node.czxid, node.mzxid, node.pzxid, node.ctime, node.mtime, node.version,
-    node.cversion, node.aversion, node.ephemeralOwner, node.numChildren, node.ttlMs,
-  ]) {
-    at = out.writeDoubleBE(n, at);
-  }
-  out.set(node.data, at);
+  out.writeDoubleBE(node.czxid, 2);
+  out.writeDoubleBE(node.mzxid, 10);
+  out.writeDoubleBE(node.pzxid, 18);
+  out.writeDoubleBE(node.ctime, 26);
+  out.writeDoubleBE(node.mtime, 34);
+  out.writeDoubleBE(node.version, 42);
+  out.writeDoubleBE(node.cversion, 50);
+  out.writeDoubleBE(node.aversion, 58);
+  out.writeDoubleBE(node.ephemeralOwner, 66);
+  out.writeDoubleBE(node.numChildren, 74);
+  out.writeDoubleBE(node.ttlMs, 82);
+  out.set(node.data, nodeHeaderBytes);
   return out;
 }
 

@@ -4,16 +4,20 @@
  * LevelDB with the Raft log passes `db.sublevel('store', …)`.
  */
 export interface StoreDatabase {
-  batch(
-    operations: StoreBatchOperation[],
-    options: { keyEncoding: 'buffer'; valueEncoding: 'buffer'; sync?: boolean },
-  ): Promise<void>;
+  /** A chained batch: about twice as fast as the array form in abstract-level for our op counts. */
+  batch(): StoreChainedBatch;
   iterator(options: {
     gte: Buffer;
     lt: Buffer;
     keyEncoding: 'buffer';
     valueEncoding: 'buffer';
   }): StoreIterator;
+}
+
+export interface StoreChainedBatch {
+  put(key: Buffer, value: Buffer, options: { keyEncoding: 'buffer'; valueEncoding: 'buffer' }): unknown;
+  del(key: Buffer, options: { keyEncoding: 'buffer' }): unknown;
+  write(): Promise<void>;
 }
 
 export type StoreBatchOperation =

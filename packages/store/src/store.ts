@@ -284,7 +284,12 @@ export class Store {
     this.#writesPending++;
     const write = this.#writing.then(() => {
       if (this.#failure !== undefined) throw new Error('store write failed earlier', { cause: this.#failure });
-      return this.#db.batch(ops, buffers);
+      const batch = this.#db.batch();
+      for (const op of ops) {
+        if (op.type === 'put') batch.put(op.key, op.value, buffers);
+        else batch.del(op.key, buffers);
+      }
+      return batch.write();
     });
     this.#writing = write.then(
       () => {

@@ -67,7 +67,14 @@ describe('crash safety', () => {
     try {
       let failNext = false;
       const flaky: StoreDatabase = {
-        batch: (ops, options) => (failNext ? Promise.reject(new Error('disk on fire')) : db.batch(ops, options)),
+        batch: () => {
+          const real = db.batch();
+          return {
+            put: (key, value, options) => real.put(key, value, options),
+            del: (key, options) => real.del(key, options),
+            write: () => (failNext ? real.close().then(() => Promise.reject(new Error('disk on fire'))) : real.write()),
+          };
+        },
         iterator: (options) => db.iterator(options),
       };
       const store = await Store.open({ db: flaky });

@@ -1,10 +1,16 @@
 /**
  * The narrow port the store needs from LevelDB: a `Level` instance or a sublevel of one satisfies
  * it. The store owns every key of the database it is given (see keys.ts), so a server sharing one
- * LevelDB with the Raft log passes `db.sublevel('store', …)`.
+ * LevelDB with the Raft log passes
+ * `db.sublevel('store', { keyEncoding: 'buffer', valueEncoding: 'buffer' })`.
+ *
+ * Both default encodings must be 'buffer' (checked on open): per-operation encoding options cost
+ * abstract-level more than half of the apply throughput, so batches carry none.
  */
 export interface StoreDatabase {
-  /** A chained batch: about twice as fast as the array form in abstract-level for our op counts. */
+  keyEncoding(): { readonly name: string };
+  valueEncoding(): { readonly name: string };
+  /** A chained batch: about twice as fast as the array form in abstract-level. */
   batch(): StoreChainedBatch;
   iterator(options: {
     gte: Buffer;
@@ -15,8 +21,8 @@ export interface StoreDatabase {
 }
 
 export interface StoreChainedBatch {
-  put(key: Buffer, value: Buffer, options: { keyEncoding: 'buffer'; valueEncoding: 'buffer' }): unknown;
-  del(key: Buffer, options: { keyEncoding: 'buffer' }): unknown;
+  put(key: Buffer, value: Buffer): unknown;
+  del(key: Buffer): unknown;
   write(): Promise<void>;
 }
 

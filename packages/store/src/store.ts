@@ -101,6 +101,10 @@ export class Store {
   }
 
   static async #open(options: StoreOptions, closeDb: (() => Promise<void>) | undefined): Promise<Store> {
+    const encodings = [options.db.keyEncoding().name, options.db.valueEncoding().name];
+    if (encodings[0] !== 'buffer' || encodings[1] !== 'buffer') {
+      throw new StoreError('BAD_ARGUMENTS', `the store's database must default to buffer keys and values, not ${encodings.join('/')}`);
+    }
     const tree = await loadTree(options.db);
     const store = new Store(options, tree ?? ZnodeTree.empty(), closeDb);
     if (tree === undefined) {
@@ -286,8 +290,8 @@ export class Store {
       if (this.#failure !== undefined) throw new Error('store write failed earlier', { cause: this.#failure });
       const batch = this.#db.batch();
       for (const op of ops) {
-        if (op.type === 'put') batch.put(op.key, op.value, buffers);
-        else batch.del(op.key, buffers);
+        if (op.type === 'put') batch.put(op.key, op.value);
+        else batch.del(op.key);
       }
       return batch.write();
     });

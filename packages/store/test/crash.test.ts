@@ -67,11 +67,13 @@ describe('crash safety', () => {
     try {
       let failNext = false;
       const flaky: StoreDatabase = {
+        keyEncoding: () => db.keyEncoding(),
+        valueEncoding: () => db.valueEncoding(),
         batch: () => {
           const real = db.batch();
           return {
-            put: (key, value, options) => real.put(key, value, options),
-            del: (key, options) => real.del(key, options),
+            put: (key, value) => real.put(key, value),
+            del: (key) => real.del(key),
             write: () => (failNext ? real.close().then(() => Promise.reject(new Error('disk on fire'))) : real.write()),
           };
         },

@@ -56,6 +56,18 @@ describe('determinism', () => {
     }
   });
 
+  it('refuses a database whose default encodings are not buffers', async () => {
+    const dir = await tempDir();
+    const db = new Level(dir.path);
+    await db.open();
+    try {
+      await expect(Store.open({ db })).rejects.toMatchObject({ code: 'BAD_ARGUMENTS' });
+    } finally {
+      await db.close();
+      await dir.remove();
+    }
+  });
+
   it('a store in a sublevel shared with other data has the digest of a store alone', async () => {
     const shared = await tempDir();
     const alone = await tempDir();

@@ -130,11 +130,17 @@ export class Store {
     this.#checkUsable();
     assert(entries.length <= applyEntriesMax, `more than ${applyEntriesMax} entries in one apply`);
     const applied: Applied[] = [];
-    for (const entry of entries) {
-      if (entry.index <= this.#tree.appliedIndex) continue;
-      const outcome = this.#tree.applyEntry(entry);
-      this.#history.append(outcome.events);
-      applied.push(outcome);
+    try {
+      for (const entry of entries) {
+        if (entry.index <= this.#tree.appliedIndex) continue;
+        const outcome = this.#tree.applyEntry(entry);
+        this.#history.append(outcome.events);
+        applied.push(outcome);
+      }
+    } catch (err) {
+      // Entries before the failure are in memory but not in the image: stop rather than diverge.
+      this.#failure ??= err;
+      throw err;
     }
     if (applied.length === 0) return this.#writing.then(() => applied);
     return this.#write(this.#changeOps()).then(() => applied);

@@ -1,4 +1,5 @@
-import type { NodeId, UnsafeTestFaults } from '@vigil/raft';
+import { createPrng, type NodeId, type UnsafeTestFaults } from '@vigil/raft';
+import { mix } from './hash.js';
 import { SimViolation } from './checker.js';
 import { SimCluster, type SimOptions } from './sim-cluster.js';
 
@@ -7,19 +8,18 @@ export interface ChaosOptions {
   readonly chaosTicks: number;
   /** After healing, a leader and full convergence must follow within this many ticks. */
   readonly healTicksMax: number;
-  /** Founding voters. */
-  readonly voters: number;
+  /** Founding voters; drawn from the seed (3 or 5) when not given. */
+  readonly voters?: number;
   /** Highest node id a membership change may add (ids are never reused). */
   readonly nodeIdMax: number;
   readonly faults: UnsafeTestFaults;
   readonly trace: boolean;
 }
 
-export const chaosDefaults: ChaosOptions = {
+export const chaosDefaults: Omit<ChaosOptions, 'voters'> = {
   chaosTicks: 400,
   healTicksMax: 300,
-  voters: 3,
-  nodeIdMax: 6,
+  nodeIdMax: 8,
   faults: {},
   trace: false,
 };
@@ -64,8 +64,31 @@ export function runSeed(seed: number, options: Partial<ChaosOptions> = {}): Seed
   }
 }
 
+/**
+ * Each seed also draws the core's flow-control knobs: one-entry appends and a single in-flight
+ * message expose different interleavings (Figure 8 needs an append that stops short of the new
+ * leader's no-op) than large pipelined batches do.
+ */
 function chaosSimOptions(seed: number, o: ChaosOptions): Partial<SimOptions> & { seed: number } {
-  return { seed, voters: o.voters, faults: o.faults, trace: o.trace };
+  const p = createPrng(mix(seed, 0x5eed));
+  const choose = <T>(xs: readonly T[]): T => xs[p.nextInt(xs.length)]!;
+  return {
+    seed,
+    voters: o.voters ?? choose([3, 3, 5]),
+    faults: o.faults,
+    trace: o.trace,
+    snapshotEveryEntries: choose([8, 32, 128]),
+    logTrailingEntries: choose([0, 4, 32]),
+    raft: {
+      appendBytesMax: choose([1, 256, 4096]),
+      inflightMsgsMax: choose([1, 4, 64]),
+      inflightBytesMax: choose([512, 64 * 1024]),
+      snapshotChunkBytes: choose([8, 64, 1024]),
+      snapshotChunksInflightMax: choose([1, 4]),
+      // Bounds the backlog a slow configuration can build up, so that healing has a fixed bound.
+      uncommittedBytesMax: 8 * 1024,
+    },
+  };
 }
 
 function result(sim: SimCluster, seed: number, v: SimViolation | null): SeedResult {
@@ -109,7 +132,7 @@ function runChaos(sim: SimCluster, o: ChaosOptions): () => void {
     longDelayRate: p.nextFloat() * 0.05,
     longDelayMax: tick * (1 + p.nextInt(20)),
   };
-  let nextId = o.voters + 1;
+  let nextId = sim.options.voters + 1;
 
   const client = (): void => {
     const live = liveMembers(sim);

@@ -112,6 +112,8 @@ export class SimNode {
   private wasLeader = false;
   /** Removed from the cluster for good (an operator stopped it). */
   retired = false;
+  /** Snapshots received from a leader and installed. */
+  snapshotsInstalled = 0;
 
   constructor(readonly id: NodeId, durable: DurableState, tickUnits: number, checker: Checker) {
     this.hardState = durable.hardState;
@@ -484,8 +486,8 @@ export class SimCluster {
       case 'deliver': {
         const node = this.nodes.get(ev.msg.to);
         if (node?.raw == null) return true;
-        if (this.options.trace) this.record(`deliver ${ev.msg.from}>${ev.msg.to} ${describe(ev.msg)}`);
-        else this.traceHash = mix(this.traceHash, 1, ev.msg.from, ev.msg.to, ev.msg.term);
+        this.traceHash = mix(this.traceHash, next.time, ev.msg.from, ev.msg.to, ev.msg.term);
+        if (this.options.trace) this.note(`deliver ${ev.msg.from}>${ev.msg.to} ${describe(ev.msg)}`);
         node.raw.step(ev.msg);
         this.afterInput(node);
         return true;
@@ -529,7 +531,7 @@ export class SimCluster {
   }
 
   private afterInput(node: SimNode): void {
-    if (node.observe(this.checker) && this.options.trace) this.record(`leader ${node.id} term ${node.raw!.summary().term}`);
+    if (node.observe(this.checker) && this.options.trace) this.note(`leader ${node.id} term ${node.raw!.summary().term}`);
     this.pump(node);
   }
 
@@ -557,6 +559,7 @@ export class SimCluster {
       const restored = decodeSmSnapshot(ready.snapshot.data);
       if (restored.applied !== ready.snapshot.meta.index) checker.fail('snapshot integrity', `node ${node.id} got a snapshot labelled ${ready.snapshot.meta.index} holding ${restored.applied}`);
       checker.onSnapshotInstalled(node.id, restored.applied, restored.hash);
+      node.snapshotsInstalled++;
       node.sm.applied = restored.applied;
       node.sm.hash = restored.hash;
     }
@@ -611,6 +614,11 @@ export class SimCluster {
       raw.compactLog(compactTo);
       node.compactDurable(compactTo - 1);
     }
+  }
+
+  /** A trace line that the hash already covers in cheaper form (it must not change the hash). */
+  private note(line: string): void {
+    this.trace.push(`${this.now} ${line}`);
   }
 
   private record(line: string): void {

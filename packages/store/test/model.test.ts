@@ -5,12 +5,13 @@ import { ReferenceModel } from './reference-model.js';
 import { tempDir } from './support.js';
 
 // A small path universe so that ops collide: existing nodes, missing parents, sequential siblings.
-const segment = fc.constantFrom('a', 'b', 'c', 'é');
-const path = fc.array(segment, { minLength: 1, maxLength: 3 }).map((s) => `/${s.join('/')}`);
+const segment = fc.constantFrom('a', 'a', 'b', 'é');
+const pathOfDepth = (n: number) => fc.array(segment, { minLength: n, maxLength: n }).map((s) => `/${s.join('/')}`);
+const path = fc.oneof({ weight: 3, arbitrary: pathOfDepth(1) }, { weight: 4, arbitrary: pathOfDepth(2) }, { weight: 1, arbitrary: pathOfDepth(3) });
 const anyPath = fc.oneof({ weight: 20, arbitrary: path }, { weight: 1, arbitrary: fc.constantFrom('/', 'bad', '/a/', '/a/../b') });
 const data = fc.uint8Array({ maxLength: 8 });
-const version = fc.constantFrom(undefined, -1, 0, 1, 2);
-const mode = fc.constantFrom<CreateMode>('persistent', 'persistent', 'ephemeral', 'persistent-sequential', 'ephemeral-sequential', 'container', 'container', 'ttl', 'persistent-sequential-ttl');
+const version = fc.constantFrom(undefined, undefined, undefined, -1, 0, 1);
+const mode = fc.constantFrom<CreateMode>('persistent', 'persistent', 'ephemeral', 'persistent-sequential', 'ephemeral-sequential', 'container', 'container', 'container', 'ttl', 'persistent-sequential-ttl');
 const sessionId = fc.integer({ min: 1, max: 3 });
 const withVersion = <T extends object>(o: T, v: number | undefined): T => (v === undefined ? o : { ...o, version: v });
 
@@ -27,23 +28,28 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(anyPath, version).map(([path, v]): Op => withVersion({ type: 'check', path }, v)) },
 );
 
-const onBehalf = fc.option(sessionId, { nil: undefined, freq: 2 });
-const command: fc.Arbitrary<Command> = fc.oneof(
+const onBehalf = fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: sessionId });
+const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
   { weight: 10, arbitrary: fc.tuple(op, onBehalf).map(([o, s]): Command => (s === undefined ? o : { ...o, sessionId: s })) },
   { weight: 3, arbitrary: fc.tuple(fc.array(op, { maxLength: 5 }), onBehalf).map(([ops, s]): Command => (s === undefined ? { type: 'multi', ops } : { type: 'multi', ops, sessionId: s })) },
-  { weight: 2, arbitrary: fc.tuple(sessionId, fc.constantFrom(1_000, 5_000)).map(([id, t]): Command => ({ type: 'sessionOpen', sessionId: id, timeoutMs: t })) },
+  { weight: 3, arbitrary: fc.tuple(sessionId, fc.constantFrom(1_000, 5_000)).map(([id, t]): Command => ({ type: 'sessionOpen', sessionId: id, timeoutMs: t })) },
   { weight: 1, arbitrary: sessionId.map((id): Command => ({ type: 'sessionClose', sessionId: id })) },
   { weight: 1, arbitrary: sessionId.map((id): Command => ({ type: 'sessionExpire', sessionId: id })) },
   { weight: 1, arbitrary: fc.array(sessionId, { maxLength: 3 }).map((ids): Command => ({ type: 'sessionHeartbeat', sessionIds: ids })) },
   { weight: 1, arbitrary: fc.array(anyPath, { maxLength: 4 }).map((paths): Command => ({ type: 'sweep', paths })) },
   { weight: 1, arbitrary: fc.constant<Command>({ type: 'noop' }) },
+  // Container churn in a tiny corner of the tree, so emptied containers are reaped often.
+  { weight: 2, arbitrary: fc.constantFrom('/k', '/k/j').map((p): Command => ({ type: 'create', path: p, data: new Uint8Array(0), mode: 'container' })) },
+  { weight: 3, arbitrary: fc.tuple(fc.constantFrom('/k/x', '/k/y', '/k/j/x', '/k/j/y'), fc.boolean(), sessionId).map(([p, eph, s]): Command =>
+    eph ? { type: 'create', path: p, data: new Uint8Array(0), mode: 'ephemeral', sessionId: s } : { type: 'create', path: p, data: new Uint8Array(0), mode: 'persistent' }) },
+  { weight: 3, arbitrary: fc.constantFrom('/k/x', '/k/y', '/k/j/x', '/k/j/y', '/k/j').map((p): Command => ({ type: 'delete', path: p })) },
   // Resolved when the entry is built, like a leader would: sweep whatever TTL nodes are due.
   { weight: 2, arbitrary: fc.constant<Command>({ type: 'sweep', paths: ['<due>'] }) },
 );
 
 /** Commands with entry times that advance by a random step, in random write batches. */
 const script = fc.record({
-  steps: fc.array(fc.tuple(command, fc.integer({ min: 0, max: 1_500 })), { minLength: 50, maxLength: 250 }),
+  steps: fc.array(fc.tuple(commandArbitrary, fc.integer({ min: 0, max: 1_500 })), { minLength: 50, maxLength: 250 }),
   batchSizes: fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 10 }),
   reopenAt: fc.integer({ min: 0, max: 250 }),
 });
@@ -54,7 +60,7 @@ const withoutMessage = (a: Applied) => {
   return { ...a, result: { ok: false, error } };
 };
 
-const stats: { ok: number; failed: number; swept: number }[] = [];
+const stats: { ok: number; failed: number; swept: number; reaped: number }[] = [];
 
 describe('the LevelDB store against the reference model', () => {
   it('agrees on every result, event and digest over long random histories, across reopen and snapshot/restore', async () => {
@@ -70,7 +76,7 @@ describe('the LevelDB store against the reference model', () => {
           try {
             let at = 0;
             let batchNo = 0;
-            const outcomes = { ok: 0, failed: 0, swept: 0 };
+            const outcomes = { ok: 0, failed: 0, swept: 0, reaped: 0 };
             while (at < steps.length) {
               if (at >= reopenAt && reopenAt >= 0) {
                 await store.close();
@@ -96,8 +102,9 @@ describe('the LevelDB store against the reference model', () => {
               expect(applied.map(withoutMessage)).toEqual(expected);
               for (const a of applied) outcomes[a.result.ok ? 'ok' : 'failed']++;
             }
+            outcomes.reaped = model.containersReaped;
             stats.push(outcomes);
-            for (const p of ['/', '/a', '/b', '/a/b', '/c/é']) {
+            for (const p of ['/', '/a', '/b', '/a/b', '/a/é', '/k', '/k/j']) {
               const page = store.children(p);
               if (page.ok) expect(page.value.names).toEqual(model.childrenOf(p));
               else expect(model.nodes.has(p)).toBe(false);
@@ -118,9 +125,10 @@ describe('the LevelDB store against the reference model', () => {
         { numRuns: 40 },
       );
       // The generator must keep producing histories where most commands do something.
-      const total = stats.reduce((t, s) => ({ ok: t.ok + s.ok, failed: t.failed + s.failed, swept: t.swept + s.swept }));
+      const total = stats.reduce((t, s) => ({ ok: t.ok + s.ok, failed: t.failed + s.failed, swept: t.swept + s.swept, reaped: t.reaped + s.reaped }));
       expect(total.ok).toBeGreaterThan(total.failed / 2);
       expect(total.swept).toBeGreaterThan(0);
+      expect(total.reaped).toBeGreaterThan(0);
     } finally {
       await dir.remove();
     }

@@ -41,6 +41,7 @@ export class ReferenceModel {
   nodes = new Map<string, Znode>([['/', root]]);
   sessions = new Map<number, SessionRecord>();
   appliedIndex = 0;
+  containersReaped = 0;
   private rev = 0;
   private now = 0;
   private events: ModelOutcome['events'] = [];
@@ -71,7 +72,10 @@ export class ReferenceModel {
       for (let i = 0; i < this.emptied.length; i++) {
         const p = this.emptied[i] as string;
         const n = this.nodes.get(p);
-        if (n !== undefined && n.kind === 'container' && n.numChildren === 0) this.remove(p);
+        if (n !== undefined && n.kind === 'container' && n.numChildren === 0) {
+          this.remove(p);
+          this.containersReaped++;
+        }
       }
       return { index: entry.index, result: { ok: true, value }, events: this.events };
     } catch (e) {

@@ -24,7 +24,12 @@ function runAndKill(path: string, reportsBeforeKill: number): Promise<number> {
       lastReported = Number(lines[lines.length - 1]);
       if (reports >= reportsBeforeKill && proc.pid !== undefined && proc.exitCode === null) process.kill(proc.pid, 'SIGKILL');
     });
+    // A child that stops reporting must not outlive the test.
+    const guard = setTimeout(() => {
+      if (proc.pid !== undefined && proc.exitCode === null) process.kill(proc.pid, 'SIGTERM');
+    }, 30_000);
     proc.on('exit', (code, signal) => {
+      clearTimeout(guard);
       if (signal === 'SIGKILL') resolve(lastReported);
       else reject(new Error(`child exited with ${code}: ${stderr}`));
     });

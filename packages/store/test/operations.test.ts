@@ -316,6 +316,13 @@ describe('apply', () => {
     await expect(async () => store.apply([{ index: 5, timeMs: 1, command: { type: 'noop' } }])).rejects.toThrow(/invariant/);
   });
 
+  it('refuses work after close with STORE_CLOSED, and closing twice is harmless', async () => {
+    await store.close();
+    await store.close();
+    expect(() => store.apply([{ index: 1, timeMs: 1, command: { type: 'noop' } }])).toThrow(expect.objectContaining({ code: 'STORE_CLOSED' }));
+    expect(() => store.snapshotStream()).toThrow(expect.objectContaining({ code: 'STORE_CLOSED' }));
+  });
+
   it('keeps memory and the durable image in agreement', async () => {
     await run(create('/a', { data: bytes('x') }));
     await run({ type: 'sessionOpen', sessionId: 1, timeoutMs: 1_000 });

@@ -443,8 +443,17 @@ export class RawNode {
   }
 
   /** The hot fields of {@link status}, without allocating membership and progress lists. */
-  summary(): { term: number; role: Role; leader: NodeId; commit: number; applied: number; lastIndex: number } {
-    return { term: this.term, role: this.role, leader: this.leader, commit: this.log.committed, applied: this.applied, lastIndex: this.log.lastIndex() };
+  summary(): { term: number; role: Role; leader: NodeId; commit: number; applied: number; lastIndex: number; leadTransferee: NodeId; uncommittedBytes: number } {
+    return {
+      term: this.term,
+      role: this.role,
+      leader: this.leader,
+      commit: this.log.committed,
+      applied: this.applied,
+      lastIndex: this.log.lastIndex(),
+      leadTransferee: this.leadTransferee,
+      uncommittedBytes: this.uncommittedBytes,
+    };
   }
 
   /** The term of the entry at `index`, if this node still holds it (for checkers and drivers). */

@@ -17,7 +17,7 @@ import {
 } from '@vigil/raft';
 import { Checker, entryHash, SimViolation } from './checker.js';
 import { EventQueue } from './event-queue.js';
-import { fnv1a, mix } from './hash.js';
+import { mix } from './hash.js';
 
 export interface NetworkOptions {
   /** Delivery delay bounds in time units (a tick is `tickUnits`). */
@@ -384,6 +384,12 @@ export class SimCluster {
   propose(id: NodeId, bytes = 16): { index: number; proposalId: number } | { error: string } {
     const node = this.node(id);
     if (node.raw === null) return { error: 'DOWN' };
+    // Refusals the client can see coming are answered without the cost of a thrown RaftError.
+    const s = node.raw.summary();
+    if (s.role !== 'leader') return { error: 'NOT_LEADER' };
+    if (s.leadTransferee !== 0) return { error: 'TRANSFER_IN_PROGRESS' };
+    const limit = this.options.raft.uncommittedBytesMax;
+    if (limit !== undefined && s.uncommittedBytes + bytes + 24 > limit) return { error: 'PROPOSAL_BACKPRESSURE' };
     const proposalId = this.nextProposalId++;
     const data = new Uint8Array(Math.max(bytes, PROPOSAL_HEADER_BYTES));
     new DataView(data.buffer).setUint32(0, proposalId);
@@ -623,7 +629,9 @@ export class SimCluster {
 
   private record(line: string): void {
     const text = `${this.now} ${line}`;
-    this.traceHash = fnv1a(new TextEncoder().encode(text), this.traceHash);
+    let h = this.traceHash;
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+    this.traceHash = h;
     if (this.options.trace) this.trace.push(text);
   }
 }

@@ -3,7 +3,7 @@
 // Opening and closing a store; the database port it needs.
 export { Store, openStore } from './store.js';
 export type { StoreOptions, OpenStoreOptions } from './store.js';
-export type { StoreDatabase, StoreChainedBatch, StoreBatchOperation, StoreIterator } from './store-database.js';
+export type { StoreDatabase, StoreChainedBatch, StoreIterator } from './store-database.js';
 export type { Logger } from './logger.js';
 
 // What the Raft driver feeds to `apply`, and how it travels in a log entry.

@@ -163,9 +163,10 @@ export class RawNode {
    * same committed entry 1 holding the initial voters, so logs match from the first index and a
    * member that joins later learns the membership from the log like everything else.
    */
-  static bootstrap(voters: readonly NodeId[]): DurableState {
+  static bootstrap(voters: readonly NodeId[], context?: string): DurableState {
     assert(voters.length > 0 && voters.every((v) => Number.isInteger(v) && v > 0), 'voters are positive ids');
-    const entry: Entry = { term: 1, index: 1, kind: 'conf', data: encodeConfChange({ type: 'bootstrap', voters: [...voters].sort((a, b) => a - b) }) };
+    const change: ConfChange = { type: 'bootstrap', voters: [...voters].sort((a, b) => a - b), ...(context === undefined ? {} : { context }) };
+    const entry: Entry = { term: 1, index: 1, kind: 'conf', data: encodeConfChange(change) };
     return { hardState: { term: 1, vote: NONE, commit: 1 }, snapshot: null, entries: [entry], applied: 0 };
   }
 

@@ -33,11 +33,12 @@ export interface ConfState {
 /**
  * One membership change at a time (the Raft thesis, §4.1, with the effect taken when the entry is
  * applied as etcd-io/raft does). `bootstrap` is only ever the first entry of a new cluster's log.
+ * `context` is opaque to Raft: the server carries member addresses in it.
  */
 export type ConfChange =
-  | { readonly type: 'bootstrap'; readonly voters: readonly NodeId[] }
-  | { readonly type: 'addLearner'; readonly node: NodeId }
-  | { readonly type: 'addVoter'; readonly node: NodeId }
+  | { readonly type: 'bootstrap'; readonly voters: readonly NodeId[]; readonly context?: string }
+  | { readonly type: 'addLearner'; readonly node: NodeId; readonly context?: string }
+  | { readonly type: 'addVoter'; readonly node: NodeId; readonly context?: string }
   | { readonly type: 'promoteLearner'; readonly node: NodeId }
   | { readonly type: 'removeNode'; readonly node: NodeId };
 

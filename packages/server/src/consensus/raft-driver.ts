@@ -1,0 +1,451 @@
+import { Packr } from 'msgpackr';
+import {
+  assert,
+  decodeConfChange,
+  RaftError,
+  type ConfChange,
+  type Entry,
+  type Message,
+  type NodeId,
+  type RawNode,
+  type Ready,
+  type Role,
+  type Status,
+} from '@vigil/raft';
+import { applyEntriesMax, type Applied, type Command, type Entry as StoreEntry, type Store } from '@vigil/store';
+import { ServerError } from '../errors.js';
+import type { Logger } from '../node/logger.js';
+import type { RaftStorage } from '../storage/raft-storage.js';
+import { decodeEntryPayload, encodeEntryPayload } from './entry-payload.js';
+import { applyAddressChange, type MemberAddress } from './members.js';
+
+/** Hooks for metrics; every one optional. */
+export interface DriverObserver {
+  persisted?(seconds: number, entries: number): void;
+  applied?(seconds: number, entries: number): void;
+  roleChanged?(role: Role, term: number, leader: NodeId): void;
+  snapshot?(kind: 'created' | 'received'): void;
+  proposal?(outcome: 'ok' | 'dropped' | 'refused' | 'timeout'): void;
+  readIndex?(seconds: number): void;
+}
+
+export interface DriverOptions {
+  readonly raw: RawNode;
+  readonly storage: RaftStorage;
+  readonly store: Store;
+  readonly send: (messages: readonly Message[]) => void;
+  readonly members: Map<NodeId, MemberAddress>;
+  readonly onMembersChanged: (members: ReadonlyMap<NodeId, MemberAddress>) => void;
+  readonly logger: Logger;
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly snapshotEveryEntries: number;
+  readonly logTrailingEntries: number;
+  /** The index of the snapshot the node started from (0 for none). */
+  readonly snapshotIndex: number;
+  readonly observer?: DriverObserver;
+  /** A persistence failure: the node cannot go on safely. */
+  readonly onFatal: (err: unknown) => void;
+}
+
+interface PendingProposal {
+  readonly term: number;
+  readonly resolve: (applied: Applied) => void;
+  readonly reject: (err: Error) => void;
+}
+
+interface PendingRead {
+  readonly startedNs: bigint;
+  readonly resolve: (index: number) => void;
+  readonly reject: (err: Error) => void;
+}
+
+/** What a server snapshot holds: the store image and the member addresses, at one index. */
+interface SnapshotEnvelope {
+  readonly v: 1;
+  readonly members: [NodeId, MemberAddress][];
+  readonly store: Uint8Array[];
+}
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, bundleStrings: false, int64AsType: 'number' });
+
+export function encodeSnapshotEnvelope(members: ReadonlyMap<NodeId, MemberAddress>, storeChunks: Uint8Array[]): Uint8Array {
+  const envelope: SnapshotEnvelope = { v: 1, members: [...members], store: storeChunks };
+  return packr.pack(envelope);
+}
+
+export function decodeSnapshotEnvelope(data: Uint8Array): SnapshotEnvelope {
+  const e = packr.unpack(data) as SnapshotEnvelope;
+  assert(e.v === 1 && Array.isArray(e.members) && Array.isArray(e.store), 'a snapshot envelope of version 1');
+  return e;
+}
+
+const NOOP: Command = { type: 'noop' };
+
+/**
+ * Runs one RawNode for real: ticks from a timer, messages from the transport, and the Ready loop
+ * — persist (one synced LevelDB batch: the group commit), send, apply into the store, advance.
+ * Proposals resolve with the store's result when their entry is applied; reads resolve once a
+ * ReadIndex round confirmed leadership and the store caught up with the read point.
+ */
+export class RaftDriver {
+  private readonly raw: RawNode;
+  private readonly o: DriverOptions;
+  private readonly log: Logger;
+  private readonly proposals = new Map<number, PendingProposal>();
+  private readonly reads = new Map<number, PendingRead>();
+  private appliedWaiters: { index: number; resolve: () => void }[] = [];
+  private readCtx = 0;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private scheduled = false;
+  private running: Promise<void> | null = null;
+  private closed = false;
+  private snapshotIndex: number;
+  private lastRole: Role = 'follower';
+  private lastLeader: NodeId = 0;
+
+  constructor(options: DriverOptions) {
+    this.o = options;
+    this.raw = options.raw;
+    this.log = options.logger;
+    this.snapshotIndex = options.snapshotIndex;
+  }
+
+  start(): void {
+    this.tickTimer = setInterval(() => {
+      this.raw.tick();
+      this.schedule();
+    }, this.o.tickMs);
+    this.schedule();
+  }
+
+  /** Messages from peers. */
+  receive(messages: readonly Message[]): void {
+    if (this.closed) return;
+    for (const m of messages) this.raw.step(m);
+    this.schedule();
+  }
+
+  status(): Status {
+    return this.raw.status();
+  }
+
+  get appliedIndex(): number {
+    return this.o.store.appliedIndex;
+  }
+
+  /** Propose a command; resolves with the store's result once applied on this node. */
+  propose(command: Command, signal?: AbortSignal): Promise<Applied> {
+    return this.track(() => this.raw.propose(encodeEntryPayload(Date.now(), command)), signal);
+  }
+
+  proposeConfChange(change: ConfChange, signal?: AbortSignal): Promise<Applied> {
+    return this.track(() => this.raw.proposeConfChange(change), signal);
+  }
+
+  private track(append: () => { index: number; term: number }, signal?: AbortSignal): Promise<Applied> {
+    if (this.closed) return Promise.reject(new ServerError('SHUTTING_DOWN'));
+    let at: { index: number; term: number };
+    try {
+      at = append();
+    } catch (err) {
+      this.o.observer?.proposal?.('refused');
+      return Promise.reject(this.translate(err));
+    }
+    this.schedule();
+    return new Promise<Applied>((resolve, reject) => {
+      const onAbort = (): void => {
+        if (this.proposals.get(at.index)?.resolve !== done) return;
+        this.proposals.delete(at.index);
+        this.o.observer?.proposal?.('timeout');
+        reject(new ServerError('TIMEOUT', 'the write timed out; it may or may not have been applied'));
+      };
+      const done = (applied: Applied): void => {
+        signal?.removeEventListener('abort', onAbort);
+        this.o.observer?.proposal?.('ok');
+        resolve(applied);
+      };
+      const fail = (err: Error): void => {
+        signal?.removeEventListener('abort', onAbort);
+        reject(err);
+      };
+      this.proposals.set(at.index, { term: at.term, resolve: done, reject: fail });
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /**
+   * Wait for a linearizable read point: resolves with an index once leadership was confirmed by
+   * a heartbeat round and this node's store has applied at least that index.
+   */
+  linearizableRead(signal?: AbortSignal): Promise<number> {
+    if (this.closed) return Promise.reject(new ServerError('SHUTTING_DOWN'));
+    const ctx = ++this.readCtx;
+    return new Promise<number>((resolve, reject) => {
+      const onAbort = (): void => {
+        if (this.reads.delete(ctx)) reject(new ServerError('TIMEOUT', 'the read timed out'));
+      };
+      this.reads.set(ctx, {
+        startedNs: process.hrtime.bigint(),
+        resolve: (index) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(index);
+        },
+        reject: (err) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      });
+      if (signal?.aborted) {
+        onAbort();
+        return;
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.raw.readIndex(ctx);
+      this.schedule();
+    });
+  }
+
+  /** Resolves once this node's store has applied `index`. */
+  waitApplied(index: number): Promise<void> {
+    if (this.o.store.appliedIndex >= index) return Promise.resolve();
+    return new Promise((resolve) => this.appliedWaiters.push({ index, resolve }));
+  }
+
+  /** Hand leadership to `to`, or to the most caught-up voter; resolves with the new leader. */
+  async transferLeadership(to?: NodeId, timeoutMs = this.o.tickMs * this.o.electionTicks * 3): Promise<NodeId> {
+    const s = this.raw.status();
+    if (s.role !== 'leader') throw new ServerError('NOT_LEADER', undefined, { leaderId: s.leader || null });
+    const target = to ?? this.bestTransferTarget(s);
+    if (target === undefined) throw new ServerError('INVALID_CONF_CHANGE', 'no other voter to transfer leadership to');
+    try {
+      this.raw.transferLeadership(target);
+    } catch (err) {
+      throw this.translate(err);
+    }
+    this.schedule();
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const now = this.raw.status();
+      if (now.role !== 'leader' && now.leader !== 0) return now.leader;
+      await new Promise((r) => setTimeout(r, this.o.tickMs));
+    }
+    throw new ServerError('TIMEOUT', `leadership did not move to ${target} within ${timeoutMs} ms`);
+  }
+
+  private bestTransferTarget(s: Status): NodeId | undefined {
+    let best: { id: NodeId; match: number } | undefined;
+    for (const p of s.progress) {
+      if (p.id === this.raw.id || p.isLearner) continue;
+      if (best === undefined || p.match > best.match) best = { id: p.id, match: p.match };
+    }
+    return best?.id;
+  }
+
+  /** Take a snapshot now (also done automatically every `snapshotEveryEntries`). */
+  async snapshotNow(): Promise<number> {
+    await this.idle();
+    await this.takeSnapshot();
+    return this.snapshotIndex;
+  }
+
+  /** Stop ticking and processing; pending requests fail with SHUTTING_DOWN. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.tickTimer);
+    await this.running;
+    const err = new ServerError('SHUTTING_DOWN');
+    for (const p of this.proposals.values()) p.reject(err);
+    for (const r of this.reads.values()) r.reject(err);
+    this.proposals.clear();
+    this.reads.clear();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private schedule(): void {
+    if (this.scheduled || this.running !== null || this.closed) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.running === null && !this.closed) this.running = this.run();
+    });
+  }
+
+  private async idle(): Promise<void> {
+    while (this.running !== null) await this.running;
+  }
+
+  private async run(): Promise<void> {
+    try {
+      while (!this.closed && this.raw.hasReady()) await this.handleReady(this.raw.ready());
+    } catch (err) {
+      this.closed = true;
+      clearInterval(this.tickTimer);
+      this.o.onFatal(err);
+    } finally {
+      this.running = null;
+    }
+    this.observeRole();
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    const storage = this.o.storage;
+    if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
+      const started = process.hrtime.bigint();
+      if (rd.snapshot !== null) await storage.writeSnapshotFile(rd.snapshot.meta, rd.snapshot.data);
+      await storage.persist({ hardState: rd.hardState, entries: rd.entries, snapshotMeta: rd.snapshot?.meta ?? null, sync: rd.mustSync });
+      if (rd.mustSync) this.o.observer?.persisted?.(Number(process.hrtime.bigint() - started) / 1e9, rd.entries.length);
+    }
+    if (rd.messages.length > 0) this.o.send(rd.messages);
+    if (rd.snapshot !== null) await this.installSnapshot(rd.snapshot.meta.index, rd.snapshot.data);
+    if (rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
+    for (const rs of rd.readStates) this.answerRead(rs.ctx, rs.ok, rs.index);
+    this.raw.advance(rd);
+    if (this.o.store.appliedIndex - this.snapshotIndex >= this.o.snapshotEveryEntries) await this.takeSnapshot();
+  }
+
+  private answerRead(ctx: number, ok: boolean, index: number): void {
+    const pending = this.reads.get(ctx);
+    if (pending === undefined) return;
+    this.reads.delete(ctx);
+    if (!ok) {
+      const s = this.raw.summary();
+      pending.reject(s.leader === 0 ? new ServerError('NO_LEADER') : new ServerError('NOT_LEADER', 'leadership changed during the read', { leaderId: s.leader }));
+      return;
+    }
+    void this.waitApplied(index).then(() => {
+      this.o.observer?.readIndex?.(Number(process.hrtime.bigint() - pending.startedNs) / 1e9);
+      pending.resolve(index);
+    });
+  }
+
+  private async apply(entries: readonly Entry[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    const storeEntries: StoreEntry[] = [];
+    const malformed = new Set<number>();
+    let membersChanged = false;
+    for (const e of entries) {
+      if (e.kind === 'normal') {
+        try {
+          const { timeMs, command } = decodeEntryPayload(e.data);
+          storeEntries.push({ index: e.index, timeMs, command });
+        } catch (err) {
+          // The same bytes fail the same way on every replica, so skipping is deterministic.
+          this.log.error({ err, index: e.index }, 'malformed entry payload applied as a no-op');
+          malformed.add(e.index);
+          storeEntries.push({ index: e.index, timeMs: 0, command: NOOP });
+        }
+      } else {
+        if (e.kind === 'conf') {
+          applyAddressChange(this.o.members, decodeConfChange(e.data));
+          membersChanged = true;
+        }
+        storeEntries.push({ index: e.index, timeMs: 0, command: NOOP });
+      }
+    }
+    const results = new Map<number, Applied>();
+    for (let i = 0; i < storeEntries.length; i += applyEntriesMax) {
+      for (const a of await this.o.store.apply(storeEntries.slice(i, i + applyEntriesMax))) results.set(a.index, a);
+    }
+    if (membersChanged) this.o.onMembersChanged(this.o.members);
+    for (const e of entries) {
+      const pending = this.proposals.get(e.index);
+      if (pending === undefined) continue;
+      this.proposals.delete(e.index);
+      if (pending.term !== e.term) {
+        this.o.observer?.proposal?.('dropped');
+        pending.reject(new ServerError('PROPOSAL_DROPPED'));
+      } else if (malformed.has(e.index)) {
+        pending.reject(new ServerError('BAD_REQUEST', 'the proposal could not be decoded'));
+      } else {
+        pending.resolve(results.get(e.index) ?? { index: e.index, result: { ok: true, value: { type: 'noop' } }, events: [] });
+      }
+    }
+    this.o.observer?.applied?.(Number(process.hrtime.bigint() - started) / 1e9, entries.length);
+    this.wakeAppliedWaiters();
+  }
+
+  private wakeAppliedWaiters(): void {
+    if (this.appliedWaiters.length === 0) return;
+    const applied = this.o.store.appliedIndex;
+    const still: { index: number; resolve: () => void }[] = [];
+    for (const w of this.appliedWaiters) {
+      if (w.index <= applied) w.resolve();
+      else still.push(w);
+    }
+    this.appliedWaiters = still;
+  }
+
+  private async installSnapshot(index: number, data: Uint8Array): Promise<void> {
+    const envelope = decodeSnapshotEnvelope(data);
+    await this.o.store.restoreSnapshot(envelope.store);
+    assert(this.o.store.appliedIndex === index, 'the installed store image is at the snapshot index');
+    this.o.members.clear();
+    for (const [id, a] of envelope.members) this.o.members.set(id, a);
+    this.o.onMembersChanged(this.o.members);
+    this.snapshotIndex = index;
+    this.o.observer?.snapshot?.('received');
+    this.log.info({ index }, 'snapshot installed');
+    // Proposals this node made at or below the snapshot are decided by entries it never saw.
+    for (const [i, p] of this.proposals) {
+      if (i <= index) {
+        this.proposals.delete(i);
+        p.reject(new ServerError('TIMEOUT', 'the outcome of the write is unknown (replaced by a snapshot)'));
+      }
+    }
+    this.wakeAppliedWaiters();
+  }
+
+  private async takeSnapshot(): Promise<void> {
+    const index = this.o.store.appliedIndex;
+    if (index <= this.snapshotIndex) return;
+    const term = this.raw.termAt(index);
+    assert(term !== undefined, 'the applied index is in the log');
+    const chunks: Uint8Array[] = [];
+    for await (const c of this.o.store.snapshotStream()) chunks.push(c);
+    const data = encodeSnapshotEnvelope(this.o.members, chunks);
+    await this.o.storage.writeSnapshotFile({ index, term }, data);
+    this.raw.setSnapshot(index, data);
+    await this.o.storage.saveSnapshotMeta({ index, term, conf: this.raw.status().conf });
+    this.snapshotIndex = index;
+    const compactTo = index - this.o.logTrailingEntries;
+    if (compactTo > this.raw.status().firstIndex) {
+      this.raw.compactLog(compactTo);
+      await this.o.storage.compactBefore(compactTo);
+    }
+    this.o.observer?.snapshot?.('created');
+    this.log.info({ index, bytes: data.length }, 'snapshot taken');
+  }
+
+  private observeRole(): void {
+    const s = this.raw.summary();
+    if (s.role !== this.lastRole || s.leader !== this.lastLeader) {
+      this.lastRole = s.role;
+      this.lastLeader = s.leader;
+      this.log.info({ role: s.role, term: s.term, leader: s.leader }, 'role changed');
+      this.o.observer?.roleChanged?.(s.role, s.term, s.leader);
+    }
+  }
+
+  private translate(err: unknown): Error {
+    if (!(err instanceof RaftError)) return err as Error;
+    const leader = this.raw.summary().leader;
+    switch (err.code) {
+      case 'NOT_LEADER':
+        return leader === 0 ? new ServerError('NO_LEADER') : new ServerError('NOT_LEADER', undefined, { leaderId: leader });
+      case 'TRANSFER_IN_PROGRESS':
+        return new ServerError('TRANSFER_IN_PROGRESS');
+      case 'CONF_CHANGE_PENDING':
+        return new ServerError('CONF_CHANGE_PENDING', err.message);
+      case 'INVALID_CONF_CHANGE':
+        return new ServerError('INVALID_CONF_CHANGE', err.message);
+      case 'PROPOSAL_BACKPRESSURE':
+        return new ServerError('BACKPRESSURE');
+      case 'NOT_A_MEMBER':
+        return new ServerError('NOT_LEADER', err.message);
+    }
+  }
+}

@@ -57,7 +57,8 @@ function decodeEntry(index: number, value: Buffer): Entry {
   const [term, kind, data] = packr.unpack(value) as [number, number, Uint8Array];
   const k = kinds[kind];
   assert(k !== undefined && Number.isSafeInteger(term), `log entry ${index} is well formed`);
-  return { term, index, kind: k, data };
+  // msgpackr yields Buffers; the core's entries are plain Uint8Array views (no copy).
+  return { term, index, kind: k, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
 /**

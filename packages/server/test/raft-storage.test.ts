@@ -1,0 +1,100 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Level } from 'level';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import type { Entry } from '@vigil/raft';
+import { RaftStorage } from '../src/storage/raft-storage.js';
+import { prepareDataDir } from '../src/storage/data-dir.js';
+
+const entry = (index: number, term: number, byte = index): Entry => ({ index, term, kind: 'normal', data: new Uint8Array([byte]) });
+
+describe('RaftStorage', () => {
+  let dir: string;
+  let db: Level<Buffer, Buffer>;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vigil-raft-storage-'));
+    db = new Level<Buffer, Buffer>(join(dir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await db.open();
+  });
+  afterEach(async () => {
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function reopen(): Promise<RaftStorage> {
+    await db.close();
+    db = new Level<Buffer, Buffer>(join(dir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await db.open();
+    return RaftStorage.open(db.sublevel<Buffer, Buffer>('raft', { keyEncoding: 'buffer', valueEncoding: 'buffer' }), join(dir, 'snapshots'));
+  }
+
+  test('entries and hard state survive a reopen, byte for byte', async () => {
+    const s = await reopen();
+    await s.load();
+    await s.persist({ hardState: { term: 2, vote: 1, commit: 2 }, entries: [entry(1, 1), entry(2, 2), entry(3, 2)], snapshotMeta: null, sync: true });
+    const image = await (await reopen()).load();
+    expect(image.hardState).toEqual({ term: 2, vote: 1, commit: 2 });
+    expect(image.entries).toEqual([entry(1, 1), entry(2, 2), entry(3, 2)]);
+    expect(image.entries[0]!.data).toBeInstanceOf(Uint8Array);
+  });
+
+  test('persisting entries from an index replaces the old suffix', async () => {
+    const s = await reopen();
+    await s.load();
+    await s.persist({ hardState: null, entries: [1, 2, 3, 4, 5].map((i) => entry(i, 1)), snapshotMeta: null, sync: true });
+    await s.persist({ hardState: null, entries: [entry(3, 2, 33)], snapshotMeta: null, sync: true });
+    expect((await (await reopen()).load()).entries).toEqual([entry(1, 1), entry(2, 1), entry(3, 2, 33)]);
+  });
+
+  test('a received snapshot replaces the whole log; later entries follow it', async () => {
+    const s = await reopen();
+    await s.load();
+    await s.persist({ hardState: null, entries: [1, 2, 3].map((i) => entry(i, 1)), snapshotMeta: null, sync: true });
+    const meta = { index: 10, term: 3, conf: { voters: [1, 2, 3], learners: [] } };
+    await s.writeSnapshotFile(meta, new Uint8Array([1, 2, 3]));
+    await s.persist({ hardState: { term: 3, vote: 0, commit: 10 }, entries: [], snapshotMeta: meta, sync: true });
+    await s.persist({ hardState: null, entries: [entry(11, 3)], snapshotMeta: null, sync: true });
+    const r = await reopen();
+    const image = await r.load();
+    expect(image.snapshotMeta).toEqual(meta);
+    expect(image.entries).toEqual([entry(11, 3)]);
+    expect(await r.readSnapshotFile(meta)).toEqual(new Uint8Array([1, 2, 3]));
+  });
+
+  test('compaction keeps the entry at the compaction point', async () => {
+    const s = await reopen();
+    await s.load();
+    await s.persist({ hardState: null, entries: [1, 2, 3, 4, 5].map((i) => entry(i, 1)), snapshotMeta: null, sync: true });
+    await s.compactBefore(4);
+    expect((await (await reopen()).load()).entries.map((e) => e.index)).toEqual([4, 5]);
+  });
+});
+
+describe('data directory identity', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vigil-data-dir-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a new directory is claimed, then recognised', async () => {
+    expect(await prepareDataDir(join(dir, 'n1'), { clusterId: 'a', nodeId: 1 })).toEqual({ fresh: true });
+    expect(await prepareDataDir(join(dir, 'n1'), { clusterId: 'a', nodeId: 1 })).toEqual({ fresh: false });
+  });
+
+  test('a directory of another cluster or member is refused with a clear message', async () => {
+    await prepareDataDir(dir, { clusterId: 'a', nodeId: 1 });
+    await expect(prepareDataDir(dir, { clusterId: 'b', nodeId: 1 })).rejects.toThrow(/belongs to cluster 'a', not 'b'/);
+    await expect(prepareDataDir(dir, { clusterId: 'a', nodeId: 2 })).rejects.toThrow(/belongs to member 1, not 2/);
+  });
+
+  test('a foreign or damaged directory is refused', async () => {
+    await writeFile(join(dir, 'something'), 'x');
+    await expect(prepareDataDir(dir, { clusterId: 'a', nodeId: 1 })).rejects.toMatchObject({ code: 'DATA_DIR_INVALID' });
+    await writeFile(join(dir, 'vigil-node.json'), '{not json');
+    await expect(prepareDataDir(dir, { clusterId: 'a', nodeId: 1 })).rejects.toThrow(/damaged/);
+  });
+});

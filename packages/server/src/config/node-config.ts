@@ -1,0 +1,110 @@
+import type { HostPort } from './host-port.js';
+
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+export interface NodeConfig {
+  /** This member's id: a positive integer, unique in the cluster, never reused. */
+  readonly id: number;
+  /** Written into the data directory on first start; a node refuses a data dir of another cluster. */
+  readonly clusterId: string;
+  readonly dataDir: string;
+  /** WebSocket clients and admin HTTP share this port. */
+  readonly clientListen: HostPort;
+  /** Raft peer transport. */
+  readonly peerListen: HostPort;
+  /** id → peer address of every member, including this one. */
+  readonly peers: ReadonlyMap<number, HostPort>;
+  /** true: join an existing cluster (start empty, wait to be added); false: founding member. */
+  readonly join: boolean;
+  readonly logLevel: LogLevel;
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly snapshotEveryEntries: number;
+  /** Log entries kept behind a snapshot, so that slightly lagging followers need no snapshot. */
+  readonly logTrailingEntries: number;
+  readonly shutdownTimeoutMs: number;
+}
+
+export type ConfigKey = keyof NodeConfig;
+
+/** How a setting's text is parsed and checked. */
+export type ConfigValueKind =
+  | 'positiveInteger'
+  | 'nonNegativeInteger'
+  | 'string'
+  | 'path'
+  | 'listenAddress'
+  | 'peers'
+  | 'boolean'
+  | 'logLevel';
+
+export interface ConfigSetting {
+  readonly key: ConfigKey;
+  /** Without the leading dashes. */
+  readonly flag: string;
+  readonly env: string;
+  /** The placeholder shown in help, e.g. `<host:port>`; absent for boolean flags. */
+  readonly valueName?: string;
+  readonly kind: ConfigValueKind;
+  readonly description: string;
+  /** Absent for required settings. */
+  readonly defaultValue?: NodeConfig[ConfigKey];
+}
+
+export const configDefaults = {
+  clusterId: 'vigil',
+  join: false,
+  logLevel: 'info',
+  tickMs: 100,
+  electionTicks: 10,
+  heartbeatTicks: 1,
+  snapshotEveryEntries: 10_000,
+  logTrailingEntries: 5_000,
+  shutdownTimeoutMs: 5_000,
+} as const satisfies Partial<NodeConfig>;
+
+export const requiredConfigKeys = ['id', 'dataDir', 'clientListen', 'peerListen', 'peers'] as const satisfies readonly ConfigKey[];
+
+/** Bounds that catch typos (a tick of a minute, a million election ticks) rather than tune. */
+export const tickMsMax = 60_000;
+export const electionTicksMax = 1_000;
+export const shutdownTimeoutMsMax = 600_000;
+export const clusterIdBytesMax = 64;
+export const peersMax = 64;
+
+function setting(
+  key: ConfigKey,
+  kind: ConfigValueKind,
+  description: string,
+  extra: { valueName?: string; defaultValue?: NodeConfig[ConfigKey] } = {},
+): ConfigSetting {
+  const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  return { key, flag, env: `VIGIL_${flag.toUpperCase().replace(/-/g, '_')}`, kind, description, ...extra };
+}
+
+/**
+ * Every setting once: the flag, env and file key are derived from the camelCase key
+ * (`tickMs` ↔ `--tick-ms` ↔ `VIGIL_TICK_MS`), and help and docs are generated from this table.
+ */
+export const configSettings: readonly ConfigSetting[] = [
+  setting('id', 'positiveInteger', 'this member\'s id (a positive integer, unique in the cluster)', { valueName: '<n>' }),
+  setting('clusterId', 'string', 'cluster name, recorded in the data directory on first start', { valueName: '<name>', defaultValue: configDefaults.clusterId }),
+  setting('dataDir', 'path', 'directory for the log, snapshots and the tree', { valueName: '<dir>' }),
+  setting('clientListen', 'listenAddress', 'address for WebSocket clients and admin HTTP', { valueName: '<host:port>' }),
+  setting('peerListen', 'listenAddress', 'address for the Raft peer transport', { valueName: '<host:port>' }),
+  setting('peers', 'peers', 'every member\'s peer address, this one included', { valueName: '<id=host:port,…>' }),
+  setting('join', 'boolean', 'join an existing cluster (start empty and wait to be added) instead of founding one', { defaultValue: configDefaults.join }),
+  setting('logLevel', 'logLevel', `log level: ${logLevels.join(', ')}`, { valueName: '<level>', defaultValue: configDefaults.logLevel }),
+  setting('tickMs', 'positiveInteger', 'length of one Raft tick in milliseconds', { valueName: '<ms>', defaultValue: configDefaults.tickMs }),
+  setting('electionTicks', 'positiveInteger', 'election timeout in ticks (randomized up to twice this)', { valueName: '<n>', defaultValue: configDefaults.electionTicks }),
+  setting('heartbeatTicks', 'positiveInteger', 'leader heartbeat interval in ticks', { valueName: '<n>', defaultValue: configDefaults.heartbeatTicks }),
+  setting('snapshotEveryEntries', 'positiveInteger', 'take a snapshot after this many applied entries', { valueName: '<n>', defaultValue: configDefaults.snapshotEveryEntries }),
+  setting('logTrailingEntries', 'nonNegativeInteger', 'log entries kept behind a snapshot', { valueName: '<n>', defaultValue: configDefaults.logTrailingEntries }),
+  setting('shutdownTimeoutMs', 'positiveInteger', 'how long a graceful shutdown may take before the node gives up', { valueName: '<ms>', defaultValue: configDefaults.shutdownTimeoutMs }),
+];
+
+/** `--config` / `VIGIL_CONFIG`: where the file comes from, not a setting itself. */
+export const configFileFlag = 'config';
+export const configFileEnv = 'VIGIL_CONFIG';

@@ -1,0 +1,172 @@
+import { fastify, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { parseHostPort } from '../config/host-port.js';
+import { isServerError, ServerError, type ServerErrorCode } from '../errors.js';
+import type { Logger } from '../node/logger.js';
+import type { AdminNodePort, NodeStatus } from './admin-node-port.js';
+import type { Metrics } from './metrics.js';
+
+/**
+ * Default body limit of the whole app. The node registers its other HTTP routes on this app, so
+ * the default matches the largest request frame (DESIGN.md §4), not the admin routes' needs.
+ */
+export const httpBodyBytesMax = 2 * 1024 * 1024;
+/** Admin requests are a few small JSON fields; their routes refuse anything larger. */
+export const adminBodyBytesMax = 16 * 1024;
+/** Host names are at most 253 bytes; with brackets and a port this is generous. */
+const addressBytesMax = 300;
+
+/** The codes an HTTP error body may carry: the server's catalogue plus the two HTTP-only ones. */
+export type HttpErrorCode = ServerErrorCode | 'NOT_FOUND' | 'INTERNAL';
+
+export interface HttpErrorBody {
+  readonly error: { readonly code: HttpErrorCode; readonly message: string; readonly details?: Readonly<Record<string, unknown>> };
+}
+
+export interface AdminAppOptions {
+  readonly node: AdminNodePort;
+  readonly metrics: Metrics;
+  /** Requests that fail unexpectedly are logged here under `err`; silent when absent. */
+  readonly logger?: Logger;
+  /** The app-wide body limit; admin routes keep their own smaller limit. */
+  readonly bodyLimitBytes?: number;
+}
+
+const memberIdSchema = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
+const idParamsSchema = {
+  type: 'object',
+  required: ['id'],
+  additionalProperties: false,
+  properties: { id: memberIdSchema },
+} as const;
+const addMemberBodySchema = {
+  type: 'object',
+  required: ['id', 'peerAddress'],
+  additionalProperties: false,
+  properties: {
+    id: memberIdSchema,
+    peerAddress: { type: 'string', minLength: 1, maxLength: addressBytesMax },
+    clientAddress: { type: 'string', minLength: 1, maxLength: addressBytesMax },
+  },
+} as const;
+const transferBodySchema = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: { to: memberIdSchema },
+} as const;
+
+/**
+ * The admin HTTP API: health, status, members, Prometheus metrics and membership / leadership /
+ * snapshot operations. Built separately from `listen()` (the node listens on the client port and
+ * also routes WebSocket upgrades); tests drive it with `app.inject()`.
+ */
+export function buildAdminApp(options: AdminAppOptions): FastifyInstance {
+  const { node, metrics } = options;
+  const app = fastify({
+    bodyLimit: options.bodyLimitBytes ?? httpBodyBytesMax,
+    ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
+    // Scrapes and probes every few seconds would drown the log; failures are logged below.
+    disableRequestLogging: true,
+    // Unknown body fields are an error, not silently dropped (fastify's default removes them).
+    ajv: { customOptions: { removeAdditional: false } },
+  }) as unknown as FastifyInstance;
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (isServerError(err)) return sendError(reply, err.status, err.code, err.message, err.details);
+    if (err.validation !== undefined) return sendError(reply, 400, 'BAD_REQUEST', err.message);
+    // fastify's own client errors: malformed JSON, body too large, unsupported media type, …
+    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      return sendError(reply, err.statusCode, 'BAD_REQUEST', err.message);
+    }
+    request.log.error({ err, method: request.method, url: request.url }, 'request failed');
+    return sendError(reply, 500, 'INTERNAL', 'internal error');
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, 404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`));
+
+  app.get('/livez', async (_request, reply) => reply.type('text/plain; charset=utf-8').send('ok'));
+
+  app.get('/readyz', async (_request, reply) => {
+    if (node.isReady()) return reply.send({ ready: true });
+    return reply.code(503).send({ ready: false, reason: notReadyReason(node) });
+  });
+
+  app.get('/status', async (): Promise<NodeStatus> => node.status());
+
+  app.get('/members', async () => {
+    const status = node.status();
+    return { leaderId: status.leaderId, members: status.members };
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(text);
+  });
+
+  app.post<{ Body: { id: number; peerAddress: string; clientAddress?: string } }>(
+    '/admin/members',
+    { bodyLimit: adminBodyBytesMax, schema: { body: addMemberBodySchema } },
+    async (request) => {
+      const { id, peerAddress, clientAddress } = request.body;
+      checkAddress('peerAddress', peerAddress);
+      if (clientAddress !== undefined) checkAddress('clientAddress', clientAddress);
+      const input = clientAddress === undefined ? { id, peerAddress } : { id, peerAddress, clientAddress };
+      return node.addMember(input);
+    },
+  );
+
+  app.post<{ Params: { id: number } }>(
+    '/admin/members/:id/promote',
+    { bodyLimit: adminBodyBytesMax, schema: { params: idParamsSchema } },
+    async (request) => node.promoteMember(request.params.id),
+  );
+
+  app.delete<{ Params: { id: number } }>(
+    '/admin/members/:id',
+    { bodyLimit: adminBodyBytesMax, schema: { params: idParamsSchema } },
+    async (request) => node.removeMember(request.params.id),
+  );
+
+  app.post<{ Body: { to?: number } | null | undefined }>(
+    '/admin/leader/transfer',
+    { bodyLimit: adminBodyBytesMax, schema: { body: transferBodySchema } },
+    async (request) => {
+      const to = request.body?.to;
+      return to === undefined ? node.transferLeadership() : node.transferLeadership(to);
+    },
+  );
+
+  app.post('/admin/snapshot', { bodyLimit: adminBodyBytesMax }, async () => node.snapshotNow());
+
+  return app;
+}
+
+function sendError(
+  reply: FastifyReply,
+  status: number,
+  code: HttpErrorCode,
+  message: string,
+  details?: Readonly<Record<string, unknown>>,
+): FastifyReply {
+  const body: HttpErrorBody = { error: details === undefined ? { code, message } : { code, message, details } };
+  return reply.code(status).send(body);
+}
+
+function checkAddress(field: string, text: string): void {
+  const parsed = parseHostPort(text);
+  if (typeof parsed === 'string') throw new ServerError('BAD_REQUEST', `${field}: ${parsed}`, { field });
+}
+
+/** Why the node is not ready, as far as its status tells. */
+function notReadyReason(node: AdminNodePort): string {
+  let status: NodeStatus;
+  try {
+    status = node.status();
+  } catch (err) {
+    return isServerError(err) ? err.message : 'status unavailable';
+  }
+  if (status.leaderId === null) return 'no leader is known';
+  if (status.appliedIndex < status.commitIndex) {
+    return `catching up: applied ${status.appliedIndex} of ${status.commitIndex} committed entries`;
+  }
+  return 'catching up with the log committed before start';
+}

@@ -1,0 +1,470 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Packr } from 'msgpackr';
+import { pino, type Logger } from 'pino';
+import { WebSocket } from 'ws';
+import type { Message, NodeId } from '@vigil/raft';
+import { encodePeerFrame, peerCloseCodes } from '../src/transport/peer-codec.js';
+import { PeerTransport, type PeerAddress, type PeerTransportOptions } from '../src/transport/peer-transport.js';
+
+const deadlineMs = 5_000;
+const clusterId = 'test-cluster';
+const nowhere: PeerAddress = { host: '127.0.0.1', port: 1 };
+
+/** Resolves with the promise's value, or rejects once the deadline passes. */
+async function within<T>(promise: Promise<T>, what: string, ms = deadlineMs): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+type LogLine = Record<string, unknown> & { msg: string };
+
+/** A pino logger whose lines the test can wait for. */
+function capturedLogs(): { logger: Logger; lines: LogLine[]; waitFor: (pred: (l: LogLine) => boolean, what: string) => Promise<LogLine> } {
+  const lines: LogLine[] = [];
+  const waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  const logger = pino({ level: 'debug' }, {
+    write(text: string) {
+      const line = JSON.parse(text) as LogLine;
+      lines.push(line);
+      for (const w of [...waiters]) {
+        if (w.pred(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
+    },
+  });
+  const waitFor = (pred: (l: LogLine) => boolean, what: string): Promise<LogLine> => {
+    const seen = lines.find(pred);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return within(new Promise<LogLine>((resolve) => waiters.push({ pred, resolve })), what);
+  };
+  return { logger, lines, waitFor };
+}
+
+/** Collects frames as delivered; `received(n)` waits until n messages have arrived. */
+function inbox(): { onMessages: (m: Message[]) => void; frames: Message[][]; messages: () => Message[]; received: (n: number) => Promise<Message[]> } {
+  const frames: Message[][] = [];
+  const waiters: { n: number; resolve: (m: Message[]) => void }[] = [];
+  const messages = (): Message[] => frames.flat();
+  return {
+    frames,
+    messages,
+    onMessages(m) {
+      frames.push(m);
+      const all = messages();
+      for (const w of [...waiters]) {
+        if (all.length >= w.n) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(all);
+        }
+      }
+    },
+    received(n) {
+      if (messages().length >= n) return Promise.resolve(messages());
+      return within(new Promise((resolve) => waiters.push({ n, resolve })), `${n} messages`);
+    },
+  };
+}
+
+function heartbeat(from: NodeId, to: NodeId, commit = 0): Message {
+  return { type: 'heartbeat', from, to, term: 1, commit, readRound: 0 };
+}
+
+const open: PeerTransport[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((t) => t.close()));
+});
+
+type Partial = Omit<PeerTransportOptions, 'onMessages' | 'clusterId' | 'listen'> & Partial2;
+type Partial2 = { clusterId?: string; listen?: PeerAddress; onMessages?: (m: Message[]) => void };
+
+async function start(options: Partial): Promise<PeerTransport> {
+  const t = await PeerTransport.start({
+    clusterId,
+    listen: { host: '127.0.0.1', port: 0 },
+    onMessages: () => undefined,
+    reconnectBaseMs: 10,
+    reconnectMaxMs: 100,
+    handshakeTimeoutMs: 2_000,
+    ...options,
+  });
+  open.push(t);
+  return t;
+}
+
+/** Starts `ids` transports that know each other (listening first, then introduced). */
+async function mesh(ids: NodeId[], extra: Partial2 & Omit<Partial, 'selfId' | 'peers'> = {}): Promise<{ t: Map<NodeId, PeerTransport>; box: Map<NodeId, ReturnType<typeof inbox>> }> {
+  const t = new Map<NodeId, PeerTransport>();
+  const box = new Map<NodeId, ReturnType<typeof inbox>>();
+  for (const id of ids) {
+    const b = inbox();
+    box.set(id, b);
+    t.set(id, await start({ ...extra, selfId: id, peers: new Map(), onMessages: b.onMessages }));
+  }
+  for (const [id, transport] of t) {
+    transport.setPeers(new Map([...t].filter(([other]) => other !== id).map(([other, o]) => [other, o.address])));
+  }
+  return { t, box };
+}
+
+function get<K, V>(map: ReadonlyMap<K, V>, key: K): V {
+  const v = map.get(key);
+  if (v === undefined) throw new Error(`missing ${String(key)}`);
+  return v;
+}
+
+function statOf(t: PeerTransport, peer: NodeId): ReturnType<PeerTransport['stats']>[number] {
+  const s = t.stats().find((x) => x.peer === peer);
+  if (s === undefined) throw new Error(`no stats for ${peer}`);
+  return s;
+}
+
+/** A raw `ws` client on a transport's peer port, for speaking the protocol badly on purpose. */
+async function rawClient(address: PeerAddress): Promise<{ ws: WebSocket; frames: Uint8Array[]; closed: Promise<{ code: number; reason: string }>; nextFrame: () => Promise<Uint8Array> }> {
+  const ws = new WebSocket(`ws://${address.host}:${address.port}/raft`, { perMessageDeflate: false, autoPong: false });
+  const frames: Uint8Array[] = [];
+  let wake: (() => void) | null = null;
+  ws.on('message', (data) => {
+    frames.push(data as Buffer);
+    wake?.();
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+  });
+  ws.on('error', () => undefined);
+  await within(new Promise((resolve) => ws.once('open', resolve)), 'raw client open');
+  const nextFrame = async (): Promise<Uint8Array> => {
+    if (frames.length === 0) await within(new Promise<void>((resolve) => { wake = resolve; }), 'a frame');
+    const f = frames.shift();
+    if (f === undefined) throw new Error('no frame');
+    return f;
+  };
+  return { ws, frames, closed, nextFrame };
+}
+
+const unpackr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+
+describe('peer transport', () => {
+  it('two nodes exchange messages both ways over the one connection the lower id dialed', async () => {
+    const { t, box } = await mesh([1, 2]);
+    get(t, 1).send([heartbeat(1, 2, 5)]);
+    get(t, 2).send([heartbeat(2, 1, 6)]);
+    expect(await get(box, 2).received(1)).toEqual([heartbeat(1, 2, 5)]);
+    expect(await get(box, 1).received(1)).toEqual([heartbeat(2, 1, 6)]);
+    expect(statOf(get(t, 1), 2)).toMatchObject({ connected: true, role: 'dial', connections: 1, queuedMessages: 0, droppedMessages: 0 });
+    expect(statOf(get(t, 2), 1)).toMatchObject({ connected: true, role: 'accept', connections: 1, queuedMessages: 0, droppedMessages: 0 });
+  });
+
+  it('three nodes form a mesh with exactly one connection per pair', async () => {
+    const ids = [1, 2, 3];
+    const { t, box } = await mesh(ids);
+    for (const from of ids) get(t, from).send(ids.filter((to) => to !== from).map((to) => heartbeat(from, to, from * 10 + to)));
+    for (const id of ids) {
+      const got = await get(box, id).received(2);
+      expect(got.map((m) => m.from).sort()).toEqual(ids.filter((x) => x !== id));
+      expect(got.every((m) => m.to === id && m.type === 'heartbeat' && m.commit === m.from * 10 + id)).toBe(true);
+    }
+    for (const a of ids) {
+      for (const b of ids) {
+        if (a === b) continue;
+        // Each side counts one completed handshake for the pair; only the higher id accepted it.
+        expect(statOf(get(t, a), b)).toMatchObject({ connected: true, connections: 1, role: a < b ? 'dial' : 'accept' });
+      }
+    }
+  });
+
+  it('delivers everything sent in one turn as one frame, in order', async () => {
+    const { t, box } = await mesh([1, 2]);
+    get(t, 1).send([heartbeat(1, 2, 0)]);
+    await get(box, 2).received(1);
+    const batch = [1, 2, 3, 4, 5].map((c) => heartbeat(1, 2, c));
+    get(t, 1).send(batch.slice(0, 3));
+    get(t, 1).send(batch.slice(3));
+    await get(box, 2).received(6);
+    expect(get(box, 2).frames.slice(1)).toEqual([batch]);
+  });
+
+  it('round-trips entry data and snapshot chunks as Uint8Array', async () => {
+    const { t, box } = await mesh([1, 2]);
+    const app: Message = {
+      type: 'app', from: 1, to: 2, term: 2, prevIndex: 0, prevTerm: 0, commit: 0,
+      entries: [
+        { term: 2, index: 1, kind: 'normal', data: new Uint8Array([0, 1, 2, 255]) },
+        { term: 2, index: 2, kind: 'noop', data: new Uint8Array(0) },
+      ],
+    };
+    const snap: Message = {
+      type: 'snap', from: 1, to: 2, term: 2, offset: 3, totalBytes: 6, chunk: new Uint8Array([7, 8, 9]),
+      meta: { index: 9, term: 2, conf: { voters: [1, 2], learners: [] } },
+    };
+    get(t, 1).send([app, snap]);
+    const [gotApp, gotSnap] = await get(box, 2).received(2);
+    expect(gotApp).toEqual(app);
+    expect(gotSnap).toEqual(snap);
+    if (gotApp?.type !== 'app' || gotSnap?.type !== 'snap') throw new Error('wrong types');
+    expect(gotApp.entries.map((e) => e.data.constructor)).toEqual([Uint8Array, Uint8Array]);
+    expect(gotSnap.chunk.constructor).toBe(Uint8Array);
+  });
+
+  it('refuses a node of another cluster, which backs off and never delivers', async () => {
+    const logs1 = capturedLogs();
+    const logs2 = capturedLogs();
+    const box2 = inbox();
+    const t2 = await start({ selfId: 2, peers: new Map([[1, nowhere]]), logger: logs2.logger, onMessages: box2.onMessages });
+    const t1 = await start({ selfId: 1, clusterId: 'other-cluster', peers: new Map([[2, t2.address]]), logger: logs1.logger });
+    t1.send([heartbeat(1, 2)]);
+    const refused = await logs1.waitFor((l) => l.msg === 'peer refused', 'the dialer to log the refusal');
+    expect(refused).toMatchObject({ component: 'transport', peer: 2, code: peerCloseCodes.clusterIdMismatch, reason: 'cluster id mismatch' });
+    await logs2.waitFor((l) => l.msg === 'peer refused' && l.reason === 'cluster id mismatch', 'the acceptor to log the refusal');
+    // It retries after a backoff and is refused again.
+    await logs1.waitFor((l) => l.msg === 'peer reconnect scheduled' && (l.attempt as number) >= 2, 'a second backoff');
+    expect(box2.frames).toEqual([]);
+    expect(statOf(t1, 2)).toMatchObject({ connected: false, connections: 0, queuedMessages: 1 });
+    expect(statOf(t2, 1)).toMatchObject({ connected: false, connections: 0 });
+  });
+
+  it('refuses an unknown member, and a member once it is removed', async () => {
+    const logs1 = capturedLogs();
+    const box3 = inbox();
+    const t3 = await start({ selfId: 3, peers: new Map([[2, nowhere]]), onMessages: box3.onMessages });
+    const t1 = await start({ selfId: 1, peers: new Map([[3, t3.address]]), logger: logs1.logger });
+    const refused = await logs1.waitFor((l) => l.msg === 'peer refused', 'the refusal');
+    expect(refused).toMatchObject({ peer: 3, code: peerCloseCodes.unknownMember, reason: 'unknown member' });
+    expect(statOf(t1, 3).connected).toBe(false);
+
+    // Admit 1, talk, then remove it again: the live connection is closed and redials are refused.
+    t3.setPeers(new Map([[1, t1.address], [2, nowhere]]));
+    t1.send([heartbeat(1, 3)]);
+    await box3.received(1);
+    t3.setPeers(new Map([[2, nowhere]]));
+    const removed = await logs1.waitFor((l) => l.msg === 'peer disconnected' && l.code === peerCloseCodes.memberRemoved, 'the removal');
+    const mark = logs1.lines.indexOf(removed);
+    await logs1.waitFor((l) => l.msg === 'peer refused' && l.reason === 'unknown member' && logs1.lines.indexOf(l) > mark, 'a refused redial');
+    t1.send([heartbeat(1, 3)]);
+    expect(box3.messages()).toHaveLength(1);
+    expect(t3.stats().map((s) => s.peer)).toEqual([2]);
+  });
+
+  it('reconnects to an acceptor that restarts on the same port and flushes what was queued', async () => {
+    const logs = capturedLogs();
+    const { t, box } = await mesh([1, 2], { logger: logs.logger });
+    get(t, 1).send([heartbeat(1, 2, 1)]);
+    await get(box, 2).received(1);
+    const port = get(t, 2).address.port;
+    await get(t, 2).close();
+    // Only node 1 logs about peer 2.
+    await logs.waitFor((l) => l.msg === 'peer disconnected' && l.peer === 2, 'the dialer to notice');
+    get(t, 1).send([heartbeat(1, 2, 2), heartbeat(1, 2, 3)]);
+    expect(statOf(get(t, 1), 2)).toMatchObject({ connected: false, queuedMessages: 2 });
+    const box2 = inbox();
+    await start({ selfId: 2, listen: { host: '127.0.0.1', port }, peers: new Map([[1, get(t, 1).address]]), onMessages: box2.onMessages });
+    expect(await box2.received(2)).toEqual([heartbeat(1, 2, 2), heartbeat(1, 2, 3)]);
+    expect(statOf(get(t, 1), 2)).toMatchObject({ connected: true, connections: 2, queuedMessages: 0 });
+  });
+
+  it('keeps messages for a dialer that restarts and flushes them when it is back', async () => {
+    const { t, box } = await mesh([1, 2]);
+    get(t, 1).send([heartbeat(1, 2)]);
+    await get(box, 2).received(1);
+    const t2 = get(t, 2);
+    const unreachable: NodeId[] = [];
+    await get(t, 1).close();
+    t2.send([heartbeat(2, 1, 7)]);
+    const box1 = inbox();
+    await start({ selfId: 1, peers: new Map([[2, t2.address]]), onMessages: box1.onMessages, onPeerUnreachable: (p) => unreachable.push(p) });
+    expect(await box1.received(1)).toEqual([heartbeat(2, 1, 7)]);
+    expect(statOf(t2, 1)).toMatchObject({ connected: true, connections: 2, queuedMessages: 0 });
+    expect(unreachable).toEqual([]);
+  });
+
+  it('bounds the queue of an unreachable peer by messages and reports the drops', async () => {
+    const unreachable: NodeId[] = [];
+    const t1 = await start({ selfId: 1, peers: new Map([[2, nowhere]]), sendQueueMessagesMax: 8, onPeerUnreachable: (p) => unreachable.push(p) });
+    t1.send(Array.from({ length: 20 }, (_, i) => heartbeat(1, 2, i)));
+    expect(statOf(t1, 2)).toMatchObject({ connected: false, queuedMessages: 8, droppedMessages: 12 });
+    expect(unreachable).toEqual([2]);
+    t1.send([heartbeat(1, 2)]);
+    expect(statOf(t1, 2)).toMatchObject({ queuedMessages: 8, droppedMessages: 13 });
+    expect(unreachable).toEqual([2, 2]);
+  });
+
+  it('bounds the queue of an unreachable peer by bytes', async () => {
+    const sendQueueBytesMax = 16 * 1024;
+    const t1 = await start({ selfId: 1, peers: new Map([[2, nowhere]]), sendQueueBytesMax });
+    const big = (i: number): Message => ({
+      type: 'app', from: 1, to: 2, term: 1, prevIndex: i, prevTerm: 1, commit: 0,
+      entries: [{ term: 1, index: i + 1, kind: 'normal', data: new Uint8Array(3_000) }],
+    });
+    t1.send(Array.from({ length: 20 }, (_, i) => big(i)));
+    const s = statOf(t1, 2);
+    expect(s.queuedBytes).toBeLessThanOrEqual(sendQueueBytesMax);
+    expect(s.queuedMessages).toBe(5);
+    expect(s.droppedMessages).toBe(15);
+  });
+
+  it('splits a backlog larger than a frame into several frames, in order, and drops a message larger than a frame', async () => {
+    const frameBytesMax = 64 * 1024;
+    const unreachable: NodeId[] = [];
+    const { t, box } = await mesh([1, 2], { frameBytesMax, onPeerUnreachable: (p) => unreachable.push(p) });
+    const entry = (i: number, bytes: number): Message => ({
+      type: 'app', from: 1, to: 2, term: 1, prevIndex: i, prevTerm: 1, commit: 0,
+      entries: [{ term: 1, index: i + 1, kind: 'normal', data: new Uint8Array(bytes).fill(i) }],
+    });
+    get(t, 1).send([heartbeat(1, 2)]);
+    await get(box, 2).received(1);
+    const backlog = Array.from({ length: 10 }, (_, i) => entry(i, 20_000));
+    get(t, 1).send([...backlog.slice(0, 5), entry(99, frameBytesMax), ...backlog.slice(5)]);
+    const got = await get(box, 2).received(11);
+    // Compared as hex: vitest's element-wise typed-array equality is slow on 200 kB.
+    const digest = (ms: Message[]): string[] => ms.map((m) => (m.type === 'app' ? `${m.prevIndex}:${Buffer.from(m.entries[0]?.data ?? []).toString('hex')}` : m.type));
+    expect(digest(got.slice(1))).toEqual(digest(backlog));
+    expect(get(box, 2).frames.length).toBeGreaterThan(2);
+    expect(statOf(get(t, 1), 2)).toMatchObject({ droppedMessages: 1, queuedMessages: 0 });
+    expect(unreachable).toEqual([2]);
+  });
+
+  it('closes a connection that sends garbage before or after its handshake, and keeps serving the others', async () => {
+    const logs = capturedLogs();
+    const boxA = inbox();
+    const boxT = inbox();
+    const target = await start({ selfId: 10, peers: new Map([[2, nowhere]]), onMessages: boxT.onMessages, logger: logs.logger });
+    const a = await start({ selfId: 1, peers: new Map([[10, target.address]]), onMessages: boxA.onMessages });
+    target.setPeers(new Map([[1, a.address], [2, nowhere]]));
+    a.send([heartbeat(1, 10, 1)]);
+    await boxT.received(1);
+
+    // Before the handshake: garbage as the first frame.
+    const early = await rawClient(target.address);
+    early.ws.send(Buffer.from([0xc1, 0xff, 0x00]));
+    expect(await within(early.closed, 'the early close')).toEqual({ code: peerCloseCodes.invalidFrame, reason: 'invalid frame' });
+
+    // After a valid handshake as member 2: a valid frame is delivered, then garbage closes it.
+    const late = await rawClient(target.address);
+    late.ws.send(encodePeerFrame({ kind: 'hello', version: 1, clusterId, from: 2, to: 10 }));
+    expect(unpackr.unpack(await late.nextFrame())).toEqual({ kind: 'welcome' });
+    late.ws.send(encodePeerFrame({ kind: 'msgs', msgs: [heartbeat(2, 10, 2)] }));
+    expect(await boxT.received(2)).toEqual([heartbeat(1, 10, 1), heartbeat(2, 10, 2)]);
+    late.ws.send(Buffer.from('not msgpack at all'));
+    expect(await within(late.closed, 'the late close')).toEqual({ code: peerCloseCodes.invalidFrame, reason: 'invalid frame' });
+    await logs.waitFor((l) => l.msg === 'invalid frame' && l.peer === 2, 'the warning');
+
+    // A well-formed frame whose message claims another sender is refused the same way.
+    const forger = await rawClient(target.address);
+    forger.ws.send(encodePeerFrame({ kind: 'hello', version: 1, clusterId, from: 2, to: 10 }));
+    await forger.nextFrame();
+    forger.ws.send(encodePeerFrame({ kind: 'msgs', msgs: [heartbeat(1, 10, 3)] }));
+    expect((await within(forger.closed, 'the forger close')).code).toBe(peerCloseCodes.invalidFrame);
+
+    // The real peer kept its one connection, both ways.
+    a.send([heartbeat(1, 10, 4)]);
+    target.send([heartbeat(10, 1, 5)]);
+    expect((await boxT.received(3))[2]).toEqual(heartbeat(1, 10, 4));
+    expect(await boxA.received(1)).toEqual([heartbeat(10, 1, 5)]);
+    expect(statOf(target, 1)).toMatchObject({ connected: true, connections: 1 });
+    expect(boxT.messages()).toHaveLength(3);
+  });
+
+  it('closes a connection that does not complete its handshake in time', async () => {
+    const target = await start({ selfId: 10, peers: new Map([[2, nowhere]]), handshakeTimeoutMs: 100 });
+    const silent = await rawClient(target.address);
+    expect(await within(silent.closed, 'the handshake deadline')).toEqual({ code: peerCloseCodes.handshakeTimeout, reason: 'handshake timeout' });
+  });
+
+  it('refuses a higher id that dials a lower one', async () => {
+    const target = await start({ selfId: 2, peers: new Map([[5, nowhere]]) });
+    const wrong = await rawClient(target.address);
+    wrong.ws.send(encodePeerFrame({ kind: 'hello', version: 1, clusterId, from: 5, to: 2 }));
+    expect(await within(wrong.closed, 'the refusal')).toEqual({ code: peerCloseCodes.wrongDirection, reason: 'wrong direction' });
+  });
+
+  it('terminates a connection whose pings go unanswered', async () => {
+    const logs = capturedLogs();
+    const target = await start({ selfId: 10, peers: new Map([[2, nowhere]]), keepaliveIntervalMs: 50, logger: logs.logger });
+    const mute = await rawClient(target.address); // autoPong is off
+    mute.ws.send(encodePeerFrame({ kind: 'hello', version: 1, clusterId, from: 2, to: 10 }));
+    await mute.nextFrame();
+    await logs.waitFor((l) => l.msg === 'peer keepalive timeout' && l.peer === 2, 'the keepalive timeout');
+    expect((await within(mute.closed, 'the termination')).code).toBe(1006);
+    await logs.waitFor((l) => l.msg === 'peer disconnected' && l.peer === 2, 'the server side to notice');
+    expect(statOf(target, 2).connected).toBe(false);
+  });
+
+  it('replaces an older connection from the same peer with the newer one', async () => {
+    const box = inbox();
+    const target = await start({ selfId: 10, peers: new Map([[2, nowhere]]), onMessages: box.onMessages });
+    const first = await rawClient(target.address);
+    first.ws.send(encodePeerFrame({ kind: 'hello', version: 1, clusterId, from: 2, to: 10 }));
+    await first.nextFrame();
+    const second = await rawClient(target.address);
+    second.ws.send(encodePeerFrame({ kind: 'hello', version: 1, clusterId, from: 2, to: 10 }));
+    await second.nextFrame();
+    expect(await within(first.closed, 'the old connection to close')).toEqual({ code: peerCloseCodes.replaced, reason: 'replaced' });
+    second.ws.send(encodePeerFrame({ kind: 'msgs', msgs: [heartbeat(2, 10, 1)] }));
+    expect(await box.received(1)).toEqual([heartbeat(2, 10, 1)]);
+    expect(statOf(target, 2)).toMatchObject({ connected: true, connections: 2 });
+    second.ws.close();
+  });
+
+  it('drops and logs messages to unknown peers without throwing', async () => {
+    const logs = capturedLogs();
+    const t1 = await start({ selfId: 1, peers: new Map([[2, nowhere]]), logger: logs.logger });
+    expect(() => t1.send([heartbeat(1, 7), heartbeat(1, 2)])).not.toThrow();
+    expect(await logs.waitFor((l) => l.msg === 'messages to unknown peers dropped', 'the log')).toMatchObject({ peers: [7], count: 1 });
+    expect(statOf(t1, 2).queuedMessages).toBe(1);
+  });
+
+  it('rejects invalid options', async () => {
+    await expect(PeerTransport.start({ selfId: 0, clusterId, listen: { host: '127.0.0.1', port: 0 }, peers: new Map(), onMessages: () => undefined }))
+      .rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(PeerTransport.start({ selfId: 1, clusterId, listen: { host: '127.0.0.1', port: 0 }, peers: new Map(), onMessages: () => undefined, sendQueueMessagesMax: -1 }))
+      .rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+
+  it('close() is idempotent and releases every socket and timer', async () => {
+    const before = process.getActiveResourcesInfo().filter((r) => r.startsWith('TCP')).length;
+    const { t, box } = await mesh([1, 2, 3]);
+    get(t, 1).send([heartbeat(1, 3)]);
+    await get(box, 3).received(1);
+    const first = get(t, 1).close();
+    expect(get(t, 1).close()).toBe(first);
+    await Promise.all([first, get(t, 2).close(), get(t, 3).close()]);
+    await get(t, 1).close();
+    expect(() => get(t, 1).send([heartbeat(1, 2)])).not.toThrow();
+    expect(process.getActiveResourcesInfo().filter((r) => r.startsWith('TCP')).length).toBe(before);
+  });
+
+  it('lets the process exit once closed (no open handles)', async () => {
+    const module = fileURLToPath(new URL('../src/transport/peer-transport.ts', import.meta.url));
+    const script = `
+      const { PeerTransport } = await import(${JSON.stringify(module)});
+      const listen = { host: '127.0.0.1', port: 0 };
+      let delivered;
+      const got = new Promise((resolve) => { delivered = resolve; });
+      const b = await PeerTransport.start({ selfId: 2, clusterId: 'c', listen, peers: new Map(), onMessages: delivered });
+      const a = await PeerTransport.start({ selfId: 1, clusterId: 'c', listen, peers: new Map([[2, b.address]]), onMessages: () => {} });
+      b.setPeers(new Map([[1, a.address]]));
+      a.send([{ type: 'timeoutNow', from: 1, to: 2, term: 1 }]);
+      await got;
+      await Promise.all([a.close(), b.close(), a.close()]);
+      process.stdout.write('closed');
+    `;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    const code = await within(new Promise<number | null>((resolve) => child.on('exit', resolve)), 'the child to exit', 20_000)
+      .finally(() => child.kill('SIGKILL'));
+    expect(out).toBe('closed');
+    expect(code).toBe(0);
+  });
+});

@@ -312,6 +312,41 @@ describe('peer transport', () => {
     expect(s.droppedMessages).toBe(15);
   });
 
+  it('keeps messages queued (and then drops them) rather than piling onto a socket that does not drain', async () => {
+    const sendQueueBytesMax = 2 * 1024 * 1024;
+    const unreachable: NodeId[] = [];
+    const target = await start({
+      selfId: 10, peers: new Map([[2, nowhere]]), socketBufferedBytesMax: 256 * 1024, sendQueueBytesMax, closeTimeoutMs: 100,
+      onPeerUnreachable: (p) => unreachable.push(p),
+    });
+    const slow = await rawClient(target.address);
+    slow.ws.send(encodePeerFrame({ kind: 'hello', version: 1, clusterId, from: 2, to: 10 }));
+    await slow.nextFrame();
+    // Stop reading: the kernel buffers fill, then ws's bufferedAmount grows.
+    const rawSocket = (slow.ws as unknown as { _socket: { pause: () => void; resume: () => void } })._socket;
+    rawSocket.pause();
+    const chunk = new Uint8Array(64 * 1024);
+    const app = (i: number): Message => ({
+      type: 'app', from: 10, to: 2, term: 1, prevIndex: i, prevTerm: 1, commit: 0,
+      entries: [{ term: 1, index: i + 1, kind: 'normal', data: chunk }],
+    });
+    // Bounded: at most 64 MiB offered in total, one turn at a time.
+    for (let turn = 0; turn < 64 && statOf(target, 2).droppedMessages === 0; turn += 1) {
+      target.send(Array.from({ length: 16 }, (_, i) => app(turn * 16 + i)));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const s = statOf(target, 2);
+    expect(s.connected).toBe(true);
+    expect(s.droppedMessages).toBeGreaterThan(0);
+    expect(s.queuedBytes).toBeLessThanOrEqual(sendQueueBytesMax);
+    expect(s.queuedMessages).toBeGreaterThan(0);
+    expect(unreachable[0]).toBe(2);
+    // A peer that never reads cannot hold close() up beyond its deadline.
+    await within(target.close(), 'close with a stuck peer');
+    rawSocket.resume();
+    expect((await within(slow.closed, 'the stuck socket to be terminated')).code).toBe(1006);
+  });
+
   it('splits a backlog larger than a frame into several frames, in order, and drops a message larger than a frame', async () => {
     const frameBytesMax = 64 * 1024;
     const unreachable: NodeId[] = [];

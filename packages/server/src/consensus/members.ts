@@ -22,7 +22,7 @@ export function memberContext(address: MemberAddress): string {
  * Member addresses travel in the conf-change entries that add members (and in snapshots), so
  * every node learns them from the log like the membership itself.
  */
-export function applyAddressChange(addresses: Map<NodeId, MemberAddress>, change: ConfChange): void {
+export function applyAddressChange(addresses: Map<NodeId, MemberAddress>, change: ConfChange, removed?: Set<NodeId>): void {
   switch (change.type) {
     case 'bootstrap': {
       if (change.context === undefined) return;
@@ -39,12 +39,14 @@ export function applyAddressChange(addresses: Map<NodeId, MemberAddress>, change
       return;
     case 'removeNode':
       addresses.delete(change.node);
+      // Ids are never reused: a removed member stays refused by the transport.
+      removed?.add(change.node);
       return;
     case 'promoteLearner':
       return;
   }
 }
 
-export function applyAddressEntry(addresses: Map<NodeId, MemberAddress>, data: Uint8Array): void {
-  applyAddressChange(addresses, decodeConfChange(data));
+export function applyAddressEntry(addresses: Map<NodeId, MemberAddress>, data: Uint8Array, removed?: Set<NodeId>): void {
+  applyAddressChange(addresses, decodeConfChange(data), removed);
 }

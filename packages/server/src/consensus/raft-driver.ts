@@ -25,7 +25,7 @@ export interface DriverObserver {
   applied?(seconds: number, entries: number): void;
   roleChanged?(role: Role, term: number, leader: NodeId): void;
   snapshot?(kind: 'created' | 'received'): void;
-  proposal?(outcome: 'ok' | 'dropped' | 'refused' | 'timeout'): void;
+  proposal?(outcome: 'committed' | 'dropped' | 'rejected' | 'timeout'): void;
   readIndex?(seconds: number): void;
 }
 
@@ -35,6 +35,8 @@ export interface DriverOptions {
   readonly store: Store;
   readonly send: (messages: readonly Message[]) => void;
   readonly members: Map<NodeId, MemberAddress>;
+  /** Ids of members whose removal this node applied (never reused, always refused). */
+  readonly removed: Set<NodeId>;
   readonly onMembersChanged: (members: ReadonlyMap<NodeId, MemberAddress>) => void;
   readonly logger: Logger;
   readonly tickMs: number;
@@ -64,19 +66,20 @@ interface PendingRead {
 interface SnapshotEnvelope {
   readonly v: 1;
   readonly members: [NodeId, MemberAddress][];
+  readonly removed: NodeId[];
   readonly store: Uint8Array[];
 }
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, bundleStrings: false, int64AsType: 'number' });
 
-export function encodeSnapshotEnvelope(members: ReadonlyMap<NodeId, MemberAddress>, storeChunks: Uint8Array[]): Uint8Array {
-  const envelope: SnapshotEnvelope = { v: 1, members: [...members], store: storeChunks };
+export function encodeSnapshotEnvelope(members: ReadonlyMap<NodeId, MemberAddress>, removed: ReadonlySet<NodeId>, storeChunks: Uint8Array[]): Uint8Array {
+  const envelope: SnapshotEnvelope = { v: 1, members: [...members], removed: [...removed], store: storeChunks };
   return packr.pack(envelope);
 }
 
 export function decodeSnapshotEnvelope(data: Uint8Array): SnapshotEnvelope {
   const e = packr.unpack(data) as SnapshotEnvelope;
-  assert(e.v === 1 && Array.isArray(e.members) && Array.isArray(e.store), 'a snapshot envelope of version 1');
+  assert(e.v === 1 && Array.isArray(e.members) && Array.isArray(e.removed) && Array.isArray(e.store), 'a snapshot envelope of version 1');
   return e;
 }
 
@@ -149,7 +152,7 @@ export class RaftDriver {
     try {
       at = append();
     } catch (err) {
-      this.o.observer?.proposal?.('refused');
+      this.o.observer?.proposal?.('rejected');
       return Promise.reject(this.translate(err));
     }
     this.schedule();
@@ -162,7 +165,7 @@ export class RaftDriver {
       };
       const done = (applied: Applied): void => {
         signal?.removeEventListener('abort', onAbort);
-        this.o.observer?.proposal?.('ok');
+        this.o.observer?.proposal?.('committed');
         resolve(applied);
       };
       const fail = (err: Error): void => {
@@ -270,7 +273,12 @@ export class RaftDriver {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      if (this.running === null && !this.closed) this.running = this.run();
+      if (this.running !== null || this.closed || !this.raw.hasReady()) {
+        this.observeRole();
+        return;
+      }
+      // run() always awaits at least once here, so `running` is set before its finally clears it.
+      this.running = this.run();
     });
   }
 
@@ -340,7 +348,7 @@ export class RaftDriver {
         }
       } else {
         if (e.kind === 'conf') {
-          applyAddressChange(this.o.members, decodeConfChange(e.data));
+          applyAddressChange(this.o.members, decodeConfChange(e.data), this.o.removed);
           membersChanged = true;
         }
         storeEntries.push({ index: e.index, timeMs: 0, command: NOOP });
@@ -385,6 +393,7 @@ export class RaftDriver {
     assert(this.o.store.appliedIndex === index, 'the installed store image is at the snapshot index');
     this.o.members.clear();
     for (const [id, a] of envelope.members) this.o.members.set(id, a);
+    for (const id of envelope.removed) this.o.removed.add(id);
     this.o.onMembersChanged(this.o.members);
     this.snapshotIndex = index;
     this.o.observer?.snapshot?.('received');
@@ -406,7 +415,7 @@ export class RaftDriver {
     assert(term !== undefined, 'the applied index is in the log');
     const chunks: Uint8Array[] = [];
     for await (const c of this.o.store.snapshotStream()) chunks.push(c);
-    const data = encodeSnapshotEnvelope(this.o.members, chunks);
+    const data = encodeSnapshotEnvelope(this.o.members, this.o.removed, chunks);
     await this.o.storage.writeSnapshotFile({ index, term }, data);
     this.raw.setSnapshot(index, data);
     await this.o.storage.saveSnapshotMeta({ index, term, conf: this.raw.status().conf });

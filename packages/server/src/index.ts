@@ -1,0 +1,40 @@
+/**
+ * @vigil/server — the Vigil node process.
+ *
+ * ```ts
+ * const config = loadConfig({ argv: process.argv.slice(2), env: process.env });
+ * const node = await startNode(config);     // data dir → LevelDB → store → Raft → peers → HTTP
+ * await node.close();                       // graceful: hand leadership away, finish, close
+ * ```
+ *
+ * Parts, by folder: `config/` (flags, env, file; validation), `storage/` (durable Raft log,
+ * snapshot files, data-dir identity), `consensus/` (the Raft driver: Ready loop, apply,
+ * proposals, reads, snapshots), `transport/` (peer mesh over WebSocket), `admin/` (admin HTTP and
+ * metrics), `http-api/` (the JSON znode API), `node/` (composition and logging).
+ */
+
+// Running a node.
+export { startNode } from './node/vigil-node.js';
+export type { VigilNode } from './node/vigil-node.js';
+export { createRootLogger, silentLogger } from './node/logger.js';
+export type { Logger } from './node/logger.js';
+
+// Configuration.
+export * from './config/index.js';
+
+// Errors.
+export { ServerError, serverErrorCatalogue, isServerError } from './errors.js';
+export type { ServerErrorCode } from './errors.js';
+
+// Admin HTTP and metrics (the node wires them; exported for tools and tests).
+export * from './admin/index.js';
+
+// The pieces a node is made of, for tests and embedding.
+export { RaftDriver } from './consensus/raft-driver.js';
+export type { DriverObserver, DriverOptions } from './consensus/raft-driver.js';
+export { RaftStorage } from './storage/raft-storage.js';
+export { prepareDataDir } from './storage/data-dir.js';
+export { PeerTransport } from './transport/peer-transport.js';
+export type { PeerAddress, PeerTransportOptions } from './transport/peer-transport.js';
+export { registerZnodeRoutes } from './http-api/znode-routes.js';
+export type { ZnodeApiPort } from './http-api/znode-routes.js';

@@ -1,0 +1,271 @@
+import { randomInt } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Level } from 'level';
+import { createPrng, decodeConfChange, RawNode, type DurableState, type NodeId, type Snapshot } from '@vigil/raft';
+import { Store } from '@vigil/store';
+import { buildAdminApp } from '../admin/admin-app.js';
+import type { AdminNodePort, NodeStatus } from '../admin/admin-node-port.js';
+import { createMetrics, type Metrics } from '../admin/metrics.js';
+import { formatHostPort, parseHostPort, type HostPort } from '../config/host-port.js';
+import type { NodeConfig } from '../config/node-config.js';
+import { applyAddressChange, bootstrapContext, memberContext, type MemberAddress } from '../consensus/members.js';
+import { decodeSnapshotEnvelope, RaftDriver, type DriverObserver } from '../consensus/raft-driver.js';
+import { ServerError } from '../errors.js';
+import { registerZnodeRoutes } from '../http-api/znode-routes.js';
+import { DATABASE_DIR, prepareDataDir, SNAPSHOT_DIR } from '../storage/data-dir.js';
+import { RaftStorage } from '../storage/raft-storage.js';
+import { PeerTransport } from '../transport/peer-transport.js';
+import { createRootLogger, type Logger } from './logger.js';
+
+export interface VigilNode {
+  readonly id: NodeId;
+  readonly clientAddress: HostPort;
+  readonly peerAddress: HostPort;
+  status(): NodeStatus;
+  /** Graceful stop: hand leadership away, finish the in-flight batch, close everything. Idempotent. */
+  close(): Promise<void>;
+}
+
+const hostPortText = formatHostPort;
+
+const buffers = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const;
+const ttlSweepEveryMs = 1_000;
+
+/**
+ * Start one Vigil member: open (or create) its data directory, recover Raft and the store from
+ * it, join the peer mesh, serve clients and admin HTTP. Start-up order, reversed by close():
+ * data dir → LevelDB → store → Raft log → transport → driver → HTTP.
+ */
+export async function startNode(config: NodeConfig, options: { logger?: Logger } = {}): Promise<VigilNode> {
+  const log = options.logger ?? createRootLogger({ level: config.logLevel, nodeId: config.id });
+  const started = Date.now();
+  await prepareDataDir(config.dataDir, { clusterId: config.clusterId, nodeId: config.id });
+
+  const db = new Level<Buffer, Buffer>(join(config.dataDir, DATABASE_DIR), buffers);
+  try {
+    await db.open();
+  } catch (err) {
+    const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+    throw new ServerError('DATA_DIR_INVALID', `cannot open the database in ${config.dataDir}: ${cause}`);
+  }
+  const closers: (() => Promise<void>)[] = [() => db.close()];
+  const closeAll = async (): Promise<void> => {
+    for (const c of closers.reverse()) await c().catch((err: unknown) => log.error({ err }, 'error while closing'));
+  };
+
+  try {
+    const store = await Store.open({ db: db.sublevel<Buffer, Buffer>('store', buffers), logger: log.child({ component: 'store' }) });
+    closers.push(() => store.close());
+    const storage = await RaftStorage.open(db.sublevel<Buffer, Buffer>('raft', buffers), join(config.dataDir, SNAPSHOT_DIR));
+    const image = await storage.load();
+
+    const members = new Map<NodeId, MemberAddress>();
+    const removed = new Set<NodeId>();
+    let durable: DurableState | undefined;
+    if (image.hardState === null) {
+      if (!config.join) {
+        // A founding member: every founder writes the same first entry (the initial membership).
+        for (const [id, a] of config.peers) members.set(id, { peer: hostPortText(a), client: id === config.id ? hostPortText(config.clientListen) : null });
+        durable = RawNode.bootstrap([...config.peers.keys()], bootstrapContext(members));
+        await storage.persist({ hardState: durable.hardState, entries: durable.entries, snapshotMeta: null, sync: true });
+        log.info({ voters: [...config.peers.keys()] }, 'bootstrapped a new cluster');
+      } else {
+        for (const [id, a] of config.peers) members.set(id, { peer: hostPortText(a), client: null });
+        log.info('joining an existing cluster: waiting for the leader');
+      }
+    } else {
+      let snapshot: Snapshot | null = null;
+      if (image.snapshotMeta !== null) {
+        const data = await storage.readSnapshotFile(image.snapshotMeta);
+        snapshot = { meta: image.snapshotMeta, data };
+        const envelope = decodeSnapshotEnvelope(data);
+        if (store.appliedIndex < image.snapshotMeta.index) {
+          // Crashed after persisting a received snapshot but before installing it.
+          await store.restoreSnapshot(envelope.store);
+        }
+        for (const [id, a] of envelope.members) members.set(id, a);
+        for (const id of envelope.removed) removed.add(id);
+      }
+      const from = image.snapshotMeta?.index ?? 0;
+      for (const e of image.entries) if (e.kind === 'conf' && e.index > from) applyAddressChange(members, decodeConfChange(e.data), e.index <= store.appliedIndex ? removed : undefined);
+      durable = { hardState: image.hardState, snapshot, entries: image.entries, applied: store.appliedIndex };
+      log.info({ term: image.hardState.term, commit: image.hardState.commit, applied: store.appliedIndex, lastIndex: image.entries.at(-1)?.index ?? from }, 'recovered');
+    }
+    const commitAtStart = durable?.hardState.commit ?? 0;
+
+    const raw = new RawNode(
+      { id: config.id, electionTicks: config.electionTicks, heartbeatTicks: config.heartbeatTicks, prng: createPrng(randomInt(0, 0xffff_ffff)) },
+      durable,
+    );
+    const metrics: Metrics = createMetrics();
+    // Every member this node has heard of: the configured peers and the membership in the log.
+    const peerMap = (): Map<NodeId, HostPort> => {
+      const out = new Map<NodeId, HostPort>();
+      for (const [id, a] of config.peers) if (id !== config.id && !removed.has(id)) out.set(id, a);
+      for (const [id, a] of members) {
+        const hp = parseHostPort(a.peer);
+        if (id !== config.id && typeof hp !== 'string') out.set(id, hp);
+      }
+      return out;
+    };
+
+    // The transport delivers into the driver, which sends through the transport: tie the knot.
+    const inbox: { driver: RaftDriver | undefined } = { driver: undefined };
+    const transport = await PeerTransport.start({
+      selfId: config.id,
+      clusterId: config.clusterId,
+      listen: config.peerListen,
+      peers: peerMap(),
+      onMessages: (msgs) => inbox.driver?.receive(msgs),
+      logger: log,
+    });
+    closers.push(() => transport.close());
+
+    let fatal = false;
+    const d = new RaftDriver({
+      raw,
+      storage,
+      store,
+      send: (msgs) => transport.send(msgs),
+      members,
+      removed,
+      onMembersChanged: () => transport.setPeers(peerMap()),
+      logger: log.child({ component: 'raft' }),
+      tickMs: config.tickMs,
+      electionTicks: config.electionTicks,
+      snapshotEveryEntries: config.snapshotEveryEntries,
+      logTrailingEntries: config.logTrailingEntries,
+      snapshotIndex: image.snapshotMeta?.index ?? 0,
+      observer: metricsObserver(metrics),
+      onFatal: (err) => {
+        fatal = true;
+        log.fatal({ err }, 'persistence failed; stopping so that nothing acknowledged can be lost');
+        process.exitCode = 70;
+        void closeAll().finally(() => process.exit(70));
+      },
+    });
+    inbox.driver = d;
+    d.start();
+    closers.push(() => d.close());
+
+    const sweeper = setInterval(() => {
+      if (raw.summary().role !== 'leader') return;
+      const paths = store.sweepCandidates(Date.now());
+      if (paths.length > 0) d.propose({ type: 'sweep', paths }).catch((err: unknown) => log.debug({ err }, 'ttl sweep not applied'));
+    }, ttlSweepEveryMs);
+    closers.push(async () => clearInterval(sweeper));
+
+    const status = (): NodeStatus => {
+      const s = d.status();
+      const progress = new Map(s.progress.map((p) => [p.id, p]));
+      const memberStatus = [...s.conf.voters.map((id) => [id, 'voter'] as const), ...s.conf.learners.map((id) => [id, 'learner'] as const)].map(([id, role]) => {
+        const p = progress.get(id);
+        const a = members.get(id);
+        return { id, role, peerAddress: a?.peer ?? null, clientAddress: a?.client ?? null, matchIndex: p?.match ?? null, lag: p === undefined ? null : Math.max(0, s.lastIndex - p.match) };
+      });
+      return {
+        id: config.id,
+        clusterId: config.clusterId,
+        role: s.role,
+        term: s.term,
+        leaderId: s.leader === 0 ? null : s.leader,
+        commitIndex: s.commit,
+        appliedIndex: store.appliedIndex,
+        snapshotIndex: s.snapshotIndex,
+        firstLogIndex: s.firstIndex,
+        lastLogIndex: s.lastIndex,
+        members: memberStatus,
+        dbSizeBytes: dbSizeBytes,
+        uptimeMs: Date.now() - started,
+      };
+    };
+    let dbSizeBytes = 0;
+    // Slow-changing figures are sampled, not computed on the hot path.
+    const sampler = setInterval(() => {
+      void directorySize(join(config.dataDir, DATABASE_DIR)).then((n) => (dbSizeBytes = n));
+      const s = raw.summary();
+      metrics.commitIndex.set(s.commit);
+      metrics.appliedIndex.set(store.appliedIndex);
+      for (const p of transport.stats()) metrics.peerSendQueueMessages.set({ peer: String(p.peer) }, p.queuedMessages);
+    }, 1_000);
+    closers.push(async () => clearInterval(sampler));
+
+    const port: AdminNodePort = {
+      status,
+      isReady: () => !fatal && raw.summary().leader !== 0 && store.appliedIndex >= commitAtStart,
+      addMember: async ({ id, peerAddress, clientAddress }) => {
+        const a = await d.proposeConfChange({ type: 'addLearner', node: id, context: memberContext({ peer: peerAddress, client: clientAddress ?? null }) }, AbortSignal.timeout(10_000));
+        return { index: a.index };
+      },
+      promoteMember: async (id) => ({ index: (await d.proposeConfChange({ type: 'promoteLearner', node: id }, AbortSignal.timeout(10_000))).index }),
+      removeMember: async (id) => ({ index: (await d.proposeConfChange({ type: 'removeNode', node: id }, AbortSignal.timeout(10_000))).index }),
+      transferLeadership: async (to) => ({ leaderId: await d.transferLeadership(to) }),
+      snapshotNow: async () => ({ index: await d.snapshotNow() }),
+    };
+
+    const app = buildAdminApp({ node: port, metrics, logger: log.child({ component: 'http' }) });
+    registerZnodeRoutes(app, {
+      store,
+      propose: (c, signal) => d.propose(c, signal),
+      linearizableRead: (signal) => d.linearizableRead(signal),
+      leaderClientAddress: () => members.get(raw.summary().leader)?.client ?? null,
+    });
+    await app.listen({ host: config.clientListen.host, port: config.clientListen.port });
+    closers.push(() => app.close());
+    const clientAddress = { host: config.clientListen.host, port: (app.server.address() as { port: number }).port };
+    log.info({ client: hostPortText(clientAddress), peer: hostPortText(transport.address) }, 'serving');
+
+    let closing: Promise<void> | undefined;
+    return {
+      id: config.id,
+      clientAddress,
+      peerAddress: transport.address,
+      status,
+      close: () => {
+        closing ??= (async () => {
+          const deadline = AbortSignal.timeout(config.shutdownTimeoutMs);
+          if (raw.summary().role === 'leader' && raw.status().conf.voters.length > 1) {
+            // Hand leadership away first, so that clients see a one-round-trip change, not an election.
+            await Promise.race([
+              d.transferLeadership(undefined, config.shutdownTimeoutMs / 2).catch((err: unknown) => log.warn({ err }, 'leader transfer on shutdown failed')),
+              new Promise((r) => deadline.addEventListener('abort', r, { once: true })),
+            ]);
+          }
+          await closeAll();
+          log.info('stopped');
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+function metricsObserver(m: Metrics): DriverObserver {
+  return {
+    persisted: (seconds) => m.fsyncSeconds.observe(seconds),
+    applied: (seconds, entries) => {
+      m.applySeconds.observe(seconds);
+      m.appliedEntriesTotal.inc(entries);
+    },
+    roleChanged: (role, term, leader) => {
+      m.term.set(term);
+      m.isLeader.set(role === 'leader' ? 1 : 0);
+      if (role === 'candidate') m.electionsTotal.inc();
+      if (leader !== 0) m.leaderChangesTotal.inc();
+    },
+    snapshot: (kind) => m.snapshotsTotal.inc({ kind }),
+    proposal: (outcome) => m.proposalsTotal.inc({ outcome }),
+    readIndex: (seconds) => m.readIndexSeconds.observe(seconds),
+  };
+}
+
+async function directorySize(dir: string): Promise<number> {
+  const { readdir } = await import('node:fs/promises');
+  let total = 0;
+  for (const f of await readdir(dir)) total += (await stat(join(dir, f)).catch(() => ({ size: 0 }))).size;
+  return total;
+}

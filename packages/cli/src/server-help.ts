@@ -1,0 +1,24 @@
+import { configFileEnv, configFileFlag, configSettings, type ConfigSetting } from '@vigil/server';
+
+function defaultText(setting: ConfigSetting): string {
+  if (setting.defaultValue === undefined) return 'required';
+  return `default: ${String(setting.defaultValue)}`;
+}
+
+/**
+ * The settings of `vigil server`, generated from the server's settings table so that help, docs
+ * and the parser cannot drift apart.
+ */
+export function serverFlagsHelp(title = 'Settings'): string {
+  const lines = [
+    `${title} (precedence: defaults < config file < VIGIL_* env < flags):`,
+    `  --${configFileFlag} <file>  (env ${configFileEnv})`,
+    '      a JSON (.json) or YAML (.yaml, .yml) file with the settings below as camelCase keys',
+  ];
+  for (const setting of configSettings) {
+    const flag = setting.valueName === undefined ? `--${setting.flag}` : `--${setting.flag} ${setting.valueName}`;
+    lines.push(`  ${flag}  (env ${setting.env}; file key ${setting.key}; ${defaultText(setting)})`);
+    lines.push(`      ${setting.description}`);
+  }
+  return lines.join('\n');
+}

@@ -1,6 +1,4 @@
-import { createRootLogger, type Logger, type NodeConfig } from '@vigil/server';
-// TODO(startNode): enable once packages/server/src/index.ts exports startNode.
-// import { startNode } from '@vigil/server';
+import { createRootLogger, startNode, type Logger, type NodeConfig } from '@vigil/server';
 
 /** What `startNode` gives back; all the CLI needs of a running node. */
 export interface RunningNode {
@@ -34,7 +32,7 @@ const shutdownSignals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
  * for an operator who will not wait.
  */
 export async function runServer(config: NodeConfig, options: RunServerOptions = {}): Promise<number> {
-  const start = options.start ?? defaultStart;
+  const start = options.start ?? startNode;
   const logger = options.logger ?? createRootLogger({ level: config.logLevel, nodeId: config.id });
   const signals = options.signals ?? process;
   const exit = options.exit ?? ((code: number) => process.exit(code));
@@ -80,8 +78,3 @@ export async function runServer(config: NodeConfig, options: RunServerOptions = 
     for (const signal of shutdownSignals) signals.on(signal, onSignal);
   });
 }
-
-const defaultStart: StartNode = async () => {
-  // TODO(startNode): return startNode(config, options);
-  throw new Error('this build of @vigil/server does not export startNode yet');
-};

@@ -161,8 +161,9 @@ describe('peer transport', () => {
     get(t, 2).send([heartbeat(2, 1, 6)]);
     expect(await get(box, 2).received(1)).toEqual([heartbeat(1, 2, 5)]);
     expect(await get(box, 1).received(1)).toEqual([heartbeat(2, 1, 6)]);
-    expect(statOf(get(t, 1), 2)).toMatchObject({ connected: true, role: 'dial', connections: 1, queuedMessages: 0, droppedMessages: 0 });
-    expect(statOf(get(t, 2), 1)).toMatchObject({ connected: true, role: 'accept', connections: 1, queuedMessages: 0, droppedMessages: 0 });
+    const settled = { connected: true, dialedBy: 1, listed: true, connections: 1, sockets: 1, queuedMessages: 0, droppedMessages: 0 };
+    expect(statOf(get(t, 1), 2)).toMatchObject(settled);
+    expect(statOf(get(t, 2), 1)).toMatchObject(settled);
   });
 
   it('three nodes form a mesh with exactly one connection per pair', async () => {
@@ -177,8 +178,8 @@ describe('peer transport', () => {
     for (const a of ids) {
       for (const b of ids) {
         if (a === b) continue;
-        // Each side counts one completed handshake for the pair; only the higher id accepted it.
-        expect(statOf(get(t, a), b)).toMatchObject({ connected: true, connections: 1, role: a < b ? 'dial' : 'accept' });
+        // Each side counts one completed handshake for the pair, on the connection the lower id dialed.
+        expect(statOf(get(t, a), b)).toMatchObject({ connected: true, connections: 1, sockets: 1, dialedBy: Math.min(a, b) });
       }
     }
   });
@@ -415,11 +416,157 @@ describe('peer transport', () => {
     expect(await within(silent.closed, 'the handshake deadline')).toEqual({ code: peerCloseCodes.handshakeTimeout, reason: 'handshake timeout' });
   });
 
-  it('refuses a higher id that dials a lower one', async () => {
-    const target = await start({ selfId: 2, peers: new Map([[5, nowhere]]) });
-    const wrong = await rawClient(target.address);
-    wrong.ws.send(encodePeerFrame({ kind: 'hello', version: 1, clusterId, from: 5, to: 2 }));
-    expect(await within(wrong.closed, 'the refusal')).toEqual({ code: peerCloseCodes.wrongDirection, reason: 'wrong direction' });
+  it('accepts a dial from a higher id it knows, and talks over it both ways', async () => {
+    const box = inbox();
+    const target = await start({ selfId: 2, peers: new Map([[5, nowhere]]), onMessages: box.onMessages });
+    const higher = await rawClient(target.address);
+    higher.ws.send(encodePeerFrame({ kind: 'hello', version: 1, clusterId, from: 5, to: 2 }));
+    expect(unpackr.unpack(await higher.nextFrame())).toEqual({ kind: 'welcome' });
+    higher.ws.send(encodePeerFrame({ kind: 'msgs', msgs: [heartbeat(5, 2, 1)] }));
+    expect(await box.received(1)).toEqual([heartbeat(5, 2, 1)]);
+    target.send([heartbeat(2, 5, 2)]);
+    expect(unpackr.unpack(await higher.nextFrame())).toEqual({ kind: 'msgs', msgs: [heartbeat(2, 5, 2)] });
+    expect(statOf(target, 5)).toMatchObject({ connected: true, dialedBy: 5, listed: true, connections: 1 });
+    higher.ws.close();
+  });
+
+  it('refuses a second dial from the higher id while the connection the lower id dialed is up', async () => {
+    const logs = capturedLogs();
+    const { t, box } = await mesh([1, 4], { logger: logs.logger });
+    get(t, 1).send([heartbeat(1, 4, 1)]);
+    await get(box, 4).received(1);
+    const crossed = await rawClient(get(t, 1).address);
+    crossed.ws.send(encodePeerFrame({ kind: 'hello', version: 1, clusterId, from: 4, to: 1 }));
+    expect(await within(crossed.closed, 'the refusal')).toEqual({ code: peerCloseCodes.duplicateConnection, reason: 'duplicate connection' });
+    expect(statOf(get(t, 1), 4)).toMatchObject({ connected: true, dialedBy: 1, connections: 1, sockets: 1 });
+    // The lower id's own redial is a newer connection in the same direction: it replaces the old one.
+    const redial = await rawClient(get(t, 4).address);
+    redial.ws.send(encodePeerFrame({ kind: 'hello', version: 1, clusterId, from: 1, to: 4 }));
+    expect(unpackr.unpack(await redial.nextFrame())).toEqual({ kind: 'welcome' });
+    await logs.waitFor((l) => l.msg === 'peer connection replaced' && l.peer === 1, 'the replacement');
+    // Node 1 sees its connection replaced, dials again, and that newer one replaces the raw one.
+    expect(await within(redial.closed, 'the raw redial to be replaced')).toEqual({ code: peerCloseCodes.replaced, reason: 'replaced' });
+    get(t, 1).send([heartbeat(1, 4, 2)]);
+    expect((await get(box, 4).received(2))[1]).toEqual(heartbeat(1, 4, 2));
+    expect(statOf(get(t, 4), 1)).toMatchObject({ connected: true, dialedBy: 1, connections: 3 });
+  });
+
+  it('reaches a lagging lower id that does not know it yet by a reverse dial, which it admits', async () => {
+    const logs = capturedLogs();
+    const box1 = inbox();
+    const box4 = inbox();
+    const asked: NodeId[] = [];
+    // Node 1 has not learned about member 4 yet; it admits any member it has not seen removed.
+    const t1 = await start({
+      selfId: 1, peers: new Map([[2, nowhere]]), onMessages: box1.onMessages, logger: logs.logger.child({ node: 1 }),
+      acceptPeer: (id) => {
+        asked.push(id);
+        return true;
+      },
+    });
+    const t4 = await start({
+      selfId: 4, peers: new Map([[1, t1.address]]), reverseDialDelayMs: 100, onMessages: box4.onMessages, logger: logs.logger.child({ node: 4 }),
+    });
+    t4.send([heartbeat(4, 1, 1)]);
+    const scheduled = await logs.waitFor((l) => l.node === 4 && l.msg === 'peer reconnect scheduled' && l.peer === 1, 'the reverse dial to be scheduled');
+    expect(scheduled).toMatchObject({ reverse: true, attempt: 0 });
+    expect(scheduled.delayMs).toBeGreaterThan(50);
+    expect(await box1.received(1)).toEqual([heartbeat(4, 1, 1)]);
+    expect(asked).toEqual([4]);
+    // Node 1 can answer over the connection node 4 opened, although it has no address for 4.
+    t1.send([heartbeat(1, 4, 2)]);
+    expect(await box4.received(1)).toEqual([heartbeat(1, 4, 2)]);
+    expect(statOf(t1, 4)).toMatchObject({ connected: true, dialedBy: 4, listed: false, connections: 1, sockets: 1 });
+    expect(statOf(t4, 1)).toMatchObject({ connected: true, dialedBy: 4, listed: true, connections: 1, sockets: 1 });
+    expect(t1.stats().map((x) => x.peer).sort()).toEqual([2, 4]);
+
+    // Once node 1 learns about member 4 it keeps the working connection instead of dialing another.
+    t1.setPeers(new Map([[2, nowhere], [4, t4.address]]));
+    t1.send([heartbeat(1, 4, 3)]);
+    t4.send([heartbeat(4, 1, 4)]);
+    expect((await box4.received(2))[1]).toEqual(heartbeat(1, 4, 3));
+    expect((await box1.received(2))[1]).toEqual(heartbeat(4, 1, 4));
+    expect(statOf(t1, 4)).toMatchObject({ connected: true, dialedBy: 4, listed: true, connections: 1, sockets: 1 });
+  });
+
+  it('keeps refusing a higher id that acceptPeer turns away (a removed member)', async () => {
+    const logs = capturedLogs();
+    const box1 = inbox();
+    const removed = new Set<NodeId>([4]);
+    const t1 = await start({ selfId: 1, peers: new Map(), onMessages: box1.onMessages, acceptPeer: (id) => !removed.has(id) });
+    const t4 = await start({ selfId: 4, peers: new Map([[1, t1.address]]), reverseDialDelayMs: 100, logger: logs.logger });
+    t4.send([heartbeat(4, 1)]);
+    const refused = await logs.waitFor((l) => l.msg === 'peer refused', 'the refusal');
+    expect(refused).toMatchObject({ peer: 1, code: peerCloseCodes.unknownMember, reason: 'unknown member' });
+    await logs.waitFor((l) => l.msg === 'peer reconnect scheduled' && (l.attempt as number) >= 2, 'a second refusal and backoff');
+    expect(box1.frames).toEqual([]);
+    expect(t1.stats()).toEqual([]);
+    expect(statOf(t4, 1)).toMatchObject({ connected: false, connections: 0, queuedMessages: 1 });
+  });
+
+  it('closes and then refuses an admitted peer once acceptPeer turns it away', async () => {
+    const logs = capturedLogs();
+    const box1 = inbox();
+    const removed = new Set<NodeId>();
+    const t1 = await start({ selfId: 1, peers: new Map(), onMessages: box1.onMessages, acceptPeer: (id) => !removed.has(id) });
+    const t4 = await start({ selfId: 4, peers: new Map([[1, t1.address]]), reverseDialDelayMs: 50, logger: logs.logger });
+    t4.send([heartbeat(4, 1)]);
+    await box1.received(1);
+    // The node learns that member 4 was removed, and tells the transport through setPeers.
+    removed.add(4);
+    t1.setPeers(new Map());
+    const closed = await logs.waitFor((l) => l.msg === 'peer disconnected' && l.code === peerCloseCodes.memberRemoved, 'the removal');
+    const mark = logs.lines.indexOf(closed);
+    await logs.waitFor((l) => l.msg === 'peer refused' && l.reason === 'unknown member' && logs.lines.indexOf(l) > mark, 'a refused redial');
+    expect(t1.stats()).toEqual([]);
+    expect(box1.messages()).toHaveLength(1);
+  });
+
+  it('resolves crossed dials to the one connection the lower id dialed, on both sides, losing no message', async () => {
+    const logs = capturedLogs();
+    const box1 = inbox();
+    const box4 = inbox();
+    // reverseDialDelayMs 0: the higher id dials at once too, so both dials are in flight together.
+    const t1 = await start({ selfId: 1, peers: new Map(), reverseDialDelayMs: 0, onMessages: box1.onMessages, logger: logs.logger.child({ node: 1 }) });
+    const t4 = await start({ selfId: 4, peers: new Map(), reverseDialDelayMs: 0, onMessages: box4.onMessages, logger: logs.logger.child({ node: 4 }) });
+    const settled = (t: PeerTransport, peer: NodeId): boolean => {
+      const s = statOf(t, peer);
+      return s.connected && s.dialedBy === 1 && s.sockets === 1;
+    };
+    const converged = (): boolean => settled(t1, 4) && settled(t4, 1);
+    const sent1: number[] = [];
+    const sent4: number[] = [];
+    let commit = 0;
+    const sendBoth = (): void => {
+      commit += 1;
+      t1.send([heartbeat(1, 4, commit)]);
+      sent1.push(commit);
+      t4.send([heartbeat(4, 1, commit)]);
+      sent4.push(commit);
+    };
+    // Introduced in the same turn: neither can have accepted the other's dial before dialing.
+    t1.setPeers(new Map([[4, t4.address]]));
+    t4.setPeers(new Map([[1, t1.address]]));
+    sendBoth();
+    // Keep sending, one turn at a time, while the race is being decided (bounded).
+    for (let turn = 0; turn < 10_000 && !converged(); turn += 1) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (turn % 10 === 0) sendBoth();
+    }
+    await logs.waitFor(() => converged(), 'both sides to settle on the connection node 1 dialed');
+    // Node 4's own dial was the duplicate: refused, or closed once both had completed.
+    await logs.waitFor(
+      (l) => l.node === 4 && l.msg === 'peer connection closed' && l.dialedBy === 4 && l.code === peerCloseCodes.duplicateConnection,
+      'node 4 to see its dial closed as a duplicate',
+    );
+    sendBoth();
+    const commits = (ms: Message[]): number[] => ms.map((m) => (m.type === 'heartbeat' ? m.commit : -1)).sort((a, b) => a - b);
+    expect(commits(await box4.received(sent1.length))).toEqual(sent1);
+    expect(commits(await box1.received(sent4.length))).toEqual(sent4);
+    expect(converged()).toBe(true);
+    for (const [t, peer] of [[t1, 4], [t4, 1]] as const) {
+      expect(statOf(t, peer)).toMatchObject({ connected: true, dialedBy: 1, sockets: 1, queuedMessages: 0, droppedMessages: 0 });
+    }
   });
 
   it('terminates a connection whose pings go unanswered', async () => {

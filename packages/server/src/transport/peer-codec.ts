@@ -22,13 +22,17 @@ export const peerCloseCodes = {
   clusterIdMismatch: 4002,
   wrongNode: 4003,
   unknownMember: 4004,
-  /** The higher id never dials (one connection per pair: the lower id dials). */
-  wrongDirection: 4005,
+  // 4005 ('wrong direction', when only the lower id could dial) is retired; never reuse it.
   handshakeTimeout: 4006,
   invalidFrame: 4007,
-  /** A newer connection from the same peer took this one's place. */
+  /** A newer connection dialed by the same side took this one's place. */
   replaced: 4008,
   memberRemoved: 4009,
+  /**
+   * Crossed dials: both ids dialed each other. Both sides keep the connection dialed by the lower
+   * id and close (or refuse) the one dialed by the higher id with this code.
+   */
+  duplicateConnection: 4010,
   shuttingDown: 1001,
 } as const;
 

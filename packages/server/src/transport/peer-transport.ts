@@ -1,9 +1,13 @@
 /**
  * The peer transport: carries Raft messages between Vigil nodes over WebSocket.
  *
- * One connection per pair of members, used in both directions: the lower id dials, the higher id
- * only accepts, so two nodes can never race to open two connections. The dialer proves who it is
- * in a `hello` (protocol version, cluster id, its id and the id it meant to reach); the acceptor
+ * One active connection per pair of members, used in both directions. Either side may dial: the
+ * lower id dials at once, the higher id only after `reverseDialDelayMs` without an active
+ * connection (so that a member that does not know a newer, higher-id member yet can still be
+ * reached by it). When crossed dials leave two authenticated connections, both sides keep the one
+ * dialed by the lower id and close the other (`duplicate connection`); a newer connection dialed
+ * by the same side replaces the older one (the peer restarted). The dialer proves who it is in a
+ * `hello` (protocol version, cluster id, its id and the id it meant to reach); the acceptor
  * answers `welcome` or closes with a 4xxx code and a reason. Per peer, outgoing messages wait in
  * a queue bounded by messages and bytes; when it is full new messages are dropped and reported
  * (Raft retransmits), never buffered without bound. Everything sent in one event-loop turn goes
@@ -11,6 +15,7 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { Message, NodeId } from '@vigil/raft';
 import { ServerError } from '../errors.js';
@@ -41,6 +46,14 @@ export interface PeerTransportOptions {
   readonly peers: ReadonlyMap<NodeId, PeerAddress>;
   /** Called synchronously once per received frame, with its messages in order. */
   readonly onMessages: (messages: Message[]) => void;
+  /**
+   * Whether to accept a hello from an id that is not in `peers` (default: refuse, `unknown
+   * member`). An accepted peer can be sent to over its connection until it is lost; it has no
+   * address, so it is never dialed. The node passes `(id) => !removedIds.has(id)`, so that a
+   * member it has not heard of yet gets through and a removed one stays out. Asked again on
+   * every hello and on every `setPeers`.
+   */
+  readonly acceptPeer?: (id: NodeId) => boolean;
   readonly logger?: Logger;
   /** Per peer. */
   readonly sendQueueMessagesMax?: number;
@@ -52,6 +65,12 @@ export interface PeerTransportOptions {
   readonly socketBufferedBytesMax?: number;
   readonly reconnectBaseMs?: number;
   readonly reconnectMaxMs?: number;
+  /**
+   * The higher id of a pair dials the lower one only once it has had no active connection to it
+   * for this long: the lower id dials at once, so normally its connection wins and the higher id
+   * never makes a duplicate. 0 makes both dial at once (tests of crossed dials).
+   */
+  readonly reverseDialDelayMs?: number;
   /** From dial (or accept) until the handshake completes. */
   readonly handshakeTimeoutMs?: number;
   /** A ping every interval; a connection whose previous ping went unanswered is terminated. */
@@ -66,10 +85,14 @@ export interface PeerStats {
   readonly peer: NodeId;
   /** The handshake has completed and the connection is open. */
   readonly connected: boolean;
-  /** `dial` when this node opens the connection (the lower id), `accept` otherwise. */
-  readonly role: 'dial' | 'accept';
+  /** The id that dialed the active connection (this node's or the peer's); null while disconnected. */
+  readonly dialedBy: NodeId | null;
+  /** In `peers`; false for a peer admitted by `acceptPeer` (no address: it dials us). */
+  readonly listed: boolean;
   /** Completed handshakes with this peer since start (1 for a connection that never dropped). */
   readonly connections: number;
+  /** Sockets to or from this peer in any state: 1 when settled, briefly 2 while a duplicate or replaced one closes. */
+  readonly sockets: number;
   readonly queuedMessages: number;
   readonly queuedBytes: number;
   readonly droppedMessages: number;
@@ -82,6 +105,7 @@ export const peerTransportDefaults = {
   socketBufferedBytesMax: 16 * 1024 * 1024,
   reconnectBaseMs: 100,
   reconnectMaxMs: 5_000,
+  reverseDialDelayMs: 1_000,
   handshakeTimeoutMs: 5_000,
   keepaliveIntervalMs: 5_000,
   closeTimeoutMs: 2_000,
@@ -89,6 +113,12 @@ export const peerTransportDefaults = {
 
 /** Connections that have not finished their handshake; beyond this new ones are turned away. */
 const pendingConnectionsMax = 64;
+
+/**
+ * Peers admitted by `acceptPeer` (not in `peers`) remembered at once, with their queues. Beyond
+ * it the one disconnected longest is forgotten; if all are connected, new ones are turned away.
+ */
+const admittedPeersMax = 64;
 
 interface QueuedMessage {
   readonly message: Message;
@@ -98,15 +128,23 @@ interface QueuedMessage {
 /** Everything the transport knows about one other member. */
 interface PeerLink {
   readonly id: NodeId;
-  address: PeerAddress;
-  readonly role: 'dial' | 'accept';
-  /** The authenticated connection, if any. */
+  /** Where to dial it; null for a peer admitted by `acceptPeer` (it dials us). */
+  address: PeerAddress | null;
+  /** In `peers` (false: admitted by `acceptPeer`). */
+  listed: boolean;
+  /** The authenticated connection messages go out on, if any. */
   socket: WebSocket | null;
-  /** Dialer only: a connection still in its handshake. */
+  /** The id that dialed `socket`; meaningful while `socket` is set. */
+  socketDialedBy: NodeId;
+  /** Our own dial, still in its handshake. */
   dialing: WebSocket | null;
-  reconnectTimer: NodeJS.Timeout | null;
-  /** Failed dials since the last successful handshake (the backoff exponent). */
+  /** Every socket known to be this peer's, in any state (outbound from the dial, inbound from the hello). */
+  readonly sockets: Set<WebSocket>;
+  dialTimer: NodeJS.Timeout | null;
+  /** Failed dials since the last successful one (the backoff exponent). */
   attempt: number;
+  /** `performance.now()` when this link last had no active connection (created or lost). */
+  disconnectedAtMs: number;
   awaitingPong: boolean;
   queue: QueuedMessage[];
   queuedBytes: number;
@@ -122,17 +160,23 @@ interface Settings {
   readonly socketBufferedBytesMax: number;
   readonly reconnectBaseMs: number;
   readonly reconnectMaxMs: number;
+  readonly reverseDialDelayMs: number;
   readonly handshakeTimeoutMs: number;
   readonly keepaliveIntervalMs: number;
   readonly closeTimeoutMs: number;
 }
 
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+function integerSetting(name: string, value: number | undefined, fallback: number, min: 0 | 1): number {
   const v = value ?? fallback;
-  if (!Number.isSafeInteger(v) || v <= 0) {
-    throw new ServerError('CONFIG_INVALID', `peer transport: ${name} must be a positive integer (got ${String(value)})`);
+  if (!Number.isSafeInteger(v) || v < min) {
+    const what = min === 0 ? 'a non-negative integer' : 'a positive integer';
+    throw new ServerError('CONFIG_INVALID', `peer transport: ${name} must be ${what} (got ${String(value)})`);
   }
   return v;
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  return integerSetting(name, value, fallback, 1);
 }
 
 function validNodeId(id: NodeId): boolean {
@@ -175,6 +219,7 @@ export class PeerTransport {
       socketBufferedBytesMax: positiveInteger('socketBufferedBytesMax', options.socketBufferedBytesMax, peerTransportDefaults.socketBufferedBytesMax),
       reconnectBaseMs: positiveInteger('reconnectBaseMs', options.reconnectBaseMs, peerTransportDefaults.reconnectBaseMs),
       reconnectMaxMs: positiveInteger('reconnectMaxMs', options.reconnectMaxMs, peerTransportDefaults.reconnectMaxMs),
+      reverseDialDelayMs: integerSetting('reverseDialDelayMs', options.reverseDialDelayMs, peerTransportDefaults.reverseDialDelayMs, 0),
       handshakeTimeoutMs: positiveInteger('handshakeTimeoutMs', options.handshakeTimeoutMs, peerTransportDefaults.handshakeTimeoutMs),
       keepaliveIntervalMs: positiveInteger('keepaliveIntervalMs', options.keepaliveIntervalMs, peerTransportDefaults.keepaliveIntervalMs),
       closeTimeoutMs: positiveInteger('closeTimeoutMs', options.closeTimeoutMs, peerTransportDefaults.closeTimeoutMs),
@@ -260,11 +305,16 @@ export class PeerTransport {
     this.scheduleFlush();
   }
 
-  /** Membership changed: dial new members, drop removed ones (and refuse them from now on). */
+  /**
+   * Membership changed: dial new members, drop removed ones (and refuse them from now on, unless
+   * `acceptPeer` still admits them: then they are kept as admitted peers, without an address).
+   */
   setPeers(peers: ReadonlyMap<NodeId, PeerAddress>): void {
     if (this.closing !== null) return;
     for (const link of [...this.links.values()]) {
-      if (!peers.has(link.id)) this.removeLink(link);
+      if (peers.has(link.id)) continue;
+      if (!this.admits(link.id)) this.removeLink(link, 'member removed');
+      else if (link.listed) this.unlist(link);
     }
     for (const [id, address] of peers) {
       if (id === this.options.selfId || !validNodeId(id)) {
@@ -274,15 +324,19 @@ export class PeerTransport {
       const link = this.links.get(id);
       if (link === undefined) {
         this.addLink(id, address);
+      } else if (!link.listed || link.address === null) {
+        this.log.info({ peer: id, address }, 'admitted peer listed');
+        link.listed = true;
+        link.address = address;
+        this.dialSoon(link);
       } else if (link.address.host !== address.host || link.address.port !== address.port) {
         this.log.info({ peer: id, address }, 'peer address changed');
         link.address = address;
-        if (link.role === 'dial') {
-          // Redial at the new address: the close handlers schedule it once the old sockets are gone.
-          link.attempt = 0;
-          link.dialing?.close(1000, 'address changed');
-          link.socket?.close(1000, 'address changed');
-        }
+        link.attempt = 0;
+        // Redial at the new address once the old sockets are gone (their close handlers schedule
+        // it). A connection the peer dialed does not depend on its address and stays.
+        link.dialing?.close(1000, 'address changed');
+        if (link.socket !== null && link.socketDialedBy === this.options.selfId) link.socket.close(1000, 'address changed');
       }
     }
   }
@@ -291,8 +345,10 @@ export class PeerTransport {
     return [...this.links.values()].map((link) => ({
       peer: link.id,
       connected: link.socket !== null,
-      role: link.role,
+      dialedBy: link.socket === null ? null : link.socketDialedBy,
+      listed: link.listed,
       connections: link.connections,
+      sockets: link.sockets.size,
       queuedMessages: link.queue.length,
       queuedBytes: link.queuedBytes,
       droppedMessages: link.droppedMessages,
@@ -310,8 +366,8 @@ export class PeerTransport {
     clearInterval(this.keepaliveTimer);
     if (this.flushImmediate !== null) clearImmediate(this.flushImmediate);
     for (const link of this.links.values()) {
-      if (link.reconnectTimer !== null) clearTimeout(link.reconnectTimer);
-      link.reconnectTimer = null;
+      if (link.dialTimer !== null) clearTimeout(link.dialTimer);
+      link.dialTimer = null;
     }
     await Promise.all([...this.sockets].map((ws) => this.closeSocket(ws, peerCloseCodes.shuttingDown, 'shutting down')));
     await new Promise<void>((resolve) => {
@@ -339,15 +395,18 @@ export class PeerTransport {
     });
   }
 
-  private addLink(id: NodeId, address: PeerAddress): void {
+  private addLink(id: NodeId, address: PeerAddress | null): PeerLink {
     const link: PeerLink = {
       id,
       address,
-      role: this.options.selfId < id ? 'dial' : 'accept',
+      listed: address !== null,
       socket: null,
+      socketDialedBy: 0,
       dialing: null,
-      reconnectTimer: null,
+      sockets: new Set(),
+      dialTimer: null,
       attempt: 0,
+      disconnectedAtMs: performance.now(),
       awaitingPong: false,
       queue: [],
       queuedBytes: 0,
@@ -356,25 +415,79 @@ export class PeerTransport {
       removed: false,
     };
     this.links.set(id, link);
-    if (link.role === 'dial') this.dial(link);
+    this.dialSoon(link);
+    return link;
   }
 
-  private removeLink(link: PeerLink): void {
-    this.log.info({ peer: link.id }, 'peer removed');
+  /** A peer just became dialable: the lower id dials at once, the higher id waits (see scheduleDial). */
+  private dialSoon(link: PeerLink): void {
+    if (this.options.selfId < link.id || this.settings.reverseDialDelayMs === 0) this.dial(link);
+    else this.scheduleDial(link);
+  }
+
+  private removeLink(link: PeerLink, reason: string): void {
+    this.log.info({ peer: link.id, reason }, 'peer removed');
     link.removed = true;
     this.links.delete(link.id);
-    if (link.reconnectTimer !== null) clearTimeout(link.reconnectTimer);
-    link.reconnectTimer = null;
+    if (link.dialTimer !== null) clearTimeout(link.dialTimer);
+    link.dialTimer = null;
     link.queue = [];
     link.queuedBytes = 0;
     link.dialing?.close(peerCloseCodes.memberRemoved, 'member removed');
     link.socket?.close(peerCloseCodes.memberRemoved, 'member removed');
   }
 
-  // ---- dialing (lower id) ----
+  /** No longer in `peers` but still admitted: keep the connection and the queue, stop dialing. */
+  private unlist(link: PeerLink): void {
+    if (this.admittedCount() >= admittedPeersMax) {
+      this.removeLink(link, 'too many admitted peers');
+      return;
+    }
+    this.log.info({ peer: link.id }, 'peer unlisted, still admitted');
+    link.listed = false;
+    link.address = null;
+    if (link.dialTimer !== null) clearTimeout(link.dialTimer);
+    link.dialTimer = null;
+    link.dialing?.close(1000, 'member unlisted');
+  }
+
+  /** `acceptPeer` for an id not in `peers`; a throwing callback admits no one. */
+  private admits(id: NodeId): boolean {
+    const acceptPeer = this.options.acceptPeer;
+    if (acceptPeer === undefined || id === this.options.selfId || !validNodeId(id)) return false;
+    try {
+      return acceptPeer(id) === true;
+    } catch (err) {
+      this.log.error({ peer: id, err }, 'acceptPeer failed');
+      return false;
+    }
+  }
+
+  private admittedCount(): number {
+    let count = 0;
+    for (const link of this.links.values()) if (!link.listed) count += 1;
+    return count;
+  }
+
+  /** A link for a newly admitted peer, forgetting the longest-idle one at the bound; null if none is idle. */
+  private addAdmittedLink(id: NodeId): PeerLink | null {
+    if (this.admittedCount() >= admittedPeersMax) {
+      let idle: PeerLink | null = null;
+      for (const link of this.links.values()) {
+        if (link.listed || link.sockets.size > 0) continue;
+        if (idle === null || link.disconnectedAtMs < idle.disconnectedAtMs) idle = link;
+      }
+      if (idle === null) return null;
+      this.removeLink(idle, 'too many admitted peers');
+    }
+    this.log.info({ peer: id }, 'peer admitted');
+    return this.addLink(id, null);
+  }
+
+  // ---- dialing ----
 
   private dial(link: PeerLink): void {
-    if (this.closing !== null || link.removed || link.dialing !== null || link.socket !== null) return;
+    if (this.closing !== null || link.removed || link.address === null || link.dialing !== null || link.socket !== null) return;
     const ws = new WebSocket(wsUrl(link.address), {
       perMessageDeflate: false,
       maxPayload: this.settings.frameBytesMax,
@@ -382,6 +495,7 @@ export class PeerTransport {
       followRedirects: false,
     });
     link.dialing = ws;
+    link.sockets.add(ws);
     this.sockets.add(ws);
     let welcomed = false;
     const deadline = setTimeout(() => {
@@ -413,7 +527,7 @@ export class PeerTransport {
       clearTimeout(deadline);
       if (link.dialing === ws) link.dialing = null;
       link.attempt = 0;
-      this.connected(link, ws);
+      this.adopt(link, ws, this.options.selfId);
     });
     ws.on('pong', () => {
       if (link.socket === ws) link.awaitingPong = false;
@@ -422,31 +536,46 @@ export class PeerTransport {
     ws.on('close', (code, reasonBytes) => {
       clearTimeout(deadline);
       this.sockets.delete(ws);
+      link.sockets.delete(ws);
       if (link.dialing === ws) link.dialing = null;
       const reason = reasonBytes.toString();
-      if (!welcomed && isRefusal(code)) this.log.warn({ peer: link.id, code, reason }, 'peer refused');
+      this.log.debug({ peer: link.id, dialedBy: this.options.selfId, code, reason }, 'peer connection closed');
+      if (!welcomed) {
+        link.attempt += 1;
+        if (code === peerCloseCodes.duplicateConnection) this.log.info({ peer: link.id, code, reason }, 'peer refused');
+        else if (isRefusal(code)) this.log.warn({ peer: link.id, code, reason }, 'peer refused');
+      }
       this.disconnected(link, ws, code, reason);
-      if (!welcomed) link.attempt += 1;
-      this.scheduleReconnect(link);
+      this.scheduleDial(link);
     });
   }
 
-  private scheduleReconnect(link: PeerLink): void {
-    if (this.closing !== null || link.removed || link.role !== 'dial') return;
-    if (link.dialing !== null || link.socket !== null || link.reconnectTimer !== null) return;
-    const delayMs = reconnectDelayMs(
+  /**
+   * Dials again after a backoff, if this node knows the peer's address and has no connection to
+   * it. The higher id also waits until the link has been without an active connection for
+   * `reverseDialDelayMs`, which gives the lower id's immediate dial the time to win.
+   */
+  private scheduleDial(link: PeerLink): void {
+    if (this.closing !== null || link.removed || link.address === null) return;
+    if (link.dialing !== null || link.socket !== null || link.dialTimer !== null) return;
+    let delayMs = reconnectDelayMs(
       { baseMs: this.settings.reconnectBaseMs, maxMs: this.settings.reconnectMaxMs },
       link.attempt,
       Math.random,
     );
-    this.log.debug({ peer: link.id, delayMs, attempt: link.attempt }, 'peer reconnect scheduled');
-    link.reconnectTimer = setTimeout(() => {
-      link.reconnectTimer = null;
+    const reverse = this.options.selfId > link.id;
+    if (reverse) {
+      const quietMs = performance.now() - link.disconnectedAtMs;
+      delayMs = Math.max(delayMs, Math.ceil(this.settings.reverseDialDelayMs - quietMs));
+    }
+    this.log.debug({ peer: link.id, delayMs, attempt: link.attempt, reverse }, 'peer reconnect scheduled');
+    link.dialTimer = setTimeout(() => {
+      link.dialTimer = null;
       this.dial(link);
     }, delayMs);
   }
 
-  // ---- accepting (higher id) ----
+  // ---- accepting ----
 
   private accept(ws: WebSocket, req: IncomingMessage): void {
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
@@ -471,7 +600,9 @@ export class PeerTransport {
       }
     };
     const refuse = (code: number, reason: string, from?: NodeId): void => {
-      this.log.warn({ remote, from, code, reason }, 'peer refused');
+      // A refused duplicate is the normal end of crossed dials, not a problem.
+      if (code === peerCloseCodes.duplicateConnection) this.log.info({ remote, from, code, reason }, 'peer refused');
+      else this.log.warn({ remote, from, code, reason }, 'peer refused');
       settle();
       ws.close(code, reason);
     };
@@ -494,20 +625,21 @@ export class PeerTransport {
       if (version !== peerProtocolVersion) return refuse(peerCloseCodes.unsupportedVersion, 'unsupported version', from);
       if (clusterId !== this.options.clusterId) return refuse(peerCloseCodes.clusterIdMismatch, 'cluster id mismatch', from);
       if (to !== this.options.selfId) return refuse(peerCloseCodes.wrongNode, 'wrong node', from);
-      const known = this.links.get(from);
-      if (known === undefined) return refuse(peerCloseCodes.unknownMember, 'unknown member', from);
-      if (known.role !== 'accept') return refuse(peerCloseCodes.wrongDirection, 'wrong direction', from);
+      let known = this.links.get(from);
+      if (known === undefined || !known.listed) {
+        if (!this.admits(from)) return refuse(peerCloseCodes.unknownMember, 'unknown member', from);
+        known ??= this.addAdmittedLink(from) ?? undefined;
+        if (known === undefined) return refuse(1013, 'too many admitted peers', from);
+      }
+      // Crossed dials, and ours (the lower id's) is already up: it wins, so this one never starts.
+      if (known.socket !== null && known.socketDialedBy === this.options.selfId && this.options.selfId < from) {
+        return refuse(peerCloseCodes.duplicateConnection, 'duplicate connection', from);
+      }
       settle();
       link = known;
-      const previous = known.socket;
-      if (previous !== null) {
-        // The peer restarted or lost sight of the old connection: the newest one wins.
-        this.log.info({ peer: from, remote }, 'peer connection replaced');
-        known.socket = null;
-        previous.close(peerCloseCodes.replaced, 'replaced');
-      }
+      known.sockets.add(ws);
       ws.send(encodePeerFrame({ kind: 'welcome' }));
-      this.connected(known, ws);
+      this.adopt(known, ws, from);
     });
     ws.on('pong', () => {
       if (link !== null && link.socket === ws) link.awaitingPong = false;
@@ -516,34 +648,73 @@ export class PeerTransport {
     ws.on('close', (code, reasonBytes) => {
       settle();
       this.sockets.delete(ws);
-      if (link !== null) this.disconnected(link, ws, code, reasonBytes.toString());
+      if (link === null) return;
+      link.sockets.delete(ws);
+      const reason = reasonBytes.toString();
+      this.log.debug({ peer: link.id, dialedBy: link.id, code, reason }, 'peer connection closed');
+      this.disconnected(link, ws, code, reason);
     });
   }
 
-  // ---- both roles ----
+  // ---- both directions ----
 
-  private connected(link: PeerLink, ws: WebSocket): void {
+  /**
+   * A connection to `link`'s peer has completed its handshake. If another one is active, one of
+   * them goes: the same dialer's newer connection replaces its older one (the peer restarted or
+   * lost sight of it); between connections dialed by either side, both sides keep the one the
+   * lower id dialed. Both ends apply the same rule, so they agree without talking about it.
+   */
+  private adopt(link: PeerLink, ws: WebSocket, dialedBy: NodeId): void {
     if (link.removed || this.closing !== null) {
       ws.close(peerCloseCodes.memberRemoved, 'member removed');
       return;
     }
+    const current = link.socket;
+    if (current !== null && current !== ws) {
+      const currentDialedBy = link.socketDialedBy;
+      if (currentDialedBy === dialedBy) {
+        this.log.info({ peer: link.id, dialedBy }, 'peer connection replaced');
+        link.socket = null;
+        void this.closeSocket(current, peerCloseCodes.replaced, 'replaced');
+      } else if (dialedBy === Math.min(this.options.selfId, link.id)) {
+        this.log.info({ peer: link.id, kept: dialedBy, closed: currentDialedBy }, 'duplicate peer connection closed');
+        // Unsent messages stay in the queue (flush never takes more than the socket accepts), and
+        // what the peer already sent on it is still delivered while it closes (see receive).
+        link.socket = null;
+        void this.closeSocket(current, peerCloseCodes.duplicateConnection, 'duplicate connection');
+      } else {
+        this.log.info({ peer: link.id, kept: currentDialedBy, closed: dialedBy }, 'duplicate peer connection closed');
+        void this.closeSocket(ws, peerCloseCodes.duplicateConnection, 'duplicate connection');
+        return;
+      }
+    }
     link.socket = ws;
+    link.socketDialedBy = dialedBy;
     link.awaitingPong = false;
     link.connections += 1;
-    this.log.info({ peer: link.id, role: link.role, queuedMessages: link.queue.length }, 'peer connected');
+    if (link.dialTimer !== null) clearTimeout(link.dialTimer);
+    link.dialTimer = null;
+    this.log.info({ peer: link.id, dialedBy, queuedMessages: link.queue.length }, 'peer connected');
     this.flush(link);
   }
 
   private disconnected(link: PeerLink, ws: WebSocket, code: number, reason: string): void {
     if (link.socket !== ws) return;
     link.socket = null;
+    link.disconnectedAtMs = performance.now();
     this.log.info({ peer: link.id, code, reason }, 'peer disconnected');
     if (link.queue.length > 0 || ws.bufferedAmount > 0) this.reportUnreachable(link);
+    this.scheduleDial(link);
   }
 
+  /**
+   * Frames from any authenticated connection of the peer are delivered, including one that is
+   * closing because it lost a tie-break or was replaced: the peer sent them before it learned
+   * that, and dropping them would lose messages for nothing (they are validated all the same).
+   */
   private receive(link: PeerLink, ws: WebSocket, data: RawData, isBinary: boolean): void {
-    if (link.socket !== ws || this.closing !== null) return; // a replaced or closing connection
-    link.awaitingPong = false;
+    if (link.removed || this.closing !== null) return;
+    if (link.socket === ws) link.awaitingPong = false;
     const decoded = isBinary
       ? decodeMessages(toBytes(data), { from: link.id, to: this.options.selfId })
       : { ok: false as const, reason: 'text frame' };

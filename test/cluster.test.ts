@@ -177,7 +177,7 @@ describe('a node refuses a data directory that is not its own', () => {
     const c = await startCluster();
     const n1 = c.node(1);
     await c.kill(1);
-    const base = ['--id', '1', '--data-dir', n1.dataDir, '--client-listen', '127.0.0.1:0', '--peer-listen', '127.0.0.1:0', '--peers', c.peersArg(), '--log-level', 'error'];
+    const base = ['--id', '1', '--data-dir', n1.dataDir, '--client-listen', `127.0.0.1:${n1.clientPort}`, '--peer-listen', `127.0.0.1:${n1.peerPort}`, '--peers', c.peersArg(), '--log-level', 'error'];
     const foreign = await runServer([...base, '--cluster-id', 'another-cluster']);
     expect(foreign.code).not.toBe(0);
     expect(foreign.stderr).toMatch(/belongs to cluster 'vigil-test', not 'another-cluster'/);

@@ -41,8 +41,8 @@ async function toLeader(cluster: TestCluster, method: string, path: string, body
   return last;
 }
 
-export function create(cluster: TestCluster, path: string, data: string, deadlineMs = 10_000): Promise<WriteOutcome> {
-  return toLeader(cluster, 'POST', path, { data: b64(data) }, deadlineMs);
+export function create(cluster: TestCluster, path: string, data: string, deadlineMs = 10_000, createParents = false): Promise<WriteOutcome> {
+  return toLeader(cluster, 'POST', path, { data: b64(data), ...(createParents ? { createParents } : {}) }, deadlineMs);
 }
 
 export function set(cluster: TestCluster, path: string, data: string, deadlineMs = 10_000): Promise<WriteOutcome> {
@@ -91,7 +91,7 @@ export class WriteLoad {
     while (!this.stopped) {
       const path = `${this.prefix}/${String(this.next++).padStart(8, '0')}`;
       this.attempted++;
-      const r = await create(this.cluster, path, path, 2_000);
+      const r = await create(this.cluster, path, path, 2_000, true);
       if (r.ok) this.acknowledged.add(path);
     }
   }

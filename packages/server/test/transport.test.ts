@@ -288,9 +288,9 @@ describe('peer transport', () => {
     expect(unreachable).toEqual([]);
   });
 
-  it('bounds the queue of an unreachable peer by messages and reports the drops', async () => {
+  it('bounds the queue of an unreachable peer by messages (the short disconnected bound) and reports the drops', async () => {
     const unreachable: NodeId[] = [];
-    const t1 = await start({ selfId: 1, peers: new Map([[2, nowhere]]), sendQueueMessagesMax: 8, onPeerUnreachable: (p) => unreachable.push(p) });
+    const t1 = await start({ selfId: 1, peers: new Map([[2, nowhere]]), sendQueueMessagesMax: 100, disconnectedQueueMessagesMax: 8, onPeerUnreachable: (p) => unreachable.push(p) });
     t1.send(Array.from({ length: 20 }, (_, i) => heartbeat(1, 2, i)));
     expect(statOf(t1, 2)).toMatchObject({ connected: false, queuedMessages: 8, droppedMessages: 12 });
     expect(unreachable).toEqual([2]);

@@ -118,6 +118,9 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       listen: config.peerListen,
       peers: peerMap(),
       onMessages: (msgs) => inbox.driver?.receive(msgs),
+      // A member added while this node was behind may dial before this node has heard of it; a
+      // removed member stays refused (ids are never reused).
+      acceptPeer: (id) => !removed.has(id),
       logger: log,
     });
     closers.push(() => transport.close());

@@ -57,6 +57,12 @@ export interface PeerTransportOptions {
   readonly logger?: Logger;
   /** Per peer. */
   readonly sendQueueMessagesMax?: number;
+  /**
+   * Messages kept for a peer with no connection. Small on purpose: what Raft sends a dead peer is
+   * stale by the time it returns (the leader probes and retransmits), and a long backlog would
+   * replay old appends into a returning follower instead of letting it catch up by snapshot.
+   */
+  readonly disconnectedQueueMessagesMax?: number;
   /** Per peer, by {@link messageBytesEstimate}. */
   readonly sendQueueBytesMax?: number;
   /** The largest frame sent or accepted (also the `ws` maxPayload). Must match across the cluster. */
@@ -100,6 +106,7 @@ export interface PeerStats {
 
 export const peerTransportDefaults = {
   sendQueueMessagesMax: 4096,
+  disconnectedQueueMessagesMax: 64,
   sendQueueBytesMax: 64 * 1024 * 1024,
   frameBytesMax: 16 * 1024 * 1024,
   socketBufferedBytesMax: 16 * 1024 * 1024,
@@ -155,6 +162,7 @@ interface PeerLink {
 
 interface Settings {
   readonly sendQueueMessagesMax: number;
+  readonly disconnectedQueueMessagesMax: number;
   readonly sendQueueBytesMax: number;
   readonly frameBytesMax: number;
   readonly socketBufferedBytesMax: number;
@@ -214,6 +222,7 @@ export class PeerTransport {
   static async start(options: PeerTransportOptions): Promise<PeerTransport> {
     const settings: Settings = {
       sendQueueMessagesMax: positiveInteger('sendQueueMessagesMax', options.sendQueueMessagesMax, peerTransportDefaults.sendQueueMessagesMax),
+      disconnectedQueueMessagesMax: positiveInteger('disconnectedQueueMessagesMax', options.disconnectedQueueMessagesMax, peerTransportDefaults.disconnectedQueueMessagesMax),
       sendQueueBytesMax: positiveInteger('sendQueueBytesMax', options.sendQueueBytesMax, peerTransportDefaults.sendQueueBytesMax),
       frameBytesMax: positiveInteger('frameBytesMax', options.frameBytesMax, peerTransportDefaults.frameBytesMax),
       socketBufferedBytesMax: positiveInteger('socketBufferedBytesMax', options.socketBufferedBytesMax, peerTransportDefaults.socketBufferedBytesMax),
@@ -287,7 +296,8 @@ export class PeerTransport {
         continue;
       }
       const bytes = messageBytesEstimate(message);
-      if (link.queue.length >= this.settings.sendQueueMessagesMax || link.queuedBytes + bytes > this.settings.sendQueueBytesMax) {
+      const queueMax = link.socket === null ? this.settings.disconnectedQueueMessagesMax : this.settings.sendQueueMessagesMax;
+      if (link.queue.length >= queueMax || link.queuedBytes + bytes > this.settings.sendQueueBytesMax) {
         link.droppedMessages += 1;
         (overflowed ??= new Set()).add(link);
         continue;
@@ -298,7 +308,9 @@ export class PeerTransport {
     if (unknown !== null) this.log.warn({ peers: [...new Set(unknown)], count: unknown.length }, 'messages to unknown peers dropped');
     if (overflowed !== null) {
       for (const link of overflowed) {
-        this.log.warn({ peer: link.id, queuedMessages: link.queue.length, queuedBytes: link.queuedBytes }, 'send queue full, messages dropped');
+        // A peer that is down overflows its short queue on every heartbeat: that is expected, not news.
+        const level = link.socket === null ? 'debug' : 'warn';
+        this.log[level]({ peer: link.id, queuedMessages: link.queue.length, queuedBytes: link.queuedBytes }, 'send queue full, messages dropped');
         this.reportUnreachable(link);
       }
     }

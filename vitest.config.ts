@@ -10,6 +10,8 @@ export default defineConfig({
       '@vigil/raft': src('raft'),
       '@vigil/sim': src('sim'),
       '@vigil/store': src('store'),
+      '@vigil/server': src('server'),
+      '@vigil/cli': src('cli'),
     },
   },
   test: {

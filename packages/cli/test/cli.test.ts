@@ -47,7 +47,7 @@ describe('vigil', () => {
       expect(help).toContain(`--${s.flag}`);
       expect(help).toContain(`env ${s.env}`);
     }
-    expect(help).toContain('--tick-ms <ms>  (env VIGIL_TICK_MS; file key tickMs; default: 100)');
+    expect(help).toContain('--tick-ms <ms>  (env VIGIL_TICK_MS; file key tickMs; default: 50)');
     expect(help).toContain('--id <n>  (env VIGIL_ID; file key id; required)');
     expect(help).toContain('--join  (env VIGIL_JOIN; file key join; default: false)');
     expect(t.configs).toEqual([]);

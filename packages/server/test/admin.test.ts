@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildAdminApp, createMetrics, type AdminNodePort, type NodeStatus } from '../src/admin/index.js';
@@ -45,7 +45,7 @@ afterEach(async () => {
   await Promise.all(apps.splice(0).map((a) => a.close()));
 });
 
-function build(node: AdminNodePort, extra: { logger?: pino.Logger; bodyLimitBytes?: number } = {}) {
+function build(node: AdminNodePort, extra: { logger?: Logger; bodyLimitBytes?: number } = {}) {
   const metrics = createMetrics(new Registry(), { defaultMetrics: false });
   const app = buildAdminApp({ node, metrics, ...extra });
   apps.push(app);

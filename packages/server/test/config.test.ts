@@ -50,7 +50,7 @@ describe('loadConfig', () => {
       ]),
       join: false,
       logLevel: 'info',
-      tickMs: 100,
+      tickMs: 50,
       electionTicks: 10,
       heartbeatTicks: 1,
       snapshotEveryEntries: 10_000,
@@ -128,7 +128,7 @@ describe('loadConfig', () => {
   });
 
   it('treats empty environment variables as unset', () => {
-    expect(loadConfig({ argv: minimalFlags, env: { VIGIL_TICK_MS: '', VIGIL_JOIN: ' ' } }).tickMs).toBe(100);
+    expect(loadConfig({ argv: minimalFlags, env: { VIGIL_TICK_MS: '', VIGIL_JOIN: ' ' } }).tickMs).toBe(50);
   });
 
   it('ignores VIGIL_* variables it does not know, since other commands share the environment', () => {

@@ -1,6 +1,6 @@
 import { Level } from 'level';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { openStore, Store, type Applied, type Entry } from '../src/index.js';
+import { openStore, Store, type Applied, type Entry, type StoreDatabase } from '../src/index.js';
 import { tempDir } from './support.js';
 import { workloadEntry } from './workload.js';
 
@@ -61,7 +61,8 @@ describe('determinism', () => {
     const db = new Level(dir.path);
     await db.open();
     try {
-      await expect(Store.open({ db })).rejects.toMatchObject({ code: 'BAD_ARGUMENTS' });
+      // Deliberately the wrong encodings: the store must refuse them at run time.
+      await expect(Store.open({ db: db as unknown as StoreDatabase })).rejects.toMatchObject({ code: 'BAD_ARGUMENTS' });
     } finally {
       await db.close();
       await dir.remove();

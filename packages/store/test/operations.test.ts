@@ -14,7 +14,7 @@ afterEach(async () => {
 });
 
 const empty = new Uint8Array(0);
-const create = (path: string, extra: Partial<Extract<Command, { type: 'create' }>> = {}): Command => ({
+const create = (path: string, extra: Partial<Extract<Command, { type: 'create' }>> = {}): Extract<Command, { type: 'create' }> => ({
   type: 'create',
   path,
   data: empty,

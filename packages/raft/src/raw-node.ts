@@ -624,14 +624,18 @@ export class RawNode {
       case 'preVoteResp':
         this.handleVoteResponse(m);
         return;
-      case 'readIndex':
-        this.send({ type: 'readIndexResp', to: m.from, from: this.id, term: this.term, ctx: m.ctx, index: 0, reject: true });
-        return;
-      case 'readIndexResp':
-        this.readStates.push({ ctx: m.ctx, ok: !m.reject, index: m.index });
-        return;
       default:
+        this.stepReadForwarding(m);
         return;
+    }
+  }
+
+  /** A non-leader refuses forwarded reads and delivers the leader's answers to its own. */
+  private stepReadForwarding(m: Message): void {
+    if (m.type === 'readIndex') {
+      this.send({ type: 'readIndexResp', to: m.from, from: this.id, term: this.term, ctx: m.ctx, index: 0, reject: true });
+    } else if (m.type === 'readIndexResp') {
+      this.readStates.push({ ctx: m.ctx, ok: !m.reject, index: m.index });
     }
   }
 
@@ -668,13 +672,8 @@ export class RawNode {
       case 'timeoutNow':
         if (this.promotable()) this.startCampaign('election', true);
         return;
-      case 'readIndex':
-        this.send({ type: 'readIndexResp', to: m.from, from: this.id, term: this.term, ctx: m.ctx, index: 0, reject: true });
-        return;
-      case 'readIndexResp':
-        this.readStates.push({ ctx: m.ctx, ok: !m.reject, index: m.index });
-        return;
       default:
+        this.stepReadForwarding(m);
         return;
     }
   }

@@ -80,6 +80,8 @@ export interface ProcessClusterOptions {
   readonly output?: 'files' | 'inherit';
   readonly logLevel?: string;
   readonly tickMs?: number;
+  /** Extra options for node itself (before the script), e.g. `--cpu-prof`. */
+  readonly nodeArgs?: string[];
 }
 
 export class ProcessCluster {
@@ -134,6 +136,7 @@ export class ProcessCluster {
   spawn(id: number, options: { join?: boolean; peers?: string; args?: string[] } = {}): ChildProcess {
     const n = this.node(id);
     const args = [
+      ...(this.options.nodeArgs ?? []),
       vigilBin, 'server',
       '--id', String(id),
       '--cluster-id', this.clusterId,

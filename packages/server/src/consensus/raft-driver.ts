@@ -105,6 +105,8 @@ export class RaftDriver {
   private closed = false;
   private snapshotIndex: number;
   private lastRole: Role = 'follower';
+  /** The store's LevelDB writes still in flight (in order); snapshots and close wait for them. */
+  private storeWrites: Promise<void> = Promise.resolve();
   private lastLeader: NodeId = 0;
 
   constructor(options: DriverOptions) {
@@ -259,6 +261,7 @@ export class RaftDriver {
     this.closed = true;
     clearInterval(this.tickTimer);
     await this.running;
+    await this.storeWrites;
     const err = new ServerError('SHUTTING_DOWN');
     for (const p of this.proposals.values()) p.reject(err);
     for (const r of this.reads.values()) r.reject(err);
@@ -354,25 +357,39 @@ export class RaftDriver {
         storeEntries.push({ index: e.index, timeMs: 0, command: NOOP });
       }
     }
-    const results = new Map<number, Applied>();
-    for (let i = 0; i < storeEntries.length; i += applyEntriesMax) {
-      for (const a of await this.o.store.apply(storeEntries.slice(i, i + applyEntriesMax))) results.set(a.index, a);
-    }
+    // The store applies in memory at once and writes its LevelDB batch behind; the Ready loop does
+    // not wait for that write (the synced Raft log is the point of durability), proposals do.
+    const writes: Promise<Applied[]>[] = [];
+    for (let i = 0; i < storeEntries.length; i += applyEntriesMax) writes.push(this.o.store.apply(storeEntries.slice(i, i + applyEntriesMax)));
     if (membersChanged) this.o.onMembersChanged(this.o.members);
+    const decided: { entry: Entry; pending: PendingProposal }[] = [];
     for (const e of entries) {
       const pending = this.proposals.get(e.index);
       if (pending === undefined) continue;
       this.proposals.delete(e.index);
-      if (pending.term !== e.term) {
-        this.o.observer?.proposal?.('dropped');
-        pending.reject(new ServerError('PROPOSAL_DROPPED'));
-      } else if (malformed.has(e.index)) {
-        pending.reject(new ServerError('BAD_REQUEST', 'the proposal could not be decoded'));
-      } else {
-        pending.resolve(results.get(e.index) ?? { index: e.index, result: { ok: true, value: { type: 'noop' } }, events: [] });
-      }
+      decided.push({ entry: e, pending });
     }
-    this.o.observer?.applied?.(Number(process.hrtime.bigint() - started) / 1e9, entries.length);
+    const written = Promise.all(writes).then((lists) => {
+      const results = new Map<number, Applied>();
+      for (const list of lists) for (const a of list) results.set(a.index, a);
+      for (const { entry: e, pending } of decided) {
+        if (pending.term !== e.term) {
+          this.o.observer?.proposal?.('dropped');
+          pending.reject(new ServerError('PROPOSAL_DROPPED'));
+        } else if (malformed.has(e.index)) {
+          pending.reject(new ServerError('BAD_REQUEST', 'the proposal could not be decoded'));
+        } else {
+          pending.resolve(results.get(e.index) ?? { index: e.index, result: { ok: true, value: { type: 'noop' } }, events: [] });
+        }
+      }
+      this.o.observer?.applied?.(Number(process.hrtime.bigint() - started) / 1e9, entries.length);
+    });
+    this.storeWrites = written.catch((err: unknown) => {
+      // A failed store write leaves memory ahead of disk: stop (the log replays on restart).
+      this.closed = true;
+      clearInterval(this.tickTimer);
+      this.o.onFatal(err);
+    });
     this.wakeAppliedWaiters();
   }
 
@@ -388,6 +405,7 @@ export class RaftDriver {
   }
 
   private async installSnapshot(index: number, data: Uint8Array): Promise<void> {
+    await this.storeWrites;
     const envelope = decodeSnapshotEnvelope(data);
     await this.o.store.restoreSnapshot(envelope.store);
     assert(this.o.store.appliedIndex === index, 'the installed store image is at the snapshot index');
@@ -409,6 +427,7 @@ export class RaftDriver {
   }
 
   private async takeSnapshot(): Promise<void> {
+    await this.storeWrites; // the snapshot iterator must see every applied entry
     const index = this.o.store.appliedIndex;
     if (index <= this.snapshotIndex) return;
     const term = this.raw.termAt(index);

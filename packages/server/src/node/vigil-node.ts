@@ -184,13 +184,20 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       };
     };
     let dbSizeBytes = 0;
+    const droppedSeen = new Map<string, number>();
     // Slow-changing figures are sampled, not computed on the hot path.
     const sampler = setInterval(() => {
       void directorySize(join(config.dataDir, DATABASE_DIR)).then((n) => (dbSizeBytes = n));
       const s = raw.summary();
       metrics.commitIndex.set(s.commit);
       metrics.appliedIndex.set(store.appliedIndex);
-      for (const p of transport.stats()) metrics.peerSendQueueMessages.set({ peer: String(p.peer) }, p.queuedMessages);
+      for (const p of transport.stats()) {
+        const peer = String(p.peer);
+        metrics.peerSendQueueMessages.set({ peer }, p.queuedMessages);
+        const before = droppedSeen.get(peer) ?? 0;
+        if (p.droppedMessages > before) metrics.peerDroppedMessagesTotal.inc({ peer }, p.droppedMessages - before);
+        droppedSeen.set(peer, p.droppedMessages);
+      }
     }, 1_000);
     closers.push(async () => clearInterval(sampler));
 
@@ -253,6 +260,7 @@ function metricsObserver(m: Metrics): DriverObserver {
     applied: (seconds, entries) => {
       m.applySeconds.observe(seconds);
       m.appliedEntriesTotal.inc(entries);
+      m.commitsTotal.inc(entries);
     },
     roleChanged: (role, term, leader) => {
       m.term.set(term);

@@ -1,3 +1,5 @@
+import { errorMessageBytesMax } from './constants.js';
+
 /**
  * The one table of operational failures a client can see: each name with its wire number, whether
  * a retry can succeed, where it arises and what it means. docs/protocol.md's error table is
@@ -117,12 +119,15 @@ export function isVigilError(err: unknown): err is VigilError {
   return err instanceof VigilError;
 }
 
-/** The wire form of a failure; the message is cut to errorMessageBytesMax by the caller's choice of message. */
+/**
+ * The wire form of a failure. The message is cut to errorMessageBytesMax: a receiver rejects a
+ * longer one as a malformed frame, which would turn one failed request into a lost connection.
+ */
 export function wireError(code: ErrorCode, message: string, extra: { readonly path?: string; readonly opIndex?: number } = {}): WireError {
   return {
     code: errorCatalogue[code].wire,
     name: code,
-    message,
+    message: truncateUtf8(message, errorMessageBytesMax),
     ...(extra.path === undefined ? {} : { path: extra.path }),
     ...(extra.opIndex === undefined ? {} : { opIndex: extra.opIndex }),
   };
@@ -153,4 +158,18 @@ export function errorCodeOfClose(closeCode: number): ErrorCode | undefined {
   if (closeCode === 1009) return 'FRAME_TOO_LARGE';
   if (closeCode > closeCodeOffset && closeCode < closeCodeOffset + 1000) return errorCodeOfWire(closeCode - closeCodeOffset) ?? 'INTERNAL';
   return 'CONNECTION_LOSS';
+}
+
+function truncateUtf8(s: string, bytesMax: number): string {
+  if (s.length * 3 <= bytesMax) return s;
+  let bytes = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const pair = c >= 0xd800 && c <= 0xdbff && i + 1 < s.length;
+    const width = c < 0x80 ? 1 : c < 0x800 ? 2 : pair ? 4 : 3;
+    if (bytes + width > bytesMax) return s.slice(0, i);
+    bytes += width;
+    if (pair) i++;
+  }
+  return s;
 }

@@ -74,7 +74,8 @@ export {
 
 // Bytes: encode, and decode with size check, msgpack-subset check and shape validation.
 export { encodeFrame, decodeClientFrame, decodeServerFrame } from './codec.js';
-export { validateClientFrame, validateServerFrame, utf8ByteLength } from './validate.js';
+export { validateClientFrame, validateServerFrame } from './validate.js';
+export { utf8ByteLength } from './utf8.js';
 export type { Decoded, DecodeError, DecodeErrorCode } from './validate.js';
 
 // Errors: one table of codes with wire numbers, one error class, close codes derived from both.

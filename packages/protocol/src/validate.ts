@@ -21,6 +21,7 @@ import {
   watchIdMax,
 } from './constants.js';
 import { errorCatalogue, errorCodeOfWire, type WireError } from './errors.js';
+import { utf8ByteLength } from './utf8.js';
 import {
   consistencies,
   createModes,
@@ -153,28 +154,6 @@ function optInt(raw: Raw, key: string, at: string, range: IntRange): number | un
 const uint = { min: 0, max: Number.MAX_SAFE_INTEGER } as const;
 const positive = { min: 1, max: Number.MAX_SAFE_INTEGER } as const;
 const version = { min: -1, max: Number.MAX_SAFE_INTEGER, argument: true } as const;
-
-/** UTF-8 length without Buffer (browsers); stops counting once past `max`. */
-export function utf8ByteLength(s: string, max = Infinity): number {
-  return countUtf8(s, max);
-}
-
-function countUtf8(s: string, max: number): number {
-  let n = 0;
-  for (let i = 0; i < s.length && n <= max; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n += 4;
-        i++;
-      } else n += 3;
-    } else n += 3;
-  }
-  return n;
-}
 
 function boundedStr(raw: Raw, key: string, at: string, bytesMax: number, argument: boolean): string {
   const s = str(raw, key, at);

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   closeCodeOf,
+  decodeServerFrame,
+  encodeFrame,
+  errorMessageBytesMax,
+  utf8ByteLength,
   errorCatalogue,
   errorCodeOfClose,
   errorCodeOfWire,
@@ -65,5 +69,15 @@ describe('VigilError', () => {
     const err = vigilErrorFromWire(wireError('BAD_VERSION', 'expected 3', { path: '/a', opIndex: 2 }));
     expect(err).toMatchObject({ code: 'BAD_VERSION', wireCode: 103, path: '/a', opIndex: 2, message: 'BAD_VERSION: expected 3' });
     expect(vigilErrorFromWire({ code: 777, name: 'INTERNAL', message: 'x' }).code).toBe('INTERNAL');
+  });
+});
+
+describe('wireError', () => {
+  it('cuts a long message to errorMessageBytesMax so the frame stays valid', () => {
+    const long = 'é'.repeat(errorMessageBytesMax);
+    const e = wireError('INTERNAL', long);
+    expect(utf8ByteLength(e.message)).toBeLessThanOrEqual(errorMessageBytesMax);
+    expect(e.message.length).toBe(errorMessageBytesMax / 2);
+    expect(decodeServerFrame(encodeFrame({ t: 'error', error: e })).ok).toBe(true);
   });
 });

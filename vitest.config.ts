@@ -10,6 +10,7 @@ export default defineConfig({
       '@vigil/raft': src('raft'),
       '@vigil/sim': src('sim'),
       '@vigil/store': src('store'),
+      '@vigil/protocol': src('protocol'),
       '@vigil/server': src('server'),
       '@vigil/cli': src('cli'),
     },

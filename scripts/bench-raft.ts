@@ -35,6 +35,7 @@ function runOnce(): number {
       for (const [id, n] of nodes) {
         while (n.hasReady()) {
           const rd = n.ready();
+          for (const m of rd.earlyMessages) inbox.push(m);
           for (const m of rd.messages) inbox.push(m);
           if (id === 1) applied = rd.committedEntries.length > 0 ? rd.committedEntries[rd.committedEntries.length - 1]!.index : applied;
           n.advance(rd);

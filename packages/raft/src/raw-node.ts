@@ -95,6 +95,11 @@ interface IncomingSnapshot {
 
 const EMPTY_CONF: ConfState = { voters: [], learners: [] };
 
+/** Messages only a leader sends, which carry nothing that must be durable on the sender. */
+function isReplicationMessage(m: Message): boolean {
+  return m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap' || m.type === 'timeoutNow';
+}
+
 /**
  * One Raft member as a synchronous state machine (etcd-io/raft's RawNode). Inputs: `tick`,
  * `step`, `propose`, `proposeConfChange`, `readIndex`, `transferLeadership`. Output: `ready()`,
@@ -384,11 +389,20 @@ export class RawNode {
     const hsChanged = hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote || hs.commit !== this.prevHardState.commit;
     const mustSync = entries.length > 0 || snapshot !== null || hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote;
     const committedEntries = this.log.committed > this.applying ? this.log.slice(this.applying + 1, this.log.committed) : [];
+    // Only a leader's replication traffic, and only when nothing here changes the term or vote
+    // (a leader elected in this very Ready has not yet made its term durable).
+    const early: Message[] = [];
+    let late = this.msgs;
+    if (hs.term === this.prevHardState.term && hs.vote === this.prevHardState.vote && snapshot === null) {
+      late = [];
+      for (const m of this.msgs) (isReplicationMessage(m) ? early : late).push(m);
+    }
     const ready: Ready = {
       hardState: hsChanged ? hs : null,
       entries,
       snapshot,
-      messages: this.msgs,
+      earlyMessages: early,
+      messages: late,
       committedEntries,
       readStates: this.readStates,
       mustSync,

@@ -165,6 +165,7 @@ export interface ReadState {
 
 /**
  * Everything the driver must do, in this order:
+ * 0. send `earlyMessages` (optional: they may also wait for step 2);
  * 1. persist `snapshot` (replacing the whole log), then `entries` (deleting any persisted entry at
  *    or after `entries[0].index` first), then `hardState` — one synced write;
  * 2. send `messages`;
@@ -176,6 +177,13 @@ export interface Ready {
   readonly hardState: HardState | null;
   readonly entries: readonly Entry[];
   readonly snapshot: Snapshot | null;
+  /**
+   * A leader's appends, heartbeats, snapshot chunks and transfer requests, when this Ready does
+   * not change the term or vote: they depend on nothing being persisted here, so the driver may
+   * send them before (or while) it persists — the leader's disk write then overlaps the
+   * followers' (thesis §10.2.1). The leader still counts itself only for durable entries.
+   */
+  readonly earlyMessages: readonly Message[];
   readonly messages: readonly Message[];
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];

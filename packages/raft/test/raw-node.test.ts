@@ -12,7 +12,7 @@ function drain(n: RawNode): { messages: Message[]; readies: Ready[] } {
   while (n.hasReady()) {
     const rd = n.ready();
     readies.push(rd);
-    messages.push(...rd.messages);
+    messages.push(...rd.earlyMessages, ...rd.messages);
     n.advance(rd);
   }
   return { messages, readies };
@@ -78,6 +78,7 @@ describe('RawNode', () => {
     expect(votes).toHaveLength(1);
     voter.step(votes[0]!);
     const rd = voter.ready();
+    expect(rd.earlyMessages).toEqual([]); // a vote changes the hard state: nothing leaves early
     const grant = rd.messages.find((m) => m.type === 'voteResp');
     expect(grant).toMatchObject({ reject: false });
     expect(rd.hardState).toMatchObject({ vote: 1, term: votes[0]!.term });
@@ -161,10 +162,11 @@ describe('RawNode', () => {
     leader.readIndex(42);
     const rd = leader.ready();
     expect(rd.readStates).toHaveLength(0);
-    expect(rd.messages.filter((m) => m.type === 'heartbeat')).toHaveLength(2);
+    const sent = [...rd.earlyMessages, ...rd.messages];
+    expect(sent.filter((m) => m.type === 'heartbeat')).toHaveLength(2);
     leader.advance(rd);
     const states: number[] = [];
-    for (const m of rd.messages) nodes.get(m.to)!.step(m);
+    for (const m of sent) nodes.get(m.to)!.step(m);
     for (const id of [2, 3]) for (const m of drain(nodes.get(id)!).messages) leader.step(m);
     for (const r of drain(leader).readies) for (const s of r.readStates) if (s.ok) states.push(s.ctx);
     expect(states).toEqual([42]);
@@ -183,7 +185,7 @@ describe('RawNode', () => {
         while (n.hasReady()) {
           const rd = n.ready();
           if (n === follower) seen.push(...rd.readStates);
-          for (const m of rd.messages) nodes.get(m.to)!.step(m);
+          for (const m of [...rd.earlyMessages, ...rd.messages]) nodes.get(m.to)!.step(m);
           n.advance(rd);
         }
       }

@@ -123,7 +123,7 @@ export class SimNode {
     this.tickUnits = tickUnits;
     if (durable.entries.length > 0) {
       // A founder's bootstrap entries: durable from the start, so checked like any other.
-      this.persist({ hardState: null, entries: durable.entries, snapshot: null, messages: [], committedEntries: [], readStates: [], mustSync: true }, checker);
+      this.persist({ hardState: null, entries: durable.entries, snapshot: null, earlyMessages: [], messages: [], committedEntries: [], readStates: [], mustSync: true }, checker);
     }
   }
 
@@ -547,6 +547,8 @@ export class SimCluster {
     if (raw === null || node.readyInFlight || !raw.hasReady()) return;
     const ready = raw.ready();
     node.readyInFlight = true;
+    // Replication traffic leaves before the write completes, as the server sends it.
+    for (const m of ready.earlyMessages) this.send(m);
     const o = this.options;
     const delay = ready.mustSync ? o.persistDelayMin + this.prng.nextInt(o.persistDelayMax - o.persistDelayMin + 1) : 1;
     this.queue.push(this.now + delay, { kind: 'persisted', node: node.id, incarnation: node.incarnation, ready });

@@ -102,6 +102,9 @@ describe('Raft paper, Figure 8: an entry of an earlier term is not committed by 
     sim.clog(1, 5); // and S5's 3@3 in place
     awaitBootstrap(sim);
     sim.campaign(1);
+    // S3 must get 2@2 but never the no-op that follows it: cut 1→3 as soon as S3 holds 2@2.
+    expect(sim.runUntil(() => sim.node(3).raw!.termAt(2) === 2, 100)).toBe(true);
+    sim.clog(1, 3);
     const replicated = sim.runUntil(() => {
       const s = statusOf(sim, 1);
       return s.role === 'leader' && [2, 3].every((id) => (s.progress.find((p) => p.id === id)?.match ?? 0) >= 2);

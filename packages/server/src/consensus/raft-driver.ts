@@ -304,6 +304,8 @@ export class RaftDriver {
 
   private async handleReady(rd: Ready): Promise<void> {
     const storage = this.o.storage;
+    // A leader's appends go out while its own write is in flight: the two fsyncs overlap.
+    if (rd.earlyMessages.length > 0) this.o.send(rd.earlyMessages);
     if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
       const started = process.hrtime.bigint();
       if (rd.snapshot !== null) await storage.writeSnapshotFile(rd.snapshot.meta, rd.snapshot.data);

@@ -127,7 +127,16 @@ export class RaftDriver {
   /** Messages from peers. */
   receive(messages: readonly Message[]): void {
     if (this.closed) return;
-    for (const m of messages) this.raw.step(m);
+    try {
+      for (const m of messages) this.raw.step(m);
+    } catch (err) {
+      // Only a broken invariant throws here (the transport validated the messages' shape): a bug,
+      // and the process must stop rather than go on with a diverged replica.
+      this.closed = true;
+      clearInterval(this.tickTimer);
+      this.o.onFatal(err);
+      return;
+    }
     this.schedule();
   }
 

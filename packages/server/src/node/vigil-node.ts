@@ -143,7 +143,7 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       observer: metricsObserver(metrics),
       onFatal: (err) => {
         fatal = true;
-        log.fatal({ err }, 'persistence failed; stopping so that nothing acknowledged can be lost');
+        log.fatal({ err }, 'the Raft driver failed (persistence or a broken invariant); stopping so that nothing acknowledged can be lost');
         process.exitCode = 70;
         void closeAll().finally(() => process.exit(70));
       },

@@ -17,6 +17,7 @@ import { DATABASE_DIR, prepareDataDir, SNAPSHOT_DIR } from '../storage/data-dir.
 import { RaftStorage } from '../storage/raft-storage.js';
 import { PeerTransport } from '../transport/peer-transport.js';
 import { createRootLogger, type Logger } from './logger.js';
+import { nodeStatus } from './node-status.js';
 
 export interface VigilNode {
   readonly id: NodeId;
@@ -159,31 +160,9 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
     }, ttlSweepEveryMs);
     closers.push(async () => clearInterval(sweeper));
 
-    const status = (): NodeStatus => {
-      const s = d.status();
-      const progress = new Map(s.progress.map((p) => [p.id, p]));
-      const memberStatus = [...s.conf.voters.map((id) => [id, 'voter'] as const), ...s.conf.learners.map((id) => [id, 'learner'] as const)].map(([id, role]) => {
-        const p = progress.get(id);
-        const a = members.get(id);
-        return { id, role, peerAddress: a?.peer ?? null, clientAddress: a?.client ?? null, matchIndex: p?.match ?? null, lag: p === undefined ? null : Math.max(0, s.lastIndex - p.match) };
-      });
-      return {
-        id: config.id,
-        clusterId: config.clusterId,
-        role: s.role,
-        term: s.term,
-        leaderId: s.leader === 0 ? null : s.leader,
-        commitIndex: s.commit,
-        appliedIndex: store.appliedIndex,
-        snapshotIndex: s.snapshotIndex,
-        firstLogIndex: s.firstIndex,
-        lastLogIndex: s.lastIndex,
-        members: memberStatus,
-        dbSizeBytes: dbSizeBytes,
-        uptimeMs: Date.now() - started,
-      };
-    };
     let dbSizeBytes = 0;
+    const status = (): NodeStatus =>
+      nodeStatus({ raft: d.status(), clusterId: config.clusterId, appliedIndex: store.appliedIndex, members, dbSizeBytes, uptimeMs: Date.now() - started });
     const droppedSeen = new Map<string, number>();
     // Slow-changing figures are sampled, not computed on the hot path.
     const sampler = setInterval(() => {

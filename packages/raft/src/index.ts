@@ -6,7 +6,7 @@
  *
  * ```ts
  * const node = new RawNode({ id, electionTicks: 10, heartbeatTicks: 1, prng }, durableState);
- * setInterval(() => node.tick(), tickMs);          // time
+ * onTimer(tickMs, () => node.tick());             // time, from the driver
  * onMessage((m) => node.step(m));                   // peers
  * node.propose(bytes);                              // leader only; throws RaftError otherwise
  * while (node.hasReady()) {

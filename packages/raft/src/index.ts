@@ -11,6 +11,7 @@
  * node.propose(bytes);                              // leader only; throws RaftError otherwise
  * while (node.hasReady()) {
  *   const rd = node.ready();
+ *   send(rd.earlyMessages);                         // a leader's appends may overlap its own write
  *   persist(rd.snapshot, rd.entries, rd.hardState);  // synced when rd.mustSync
  *   send(rd.messages);
  *   apply(rd.snapshot, rd.committedEntries); serve(rd.readStates);

@@ -1,6 +1,7 @@
 import {
   createPrng,
   decodeConfChange,
+  entryBytes,
   RaftError,
   RawNode,
   type ConfChange,
@@ -388,10 +389,10 @@ export class SimCluster {
     const s = node.raw.summary();
     if (s.role !== 'leader') return { error: 'NOT_LEADER' };
     if (s.leadTransferee !== 0) return { error: 'TRANSFER_IN_PROGRESS' };
-    const limit = this.options.raft.uncommittedBytesMax;
-    if (limit !== undefined && s.uncommittedBytes + bytes + 24 > limit) return { error: 'PROPOSAL_BACKPRESSURE' };
-    const proposalId = this.nextProposalId++;
     const data = new Uint8Array(Math.max(bytes, PROPOSAL_HEADER_BYTES));
+    const limit = this.options.raft.uncommittedBytesMax;
+    if (limit !== undefined && s.uncommittedBytes + entryBytes({ term: s.term, index: 0, kind: 'normal', data }) > limit) return { error: 'PROPOSAL_BACKPRESSURE' };
+    const proposalId = this.nextProposalId++;
     new DataView(data.buffer).setUint32(0, proposalId);
     try {
       const { index, term } = node.raw.propose(data);

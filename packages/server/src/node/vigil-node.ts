@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { createPrng, decodeConfChange, RawNode, type DurableState, type NodeId, type Snapshot } from '@vigil/raft';
@@ -28,7 +28,6 @@ export interface VigilNode {
   close(): Promise<void>;
 }
 
-const hostPortText = formatHostPort;
 
 const buffers = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const;
 const ttlSweepEveryMs = 1_000;
@@ -67,12 +66,12 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
     if (image.hardState === null) {
       if (!config.join) {
         // A founding member: every founder writes the same first entry (the initial membership).
-        for (const [id, a] of config.peers) members.set(id, { peer: hostPortText(a), client: id === config.id ? hostPortText(config.clientListen) : null });
+        for (const [id, a] of config.peers) members.set(id, { peer: formatHostPort(a), client: id === config.id ? formatHostPort(config.clientListen) : null });
         durable = RawNode.bootstrap([...config.peers.keys()], bootstrapContext(members));
         await storage.persist({ hardState: durable.hardState, entries: durable.entries, snapshotMeta: null, sync: true });
         log.info({ voters: [...config.peers.keys()] }, 'bootstrapped a new cluster');
       } else {
-        for (const [id, a] of config.peers) members.set(id, { peer: hostPortText(a), client: null });
+        for (const [id, a] of config.peers) members.set(id, { peer: formatHostPort(a), client: null });
         log.info('joining an existing cluster: waiting for the leader');
       }
     } else {
@@ -203,7 +202,7 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
     await app.listen({ host: config.clientListen.host, port: config.clientListen.port });
     closers.push(() => app.close());
     const clientAddress = { host: config.clientListen.host, port: (app.server.address() as { port: number }).port };
-    log.info({ client: hostPortText(clientAddress), peer: hostPortText(transport.address) }, 'serving');
+    log.info({ client: formatHostPort(clientAddress), peer: formatHostPort(transport.address) }, 'serving');
 
     let closing: Promise<void> | undefined;
     return {
@@ -254,7 +253,6 @@ function metricsObserver(m: Metrics): DriverObserver {
 }
 
 async function directorySize(dir: string): Promise<number> {
-  const { readdir } = await import('node:fs/promises');
   let total = 0;
   for (const f of await readdir(dir)) total += (await stat(join(dir, f)).catch(() => ({ size: 0 }))).size;
   return total;

@@ -12,6 +12,7 @@ export default defineConfig({
       '@vigil/store': src('store'),
       '@vigil/protocol': src('protocol'),
       '@vigil/server': src('server'),
+      '@vigil/client': src('client'),
       '@vigil/cli': src('cli'),
     },
   },

@@ -1,5 +1,5 @@
 import { createModes, type CreateMode } from './znode.js';
-import { heartbeatSessionsMax, multiOpsMax, sweepPathsMax } from './constants.js';
+import { heartbeatSessionsMax, multiOpsMax, sessionSecretBytesMax, sweepPathsMax } from './constants.js';
 
 /** `version` absent or -1 means "any version", as in ZooKeeper. */
 export interface CreateOp {
@@ -49,6 +49,8 @@ export interface SessionOpenCommand {
   readonly type: 'sessionOpen';
   readonly sessionId: number;
   readonly timeoutMs: number;
+  /** Kept with the session for resumption; up to sessionSecretBytesMax bytes. */
+  readonly secret?: Uint8Array;
 }
 
 export interface SessionHeartbeatCommand {
@@ -156,6 +158,7 @@ export function commandShapeProblem(command: unknown): string | null {
     }
     case 'sessionOpen':
       if (!isSessionId(sessionId)) return 'bad sessionId';
+      if (command['secret'] !== undefined && !(isBytes(command['secret']) && command['secret'].byteLength <= sessionSecretBytesMax)) return 'bad secret';
       return Number.isSafeInteger(command['timeoutMs']) ? null : 'bad timeoutMs';
     case 'sessionHeartbeat': {
       const ids = command['sessionIds'];

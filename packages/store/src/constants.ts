@@ -25,3 +25,6 @@ export const watchHistoryEventsMax = 100_000;
 export const snapshotChunkBytesMax = 1024 * 1024;
 /** Children returned by one page of `children()`. */
 export const childrenPageMax = 10_000;
+
+/** A session secret is opaque to the store; at most this many bytes (the server uses 16). */
+export const sessionSecretBytesMax = 64;

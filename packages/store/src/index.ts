@@ -49,6 +49,7 @@ export {
   multiOpsMax,
   sweepPathsMax,
   heartbeatSessionsMax,
+  sessionSecretBytesMax,
   sessionTimeoutMsMax,
   ttlMsMax,
   applyEntriesMax,

@@ -1,6 +1,7 @@
 // Value encodings of the durable records. Fixed binary layouts rather than msgpack: they are on
 // the hot path of every apply, and their bytes (which the digest covers) must never depend on a
 // library's choices.
+import { sessionSecretBytesMax } from './constants.js';
 import { assert } from './errors.js';
 import type { SessionRecord } from './session.js';
 import type { Znode, ZnodeKind } from './znode.js';
@@ -54,19 +55,22 @@ export function decodeZnode(bytes: Uint8Array): Znode {
   };
 }
 
+/** The fixed fields, then the secret's bytes (none for a session opened without one). */
 export function encodeSession(session: SessionRecord): Buffer {
-  const out = Buffer.allocUnsafe(sessionBytes);
+  const out = Buffer.allocUnsafe(sessionBytes + session.secret.byteLength);
   out[0] = recordFormat;
   out.writeDoubleBE(session.timeoutMs, 1);
   out.writeDoubleBE(session.openedMs, 9);
   out.writeDoubleBE(session.lastSeenMs, 17);
+  out.set(session.secret, sessionBytes);
   return out;
 }
 
 export function decodeSession(sessionId: number, bytes: Uint8Array): SessionRecord {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  assert(b.byteLength === sessionBytes && b[0] === recordFormat, 'session record format');
-  return { sessionId, timeoutMs: b.readDoubleBE(1), openedMs: b.readDoubleBE(9), lastSeenMs: b.readDoubleBE(17) };
+  assert(b.byteLength >= sessionBytes && b.byteLength <= sessionBytes + sessionSecretBytesMax && b[0] === recordFormat, 'session record format');
+  const secret = new Uint8Array(b.subarray(sessionBytes));
+  return { sessionId, timeoutMs: b.readDoubleBE(1), openedMs: b.readDoubleBE(9), lastSeenMs: b.readDoubleBE(17), secret };
 }
 
 export function encodeIndex(index: number): Buffer {

@@ -9,6 +9,8 @@ export interface SessionRecord {
    * starts its clocks from here rather than granting every session a fresh full timeout.
    */
   readonly lastSeenMs: number;
+  /** What a client presents to resume the session (empty when opened without one). */
+  readonly secret: Uint8Array;
 }
 
 export interface SessionInfo extends SessionRecord {

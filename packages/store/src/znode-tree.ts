@@ -325,6 +325,7 @@ export class ZnodeTree {
           timeoutMs: command.timeoutMs,
           openedMs: s.timeMs,
           lastSeenMs: s.timeMs,
+          secret: command.secret ?? new Uint8Array(0),
         });
         return { ok: true, value: { type: 'sessionOpen' } };
       }

@@ -32,7 +32,7 @@ const onBehalf = fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { we
 const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
   { weight: 10, arbitrary: fc.tuple(op, onBehalf).map(([o, s]): Command => (s === undefined ? o : { ...o, sessionId: s })) },
   { weight: 3, arbitrary: fc.tuple(fc.array(op, { maxLength: 5 }), onBehalf).map(([ops, s]): Command => (s === undefined ? { type: 'multi', ops } : { type: 'multi', ops, sessionId: s })) },
-  { weight: 3, arbitrary: fc.tuple(sessionId, fc.constantFrom(1_000, 5_000)).map(([id, t]): Command => ({ type: 'sessionOpen', sessionId: id, timeoutMs: t })) },
+  { weight: 3, arbitrary: fc.tuple(sessionId, fc.constantFrom(1_000, 5_000), fc.option(fc.uint8Array({ maxLength: 16 }), { nil: undefined })).map(([id, t, secret]): Command => ({ type: 'sessionOpen', sessionId: id, timeoutMs: t, ...(secret === undefined ? {} : { secret }) })) },
   { weight: 1, arbitrary: sessionId.map((id): Command => ({ type: 'sessionClose', sessionId: id })) },
   { weight: 1, arbitrary: sessionId.map((id): Command => ({ type: 'sessionExpire', sessionId: id })) },
   { weight: 1, arbitrary: fc.array(sessionId, { maxLength: 3 }).map((ids): Command => ({ type: 'sessionHeartbeat', sessionIds: ids })) },

@@ -247,12 +247,13 @@ describe('sessions', () => {
   });
 
   it('records open time, timeout and committed heartbeats; refuses a reused id and a bad timeout', async () => {
-    await run({ type: 'sessionOpen', sessionId: 3, timeoutMs: 4_000 }, 1_000);
+    const secret = new Uint8Array([1, 2, 3, 4]);
+    await run({ type: 'sessionOpen', sessionId: 3, timeoutMs: 4_000, secret }, 1_000);
     expect(errorCode(await run({ type: 'sessionOpen', sessionId: 3, timeoutMs: 4_000 }))).toBe('BAD_ARGUMENTS');
     expect(errorCode(await run({ type: 'sessionOpen', sessionId: 4, timeoutMs: 0 }))).toBe('BAD_ARGUMENTS');
     const hb = await run({ type: 'sessionHeartbeat', sessionIds: [3, 77] }, 2_500);
     expect(hb.result).toEqual({ ok: true, value: { type: 'sessionHeartbeat', touched: 1 } });
-    expect(store.sessions()).toEqual([{ sessionId: 3, timeoutMs: 4_000, openedMs: 1_000, lastSeenMs: 2_500, ephemerals: [] }]);
+    expect(store.sessions()).toEqual([{ sessionId: 3, timeoutMs: 4_000, openedMs: 1_000, lastSeenMs: 2_500, secret, ephemerals: [] }]);
   });
 });
 

@@ -3,7 +3,7 @@ import { Packr } from 'msgpackr';
 import type { Message } from '@vigil/raft';
 import {
   decodeHello,
-  decodeMessages,
+  decodeAfterHandshake,
   decodeWelcome,
   encodePeerFrame,
   messageBytesEstimate,
@@ -39,6 +39,13 @@ const every: Message[] = [
   { type: 'readIndexResp', from: 1, to: 2, term: 3, ctx: 42, index: 7, reject: false },
 ];
 
+/** The Raft messages of a frame, or why it is not a valid batch of them. */
+function decodeMessages(data: Uint8Array, to: typeof expected): { ok: true; value: readonly unknown[] } | { ok: false; reason: string } {
+  const decoded = decodeAfterHandshake(data, to);
+  if (!decoded.ok) return decoded;
+  return decoded.value.kind === 'msgs' ? { ok: true, value: decoded.value.msgs } : { ok: false, reason: 'an rpc frame' };
+}
+
 function frameOf(msgs: unknown[]): Uint8Array {
   return raw.pack({ kind: 'msgs', msgs });
 }
@@ -57,6 +64,13 @@ describe('peer codec', () => {
     expect(snap.chunk.constructor).toBe(Uint8Array);
     // A copy: the decoded bytes do not keep the frame alive.
     expect(snap.chunk.buffer.byteLength).toBe(4);
+  });
+
+  it('round-trips an rpc payload as a copy, and refuses one whose data is not bytes', () => {
+    const payload = new Uint8Array([1, 2, 3]);
+    const decoded = decodeAfterHandshake(encodePeerFrame({ kind: 'rpc', data: payload }), expected);
+    expect(decoded).toEqual({ ok: true, value: { kind: 'rpc', data: payload } });
+    expect(decodeAfterHandshake(raw.pack({ kind: 'rpc', data: 'x' }), expected)).toEqual({ ok: false, reason: 'data is not bytes' });
   });
 
   it('drops fields that are not part of the message', () => {

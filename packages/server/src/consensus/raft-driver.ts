@@ -48,6 +48,13 @@ export interface DriverOptions {
   readonly observer?: DriverObserver;
   /** A persistence failure: the node cannot go on safely. */
   readonly onFatal: (err: unknown) => void;
+  /**
+   * Entries are now applied in the store's memory (its LevelDB write may still be in flight):
+   * called synchronously, before any read can observe them, in index order.
+   */
+  readonly onApplied?: (entries: readonly StoreEntry[]) => void;
+  /** The store was replaced by a snapshot image at `index`: changes up to it have no events. */
+  readonly onSnapshotInstalled?: (index: number) => void;
 }
 
 interface PendingProposal {
@@ -373,6 +380,7 @@ export class RaftDriver {
     const writes: Promise<Applied[]>[] = [];
     for (let i = 0; i < storeEntries.length; i += applyEntriesMax) writes.push(this.o.store.apply(storeEntries.slice(i, i + applyEntriesMax)));
     if (membersChanged) this.o.onMembersChanged(this.o.members);
+    this.o.onApplied?.(storeEntries);
     const decided: { entry: Entry; pending: PendingProposal }[] = [];
     for (const e of entries) {
       const pending = this.proposals.get(e.index);
@@ -425,6 +433,7 @@ export class RaftDriver {
     for (const id of envelope.removed) this.o.removed.add(id);
     this.o.onMembersChanged(this.o.members);
     this.snapshotIndex = index;
+    this.o.onSnapshotInstalled?.(index);
     this.o.observer?.snapshot?.('received');
     this.log.info({ index }, 'snapshot installed');
     // Proposals this node made at or below the snapshot are decided by entries it never saw.

@@ -53,7 +53,16 @@ export interface MessagesFrame {
   readonly msgs: readonly Message[];
 }
 
-export type PeerFrame = HelloFrame | WelcomeFrame | MessagesFrame;
+/**
+ * An opaque payload for a layer above Raft (the client gateway's write forwarding). It is sent at
+ * once on the open connection or not at all: the layer above has its own deadlines and retries.
+ */
+export interface RpcFrame {
+  readonly kind: 'rpc';
+  readonly data: Uint8Array;
+}
+
+export type PeerFrame = HelloFrame | WelcomeFrame | MessagesFrame | RpcFrame;
 
 /** Frames are small maps; a cluster id longer than this is not a cluster id. */
 export const clusterIdCharsMax = 256;
@@ -233,12 +242,20 @@ export function decodeWelcome(data: Uint8Array): Decoded<WelcomeFrame> {
   });
 }
 
-/** A batch after the handshake: every message must be valid, or none is delivered. */
-export function decodeMessages(data: Uint8Array, expected: { readonly from: NodeId; readonly to: NodeId }): Decoded<Message[]> {
+/**
+ * A frame after the handshake: a batch of Raft messages (every one must be valid, or none is
+ * delivered) or an rpc payload.
+ */
+export function decodeAfterHandshake(
+  data: Uint8Array,
+  expected: { readonly from: NodeId; readonly to: NodeId },
+): Decoded<MessagesFrame | RpcFrame> {
   return decoding(() => {
     const raw = unpack(data);
-    if (field(raw, 'kind') !== 'msgs') fail('frame kind is not msgs');
-    return array(raw, 'msgs').map((m) => message(m, expected));
+    const kind = field(raw, 'kind');
+    if (kind === 'rpc') return { kind: 'rpc', data: bytes(raw, 'data') };
+    if (kind !== 'msgs') fail('frame kind is neither msgs nor rpc');
+    return { kind: 'msgs', msgs: array(raw, 'msgs').map((m) => message(m, expected)) };
   });
 }
 

@@ -22,7 +22,7 @@ import { ServerError } from '../errors.js';
 import { silentLogger, type Logger } from '../node/logger.js';
 import {
   decodeHello,
-  decodeMessages,
+  decodeAfterHandshake,
   decodeWelcome,
   encodePeerFrame,
   messageBytesEstimate,
@@ -85,6 +85,8 @@ export interface PeerTransportOptions {
   readonly closeTimeoutMs?: number;
   /** Messages to this peer were dropped (queue full), or its connection was lost with messages pending. */
   readonly onPeerUnreachable?: (peer: NodeId) => void;
+  /** An rpc payload from a peer (see {@link PeerTransport.sendRpc}). */
+  readonly onRpc?: (from: NodeId, data: Uint8Array) => void;
 }
 
 export interface PeerStats {
@@ -315,6 +317,20 @@ export class PeerTransport {
       }
     }
     this.scheduleFlush();
+  }
+
+  /**
+   * Sends an opaque payload to `to` on its open connection, ahead of any queued Raft messages.
+   * Returns false, sending nothing, when there is no open connection: the caller decides whether
+   * to wait or fail (a Raft message may be dropped and retransmitted; a forwarded request may not).
+   */
+  sendRpc(to: NodeId, data: Uint8Array): boolean {
+    const ws = this.links.get(to)?.socket;
+    if (this.closing !== null || ws === null || ws === undefined || ws.readyState !== WebSocket.OPEN) return false;
+    const frame = encodePeerFrame({ kind: 'rpc', data });
+    if (frame.length > this.settings.frameBytesMax) return false;
+    ws.send(frame, { binary: true });
+    return true;
   }
 
   /**
@@ -728,16 +744,17 @@ export class PeerTransport {
     if (link.removed || this.closing !== null) return;
     if (link.socket === ws) link.awaitingPong = false;
     const decoded = isBinary
-      ? decodeMessages(toBytes(data), { from: link.id, to: this.options.selfId })
+      ? decodeAfterHandshake(toBytes(data), { from: link.id, to: this.options.selfId })
       : { ok: false as const, reason: 'text frame' };
     if (!decoded.ok) {
       this.log.warn({ peer: link.id, reason: decoded.reason }, 'invalid frame');
       ws.close(peerCloseCodes.invalidFrame, 'invalid frame');
       return;
     }
-    if (decoded.value.length === 0) return;
+    const frame = decoded.value;
     try {
-      this.options.onMessages(decoded.value);
+      if (frame.kind === 'rpc') this.options.onRpc?.(link.id, frame.data);
+      else if (frame.msgs.length > 0) this.options.onMessages([...frame.msgs]);
     } catch (err) {
       this.log.error({ peer: link.id, err }, 'message handler failed');
     }

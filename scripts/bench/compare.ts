@@ -1,0 +1,185 @@
+/**
+ * `npm run bench:compare`: the same workloads against Vigil, etcd and ZooKeeper, each a
+ * three-member cluster of real processes on loopback with data in a temporary directory and fsync
+ * on, driven in this one process through each system's own client library.
+ *
+ *   npm run bench:compare -- [--systems vigil,etcd,zookeeper] [--quick] [--concurrency 1,16,128,512]
+ *                            [--seconds 5] [--warmup 1] [--runs 3] [--failovers 5] [--watch-rounds 20]
+ *
+ * Writes a Markdown table to stdout and every raw figure to bench-results/<timestamp>.json.
+ * etcd and ZooKeeper come from Debian (scripts/bench/install-peers.sh); missing ones are skipped.
+ */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { killAllSpawned } from './processes.js';
+import { renderOthers, renderTable, type SystemReport } from './report.js';
+import type { Driver, System, SystemName } from './system.js';
+import { connectionsMax, createParent, failover, medianStep, prepare, runStep, type StepResult, type StepTiming, watchLatency, watchersCount, type WorkloadName, workloadNames } from './workloads.js';
+
+const allSystems: readonly SystemName[] = ['vigil', 'etcd', 'zookeeper'];
+
+const { values } = parseArgs({
+  options: {
+    systems: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    concurrency: { type: 'string', default: '1,16,128,512' },
+    seconds: { type: 'string' },
+    warmup: { type: 'string' },
+    runs: { type: 'string' },
+    failovers: { type: 'string' },
+    'watch-rounds': { type: 'string' },
+    workloads: { type: 'string' },
+  },
+});
+const quick = values.quick;
+const explicitSystems = values.systems !== undefined;
+const systemNames = (values.systems ?? allSystems.join(',')).split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+for (const s of systemNames) if (!allSystems.includes(s as SystemName)) throw new Error(`unknown system '${s}' (known: ${allSystems.join(', ')})`);
+const concurrencies = values.concurrency.split(',').map(Number);
+if (concurrencies.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`bad --concurrency ${values.concurrency}`);
+const workloads = (values.workloads?.split(',') ?? workloadNames) as WorkloadName[];
+for (const w of workloads) if (!workloadNames.includes(w)) throw new Error(`unknown workload '${w}' (known: ${workloadNames.join(', ')})`);
+const timing: StepTiming = {
+  warmupMs: Number(values.warmup ?? (quick ? 0.5 : 1)) * 1000,
+  measureMs: Number(values.seconds ?? (quick ? 1.5 : 5)) * 1000,
+};
+const runs = Number(values.runs ?? (quick ? 1 : 3));
+const failoverRuns = Number(values.failovers ?? (quick ? 3 : 5));
+const watchRounds = Number(values['watch-rounds'] ?? (quick ? 5 : 20));
+
+async function loadSystem(name: SystemName): Promise<System> {
+  switch (name) {
+    case 'vigil': return new (await import('./systems/vigil.js')).VigilSystem();
+    case 'etcd': return new (await import('./systems/etcd.js')).EtcdSystem();
+    case 'zookeeper': return new (await import('./systems/zookeeper.js')).ZooKeeperSystem();
+  }
+}
+
+const root = await mkdtemp(join(os.tmpdir(), 'vigil-bench-'));
+const started: System[] = [];
+let cleaned = false;
+async function cleanUp(): Promise<void> {
+  if (cleaned) return;
+  cleaned = true;
+  await Promise.all(started.map((s) => s.stop().catch(() => undefined)));
+  killAllSpawned();
+  await rm(root, { recursive: true, force: true });
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping every cluster member and removing ${root}`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+process.once('exit', killAllSpawned);
+
+function log(message: string): void {
+  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+}
+
+async function benchSystem(system: System): Promise<SystemReport> {
+  const report: SystemReport = { name: system.name, version: await system.version(), semantics: system.semantics, steps: [] };
+  const dir = join(root, system.name);
+  log(`${system.name} ${report.version}: starting three members under ${dir}`);
+  started.push(system);
+  await system.start(dir);
+  const drivers: Driver[] = [];
+  try {
+    for (let i = 0; i < connectionsMax; i++) drivers.push(await system.connect({ preferredMember: i % 3 }));
+    const parents = concurrencies.flatMap((n) => Array.from({ length: runs }, (_, run) => createParent(n, run)));
+    await prepare(drivers[0]!, parents);
+    for (const workload of workloads) {
+      for (const concurrency of concurrencies) {
+        const results: StepResult[] = [];
+        for (let run = 0; run < runs; run++) results.push(await runStep({ drivers, workload, concurrency, run, timing }));
+        const step = medianStep(results);
+        report.steps.push(step);
+        log(`${system.name} ${workload} N=${concurrency}: ${step.opsPerSecond.toFixed(0)} ops/s, p50 ${step.latency.p50Ms.toFixed(2)} ms, p99 ${step.latency.p99Ms.toFixed(2)} ms${step.errors > 0 ? `, ${step.errors} errors (${results.find((r) => r.firstError !== undefined)?.firstError})` : ''}`);
+      }
+      if (workload === 'set' || (workload === 'create' && !workloads.includes('set'))) report.rssAfterWritesKiB = await system.rssKiB();
+    }
+    report.rssAfterWritesKiB ??= await system.rssKiB();
+  } finally {
+    await Promise.all(drivers.map((d) => d.close().catch(() => undefined)));
+  }
+  if (watchRounds > 0) {
+    report.watch = await watchLatency(system, watchRounds);
+    log(`${system.name} watch: p50 ${report.watch.p50Ms.toFixed(2)} ms, p99 ${report.watch.p99Ms.toFixed(2)} ms, ${report.watch.missed} missed`);
+  }
+  if (failoverRuns > 0) {
+    report.failover = await failover(system, failoverRuns);
+    log(`${system.name} failover: median ${report.failover.medianMs.toFixed(0)} ms of [${report.failover.allMs.map((v) => v.toFixed(0)).join(', ')}]`);
+  }
+  return report;
+}
+
+async function tmpFilesystem(): Promise<string> {
+  try {
+    const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').map((l) => l.split(' ')).filter((f) => f.length > 2);
+    const best = mounts.filter((f) => root.startsWith(f[1]!)).sort((a, b) => b[1]!.length - a[1]!.length)[0];
+    return best === undefined ? 'unknown' : `${best[2]} on ${best[1]}`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const reports: SystemReport[] = [];
+let exitCode = 0;
+try {
+  for (const name of systemNames as SystemName[]) {
+    let system: System;
+    try {
+      system = await loadSystem(name);
+      const why = await system.unavailable();
+      if (why !== null) throw new Error(why);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      console.error(`note: skipping ${name}: ${why}`);
+      reports.push({ name, skipped: why, steps: [] });
+      if (explicitSystems) exitCode = 1;
+      continue;
+    }
+    try {
+      reports.push(await benchSystem(system));
+    } catch (err) {
+      console.error(`${name} failed:`, err);
+      reports.push({ name, failed: String(err), steps: [] });
+      exitCode = 1;
+    } finally {
+      await system.stop().catch(() => undefined);
+    }
+  }
+
+  const cpus = os.cpus();
+  const machine = {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    memoryMiB: Math.round(os.totalmem() / 2 ** 20),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    dataFilesystem: await tmpFilesystem(),
+  };
+  const settings = { timing, runs, concurrencies, workloads, connectionsMax, watchers: watchersCount, watchRounds, failoverRuns, valueBytes: 100, keys: 1000 };
+  console.log(`\n## Vigil beside etcd and ZooKeeper (${new Date().toISOString()})\n`);
+  console.log(`${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryMiB} MiB, ${machine.os}, Node ${machine.node}; data on ${machine.dataFilesystem}, fsync on.`);
+  console.log(`The ${machine.cpus} cores are shared by the three members and this load generator, which drives every system from the same process.`);
+  console.log(`Closed loop: N outstanding requests over min(N, ${connectionsMax}) connections; ${timing.warmupMs / 1000} s warm-up + ${timing.measureMs / 1000} s measured per step, median of ${runs}; 100-byte values over 1000 keys.`);
+  console.log(`Ratio columns: Vigil's ops/s over the other's (above 1× is better), and in brackets Vigil's p99 over the other's (below 1× is better).\n`);
+  console.log(renderTable(reports, workloads, concurrencies));
+  console.log('');
+  console.log(renderOthers(reports));
+  for (const r of reports) {
+    if (r.skipped !== undefined) console.log(`\n${r.name}: skipped (${r.skipped})`);
+    else if (r.failed !== undefined) console.log(`\n${r.name}: FAILED (${r.failed})`);
+    else console.log(`\n${r.name} ${r.version}:\n${r.semantics!.map((s) => `- ${s}`).join('\n')}`);
+  }
+  await mkdir('bench-results', { recursive: true });
+  const file = join('bench-results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, `${JSON.stringify({ bench: 'compare', startedAt: new Date().toISOString(), machine, settings, systems: reports }, null, 2)}\n`);
+  console.log(`\nraw figures: ${file}`);
+} finally {
+  await cleanUp();
+}
+process.exit(exitCode);

@@ -1,0 +1,106 @@
+import { connect } from '@vigil/client';
+import { ProcessCluster } from '../../cluster/process-cluster.js';
+import { nowMs } from '../latency.js';
+import { rssKiB } from '../processes.js';
+import type { ConnectOptions, Driver, ReadConsistency, System } from '../system.js';
+
+/**
+ * Vigil as three `vigil server` processes (ProcessCluster: fsync on, 50 ms tick), driven through
+ * the SDK over WebSocket. Kept in its own module, imported only when Vigil is selected, so the
+ * etcd and ZooKeeper comparisons run even while the SDK is unfinished.
+ */
+
+const sessionTimeoutMs = 10_000;
+
+type VigilClient = Awaited<ReturnType<typeof connect>>;
+
+export class VigilSystem implements System {
+  readonly name = 'vigil' as const;
+  readonly semantics = [
+    "create = create(mode 'persistent'); set = set; get = get with consistency 'linearizable' or 'sequential'",
+    'watch = persistent data watch (SDK watch())',
+    'each connection is one SDK session given all three endpoints, the preferred one first',
+  ];
+  private cluster: ProcessCluster | null = null;
+  private killed: number | null = null;
+
+  async unavailable(): Promise<string | null> {
+    return typeof connect === 'function' ? null : '@vigil/client exports no connect()';
+  }
+
+  async version(): Promise<string> {
+    const { createRequire } = await import('node:module');
+    const pkg = createRequire(import.meta.url)('../../../packages/server/package.json') as { version: string };
+    return pkg.version;
+  }
+
+  async start(dir: string): Promise<void> {
+    this.cluster = await ProcessCluster.start({ root: dir, logLevel: 'warn' });
+    await this.cluster.leader();
+  }
+
+  private get nodes(): ProcessCluster {
+    if (this.cluster === null) throw new Error('vigil: not started');
+    return this.cluster;
+  }
+
+  async connect(options: ConnectOptions): Promise<Driver> {
+    const ports = [...this.nodes.nodes.values()].map((n) => n.clientPort);
+    const endpoints = ports.map((_, i) => `ws://127.0.0.1:${ports[(options.preferredMember + i) % ports.length]!}`);
+    return new VigilDriver(await connect({ endpoints, sessionTimeoutMs }));
+  }
+
+  async killLeader(): Promise<number> {
+    const leader = await this.nodes.leader();
+    const killedAt = nowMs();
+    await this.nodes.kill(leader);
+    this.killed = leader;
+    return killedAt;
+  }
+
+  async restartKilled(): Promise<void> {
+    if (this.killed === null) return;
+    this.nodes.spawn(this.killed);
+    this.killed = null;
+    await this.nodes.leader([...this.nodes.nodes.keys()], 30_000);
+  }
+
+  async rssKiB(): Promise<number[]> {
+    return Promise.all([...this.nodes.nodes.values()].map((n) => rssKiB(n.proc?.pid)));
+  }
+
+  async stop(): Promise<void> {
+    // The benchmark's temporary root (which holds `dir`) is removed by the caller.
+    await this.cluster?.close();
+  }
+}
+
+class VigilDriver implements Driver {
+  private closed = false;
+  constructor(private readonly client: VigilClient) {}
+
+  async create(path: string, data: Uint8Array): Promise<void> {
+    await this.client.create(path, data, { mode: 'persistent' });
+  }
+
+  async set(path: string, data: Uint8Array): Promise<void> {
+    await this.client.set(path, data);
+  }
+
+  async get(path: string, consistency: ReadConsistency): Promise<void> {
+    await this.client.get(path, { consistency });
+  }
+
+  async watch(path: string, onChange: () => void): Promise<() => void> {
+    const unsubscribe = this.client.watch(path, {}, () => onChange());
+    return () => void unsubscribe();
+  }
+
+  async settled(): Promise<void> {}
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.close();
+  }
+}

@@ -1,0 +1,312 @@
+/**
+ * The operations of DESIGN.md §9 on top of the session: argument mapping (namespace, UTF-8 data,
+ * options to request fields), deadlines, and results with the namespace stripped again.
+ */
+import {
+  VigilError,
+  childrenPageMax,
+  type Consistency,
+  type CreateMode,
+  type MultiOp as WireMultiOp,
+  type MultiOpResult as WireMultiOpResult,
+  type Op,
+  type OpResult,
+  type RequestBody,
+  type ResultOf,
+  type Stat,
+} from '@vigil/protocol';
+import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
+import { Namespace } from './paths.js';
+import { Session, type Answer, type ConnectionState } from './session.js';
+import { EventStream, type WatchStream } from './watch-stream.js';
+import { Watches, type OneShotKind, type PersistentWatchEvent, type WatchEvent } from './watches.js';
+
+export interface CallOptions {
+  /** Aborting rejects the call with CANCELLED (a sent write may still take effect). */
+  readonly signal?: AbortSignal;
+  /** This call's deadline; default: the client's requestTimeoutMs. Past it: TIMEOUT. */
+  readonly timeoutMs?: number;
+}
+
+export interface ReadOptions extends CallOptions {
+  /** 'linearizable' (default) or 'sequential' (served from the connected server's state). */
+  readonly consistency?: Consistency;
+}
+
+export interface CreateOptions extends CallOptions {
+  /** Default 'persistent'. */
+  readonly mode?: CreateMode;
+  /** Required for the 'ttl' modes. */
+  readonly ttlMs?: number;
+  /** Create missing ancestors as persistent nodes. */
+  readonly createParents?: boolean;
+}
+
+export interface WatchOptions {
+  /** Also every node below the path (created, deleted, dataChanged; no childrenChanged). */
+  readonly recursive?: boolean;
+  /** Replay the events after this revision first (gapless from a revision you have seen). */
+  readonly fromRevision?: number;
+}
+
+export type Data = Uint8Array | string;
+
+export type MultiOp =
+  | { readonly op: 'create'; readonly path: string; readonly data?: Data; readonly mode?: CreateMode; readonly ttlMs?: number; readonly createParents?: boolean }
+  | { readonly op: 'set'; readonly path: string; readonly data: Data; readonly version?: number }
+  | { readonly op: 'delete'; readonly path: string; readonly version?: number }
+  | { readonly op: 'check'; readonly path: string; readonly version?: number };
+
+export type MultiOpResult = WireMultiOpResult;
+
+type OneShotListener = (event: WatchEvent) => void;
+
+const utf8 = new TextEncoder();
+
+/** Opens a session with one of the endpoints; resolves with a client in state 'connected'. */
+export async function connect(options: ConnectOptions): Promise<VigilClient> {
+  const resolved = resolveOptions(options);
+  const namespace = new Namespace(resolved.namespace);
+  const session = new Session({ ...resolved, pathFromServer: (path) => namespace.fromServer(path) });
+  const watches = new Watches(session, namespace);
+  session.setHooks(watches);
+  await session.open();
+  return new VigilClient({ session, watches, namespace, options: resolved });
+}
+
+/** @internal What `connect()` hands the client. */
+export interface ClientParts {
+  readonly session: Session;
+  readonly watches: Watches;
+  readonly namespace: Namespace;
+  readonly options: ResolvedOptions;
+}
+
+export class VigilClient {
+  private readonly session: Session;
+  private readonly watches: Watches;
+  private readonly namespace: Namespace;
+  private readonly options: ResolvedOptions;
+
+  /** @internal Use `connect()`. */
+  constructor(parts: ClientParts) {
+    this.session = parts.session;
+    this.watches = parts.watches;
+    this.namespace = parts.namespace;
+    this.options = parts.options;
+  }
+
+  /** The current session's id (a new one after an expiry; 0 while there is none). */
+  get sessionId(): number {
+    return this.session.sessionId;
+  }
+  get state(): ConnectionState {
+    return this.session.state;
+  }
+  /** The highest revision seen in any welcome, response or event. */
+  get lastRevision(): number {
+    return this.session.lastRevision;
+  }
+  /** The member id of the server currently connected (0 when none). */
+  get serverId(): number {
+    return this.session.serverId;
+  }
+
+  /** Listens to connection state changes; returns the unsubscribe. */
+  on(event: 'state', listener: (state: ConnectionState) => void): () => void {
+    if (event !== 'state') throw new VigilError('BAD_ARGUMENTS', `unknown event ${String(event)}`);
+    return this.session.onState(listener);
+  }
+
+  async create(path: string, data: Data = new Uint8Array(0), options: CreateOptions = {}): Promise<{ path: string; stat: Stat }> {
+    const result = await this.write('create', { op: 'create', ...this.createFields(path, data, options) }, options);
+    return { path: this.namespace.fromServer(result.path), stat: result.stat };
+  }
+
+  async get(path: string, options: ReadOptions & { readonly watch?: OneShotListener } = {}): Promise<{ data: Uint8Array; stat: Stat }> {
+    const serverPath = this.namespace.toServer(path);
+    const result = await this.read('get', { op: 'get', path: serverPath, ...readFields(options) }, options, this.arming('data', serverPath, options.watch, () => true));
+    return { data: result.data, stat: result.stat };
+  }
+
+  async set(path: string, data: Data, options: CallOptions & { readonly version?: number } = {}): Promise<Stat> {
+    const body = { op: 'set', path: this.namespace.toServer(path), data: bytesOf(data), ...versionField(options.version) } as const;
+    return (await this.write('set', body, options)).stat;
+  }
+
+  async delete(path: string, options: CallOptions & { readonly version?: number } = {}): Promise<void> {
+    await this.write('delete', { op: 'delete', path: this.namespace.toServer(path), ...versionField(options.version) }, options);
+  }
+
+  async exists(path: string, options: ReadOptions & { readonly watch?: OneShotListener } = {}): Promise<Stat | null> {
+    const serverPath = this.namespace.toServer(path);
+    const arming = this.arming('exists', serverPath, options.watch, (result) => result.op === 'exists' && result.stat !== null);
+    return (await this.read('exists', { op: 'exists', path: serverPath, ...readFields(options) }, options, arming)).stat;
+  }
+
+  /** All children (following `next` pages); a watch is armed with the first page. */
+  async children(
+    path: string,
+    options: ReadOptions & { readonly withStats?: boolean; readonly watch?: OneShotListener } = {},
+  ): Promise<{ names: string[]; stats?: Stat[] }> {
+    const serverPath = this.namespace.toServer(path);
+    const deadline = this.deadline(options);
+    const names: string[] = [];
+    const stats: Stat[] = [];
+    let after: string | undefined;
+    let arming = this.arming('children', serverPath, options.watch, () => true);
+    // Each page strictly advances `after`, so the loop ends; a page count bound would only
+    // limit how many children a node may have, which is the store's business.
+    for (;;) {
+      const body: RequestBody<'children'> = {
+        op: 'children',
+        path: serverPath,
+        limit: childrenPageMax,
+        ...(options.withStats === true ? { withStats: true } : {}),
+        ...(after === undefined ? {} : { after }),
+        ...readFields(arming === undefined ? { consistency: options.consistency } : options),
+      };
+      const page = await this.read('children', body, { ...options, timeoutMs: deadline.remainingMs() }, arming);
+      arming = undefined;
+      names.push(...page.names);
+      if (page.stats !== undefined) stats.push(...page.stats);
+      if (page.next === undefined) break;
+      if (page.next === after) throw new VigilError('INTERNAL', `children of ${path}: the server repeated the page after ${JSON.stringify(after)}`);
+      after = page.next;
+    }
+    return options.withStats === true ? { names, stats } : { names };
+  }
+
+  /** Atomic: all ops take effect at one revision, or none (the error names the failing op's `opIndex`). */
+  async multi(ops: readonly MultiOp[], options: CallOptions = {}): Promise<MultiOpResult[]> {
+    const wireOps = ops.map((op): WireMultiOp => {
+      switch (op.op) {
+        case 'create':
+          return { op: 'create', ...this.createFields(op.path, op.data ?? new Uint8Array(0), op) };
+        case 'set':
+          return { op: 'set', path: this.namespace.toServer(op.path), data: bytesOf(op.data), ...versionField(op.version) };
+        case 'delete':
+        case 'check':
+          return { op: op.op, path: this.namespace.toServer(op.path), ...versionField(op.version) };
+      }
+    });
+    const result = await this.write('multi', { op: 'multi', ops: wireOps }, options);
+    return result.results.map((r) => (r.op === 'create' ? { ...r, path: this.namespace.fromServer(r.path) } : r));
+  }
+
+  /** Waits until the connected server has applied everything the leader had committed. */
+  async sync(options: CallOptions = {}): Promise<void> {
+    await this.read('sync', { op: 'sync' }, options, undefined);
+  }
+
+  /** A persistent watch as an async iterator (`for await … of`); `close()` or `break` unsubscribes. */
+  watch(path: string, options?: WatchOptions & { readonly signal?: AbortSignal }): WatchStream;
+  /** A persistent watch delivered to a listener; returns the unsubscribe. */
+  watch(path: string, options: WatchOptions, listener: (event: PersistentWatchEvent) => void): () => void;
+  watch(
+    path: string,
+    options: WatchOptions & { readonly signal?: AbortSignal } = {},
+    listener?: (event: PersistentWatchEvent) => void,
+  ): WatchStream | (() => void) {
+    const serverPath = this.namespace.toServer(path);
+    if (options.fromRevision !== undefined && (!Number.isSafeInteger(options.fromRevision) || options.fromRevision < 0)) {
+      throw new VigilError('BAD_ARGUMENTS', `fromRevision: a revision (integer ≥ 0), not ${String(options.fromRevision)}`);
+    }
+    if (this.session.isClosed) throw new VigilError('CLOSED', 'the client was closed');
+    const base = { serverPath, userPath: path, recursive: options.recursive === true, fromRevision: options.fromRevision };
+    if (listener !== undefined) {
+      return this.watches.addPersistent({
+        ...base,
+        sink: {
+          event: (event) => {
+            try {
+              listener(event);
+            } catch {
+              // The listener's failure is its own; the watch goes on.
+            }
+          },
+          registered: () => undefined,
+          end: () => undefined,
+        },
+      });
+    }
+    const stream = new EventStream();
+    stream.bind(this.watches.addPersistent({ ...base, sink: stream }));
+    const signal = options.signal;
+    if (signal !== undefined) {
+      if (signal.aborted) stream.close();
+      else signal.addEventListener('abort', () => stream.close(), { once: true });
+    }
+    return stream;
+  }
+
+  /** Ends the session (its ephemerals are deleted) and the connection. Idempotent; later calls reject CLOSED. */
+  close(): Promise<void> {
+    return this.session.close();
+  }
+
+  // ---- plumbing ----
+
+  private createFields(path: string, data: Data, options: CreateOptions | Extract<MultiOp, { op: 'create' }>): RequestBody<'create'> extends infer B ? Omit<B, 'op'> : never {
+    return {
+      path: this.namespace.toServer(path),
+      data: bytesOf(data),
+      mode: options.mode ?? 'persistent',
+      ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
+      ...(options.createParents === true ? { createParents: true } : {}),
+    };
+  }
+
+  /** Writes are never resent: after a lost connection their outcome is unknown (CONNECTION_LOSS). */
+  private async write<O extends Op>(op: O, body: RequestBody<O>, options: CallOptions): Promise<ResultOf<O>> {
+    const answer = await this.session.call(body, { timeoutMs: this.deadline(options).remainingMs(), signal: options.signal, resendable: false });
+    return resultOf(op, answer);
+  }
+
+  /** Reads are resent after a reconnect, within their deadline. */
+  private async read<O extends Op>(op: O, body: RequestBody<O>, options: CallOptions, onAnswer: ((answer: Answer) => void) | undefined): Promise<ResultOf<O>> {
+    const answer = await this.session.call(body, { timeoutMs: this.deadline(options).remainingMs(), signal: options.signal, resendable: true, onAnswer });
+    return resultOf(op, answer);
+  }
+
+  /** The hook that registers a one-shot watch synchronously with its read's answer. */
+  private arming(kind: OneShotKind, serverPath: string, listener: OneShotListener | undefined, existed: (result: OpResult) => boolean): ((answer: Answer) => void) | undefined {
+    if (listener === undefined) return undefined;
+    return (answer) => {
+      const result = answer.result;
+      const watchId = 'watchId' in result ? result.watchId : undefined;
+      if (watchId === undefined) return;
+      this.watches.armOneShot({ kind, serverPath, listener, watchId, armedRevision: answer.revision, existed: existed(result) });
+    };
+  }
+
+  private deadline(options: CallOptions): { remainingMs: () => number } {
+    const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new VigilError('BAD_ARGUMENTS', `timeoutMs: a positive number of ms, not ${String(timeoutMs)}`);
+    const endsAt = Date.now() + timeoutMs;
+    return { remainingMs: () => Math.max(1, endsAt - Date.now()) };
+  }
+}
+
+function readFields(options: { readonly watch?: unknown; readonly consistency?: Consistency | undefined }): { watch?: true; consistency?: Consistency } {
+  return {
+    ...(options.watch === undefined ? {} : { watch: true as const }),
+    ...(options.consistency === undefined ? {} : { consistency: options.consistency }),
+  };
+}
+
+function versionField(version: number | undefined): { version?: number } {
+  return version === undefined ? {} : { version };
+}
+
+function bytesOf(data: Data): Uint8Array {
+  if (typeof data === 'string') return utf8.encode(data);
+  if (data instanceof Uint8Array) return data;
+  throw new VigilError('BAD_ARGUMENTS', 'data: a Uint8Array or a string');
+}
+
+/** The server echoes the op in every response; anything else is a server bug, reported as INTERNAL. */
+function resultOf<O extends Op>(op: O, answer: Answer): ResultOf<O> {
+  if (answer.result.op !== op) throw new VigilError('INTERNAL', `asked ${op}, the server answered ${answer.result.op}`);
+  return answer.result as ResultOf<O>;
+}

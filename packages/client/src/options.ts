@@ -1,0 +1,94 @@
+/**
+ * What `connect()` accepts, its defaults, and the checks made before any socket is opened. A bad
+ * option is an operational failure of the caller (BAD_ARGUMENTS), not a bug of the SDK.
+ */
+import { VigilError, webSocketPath } from '@vigil/protocol';
+import { parseNamespace } from './paths.js';
+
+export interface ConnectOptions {
+  /** Server endpoints: `'ws://127.0.0.1:8181'`, `'wss://…'`, or `'host:port'` (ws:// implied). */
+  readonly endpoints: readonly string[];
+  /** Requested session timeout; the server negotiates it (default 10_000). */
+  readonly sessionTimeoutMs?: number;
+  /** A chroot like ZooKeeper's (`'/app'`): every path is relative to it; results and events have it stripped. */
+  readonly namespace?: string;
+  /** Default deadline of every call (default 10_000). */
+  readonly requestTimeoutMs?: number;
+  /** How long `connect()` may take to open a first session (default 10_000). */
+  readonly connectTimeoutMs?: number;
+  /** Reconnect delays: exponential with full jitter between 0 and min(maxMs, baseMs·2^attempt) (default 50..2000). */
+  readonly reconnectBackoff?: { readonly baseMs?: number; readonly maxMs?: number };
+  /** After 'expired', open a fresh session and emit 'connected' (default true). */
+  readonly reopenAfterExpiry?: boolean;
+  /** How long `close()` waits for the server to confirm the end of the session (default 2_000). */
+  readonly closeTimeoutMs?: number;
+}
+
+/** The options with every default filled in and every endpoint as a URL. */
+export interface ResolvedOptions {
+  readonly endpoints: readonly string[];
+  readonly sessionTimeoutMs: number;
+  readonly namespace: string;
+  readonly requestTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  readonly reopenAfterExpiry: boolean;
+  readonly closeTimeoutMs: number;
+}
+
+export const defaultSessionTimeoutMs = 10_000;
+export const defaultRequestTimeoutMs = 10_000;
+export const defaultConnectTimeoutMs = 10_000;
+export const defaultBackoffBaseMs = 50;
+export const defaultBackoffMaxMs = 2_000;
+export const defaultCloseTimeoutMs = 2_000;
+/** More endpoints than any cluster has members; a longer list is a mistake of the caller. */
+export const endpointsMax = 64;
+
+export function resolveOptions(options: ConnectOptions): ResolvedOptions {
+  if (!Array.isArray(options.endpoints) || options.endpoints.length === 0) {
+    throw new VigilError('BAD_ARGUMENTS', 'endpoints: at least one endpoint is required');
+  }
+  if (options.endpoints.length > endpointsMax) {
+    throw new VigilError('BAD_ARGUMENTS', `endpoints: at most ${endpointsMax}`);
+  }
+  const backoffBaseMs = positive('reconnectBackoff.baseMs', options.reconnectBackoff?.baseMs, defaultBackoffBaseMs);
+  const backoffMaxMs = positive('reconnectBackoff.maxMs', options.reconnectBackoff?.maxMs, defaultBackoffMaxMs);
+  if (backoffMaxMs < backoffBaseMs) throw new VigilError('BAD_ARGUMENTS', 'reconnectBackoff: maxMs is below baseMs');
+  return {
+    endpoints: options.endpoints.map(endpointUrl),
+    sessionTimeoutMs: positive('sessionTimeoutMs', options.sessionTimeoutMs, defaultSessionTimeoutMs),
+    namespace: parseNamespace(options.namespace ?? ''),
+    requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, defaultRequestTimeoutMs),
+    connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, defaultConnectTimeoutMs),
+    backoffBaseMs,
+    backoffMaxMs,
+    reopenAfterExpiry: options.reopenAfterExpiry ?? true,
+    closeTimeoutMs: positive('closeTimeoutMs', options.closeTimeoutMs, defaultCloseTimeoutMs),
+  };
+}
+
+/** `'host:port'` → `'ws://host:port/'`; a URL without a path gets the protocol's path. */
+export function endpointUrl(endpoint: string): string {
+  const hasScheme = /^wss?:\/\//i.test(endpoint);
+  const text = hasScheme ? endpoint : `ws://${endpoint}`;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new VigilError('BAD_ARGUMENTS', `endpoint ${JSON.stringify(endpoint)} is not ws://host:port or host:port`);
+  }
+  // Without a scheme there is no default port to fall back on: 'host' alone is a mistake.
+  if (!hasScheme && url.port === '') {
+    throw new VigilError('BAD_ARGUMENTS', `endpoint ${JSON.stringify(endpoint)} has no port`);
+  }
+  if (url.pathname === '' || url.pathname === '/') url.pathname = webSocketPath;
+  return url.toString();
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) throw new VigilError('BAD_ARGUMENTS', `${name}: a positive integer of ms, not ${String(value)}`);
+  return value;
+}

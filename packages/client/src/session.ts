@@ -1,0 +1,650 @@
+/**
+ * The session's state machine (docs/protocol.md §5, DESIGN.md §9): it dials endpoints until one
+ * answers `welcome`, numbers and pipelines requests on the current connection, keeps the
+ * heartbeat, and when the connection fails it reconnects elsewhere with backoff and resumes the
+ * session with `{ id, secret, lastRevision }`.
+ *
+ *   (first welcome) → connected ─loss→ suspended ─welcome resumed→ reconnected ─loss→ suspended …
+ *   suspended ─SESSION_EXPIRED→ expired ─(reopenAfterExpiry) new welcome→ connected
+ *   any ─close()→ closed
+ *
+ * What happens to a call when the connection fails: one not yet written waits for the next
+ * connection (within its deadline); a written read is written again on the next connection; a
+ * written write fails with CONNECTION_LOSS, because whether it took effect is unknown.
+ *
+ * Watches live in watches.ts; this module tells them, through `SessionHooks`, when the connection
+ * changes and hands them their frames.
+ */
+import { performance } from 'node:perf_hooks';
+import {
+  VigilError,
+  encodeFrame,
+  inFlightRequestBytesMax,
+  inFlightRequestsMax,
+  isVigilError,
+  protocolVersion,
+  requestIdMax,
+  vigilErrorFromWire,
+  type CompactedFrame,
+  type HelloFrame,
+  type OpResult,
+  type Request,
+  type RequestBody,
+  type Response,
+  type WatchFrame,
+  type WelcomeFrame,
+  type WireError,
+} from '@vigil/protocol';
+import { backoffDelayMs } from './backoff.js';
+import { Connection, type PushedFrame } from './connection.js';
+import type { ResolvedOptions } from './options.js';
+
+export type ConnectionState = 'connected' | 'suspended' | 'reconnected' | 'expired' | 'closed';
+
+/** Calls waiting for a connection (or for room under the in-flight limits); more fail at once. */
+export const queuedCallsMax = 100_000;
+
+/** A successful response: the op's result and the revision it observed or made. */
+export interface Answer {
+  readonly result: OpResult;
+  readonly revision: number;
+}
+
+export interface SessionCallOptions {
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal | undefined;
+  /** A read: written again after a reconnect instead of failing with CONNECTION_LOSS. */
+  readonly resendable: boolean;
+  /**
+   * Runs synchronously when the answer arrives, before any later frame of the connection is
+   * handled: a watch registered here cannot miss an event that follows its response.
+   */
+  readonly onAnswer?: ((answer: Answer) => void) | undefined;
+  /** For a successful answer that arrives after the call gave up (deadline or abort). */
+  readonly onLateAnswer?: ((answer: Answer) => void) | undefined;
+}
+
+export interface InternalCallOptions {
+  readonly onAnswer?: ((answer: Answer) => void) | undefined;
+  readonly onLateAnswer?: ((answer: Answer) => void) | undefined;
+}
+
+/** What the watch registry needs to know about the session's life. */
+export interface SessionHooks {
+  /** A `watch` or `compacted` frame of the current connection. */
+  onPush(frame: WatchFrame | CompactedFrame): void;
+  /** The connection's watch ids mean nothing any more (loss, expiry or close). */
+  onConnectionLost(): void;
+  /** A connection is ready (new or resumed session): register what must be registered. */
+  onSessionReady(): void;
+  /** The session is over (expired or closed): end every watch with this error. */
+  onSessionEnded(error: VigilError): void;
+}
+
+interface PendingCall {
+  readonly body: RequestBody;
+  readonly resendable: boolean;
+  /** The SDK's own request (watch registration, ping, close): bound to one connection, never resent. */
+  readonly internal: boolean;
+  readonly onAnswer: ((answer: Answer) => void) | undefined;
+  readonly onLateAnswer: ((answer: Answer) => void) | undefined;
+  readonly resolve: (answer: Answer) => void;
+  readonly reject: (error: VigilError) => void;
+  settled: boolean;
+  timer: ReturnType<typeof setTimeout> | null;
+  detachAbort: (() => void) | null;
+  bytes: number;
+}
+
+export interface SessionOptions extends ResolvedOptions {
+  /** Maps a path in a server error to the caller's (namespace stripping). */
+  readonly pathFromServer: (path: string) => string;
+  /** Injected for tests; endpoint shuffling and backoff jitter. */
+  readonly random?: () => number;
+}
+
+export class Session {
+  private current: ConnectionState | 'opening' = 'opening';
+  private sessionIdValue = 0;
+  private secret: Uint8Array | null = null;
+  private serverIdValue = 0;
+  private lastRevisionValue = 0;
+  private negotiatedTimeoutMs: number;
+
+  private readonly endpoints: readonly string[];
+  private nextEndpoint = 0;
+  private attempt = 0;
+  private dialing: Connection | null = null;
+  private dialTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastDialError: VigilError | null = null;
+
+  private connection: Connection | null = null;
+  private readonly queue: PendingCall[] = [];
+  /** Internal calls go before the caller's, so watches are registered before queued reads run. */
+  private readonly priority: PendingCall[] = [];
+  private readonly inflight = new Map<number, PendingCall>();
+  private inflightBytes = 0;
+  private requestIdNext = 1;
+
+  private heartbeatTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastSentAt = 0;
+  private lastReceivedAt = 0;
+  private draining = false;
+  private drainTimer: ReturnType<typeof setTimeout> | null = null;
+
+  private opening: { resolve: () => void; reject: (error: VigilError) => void; timer: ReturnType<typeof setTimeout> } | null = null;
+  private closing: Promise<void> | null = null;
+  private hooks: SessionHooks | null = null;
+  private readonly stateListeners = new Set<(state: ConnectionState) => void>();
+  private readonly random: () => number;
+
+  constructor(private readonly options: SessionOptions) {
+    this.random = options.random ?? Math.random;
+    this.endpoints = shuffled(options.endpoints, this.random);
+    this.negotiatedTimeoutMs = options.sessionTimeoutMs;
+  }
+
+  get state(): ConnectionState {
+    return this.current === 'opening' ? 'suspended' : this.current;
+  }
+  get sessionId(): number {
+    return this.sessionIdValue;
+  }
+  get serverId(): number {
+    return this.serverIdValue;
+  }
+  get lastRevision(): number {
+    return this.lastRevisionValue;
+  }
+  get isConnected(): boolean {
+    return this.connection !== null;
+  }
+  get isClosed(): boolean {
+    return this.closing !== null;
+  }
+
+  setHooks(hooks: SessionHooks): void {
+    this.hooks = hooks;
+  }
+
+  onState(listener: (state: ConnectionState) => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  /** Resolves at the first welcome; rejects (and releases everything) after connectTimeoutMs. */
+  open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.opening = null;
+        const last = this.lastDialError;
+        const error = new VigilError(
+          last?.code ?? 'TIMEOUT',
+          `no endpoint opened a session within ${this.options.connectTimeoutMs}ms${last === null ? '' : ` (last: ${last.message})`}`,
+          last === null ? {} : { cause: last },
+        );
+        void this.close().then(() => reject(error));
+      }, this.options.connectTimeoutMs);
+      this.opening = { resolve, reject, timer };
+      this.scheduleDial();
+    });
+  }
+
+  /** A call of the caller, with its deadline and abort signal; waits for a connection if need be. */
+  call(body: RequestBody, options: SessionCallOptions): Promise<Answer> {
+    const refusal = this.refusal();
+    if (refusal !== null) return Promise.reject(refusal);
+    if (options.signal?.aborted === true) return Promise.reject(new VigilError('CANCELLED', 'the signal was already aborted'));
+    if (this.queue.length >= queuedCallsMax) {
+      return Promise.reject(new VigilError('TOO_MANY_REQUESTS', `${queuedCallsMax} calls are already waiting to be sent`));
+    }
+    return new Promise((resolve, reject) => {
+      const call = pendingCall(body, { resolve, reject, resendable: options.resendable, internal: false, onAnswer: options.onAnswer, onLateAnswer: options.onLateAnswer });
+      call.timer = setTimeout(() => this.giveUp(call, new VigilError('TIMEOUT', `no answer to ${body.op} within ${options.timeoutMs}ms`)), options.timeoutMs);
+      const signal = options.signal;
+      if (signal !== undefined) {
+        const onAbort = (): void => this.giveUp(call, new VigilError('CANCELLED', `${body.op} was aborted`, { cause: signal.reason }));
+        signal.addEventListener('abort', onAbort, { once: true });
+        call.detachAbort = () => signal.removeEventListener('abort', onAbort);
+      }
+      this.queue.push(call);
+      this.pump();
+    });
+  }
+
+  /**
+   * The SDK's own request on the current connection only: it fails with CONNECTION_LOSS when
+   * there is none or when it is lost, and has no deadline (the heartbeat bounds the connection).
+   */
+  internalCall(body: RequestBody, options: InternalCallOptions = {}): Promise<Answer> {
+    if (this.connection === null) return Promise.reject(new VigilError('CONNECTION_LOSS', 'not connected'));
+    return new Promise((resolve, reject) => {
+      this.priority.push(pendingCall(body, { resolve, reject, resendable: false, internal: true, onAnswer: options.onAnswer, onLateAnswer: options.onLateAnswer }));
+      this.pump();
+    });
+  }
+
+  /** Ends the session (`close` op, bounded wait), then the connection. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private refusal(): VigilError | null {
+    if (this.closing !== null) return new VigilError('CLOSED', 'the client was closed');
+    if (this.current === 'expired' && !this.options.reopenAfterExpiry) return new VigilError('SESSION_EXPIRED', 'the session expired');
+    return null;
+  }
+
+  // ---- dialing ----
+
+  private scheduleDial(): void {
+    if (this.closing !== null || this.dialTimer !== null || this.dialing !== null || this.connection !== null) return;
+    // The very first attempt goes at once; every later one waits a jittered, growing delay.
+    const delayMs = this.current === 'opening' && this.attempt === 0 ? 0 : backoffDelayMs(this.attempt, { baseMs: this.options.backoffBaseMs, maxMs: this.options.backoffMaxMs }, this.random);
+    this.attempt++;
+    this.dialTimer = setTimeout(() => {
+      this.dialTimer = null;
+      this.dial();
+    }, delayMs);
+  }
+
+  private dial(): void {
+    const endpoint = this.endpoints[this.nextEndpoint % this.endpoints.length] ?? this.options.endpoints[0] ?? '';
+    this.nextEndpoint = (this.nextEndpoint + 1) % this.endpoints.length;
+    const hello: HelloFrame = {
+      t: 'hello',
+      protocolVersion,
+      sessionTimeoutMs: this.options.sessionTimeoutMs,
+      ...(this.secret === null ? {} : { session: { id: this.sessionIdValue, secret: this.secret, lastRevision: this.lastRevisionValue } }),
+    };
+    // An endpoint that accepts TCP but never answers must not hold the others up for long.
+    const handshakeTimeoutMs = Math.max(1_000, Math.floor(this.negotiatedTimeoutMs / this.endpoints.length));
+    const connection: Connection = new Connection({
+      endpoint,
+      hello,
+      handshakeTimeoutMs,
+      handlers: {
+        onWelcome: (welcome) => this.welcomed(connection, welcome),
+        onFrame: (frame) => this.pushed(connection, frame),
+        onBadResponse: (id, error) => this.failedResponse(connection, id, error),
+        onClosed: (error) => this.connectionClosed(connection, error),
+      },
+    });
+    this.dialing = connection;
+  }
+
+  private connectionClosed(connection: Connection, error: VigilError): void {
+    if (connection === this.dialing) {
+      this.dialing = null;
+      this.lastDialError = error;
+      // Only a resume can be refused as expired; any other refusal (SERVER_BEHIND, SHUTTING_DOWN,
+      // a refused socket, …) means: try the next endpoint.
+      if (error.code === 'SESSION_EXPIRED' && this.secret !== null) this.expire(error);
+      else this.scheduleDial();
+    } else if (connection === this.connection) {
+      this.lost(error);
+    }
+  }
+
+  private welcomed(connection: Connection, welcome: WelcomeFrame): void {
+    this.dialing = null;
+    this.attempt = 0;
+    this.lastDialError = null;
+    const resuming = this.secret !== null;
+    if (resuming && !(welcome.resumed && welcome.sessionId === this.sessionIdValue)) {
+      // docs/protocol.md §5 answers a failed resume with SESSION_EXPIRED; a server that opens a
+      // new session instead still means ours is gone. Drop this one and start over cleanly.
+      connection.terminate();
+      this.expire(new VigilError('SESSION_EXPIRED', `${connection.endpoint} did not resume session ${this.sessionIdValue}`));
+      return;
+    }
+    this.sessionIdValue = welcome.sessionId;
+    this.secret = welcome.secret;
+    this.serverIdValue = welcome.serverId;
+    this.negotiatedTimeoutMs = welcome.negotiatedTimeoutMs;
+    this.observeRevision(welcome.revision);
+    this.connection = connection;
+    this.draining = false;
+    this.lastSentAt = this.lastReceivedAt = performance.now();
+    this.scheduleHeartbeat();
+    this.hooks?.onSessionReady();
+    this.pump();
+    if (this.opening !== null) {
+      clearTimeout(this.opening.timer);
+      this.opening.resolve();
+      this.opening = null;
+    }
+    this.setState(resuming ? 'reconnected' : 'connected');
+  }
+
+  // ---- frames ----
+
+  private pushed(connection: Connection, frame: PushedFrame): void {
+    if (connection !== this.connection) return;
+    this.lastReceivedAt = performance.now();
+    switch (frame.t) {
+      case 'res':
+        this.answered(frame);
+        break;
+      case 'watch':
+        for (const event of frame.events) this.observeRevision(event.revision);
+        this.hooks?.onPush(frame);
+        break;
+      case 'compacted':
+        this.hooks?.onPush(frame);
+        break;
+      case 'session':
+        if (frame.state === 'expired') this.expire(new VigilError('SESSION_EXPIRED', `${connection.endpoint} expired the session`));
+        else if (frame.state === 'draining') this.startDrain();
+        // 'moved': the server closes this connection next (4202); its close is the loss.
+        break;
+    }
+  }
+
+  private answered(response: Response): void {
+    this.observeRevision(response.revision);
+    const call = this.takeInflight(response.id);
+    if (call === undefined) return;
+    if (response.ok) {
+      const answer: Answer = { result: response, revision: response.revision };
+      if (call.settled) {
+        call.onLateAnswer?.(answer);
+      } else {
+        call.onAnswer?.(answer);
+        settle(call);
+        call.resolve(answer);
+      }
+    } else {
+      this.rejectCall(call, this.errorFromWire(response.error));
+    }
+    this.pump();
+    this.finishDrainIfIdle();
+  }
+
+  private failedResponse(connection: Connection, id: number, error: VigilError): void {
+    if (connection !== this.connection) return;
+    const call = this.takeInflight(id);
+    if (call !== undefined) this.rejectCall(call, error);
+    this.pump();
+    this.finishDrainIfIdle();
+  }
+
+  private takeInflight(id: number): PendingCall | undefined {
+    const call = this.inflight.get(id);
+    if (call === undefined) return undefined;
+    this.inflight.delete(id);
+    this.inflightBytes -= call.bytes;
+    return call;
+  }
+
+  private errorFromWire(error: WireError): VigilError {
+    const { path, ...rest } = error;
+    return vigilErrorFromWire(path === undefined ? rest : { ...rest, path: this.options.pathFromServer(path) });
+  }
+
+  private observeRevision(revision: number): void {
+    if (revision > this.lastRevisionValue) this.lastRevisionValue = revision;
+  }
+
+  // ---- sending ----
+
+  /** Writes queued calls, internal ones first, within the protocol's in-flight bounds (§8). */
+  private pump(): void {
+    const connection = this.connection;
+    if (connection === null) return;
+    for (;;) {
+      const fromPriority = this.priority.length > 0;
+      const call = fromPriority ? this.priority[0] : this.queue[0];
+      if (call === undefined) return;
+      const take = (): void => {
+        if (fromPriority) this.priority.shift();
+        else this.queue.shift();
+      };
+      if (call.settled) {
+        take();
+        continue;
+      }
+      // A draining server gets only what the SDK itself must say (unwatch, close).
+      if (this.draining && !call.internal) return;
+      if (this.inflight.size >= inFlightRequestsMax) return;
+      const id = this.requestId();
+      let bytes: Uint8Array;
+      try {
+        bytes = encodeFrame({ t: 'req', id, ...call.body } as Request);
+      } catch (err) {
+        take();
+        this.rejectCall(call, isVigilError(err) ? err : new VigilError('BAD_ARGUMENTS', String(err)));
+        continue;
+      }
+      if (this.inflight.size > 0 && this.inflightBytes + bytes.byteLength > inFlightRequestBytesMax) return;
+      take();
+      call.bytes = bytes.byteLength;
+      this.inflight.set(id, call);
+      this.inflightBytes += call.bytes;
+      connection.send(bytes);
+      this.lastSentAt = performance.now();
+    }
+  }
+
+  /** A counter wrapping at requestIdMax, skipping ids still unanswered (§3.2). */
+  private requestId(): number {
+    for (;;) {
+      const id = this.requestIdNext;
+      this.requestIdNext = id >= requestIdMax ? 0 : id + 1;
+      if (!this.inflight.has(id)) return id;
+    }
+  }
+
+  // ---- heartbeat ----
+
+  private scheduleHeartbeat(): void {
+    if (this.heartbeatTimer !== null) clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+    if (this.connection === null) return;
+    const timeoutMs = this.negotiatedTimeoutMs;
+    const dueAt = Math.min(this.lastSentAt + timeoutMs / 3, this.lastReceivedAt + (2 * timeoutMs) / 3);
+    this.heartbeatTimer = setTimeout(() => this.heartbeat(), Math.max(1, Math.ceil(dueAt - performance.now())));
+  }
+
+  /**
+   * Ping when nothing was sent for a third of the timeout (§5). Silence for two thirds means the
+   * connection is dead even if TCP has not noticed: leave it while the session can still be
+   * resumed elsewhere.
+   */
+  private heartbeat(): void {
+    this.heartbeatTimer = null;
+    const connection = this.connection;
+    if (connection === null) return;
+    const now = performance.now();
+    const timeoutMs = this.negotiatedTimeoutMs;
+    if (now - this.lastReceivedAt >= (2 * timeoutMs) / 3) {
+      this.lost(new VigilError('CONNECTION_LOSS', `nothing from ${connection.endpoint} for ${Math.round(now - this.lastReceivedAt)}ms`));
+      return;
+    }
+    if (now - this.lastSentAt >= timeoutMs / 3) this.sendPing(connection);
+    this.scheduleHeartbeat();
+  }
+
+  /** Pings skip the queue and the in-flight bounds: they must go even when those are full. */
+  private sendPing(connection: Connection): void {
+    const id = this.requestId();
+    const call = pendingCall({ op: 'ping' }, { resolve: noop, reject: noop, resendable: false, internal: true, onAnswer: undefined, onLateAnswer: undefined });
+    const bytes = encodeFrame({ t: 'req', id, op: 'ping' });
+    call.bytes = bytes.byteLength;
+    this.inflight.set(id, call);
+    this.inflightBytes += call.bytes;
+    connection.send(bytes);
+    this.lastSentAt = performance.now();
+  }
+
+  // ---- draining ----
+
+  /** The server will stop soon: send nothing new, and move once the answers are in (bounded). */
+  private startDrain(): void {
+    if (this.draining || this.connection === null) return;
+    this.draining = true;
+    const endpoint = this.connection.endpoint;
+    this.drainTimer = setTimeout(() => {
+      this.drainTimer = null;
+      if (this.connection !== null) this.lost(new VigilError('SHUTTING_DOWN', `${endpoint} is draining`));
+    }, this.negotiatedTimeoutMs / 3);
+    this.finishDrainIfIdle();
+  }
+
+  private finishDrainIfIdle(): void {
+    if (!this.draining || this.connection === null || this.inflight.size > 0) return;
+    this.lost(new VigilError('SHUTTING_DOWN', `${this.connection.endpoint} is draining`));
+  }
+
+  // ---- loss, expiry, close ----
+
+  /** The current connection is gone: suspend, keep what can be kept, and dial the next endpoint. */
+  private lost(error: VigilError): void {
+    const connection = this.detachConnection();
+    if (connection === null) return;
+    if (this.closing !== null) return;
+    if (error.code === 'SESSION_EXPIRED') {
+      this.expire(error);
+      return;
+    }
+    const resend: PendingCall[] = [];
+    for (const call of this.inflight.values()) {
+      if (call.settled) continue;
+      if (call.resendable) resend.push(call);
+      else this.rejectCall(call, new VigilError('CONNECTION_LOSS', `the connection to ${connection.endpoint} was lost before the answer (${error.message})`, { cause: error }));
+    }
+    this.clearInflight();
+    this.failAll(this.priority, new VigilError('CONNECTION_LOSS', `the connection to ${connection.endpoint} was lost`, { cause: error }));
+    this.queue.unshift(...resend);
+    this.hooks?.onConnectionLost();
+    this.setState('suspended');
+    this.scheduleDial();
+  }
+
+  /** The session is gone: every call fails, every watch ends; maybe open a new session. */
+  private expire(error: VigilError): void {
+    this.detachConnection();
+    for (const call of this.inflight.values()) this.rejectCall(call, error);
+    this.clearInflight();
+    this.failAll(this.priority, error);
+    this.failAll(this.queue, error);
+    this.sessionIdValue = 0;
+    this.secret = null;
+    this.hooks?.onConnectionLost();
+    this.hooks?.onSessionEnded(error);
+    this.setState('expired');
+    if (this.options.reopenAfterExpiry) this.scheduleDial();
+  }
+
+  private async shutdown(): Promise<void> {
+    const closed = new VigilError('CLOSED', 'the client was closed');
+    if (this.dialTimer !== null) clearTimeout(this.dialTimer);
+    this.dialTimer = null;
+    this.dialing?.terminate();
+    this.dialing = null;
+    this.failAll(this.queue, closed);
+    if (this.connection !== null) await this.endSession();
+    this.detachConnection();
+    for (const call of this.inflight.values()) this.rejectCall(call, closed);
+    this.clearInflight();
+    this.failAll(this.priority, closed);
+    this.hooks?.onConnectionLost();
+    this.hooks?.onSessionEnded(closed);
+    this.setState('closed');
+    if (this.opening !== null) {
+      clearTimeout(this.opening.timer);
+      this.opening.reject(closed);
+      this.opening = null;
+    }
+  }
+
+  /** `close` ends the session and its ephemerals now; without it they live until the timeout. */
+  private endSession(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, this.options.closeTimeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.internalCall({ op: 'close' }).then(done, done);
+    });
+  }
+
+  private detachConnection(): Connection | null {
+    const connection = this.connection;
+    this.connection = null;
+    this.serverIdValue = 0;
+    this.draining = false;
+    if (this.drainTimer !== null) clearTimeout(this.drainTimer);
+    this.drainTimer = null;
+    if (this.heartbeatTimer !== null) clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+    connection?.terminate();
+    return connection;
+  }
+
+  private clearInflight(): void {
+    this.inflight.clear();
+    this.inflightBytes = 0;
+  }
+
+  private failAll(calls: PendingCall[], error: VigilError): void {
+    for (const call of calls.splice(0)) this.rejectCall(call, error);
+  }
+
+  private giveUp(call: PendingCall, error: VigilError): void {
+    if (call.settled) return;
+    // Not yet written: it leaves the queue. Written: it stays in `inflight` (settled), so its
+    // late answer is recognised and ignored, and it still counts against the in-flight bounds.
+    const index = this.queue.indexOf(call);
+    if (index >= 0) this.queue.splice(index, 1);
+    this.rejectCall(call, error);
+  }
+
+  private rejectCall(call: PendingCall, error: VigilError): void {
+    if (call.settled) return;
+    settle(call);
+    call.reject(error);
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.current === state) return;
+    this.current = state;
+    for (const listener of [...this.stateListeners]) {
+      try {
+        listener(state);
+      } catch {
+        // A listener's failure is its own; it must not break the session or the other listeners.
+      }
+    }
+  }
+}
+
+function pendingCall(
+  body: RequestBody,
+  fields: Pick<PendingCall, 'resolve' | 'reject' | 'resendable' | 'internal' | 'onAnswer' | 'onLateAnswer'>,
+): PendingCall {
+  return { body, ...fields, settled: false, timer: null, detachAbort: null, bytes: 0 };
+}
+
+function settle(call: PendingCall): void {
+  call.settled = true;
+  if (call.timer !== null) clearTimeout(call.timer);
+  call.timer = null;
+  call.detachAbort?.();
+  call.detachAbort = null;
+}
+
+function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const a = out[i] as T;
+    out[i] = out[j] as T;
+    out[j] = a;
+  }
+  return out;
+}
+
+function noop(): void {}

@@ -57,6 +57,7 @@ async function loadSystem(name: SystemName): Promise<System> {
   }
 }
 
+const startedAt = new Date().toISOString();
 const root = await mkdtemp(join(os.tmpdir(), 'vigil-bench-'));
 const started: System[] = [];
 let cleaned = false;
@@ -177,7 +178,7 @@ try {
   }
   await mkdir('bench-results', { recursive: true });
   const file = join('bench-results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await writeFile(file, `${JSON.stringify({ bench: 'compare', startedAt: new Date().toISOString(), machine, settings, systems: reports }, null, 2)}\n`);
+  await writeFile(file, `${JSON.stringify({ bench: 'compare', startedAt, finishedAt: new Date().toISOString(), machine, settings, systems: reports }, null, 2)}\n`);
   console.log(`\nraw figures: ${file}`);
 } finally {
   await cleanUp();

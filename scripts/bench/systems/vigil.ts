@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { connect } from '@vigil/client';
 import { ProcessCluster } from '../../cluster/process-cluster.js';
 import { nowMs } from '../latency.js';
@@ -35,6 +36,7 @@ export class VigilSystem implements System {
   }
 
   async start(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
     this.cluster = await ProcessCluster.start({ root: dir, logLevel: 'warn' });
     await this.cluster.leader();
   }

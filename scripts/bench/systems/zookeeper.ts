@@ -198,22 +198,21 @@ class ZooKeeperDriver implements Driver {
     return new Promise((resolve, reject) => this.client.setData(path, toBuffer(data), -1, settle(resolve, reject, undefined)));
   }
 
-  get(path: string, consistency: ReadConsistency): Promise<void> {
-    const read = new Promise<void>((resolve, reject) => {
-      if (consistency === 'linearizable') this.sync(path);
-      this.client.getData(path, settle(resolve, reject, undefined));
-    });
-    return read;
+  async get(path: string, consistency: ReadConsistency): Promise<void> {
+    // Both requests go out at once: the session's FIFO order holds the getData back until the sync is answered.
+    const synced = consistency === 'linearizable' ? this.sync(path) : undefined;
+    const read = new Promise<void>((resolve, reject) => this.client.getData(path, settle(resolve, reject, undefined)));
+    await Promise.all([synced, read]);
   }
 
   /**
    * ZooKeeper's sync(path), which node-zookeeper-client 1.x lacks. SyncRequest and GetACLRequest
    * are both `{ ustring path }` on the wire, so a GetACLRequest payload goes out under the SYNC
    * op code. The header reports DELETE to the client's response decoder, which then expects no
-   * body, as the SyncResponse's path is not needed. The result is not awaited: the getData queued
-   * after it on the same session is answered only once the sync has been, which is the point.
+   * body, as the SyncResponse's path is not needed (the client frames replies by length, so the
+   * unread bytes are harmless).
    */
-  private sync(path: string): void {
+  private sync(path: string): Promise<void> {
     const header = new jute.protocol.RequestHeader();
     header.type = jute.OP_CODES.DELETE;
     const serialize = header.serialize.bind(header);
@@ -227,7 +226,7 @@ class ZooKeeperDriver implements Driver {
     };
     const payload = new jute.protocol.GetACLRequest();
     payload.path = path;
-    this.client.connectionManager.queue(new jute.Request(header, payload), () => undefined);
+    return new Promise((resolve, reject) => this.client.connectionManager.queue(new jute.Request(header, payload), settle(resolve, reject, undefined)));
   }
 
   async watch(path: string, onChange: () => void): Promise<() => void> {

@@ -165,6 +165,11 @@ export class Store {
     return this.#tree.sessions();
   }
 
+  /** Open sessions without their ephemerals: cheap enough for a leader's periodic expiry check. */
+  sessionRecords(): IterableIterator<SessionRecord> {
+    return this.#tree.sessionRecords();
+  }
+
   session(sessionId: number): SessionInfo | undefined {
     return this.#tree.session(sessionId);
   }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { sessionTimeoutMsMax, sessionTimeoutMsMin } from '@vigil/protocol';
 import { ServerError } from '../errors.js';
 import { formatHostPort, parseHostPort, sameHostPort, type HostPort } from './host-port.js';
 import {
@@ -255,6 +256,10 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
   const snapshotEveryEntries = get('snapshotEveryEntries', integer(1, Number.MAX_SAFE_INTEGER));
   const logTrailingEntries = get('logTrailingEntries', integer(0, Number.MAX_SAFE_INTEGER));
   const shutdownTimeoutMs = get('shutdownTimeoutMs', integer(1, shutdownTimeoutMsMax));
+  const sessionTimeoutMinMs = get('sessionTimeoutMinMs', integer(sessionTimeoutMsMin, sessionTimeoutMsMax));
+  const sessionTimeoutMaxMs = get('sessionTimeoutMaxMs', integer(sessionTimeoutMsMin, sessionTimeoutMsMax));
+  const watchHistoryEvents = get('watchHistoryEvents', integer(1, 10_000_000));
+  const requestTimeoutMs = get('requestTimeoutMs', integer(100, 600_000));
 
   const origin = (key: ConfigKey): string => describe(origins.get(key) ?? { source: 'default', name: key });
   const crossProblem = (key: ConfigKey, message: string): void => {
@@ -263,6 +268,9 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
 
   if (electionTicks !== undefined && heartbeatTicks !== undefined && electionTicks <= heartbeatTicks) {
     crossProblem('electionTicks', `${origin('electionTicks')} = ${electionTicks} must be greater than ${origin('heartbeatTicks')} = ${heartbeatTicks}`);
+  }
+  if (sessionTimeoutMinMs !== undefined && sessionTimeoutMaxMs !== undefined && sessionTimeoutMinMs > sessionTimeoutMaxMs) {
+    crossProblem('sessionTimeoutMinMs', `${origin('sessionTimeoutMinMs')} = ${sessionTimeoutMinMs} must not exceed ${origin('sessionTimeoutMaxMs')} = ${sessionTimeoutMaxMs}`);
   }
   if (id !== undefined && peers !== undefined && !peers.has(id)) {
     crossProblem('peers', `${origin('peers')} must contain this member's id ${id} (from ${origin('id')})`);
@@ -274,13 +282,16 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
     id === undefined || clusterId === undefined || dataDir === undefined || clientListen === undefined ||
     peerListen === undefined || peers === undefined || join === undefined || logLevel === undefined ||
     tickMs === undefined || electionTicks === undefined || heartbeatTicks === undefined ||
-    snapshotEveryEntries === undefined || logTrailingEntries === undefined || shutdownTimeoutMs === undefined
+    snapshotEveryEntries === undefined || logTrailingEntries === undefined || shutdownTimeoutMs === undefined ||
+    sessionTimeoutMinMs === undefined || sessionTimeoutMaxMs === undefined || watchHistoryEvents === undefined ||
+    requestTimeoutMs === undefined
   ) {
     return undefined;
   }
   return {
     id, clusterId, dataDir, clientListen, peerListen, peers, join, logLevel,
     tickMs, electionTicks, heartbeatTicks, snapshotEveryEntries, logTrailingEntries, shutdownTimeoutMs,
+    sessionTimeoutMinMs, sessionTimeoutMaxMs, watchHistoryEvents, requestTimeoutMs,
   };
 }
 

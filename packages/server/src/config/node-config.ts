@@ -25,6 +25,13 @@ export interface NodeConfig {
   /** Log entries kept behind a snapshot, so that slightly lagging followers need no snapshot. */
   readonly logTrailingEntries: number;
   readonly shutdownTimeoutMs: number;
+  /** Session timeouts are negotiated into [sessionTimeoutMinMs, sessionTimeoutMaxMs]. */
+  readonly sessionTimeoutMinMs: number;
+  readonly sessionTimeoutMaxMs: number;
+  /** Watch events kept in memory for persistent watches that resume from a revision. */
+  readonly watchHistoryEvents: number;
+  /** A client request not decided within this is answered TIMEOUT. */
+  readonly requestTimeoutMs: number;
 }
 
 export type ConfigKey = keyof NodeConfig;
@@ -65,6 +72,10 @@ export const configDefaults = {
   snapshotEveryEntries: 10_000,
   logTrailingEntries: 5_000,
   shutdownTimeoutMs: 5_000,
+  sessionTimeoutMinMs: 1_000,
+  sessionTimeoutMaxMs: 300_000,
+  watchHistoryEvents: 100_000,
+  requestTimeoutMs: 10_000,
 } as const satisfies Partial<NodeConfig>;
 
 export const requiredConfigKeys = ['id', 'dataDir', 'clientListen', 'peerListen', 'peers'] as const satisfies readonly ConfigKey[];
@@ -104,6 +115,10 @@ export const configSettings: readonly ConfigSetting[] = [
   setting('heartbeatTicks', 'positiveInteger', 'leader heartbeat interval in ticks', { valueName: '<n>', defaultValue: configDefaults.heartbeatTicks }),
   setting('snapshotEveryEntries', 'positiveInteger', 'take a snapshot after this many applied entries', { valueName: '<n>', defaultValue: configDefaults.snapshotEveryEntries }),
   setting('logTrailingEntries', 'nonNegativeInteger', 'log entries kept behind a snapshot', { valueName: '<n>', defaultValue: configDefaults.logTrailingEntries }),
+  setting('sessionTimeoutMinMs', 'positiveInteger', 'lowest session timeout granted to a client', { valueName: '<ms>', defaultValue: configDefaults.sessionTimeoutMinMs }),
+  setting('sessionTimeoutMaxMs', 'positiveInteger', 'highest session timeout granted to a client', { valueName: '<ms>', defaultValue: configDefaults.sessionTimeoutMaxMs }),
+  setting('watchHistoryEvents', 'positiveInteger', 'watch events kept for persistent watches resuming from a revision', { valueName: '<n>', defaultValue: configDefaults.watchHistoryEvents }),
+  setting('requestTimeoutMs', 'positiveInteger', 'a client request not decided within this is answered TIMEOUT', { valueName: '<ms>', defaultValue: configDefaults.requestTimeoutMs }),
   setting('shutdownTimeoutMs', 'positiveInteger', 'how long a graceful shutdown may take before the node gives up', { valueName: '<ms>', defaultValue: configDefaults.shutdownTimeoutMs }),
 ];
 

@@ -12,6 +12,9 @@ import type { NodeConfig } from '../config/node-config.js';
 import { applyAddressChange, bootstrapContext, memberContext, type MemberAddress } from '../consensus/members.js';
 import { decodeSnapshotEnvelope, RaftDriver, type DriverObserver } from '../consensus/raft-driver.js';
 import { ServerError } from '../errors.js';
+import { ClientGateway } from '../gateway/client-gateway.js';
+import { LeaderLink } from '../gateway/leader-link.js';
+import { SessionKeeper } from '../gateway/session-keeper.js';
 import { registerZnodeRoutes } from '../http-api/znode-routes.js';
 import { DATABASE_DIR, prepareDataDir, SNAPSHOT_DIR } from '../storage/data-dir.js';
 import { RaftStorage } from '../storage/raft-storage.js';
@@ -55,7 +58,11 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
   };
 
   try {
-    const store = await Store.open({ db: db.sublevel<Buffer, Buffer>('store', buffers), logger: log.child({ component: 'store' }) });
+    const store = await Store.open({
+      db: db.sublevel<Buffer, Buffer>('store', buffers),
+      logger: log.child({ component: 'store' }),
+      watchHistoryEventsMax: config.watchHistoryEvents,
+    });
     closers.push(() => store.close());
     const storage = await RaftStorage.open(db.sublevel<Buffer, Buffer>('raft', buffers), join(config.dataDir, SNAPSHOT_DIR));
     const image = await storage.load();
@@ -110,8 +117,13 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       return out;
     };
 
-    // The transport delivers into the driver, which sends through the transport: tie the knot.
-    const inbox: { driver: RaftDriver | undefined } = { driver: undefined };
+    // The transport delivers into the driver, which sends through the transport, and the driver
+    // feeds the client gateway: tie the knots.
+    const inbox: { driver: RaftDriver | undefined; link: LeaderLink | undefined; gateway: ClientGateway | undefined } = {
+      driver: undefined,
+      link: undefined,
+      gateway: undefined,
+    };
     const transport = await PeerTransport.start({
       selfId: config.id,
       clusterId: config.clusterId,
@@ -121,6 +133,7 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       // A member added while this node was behind may dial before this node has heard of it; a
       // removed member stays refused (ids are never reused).
       acceptPeer: (id) => !removed.has(id),
+      onRpc: (from, data) => inbox.link?.receive(from, data),
       logger: log,
     });
     closers.push(() => transport.close());
@@ -141,6 +154,8 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       logTrailingEntries: config.logTrailingEntries,
       snapshotIndex: image.snapshotMeta?.index ?? 0,
       observer: metricsObserver(metrics),
+      onApplied: (entries) => inbox.gateway?.onApplied(entries),
+      onSnapshotInstalled: (index) => inbox.gateway?.onSnapshotInstalled(index),
       onFatal: (err) => {
         fatal = true;
         log.fatal({ err }, 'the Raft driver failed (persistence or a broken invariant); stopping so that nothing acknowledged can be lost');
@@ -149,8 +164,49 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       },
     });
     inbox.driver = d;
+
+    const link = new LeaderLink({
+      selfId: config.id,
+      leader: () => raw.summary().leader,
+      proposeLocal: (command, signal) => d.propose(command, signal),
+      sendRpc: (to, data) => transport.sendRpc(to, data),
+      retryDelayMs: config.tickMs,
+      leaderTimeoutMs: config.requestTimeoutMs,
+      logger: log.child({ component: 'forward' }),
+    });
+    inbox.link = link;
+    const sessions = new SessionKeeper({
+      store,
+      propose: (command, signal) => link.propose(command, signal),
+      isLeader: () => raw.summary().role === 'leader',
+      // Reports well inside the shortest timeout: a client pings every timeout/3, the report
+      // follows within this, so a live session is never seen silent for its whole timeout.
+      reportEveryMs: Math.max(50, Math.floor(config.sessionTimeoutMinMs / 5)),
+      checkEveryMs: Math.max(50, Math.floor(config.sessionTimeoutMinMs / 10)),
+      requestTimeoutMs: config.requestTimeoutMs,
+      logger: log.child({ component: 'sessions' }),
+    });
+    const gateway = new ClientGateway({
+      nodeId: config.id,
+      store,
+      link,
+      sessions,
+      linearizableRead: (signal) => d.linearizableRead(signal),
+      waitApplied: (index) => d.waitApplied(index),
+      sessionTimeoutMsMin: config.sessionTimeoutMinMs,
+      sessionTimeoutMsMax: config.sessionTimeoutMaxMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      catchUpTimeoutMs: config.tickMs * config.electionTicks * 4,
+      logger: log.child({ component: 'gateway' }),
+    });
+    inbox.gateway = gateway;
     d.start();
+    sessions.start();
     closers.push(() => d.close());
+    closers.push(async () => {
+      sessions.close();
+      link.close();
+    });
 
     const sweeper = setInterval(() => {
       if (raw.summary().role !== 'leader') return;
@@ -199,8 +255,10 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       linearizableRead: (signal) => d.linearizableRead(signal),
       leaderClientAddress: () => members.get(raw.summary().leader)?.client ?? null,
     });
+    gateway.listen(app.server);
     await app.listen({ host: config.clientListen.host, port: config.clientListen.port });
     closers.push(() => app.close());
+    closers.push(async () => gateway.close());
     const clientAddress = { host: config.clientListen.host, port: (app.server.address() as { port: number }).port };
     log.info({ client: formatHostPort(clientAddress), peer: formatHostPort(transport.address) }, 'serving');
 

@@ -1,0 +1,556 @@
+/**
+ * One client WebSocket, from `hello` to close (docs/protocol.md §3–§8).
+ *
+ * Ordering rules, which together give the session order of DESIGN.md §1:
+ * - Responses leave in the order the requests arrived (a FIFO of answer slots).
+ * - Writes are proposed in arrival order and pipelined; a read starts only once every earlier
+ *   write of the connection is applied on this server, and a write is proposed only once every
+ *   earlier read has read. Runs of reads (or of writes) therefore proceed in parallel.
+ * - A watch event leaves before any response that reflects it: events are sent as the store
+ *   applies them, and a response is only sent after its revision is applied here. A watch's
+ *   events wait until the response that announced its id has gone out.
+ *
+ * A frame that cannot be read is refused alone when its request id is readable (the connection
+ * goes on); otherwise the connection gets an `error` frame and is closed. Nothing a client sends
+ * can throw out of this class.
+ */
+import type { RawData, WebSocket } from 'ws';
+import {
+  childrenPageMax,
+  closeCodeNormal,
+  closeCodeOf,
+  decodeClientFrame,
+  encodeFrame,
+  frameBytesMax,
+  handshakeTimeoutMs,
+  inFlightRequestBytesMax,
+  inFlightRequestsMax,
+  outboundBytesMax,
+  protocolVersion,
+  watchesPerSessionMax,
+  watchEventsPerFrameMax,
+  watchEventsQueuedMax,
+  wireError,
+  type ErrorCode,
+  type HelloFrame,
+  type OpResult,
+  type Request,
+  type ServerFrame,
+  type Stat,
+  type WatchEvent as WireWatchEvent,
+  type WireError,
+} from '@vigil/protocol';
+import type { NodeId } from '@vigil/raft';
+import { pathProblem, type Store, type WatchEvent } from '@vigil/store';
+import { ServerError } from '../errors.js';
+import type { Logger } from '../node/logger.js';
+import type { LeaderLink } from './leader-link.js';
+import type { SessionKeeper } from './session-keeper.js';
+import { isOneShot, matches, type Registration, type WatchHub, type WatchKind, type WatchSink } from './watch-hub.js';
+import { commandOf, storeError, thrownError, writeResult, type WriteRequest } from './wire.js';
+
+/** What a connection needs from its node; built once by the gateway. */
+export interface GatewayServices {
+  readonly nodeId: NodeId;
+  readonly store: Store;
+  readonly link: LeaderLink;
+  readonly sessions: SessionKeeper;
+  readonly watches: WatchHub;
+  linearizableRead(signal: AbortSignal): Promise<number>;
+  waitApplied(index: number): Promise<void>;
+  readonly sessionTimeoutMsMin: number;
+  readonly sessionTimeoutMsMax: number;
+  readonly requestTimeoutMs: number;
+  /** How long a resuming session waits for this server to reach its lastRevision. */
+  readonly catchUpTimeoutMs: number;
+  /** Bind a session to a connection; an earlier connection of it on this server is told `moved`. */
+  attach(sessionId: number, connection: ClientConnection): void;
+  detach(sessionId: number, connection: ClientConnection): void;
+  readonly logger: Logger;
+}
+
+interface Slot {
+  readonly id: number;
+  bytes: Uint8Array | null;
+  /** A watch this response announces: its events may go once the response has. */
+  announces: ConnectionWatch | null;
+}
+
+interface ConnectionWatch extends Registration {
+  announced: boolean;
+  /** Events (or a compaction floor) waiting for the announcing response. */
+  readonly held: (WatchEvent | { readonly floor: number })[];
+}
+
+interface Queued {
+  readonly request: Request;
+  readonly slot: Slot;
+  readonly bytes: number;
+}
+
+type Outcome = { readonly revision: number } & ({ readonly result: OpResult } | { readonly error: WireError });
+
+const readOps: ReadonlySet<Request['op']> = new Set(['get', 'exists', 'children', 'sync', 'watch']);
+
+/** Per-name and per-stat msgpack overhead, for keeping a children page within a frame. */
+const nameOverheadBytes = 8;
+const statBytes = 11 * 12 + 16;
+
+export class ClientConnection implements WatchSink {
+  sessionId = 0;
+  private phase: 'awaitingHello' | 'handshaking' | 'open' | 'closed' = 'awaitingHello';
+  private readonly handshakeTimer: NodeJS.Timeout;
+  private readonly slots: Slot[] = [];
+  private readonly waiting: Queued[] = [];
+  private inFlight = 0;
+  private inFlightBytes = 0;
+  private pendingWrites = 0;
+  private pendingReads = 0;
+  private readonly watches = new Map<number, ConnectionWatch>();
+  private nextWatchId = 1;
+  /** Events for announced watches, sent as one frame per run of one watch. */
+  private outgoing: { watchId: number; events: WireWatchEvent[] }[] = [];
+  private outgoingCount = 0;
+  private flushQueued = false;
+  /** `close` was requested: the session's end is this connection's doing, not news to it. */
+  private closingSession = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly s: GatewayServices,
+    remote: string,
+  ) {
+    this.log = s.logger.child({ remote });
+    this.handshakeTimer = setTimeout(() => this.fail('HANDSHAKE_TIMEOUT', `no hello within ${handshakeTimeoutMs} ms`), handshakeTimeoutMs);
+    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    ws.on('close', () => this.onClosed());
+    ws.on('error', (err) => this.log.debug({ err }, 'client socket error'));
+  }
+
+  get isOpen(): boolean {
+    return this.phase === 'open';
+  }
+
+  /** The server is stopping or cannot serve: tell the client why and close. */
+  fail(code: ErrorCode, message: string): void {
+    if (this.phase === 'closed') return;
+    this.flushEvents();
+    this.sendFrame({ t: 'error', error: wireError(code, message) });
+    this.close(closeCodeOf(code), code);
+  }
+
+  /** The session ended elsewhere (expired by the leader, or closed by another connection). */
+  sessionEnded(): void {
+    if (this.phase !== 'open' || this.closingSession) return;
+    this.flushEvents();
+    this.sendFrame({ t: 'session', state: 'expired' });
+    this.close(closeCodeOf('SESSION_EXPIRED'), 'SESSION_EXPIRED');
+  }
+
+  /** Another connection resumed this session. */
+  moved(): void {
+    if (this.phase !== 'open') return;
+    this.sendFrame({ t: 'session', state: 'moved' });
+    this.close(closeCodeOf('SESSION_MOVED'), 'SESSION_MOVED');
+  }
+
+  // ---- watch sink ----
+
+  deliver(watchId: number, event: WatchEvent): void {
+    const w = this.watches.get(watchId);
+    if (w === undefined || this.phase === 'closed') return;
+    if (isOneShot(w.kind)) this.watches.delete(watchId);
+    if (!w.announced) {
+      w.held.push(event);
+      this.countQueued(1);
+      return;
+    }
+    this.queueEvent(watchId, event);
+  }
+
+  private queueEvent(watchId: number, event: WatchEvent): void {
+    const last = this.outgoing.at(-1);
+    const wire: WireWatchEvent = { path: event.path, kind: event.kind, revision: event.revision };
+    if (last !== undefined && last.watchId === watchId && last.events.length < watchEventsPerFrameMax) last.events.push(wire);
+    else this.outgoing.push({ watchId, events: [wire] });
+    this.countQueued(1);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(() => this.flushEvents());
+    }
+  }
+
+  private countQueued(n: number): void {
+    this.outgoingCount += n;
+    if (this.outgoingCount > watchEventsQueuedMax) this.slowConsumer(`more than ${watchEventsQueuedMax} watch events queued`);
+  }
+
+  private flushEvents(): void {
+    this.flushQueued = false;
+    if (this.outgoing.length === 0) return;
+    const frames = this.outgoing;
+    this.outgoing = [];
+    this.outgoingCount = 0;
+    for (const f of frames) this.sendFrame({ t: 'watch', watchId: f.watchId, events: f.events });
+  }
+
+  // ---- frames in ----
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.phase === 'closed') return;
+    if (!isBinary) {
+      this.fail('PROTOCOL_VIOLATION', 'text frames are not part of the protocol');
+      return;
+    }
+    const bytes = toBytes(data);
+    const decoded = decodeClientFrame(bytes);
+    if (!decoded.ok) {
+      const { error } = decoded;
+      if (error.id !== undefined && this.phase === 'open') {
+        this.answerAtOnce(error.id, { revision: this.s.store.appliedIndex, error: wireError(error.code, error.message) }, error.op);
+        return;
+      }
+      this.fail(error.code, error.message);
+      return;
+    }
+    const frame = decoded.value;
+    if (this.phase === 'awaitingHello') {
+      if (frame.t !== 'hello') {
+        this.fail('PROTOCOL_VIOLATION', 'the first frame must be hello');
+        return;
+      }
+      this.phase = 'handshaking';
+      clearTimeout(this.handshakeTimer);
+      void this.handshake(frame);
+      return;
+    }
+    if (frame.t !== 'req' || this.phase !== 'open') {
+      this.fail('PROTOCOL_VIOLATION', frame.t === 'hello' ? 'a second hello' : 'a request before welcome');
+      return;
+    }
+    this.s.sessions.touch(this.sessionId);
+    this.onRequest(frame, bytes.byteLength);
+  }
+
+  private async handshake(hello: HelloFrame): Promise<void> {
+    if (hello.protocolVersion !== protocolVersion) {
+      this.fail('UNSUPPORTED_VERSION', `this server speaks protocol version ${protocolVersion}, not ${hello.protocolVersion}`);
+      return;
+    }
+    const timeoutMs = Math.min(this.s.sessionTimeoutMsMax, Math.max(this.s.sessionTimeoutMsMin, hello.sessionTimeoutMs));
+    let welcome: { sessionId: number; secret: Uint8Array; timeoutMs: number; resumed: boolean };
+    try {
+      if (hello.session !== undefined) {
+        const { id, secret, lastRevision } = hello.session;
+        if (!(await this.caughtUp(lastRevision))) {
+          this.fail('SERVER_BEHIND', `this server has not applied revision ${lastRevision} yet`);
+          return;
+        }
+        const record = this.s.store.session(id);
+        if (record === undefined || !this.s.sessions.verify(id, secret)) {
+          this.fail('SESSION_EXPIRED', 'the session is expired, closed or unknown');
+          return;
+        }
+        welcome = { sessionId: id, secret, timeoutMs: record.timeoutMs, resumed: true };
+      } else {
+        const opened = await this.s.sessions.open(timeoutMs, AbortSignal.timeout(this.s.requestTimeoutMs));
+        await this.s.waitApplied(opened.revision);
+        welcome = { sessionId: opened.sessionId, secret: opened.secret, timeoutMs, resumed: false };
+      }
+    } catch (err) {
+      const e = thrownError(err);
+      this.log.debug({ err }, 'handshake failed');
+      this.fail(e.name as ErrorCode, e.message);
+      return;
+    }
+    if (this.phase !== 'handshaking') return; // the client left meanwhile
+    this.sessionId = welcome.sessionId;
+    this.phase = 'open';
+    this.s.sessions.touch(this.sessionId);
+    this.s.attach(this.sessionId, this);
+    this.sendFrame({
+      t: 'welcome',
+      protocolVersion,
+      sessionId: welcome.sessionId,
+      secret: welcome.secret,
+      negotiatedTimeoutMs: welcome.timeoutMs,
+      serverId: this.s.nodeId,
+      revision: this.s.store.appliedIndex,
+      resumed: welcome.resumed,
+    });
+  }
+
+  private async caughtUp(revision: number): Promise<boolean> {
+    if (this.s.store.appliedIndex >= revision) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.s.catchUpTimeoutMs)));
+    const ok = await Promise.race([this.s.waitApplied(revision).then(() => true), timedOut]);
+    clearTimeout(timer);
+    return ok;
+  }
+
+  // ---- requests ----
+
+  private onRequest(request: Request, bytes: number): void {
+    if (this.inFlight >= inFlightRequestsMax || this.inFlightBytes + bytes > inFlightRequestBytesMax) {
+      const error = wireError('TOO_MANY_REQUESTS', `more than ${inFlightRequestsMax} requests or ${inFlightRequestBytesMax} bytes in flight`);
+      this.answerAtOnce(request.id, { revision: this.s.store.appliedIndex, error }, request.op);
+      return;
+    }
+    this.inFlight++;
+    this.inFlightBytes += bytes;
+    const slot: Slot = { id: request.id, bytes: null, announces: null };
+    this.slots.push(slot);
+    switch (request.op) {
+      case 'ping':
+        this.finish(slot, request, { revision: this.s.store.appliedIndex, result: { op: 'ping' } }, bytes);
+        return;
+      case 'unwatch':
+        this.finish(slot, request, this.unwatch(request.watchId), bytes);
+        return;
+      default:
+        this.waiting.push({ request, slot, bytes });
+        this.pump();
+    }
+  }
+
+  /** Starts every queued request the ordering rules allow. */
+  private pump(): void {
+    while (this.waiting.length > 0 && this.phase === 'open') {
+      const head = this.waiting[0] as Queued;
+      const isRead = readOps.has(head.request.op);
+      if (isRead ? this.pendingWrites > 0 : this.pendingReads > 0) return;
+      this.waiting.shift();
+      if (isRead) void this.runRead(head);
+      else void this.runWrite(head);
+    }
+  }
+
+  private async runWrite(q: Queued): Promise<void> {
+    this.pendingWrites++;
+    const request = q.request as WriteRequest | Extract<Request, { op: 'close' }>;
+    let outcome: Outcome;
+    try {
+      if (request.op === 'close') this.closingSession = true;
+      const command = request.op === 'close' ? { type: 'sessionClose' as const, sessionId: this.sessionId } : commandOf(request, this.sessionId);
+      const p = await this.s.link.propose(command, AbortSignal.timeout(this.s.requestTimeoutMs));
+      // Answer only once this server has applied the write: read-your-writes on this connection,
+      // and the write's watch events leave before its response.
+      if (!(await this.caughtUp(p.index))) throw new ServerError('TIMEOUT', `the write was committed at ${p.index} but this server has not applied it yet`);
+      if (request.op === 'close') {
+        // A session already gone is closed all the same.
+        outcome = { revision: p.index, result: { op: 'close' } };
+      } else {
+        outcome = p.result.ok ? { revision: p.index, result: writeResult(request, p.result.value) } : { revision: p.index, error: storeError(p.result.error) };
+      }
+    } catch (err) {
+      outcome = { revision: this.s.store.appliedIndex, error: thrownError(err) };
+      if (request.op === 'close') this.closingSession = false;
+    }
+    this.pendingWrites--;
+    this.finish(q.slot, request, outcome, q.bytes);
+    if (request.op === 'close' && 'result' in outcome) this.close(closeCodeNormal, 'session closed');
+    this.pump();
+  }
+
+  private async runRead(q: Queued): Promise<void> {
+    this.pendingReads++;
+    const request = q.request;
+    let outcome: Outcome;
+    try {
+      const linearizable = request.op === 'sync' || ((request.op === 'get' || request.op === 'exists' || request.op === 'children') && request.consistency !== 'sequential');
+      if (linearizable) await this.s.linearizableRead(AbortSignal.timeout(this.s.requestTimeoutMs));
+      outcome = this.phase === 'open' ? this.read(request, q.slot) : { revision: 0, error: wireError('CONNECTION_LOSS', 'closed') };
+    } catch (err) {
+      outcome = { revision: this.s.store.appliedIndex, error: thrownError(err) };
+    }
+    this.pendingReads--;
+    this.finish(q.slot, request, outcome, q.bytes);
+    this.pump();
+  }
+
+  /** Reads this server's state now (the caller saw to consistency), arming a watch if asked. */
+  private read(request: Request, slot: Slot): Outcome {
+    const store = this.s.store;
+    const revision = store.appliedIndex;
+    switch (request.op) {
+      case 'get': {
+        const r = store.get(request.path);
+        if (!r.ok) return { revision, error: storeError(r.error) };
+        const watchId = request.watch === true ? this.arm(request.path, 'data', slot) : undefined;
+        if (typeof watchId === 'object') return { revision, error: watchId };
+        return { revision, result: { op: 'get', data: r.value.data, stat: r.value.stat, ...(watchId === undefined ? {} : { watchId }) } };
+      }
+      case 'exists': {
+        const r = store.exists(request.path);
+        if (!r.ok) return { revision, error: storeError(r.error) };
+        const watchId = request.watch === true ? this.arm(request.path, 'exists', slot) : undefined;
+        if (typeof watchId === 'object') return { revision, error: watchId };
+        return { revision, result: { op: 'exists', stat: r.value, ...(watchId === undefined ? {} : { watchId }) } };
+      }
+      case 'children': {
+        const r = store.children(request.path, {
+          ...(request.withStats === true ? { withStats: true } : {}),
+          ...(request.after === undefined ? {} : { after: request.after }),
+          limit: request.limit ?? childrenPageMax,
+        });
+        if (!r.ok) return { revision, error: storeError(r.error) };
+        const page = fitPage(r.value.names, r.value.stats, r.value.next);
+        const watchId = request.watch === true ? this.arm(request.path, 'children', slot) : undefined;
+        if (typeof watchId === 'object') return { revision, error: watchId };
+        return { revision, result: { op: 'children', ...page, ...(watchId === undefined ? {} : { watchId }) } };
+      }
+      case 'sync':
+        return { revision, result: { op: 'sync' } };
+      case 'watch': {
+        const problem = pathProblem(request.path);
+        if (problem !== null) return { revision, error: wireError('BAD_ARGUMENTS', problem, { path: request.path }) };
+        const watchId = this.arm(request.path, request.mode, slot);
+        if (typeof watchId === 'object') return { revision, error: watchId };
+        if (request.fromRevision !== undefined && request.fromRevision < revision) {
+          const w = this.watches.get(watchId) as ConnectionWatch;
+          const since = store.eventsSince(request.fromRevision);
+          if (since.compacted) w.held.push({ floor: since.floor });
+          else for (const e of since.events) if (e.revision <= revision && matches(w, e)) w.held.push(e);
+          this.countQueued(w.held.length);
+        }
+        return { revision, result: { op: 'watch', watchId } };
+      }
+      default:
+        return { revision, error: wireError('UNKNOWN_OP', `${request.op} is not a read`) };
+    }
+  }
+
+  /** Registers a watch announced by `slot`'s response; its id, or why not. */
+  private arm(path: string, kind: WatchKind, slot: Slot): number | WireError {
+    if (this.watches.size >= watchesPerSessionMax) return wireError('TOO_MANY_WATCHES', `this connection holds ${watchesPerSessionMax} watches`);
+    const watchId = this.nextWatchId++;
+    const w: ConnectionWatch = { watchId, path, kind, sink: this, announced: false, held: [] };
+    this.watches.set(watchId, w);
+    this.s.watches.add(w);
+    slot.announces = w;
+    return watchId;
+  }
+
+  private unwatch(watchId: number): Outcome {
+    const revision = this.s.store.appliedIndex;
+    const w = this.watches.get(watchId);
+    if (w === undefined) return { revision, error: wireError('NO_WATCH', `no watch ${watchId} on this connection`) };
+    this.watches.delete(watchId);
+    this.s.watches.remove(w);
+    return { revision, result: { op: 'unwatch' } };
+  }
+
+  // ---- frames out ----
+
+  private finish(slot: Slot, request: Request, outcome: Outcome, bytes: number): void {
+    this.inFlight--;
+    this.inFlightBytes -= bytes;
+    if (this.phase === 'closed') return;
+    if ('error' in outcome && slot.announces !== null) {
+      this.s.watches.remove(slot.announces);
+      this.watches.delete(slot.announces.watchId);
+      slot.announces = null;
+    }
+    slot.bytes = this.encodeResponse(slot.id, request.op, outcome);
+    // Answers leave in request order.
+    while (this.slots.length > 0 && (this.slots[0] as Slot).bytes !== null) {
+      const head = this.slots.shift() as Slot;
+      this.flushEvents();
+      this.send(head.bytes as Uint8Array);
+      if (head.announces !== null) this.announce(head.announces);
+    }
+  }
+
+  private announce(w: ConnectionWatch): void {
+    w.announced = true;
+    const held = w.held.splice(0);
+    this.outgoingCount -= held.length;
+    for (const e of held) {
+      if ('floor' in e) {
+        this.flushEvents();
+        this.sendFrame({ t: 'compacted', watchId: w.watchId, floor: e.floor });
+      } else this.queueEvent(w.watchId, e);
+    }
+  }
+
+  /** A response outside the FIFO (the request never took a slot). */
+  private answerAtOnce(id: number, outcome: Outcome, op: Request['op'] | undefined): void {
+    this.send(this.encodeResponse(id, op, outcome));
+  }
+
+  private encodeResponse(id: number, op: Request['op'] | undefined, outcome: Outcome): Uint8Array {
+    const frame: ServerFrame =
+      'result' in outcome
+        ? { t: 'res', id, ok: true, revision: outcome.revision, ...outcome.result }
+        : { t: 'res', id, ok: false, revision: outcome.revision, ...(op === undefined ? {} : { op }), error: outcome.error };
+    try {
+      return encodeFrame(frame);
+    } catch (err) {
+      return encodeFrame({ t: 'res', id, ok: false, revision: outcome.revision, ...(op === undefined ? {} : { op }), error: thrownError(err) });
+    }
+  }
+
+  private sendFrame(frame: ServerFrame): void {
+    this.send(encodeFrame(frame));
+  }
+
+  private send(bytes: Uint8Array): void {
+    if (this.phase === 'closed') return;
+    if (this.ws.bufferedAmount > outboundBytesMax) {
+      this.slowConsumer(`more than ${outboundBytesMax} bytes unflushed`);
+      return;
+    }
+    this.ws.send(bytes, { binary: true });
+  }
+
+  private slowConsumer(why: string): void {
+    if (this.phase === 'closed') return;
+    this.log.warn({ sessionId: this.sessionId, why }, 'closing a slow consumer');
+    this.outgoing = [];
+    this.outgoingCount = 0;
+    // The error frame goes behind everything unflushed; the close follows it.
+    this.ws.send(encodeFrame({ t: 'error', error: wireError('SLOW_CONSUMER', why) }), { binary: true });
+    this.close(closeCodeOf('SLOW_CONSUMER'), 'SLOW_CONSUMER');
+  }
+
+  private close(code: number, reason: string): void {
+    if (this.phase === 'closed') return;
+    this.onClosed();
+    this.ws.close(code, reason);
+    // A client that never completes the closing handshake is cut off.
+    setTimeout(() => this.ws.terminate(), 2_000).unref();
+  }
+
+  private onClosed(): void {
+    if (this.phase === 'closed') return;
+    const wasOpen = this.phase === 'open';
+    this.phase = 'closed';
+    clearTimeout(this.handshakeTimer);
+    for (const w of this.watches.values()) this.s.watches.remove(w);
+    this.watches.clear();
+    this.waiting.length = 0;
+    this.outgoing = [];
+    if (wasOpen) this.s.detach(this.sessionId, this);
+  }
+}
+
+/** Cuts a children page so that its response stays within a frame; `next` says where to go on. */
+function fitPage(names: readonly string[], stats: readonly Stat[] | undefined, next: string | undefined): { names: string[]; stats?: Stat[]; next?: string } {
+  const budget = frameBytesMax - 4096;
+  let bytes = 0;
+  let n = 0;
+  for (; n < names.length; n++) {
+    bytes += Buffer.byteLength(names[n] as string) + nameOverheadBytes + (stats === undefined ? 0 : statBytes);
+    if (bytes > budget) break;
+  }
+  if (n === names.length) return { names: [...names], ...(stats === undefined ? {} : { stats: [...stats] }), ...(next === undefined ? {} : { next }) };
+  return { names: names.slice(0, n), ...(stats === undefined ? {} : { stats: stats.slice(0, n) }), next: names[n - 1] as string };
+}
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data;
+}

@@ -1,0 +1,114 @@
+/**
+ * The client port's WebSocket side (DESIGN.md §8): upgrades on `webSocketPath` offering the
+ * `vigil.v1` subprotocol become ClientConnections; admin HTTP keeps the rest of the port. The
+ * gateway owns what connections share: the session → connection map, the watch hub, and the feed
+ * of applied entries that drives watch events and session endings.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { frameBytesMax, webSocketPath, webSocketSubprotocol, type ErrorCode } from '@vigil/protocol';
+import type { Entry } from '@vigil/store';
+import { ClientConnection, type GatewayServices } from './client-connection.js';
+import { WatchHub } from './watch-hub.js';
+
+export type GatewayOptions = Omit<GatewayServices, 'attach' | 'detach' | 'watches'>;
+
+export class ClientGateway {
+  readonly watches = new WatchHub();
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Set<ClientConnection>();
+  private readonly bySession = new Map<number, ClientConnection>();
+  private readonly services: GatewayServices;
+  /** Events up to this revision have been handed to the watch hub. */
+  private dispatched: number;
+  private closed = false;
+
+  constructor(options: GatewayOptions) {
+    this.services = {
+      ...options,
+      watches: this.watches,
+      attach: (sessionId, connection) => {
+        const before = this.bySession.get(sessionId);
+        this.bySession.set(sessionId, connection);
+        if (before !== undefined && before !== connection) before.moved();
+      },
+      detach: (sessionId, connection) => {
+        if (this.bySession.get(sessionId) === connection) this.bySession.delete(sessionId);
+      },
+    };
+    this.dispatched = options.store.appliedIndex;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: frameBytesMax,
+      perMessageDeflate: false,
+      handleProtocols: (offered) => (offered.has(webSocketSubprotocol) ? webSocketSubprotocol : false),
+    });
+  }
+
+  /** Takes over WebSocket upgrades of the HTTP server (fastify does not use them). */
+  listen(server: Server): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  get sessionCount(): number {
+    return this.bySession.size;
+  }
+
+  /** Entries just applied (in memory): fire watches, then end connections of ended sessions. */
+  onApplied(entries: readonly Entry[]): void {
+    const store = this.services.store;
+    const since = store.eventsSince(this.dispatched);
+    if (since.compacted) {
+      // More changes in one apply than the history holds: watchers cannot be told exactly.
+      this.dropAll('UNAVAILABLE', 'this server skipped watch history; reconnect and resume');
+    } else {
+      this.watches.dispatch(since.events);
+    }
+    this.dispatched = store.appliedIndex;
+    for (const e of entries) {
+      const c = e.command;
+      if (c.type !== 'sessionExpire' && c.type !== 'sessionClose') continue;
+      const connection = this.bySession.get(c.sessionId);
+      if (connection !== undefined && store.session(c.sessionId) === undefined) connection.sessionEnded();
+    }
+  }
+
+  /** The store jumped to a snapshot: events before it are unknown, so watchers must resume. */
+  onSnapshotInstalled(index: number): void {
+    this.dispatched = index;
+    this.dropAll('UNAVAILABLE', 'this server installed a snapshot; reconnect and resume');
+  }
+
+  /** Ends every client connection (clients resume their sessions elsewhere). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.dropAll('SHUTTING_DOWN', 'this server is stopping');
+    this.wss.close();
+  }
+
+  private dropAll(code: ErrorCode, message: string): void {
+    for (const c of [...this.connections]) c.fail(code, message);
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? '').split('?')[0];
+    const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    if (this.closed || path !== webSocketPath || !offered.includes(webSocketSubprotocol)) {
+      const status = this.closed ? '503 Service Unavailable' : path !== webSocketPath ? '404 Not Found' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
+      const connection = new ClientConnection(ws, this.services, remote);
+      this.connections.add(connection);
+      ws.on('close', () => this.connections.delete(connection));
+    });
+  }
+}

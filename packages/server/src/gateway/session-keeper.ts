@@ -1,0 +1,124 @@
+/**
+ * Session liveness (DESIGN.md §6). Every member notes which sessions it heard from (any complete
+ * frame counts) and reports them in a `sessionHeartbeat` command every `reportEveryMs`; the
+ * committed heartbeat stamps the session's `lastSeenMs` with the proposing leader's clock on every
+ * replica. The leader alone expires sessions: one whose last committed sighting is older than its
+ * timeout gets a `sessionExpire` proposal, which deletes its ephemerals in the same entry.
+ *
+ * A new leader measures from the later of the committed `lastSeenMs` and the moment it took over:
+ * a session silent under the old leader gets at most one fresh timeout, never an endless one.
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import { sessionSecretBytes } from '@vigil/protocol';
+import { heartbeatSessionsMax, type Command, type Store } from '@vigil/store';
+import type { Logger } from '../node/logger.js';
+import type { Proposed } from './leader-link.js';
+
+export interface SessionKeeperOptions {
+  readonly store: Pick<Store, 'sessionRecords' | 'session'>;
+  /** Propose through the leader (forwarding as needed). */
+  readonly propose: (command: Command, signal: AbortSignal) => Promise<Proposed>;
+  readonly isLeader: () => boolean;
+  readonly reportEveryMs: number;
+  readonly checkEveryMs: number;
+  readonly requestTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+/** The largest session id: random ids below 2^48 stay exact in every msgpack implementation. */
+const sessionIdMax = 2 ** 48;
+
+export class SessionKeeper {
+  private readonly o: SessionKeeperOptions;
+  private heard = new Set<number>();
+  /** Wall-clock ms this member last heard each session itself (it may not have reported it yet). */
+  private readonly heardAt = new Map<number, number>();
+  private readonly expiring = new Set<number>();
+  private leaderSinceMs: number | null = null;
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(options: SessionKeeperOptions) {
+    this.o = options;
+  }
+
+  start(): void {
+    this.timers.push(setInterval(() => this.report(), this.o.reportEveryMs));
+    this.timers.push(setInterval(() => this.check(), this.o.checkEveryMs));
+  }
+
+  close(): void {
+    for (const t of this.timers) clearInterval(t);
+  }
+
+  /** A frame of this session arrived. */
+  touch(sessionId: number): void {
+    this.heard.add(sessionId);
+    this.heardAt.set(sessionId, Date.now());
+  }
+
+  /** Opens a session through Raft; resolves once it is committed and applied on this member. */
+  async open(timeoutMs: number, signal: AbortSignal): Promise<{ sessionId: number; secret: Uint8Array; revision: number }> {
+    for (;;) {
+      const sessionId = randomInt(1, sessionIdMax);
+      const secret = new Uint8Array(randomBytes(sessionSecretBytes));
+      const p = await this.o.propose({ type: 'sessionOpen', sessionId, timeoutMs, secret }, signal);
+      if (p.result.ok) {
+        this.touch(sessionId);
+        return { sessionId, secret, revision: p.index };
+      }
+      // Only a random id that is already in use fails here: draw another.
+      if (p.result.error.code !== 'BAD_ARGUMENTS') throw new Error(`session open failed: ${p.result.error.message}`);
+    }
+  }
+
+  /** The session exists and `secret` is its secret (constant-time compare). */
+  verify(sessionId: number, secret: Uint8Array): boolean {
+    const s = this.o.store.session(sessionId);
+    if (s === undefined || s.secret.byteLength !== secret.byteLength) return false;
+    let diff = 0;
+    for (let i = 0; i < secret.byteLength; i++) diff |= (s.secret[i] as number) ^ (secret[i] as number);
+    return diff === 0;
+  }
+
+  private report(): void {
+    if (this.heard.size === 0) return;
+    const ids = [...this.heard];
+    this.heard = new Set();
+    for (let i = 0; i < ids.length; i += heartbeatSessionsMax) {
+      const batch = ids.slice(i, i + heartbeatSessionsMax);
+      this.o.propose({ type: 'sessionHeartbeat', sessionIds: batch }, AbortSignal.timeout(this.o.requestTimeoutMs)).catch((err: unknown) => {
+        // Report them again next time; the leader also consults its own sightings before expiring.
+        for (const id of batch) this.heard.add(id);
+        this.o.logger.debug({ err, sessions: batch.length }, 'session heartbeat not committed');
+      });
+    }
+  }
+
+  private check(): void {
+    const now = Date.now();
+    if (!this.o.isLeader()) {
+      this.leaderSinceMs = null;
+      this.pruneHeard(now);
+      return;
+    }
+    this.leaderSinceMs ??= now;
+    for (const s of this.o.store.sessionRecords()) {
+      if (this.expiring.has(s.sessionId)) continue;
+      const lastSeen = Math.max(s.lastSeenMs, this.leaderSinceMs, this.heardAt.get(s.sessionId) ?? 0);
+      if (now <= lastSeen + s.timeoutMs) continue;
+      this.expiring.add(s.sessionId);
+      this.o.logger.info({ sessionId: s.sessionId, silentMs: now - lastSeen, timeoutMs: s.timeoutMs }, 'expiring session');
+      this.o
+        .propose({ type: 'sessionExpire', sessionId: s.sessionId }, AbortSignal.timeout(this.o.requestTimeoutMs))
+        .catch((err: unknown) => this.o.logger.warn({ err, sessionId: s.sessionId }, 'session expiry not committed; will retry'))
+        .finally(() => this.expiring.delete(s.sessionId));
+    }
+    this.pruneHeard(now);
+  }
+
+  /** Forget sightings of sessions that are gone. */
+  private pruneHeard(now: number): void {
+    if (this.heardAt.size < 1024) return;
+    for (const [id, at] of this.heardAt) if (this.o.store.session(id) === undefined && now - at > 60_000) this.heardAt.delete(id);
+  }
+}

@@ -1,0 +1,64 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, isVigilError, type VigilClient } from '@vigil/client';
+import { protocolVersion, type HelloFrame } from '@vigil/protocol';
+import { FakeCluster } from './support/fake-server.js';
+
+const isHello = (f: { t: string }): f is HelloFrame => f.t === 'hello';
+
+describe('connect', () => {
+  let cluster: FakeCluster;
+  let client: VigilClient | undefined;
+  afterEach(async () => {
+    await client?.close();
+    client = undefined;
+    await cluster.close();
+  });
+
+  it('opens a new session and resolves in state connected', async () => {
+    cluster = new FakeCluster();
+    const server = await cluster.startServer(7);
+    cluster.write({ op: 'create', path: '/a', data: new Uint8Array(0), mode: 'persistent' });
+    client = await connect({ endpoints: [server.url], sessionTimeoutMs: 4_000 });
+    expect(client.state).toBe('connected');
+    expect(client.sessionId).toBe(1);
+    expect(client.serverId).toBe(7);
+    expect(client.lastRevision).toBe(1);
+    const hello = await server.waitFor(isHello);
+    expect(hello).toEqual({ t: 'hello', protocolVersion, sessionTimeoutMs: 4_000 });
+  });
+
+  it('accepts host:port endpoints', async () => {
+    cluster = new FakeCluster();
+    const server = await cluster.startServer();
+    client = await connect({ endpoints: [server.hostPort] });
+    expect(client.state).toBe('connected');
+  });
+
+  it('tries the next endpoint when one refuses the handshake', async () => {
+    cluster = new FakeCluster();
+    const refusing = await cluster.startServer(1);
+    const serving = await cluster.startServer(2);
+    refusing.refuseHello = 'SHUTTING_DOWN';
+    client = await connect({ endpoints: [refusing.url, serving.url], reconnectBackoff: { baseMs: 1, maxMs: 5 } });
+    expect(client.serverId).toBe(2);
+  });
+
+  it('rejects with a VigilError when no endpoint opens a session within connectTimeoutMs', async () => {
+    cluster = new FakeCluster();
+    const refusing = await cluster.startServer();
+    refusing.refuseHello = 'SERVER_BEHIND';
+    const error: unknown = await connect({ endpoints: [refusing.url], connectTimeoutMs: 200, reconnectBackoff: { baseMs: 5, maxMs: 20 } }).catch((e: unknown) => e);
+    expect(isVigilError(error)).toBe(true);
+    expect(error).toMatchObject({ code: 'SERVER_BEHIND' });
+    expect(refusing.frames.filter(isHello).length).toBeGreaterThan(1);
+  });
+
+  it('rejects BAD_ARGUMENTS for unusable options', async () => {
+    cluster = new FakeCluster();
+    await expect(connect({ endpoints: [] })).rejects.toMatchObject({ code: 'BAD_ARGUMENTS' });
+    await expect(connect({ endpoints: ['localhost'] })).rejects.toMatchObject({ code: 'BAD_ARGUMENTS' });
+    await expect(connect({ endpoints: ['127.0.0.1:1'], namespace: 'app' })).rejects.toMatchObject({ code: 'BAD_ARGUMENTS' });
+    await expect(connect({ endpoints: ['127.0.0.1:1'], namespace: '/app/' })).rejects.toMatchObject({ code: 'BAD_ARGUMENTS' });
+    await expect(connect({ endpoints: ['127.0.0.1:1'], requestTimeoutMs: 0 })).rejects.toMatchObject({ code: 'BAD_ARGUMENTS' });
+  });
+});

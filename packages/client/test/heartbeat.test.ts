@@ -1,0 +1,40 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, type VigilClient } from '@vigil/client';
+import { FakeCluster } from './support/fake-server.js';
+import { nextState } from './support/helpers.js';
+
+describe('heartbeat', () => {
+  let cluster: FakeCluster;
+  let client: VigilClient | undefined;
+  afterEach(async () => {
+    await client?.close();
+    await cluster.close();
+  });
+
+  it('an idle client pings within a third of the negotiated timeout', async () => {
+    cluster = new FakeCluster({ negotiatedTimeoutMs: 600 });
+    const server = await cluster.startServer();
+    client = await connect({ endpoints: [server.url] });
+    const startedAt = performance.now();
+    await server.waitFor((f) => f.t === 'req' && f.op === 'ping');
+    const elapsedMs = performance.now() - startedAt;
+    // A lower bound only: a ping must not come before a third of the timeout of silence.
+    expect(elapsedMs).toBeGreaterThanOrEqual(600 / 3 - 5);
+    // And again after the next third: the heartbeat goes on while the client is idle.
+    await server.waitFor((f) => f.t === 'req' && f.op === 'ping', server.frames.findIndex((f) => f.t === 'req' && f.op === 'ping') + 1);
+  });
+
+  it('a server that stops answering is left, and the session resumed elsewhere', async () => {
+    cluster = new FakeCluster({ negotiatedTimeoutMs: 150 });
+    const silent = await cluster.startServer(1);
+    const other = await cluster.startServer(2);
+    other.refuseHello = 'SHUTTING_DOWN';
+    client = await connect({ endpoints: [silent.url, other.url], reconnectBackoff: { baseMs: 2, maxMs: 10 } });
+    other.refuseHello = null;
+    silent.refuseHello = 'SHUTTING_DOWN';
+    silent.answerPings = false;
+    const reconnected = nextState(client, 'reconnected');
+    await reconnected;
+    expect(client.serverId).toBe(2);
+  });
+});

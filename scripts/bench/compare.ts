@@ -105,13 +105,27 @@ async function benchSystem(system: System): Promise<SystemReport> {
   } finally {
     await Promise.all(drivers.map((d) => d.close().catch(() => undefined)));
   }
+  // A failed watch or failover phase is reported beside the figures already measured.
+  const failures: string[] = [];
   if (watchRounds > 0) {
-    report.watch = await watchLatency(system, watchRounds);
-    log(`${system.name} watch: p50 ${report.watch.p50Ms.toFixed(2)} ms, p99 ${report.watch.p99Ms.toFixed(2)} ms, ${report.watch.missed} missed`);
+    try {
+      report.watch = await watchLatency(system, watchRounds);
+      log(`${system.name} watch: p50 ${report.watch.p50Ms.toFixed(2)} ms, p99 ${report.watch.p99Ms.toFixed(2)} ms, ${report.watch.missed} missed`);
+    } catch (err) {
+      failures.push(`watch: ${String(err)}`);
+    }
   }
   if (failoverRuns > 0) {
-    report.failover = await failover(system, failoverRuns);
-    log(`${system.name} failover: median ${report.failover.medianMs.toFixed(0)} ms of [${report.failover.allMs.map((v) => v.toFixed(0)).join(', ')}]`);
+    try {
+      report.failover = await failover(system, failoverRuns);
+      log(`${system.name} failover: median ${report.failover.medianMs.toFixed(0)} ms of [${report.failover.allMs.map((v) => v.toFixed(0)).join(', ')}]`);
+    } catch (err) {
+      failures.push(`failover: ${String(err)}`);
+    }
+  }
+  if (failures.length > 0) {
+    report.failed = failures.join('; ');
+    console.error(`${system.name} failed: ${report.failed}`);
   }
   return report;
 }
@@ -143,7 +157,9 @@ try {
       continue;
     }
     try {
-      reports.push(await benchSystem(system));
+      const report = await benchSystem(system);
+      reports.push(report);
+      if (report.failed !== undefined) exitCode = 1;
     } catch (err) {
       console.error(`${name} failed:`, err);
       reports.push({ name, failed: String(err), steps: [] });
@@ -173,8 +189,8 @@ try {
   console.log(renderOthers(reports));
   for (const r of reports) {
     if (r.skipped !== undefined) console.log(`\n${r.name}: skipped (${r.skipped})`);
-    else if (r.failed !== undefined) console.log(`\n${r.name}: FAILED (${r.failed})`);
-    else console.log(`\n${r.name} ${r.version}:\n${r.semantics!.map((s) => `- ${s}`).join('\n')}`);
+    else if (r.steps.length === 0) console.log(`\n${r.name}: FAILED (${r.failed})`);
+    else console.log(`\n${r.name} ${r.version}:\n${r.semantics!.map((s) => `- ${s}`).join('\n')}${r.failed === undefined ? '' : `\n- FAILED: ${r.failed}`}`);
   }
   await mkdir('bench-results', { recursive: true });
   const file = join('bench-results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

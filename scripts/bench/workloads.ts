@@ -13,9 +13,12 @@ export const valueBytes = 100;
 export const watchersCount = 100;
 /** A request outstanding this long during a step counts as an error. */
 export const stepRequestDeadlineMs = 10_000;
-/** During failover a write that has no answer after this long is abandoned and retried. */
-export const failoverWriteDeadlineMs = 1_000;
-const failoverWritersCount = 4;
+/** During failover a write is issued on each connection this often, answered or not... */
+export const failoverWriteEveryMs = 10;
+/** ...and abandoned (counted as failed) after this long... */
+export const failoverWriteDeadlineMs = 5_000;
+/** ...with at most this many outstanding over both connections. */
+const failoverOutstandingMax = 2_000;
 const failoverDeadlineMs = 60_000;
 const watchRoundDeadlineMs = 5_000;
 
@@ -224,10 +227,11 @@ export interface FailoverResult {
 }
 
 /**
- * Writers on two connections set a key in a loop (each write abandoned after
- * `failoverWriteDeadlineMs`); the leader is killed with SIGKILL; the figure is the time from the
- * kill to the acknowledgement of the first write issued after it. The member is restarted and the
- * cluster allowed to settle between runs.
+ * On each of two connections a write (set of one key) is issued every `failoverWriteEveryMs`
+ * without waiting for the previous ones, so that the figure's resolution is that period rather
+ * than a request deadline; the leader is killed with SIGKILL; the figure is the time from the kill
+ * to the acknowledgement of the first write issued after it. The killed member is restarted and
+ * the cluster settles between runs.
  */
 export async function failover(system: System, runs: number): Promise<FailoverResult> {
   const drivers = [await system.connect({ preferredMember: 0 }), await system.connect({ preferredMember: 1 })];
@@ -236,33 +240,38 @@ export async function failover(system: System, runs: number): Promise<FailoverRe
     for (let run = 0; run < runs; run++) {
       let killedAt = Number.POSITIVE_INFINITY;
       let acknowledgedAt = 0;
-      let stop = false;
-      let steadyWrites = 0;
-      const writers = Array.from({ length: failoverWritersCount }, async (_, w) => {
-        const driver = drivers[w % drivers.length]!;
-        while (!stop) {
-          const issued = nowMs();
-          try {
-            await withDeadline(driver.set(keyPath(w), value), failoverWriteDeadlineMs, 'failover write');
+      let acknowledged = 0;
+      let outstanding = 0;
+      const inFlight = new Set<Promise<void>>();
+      const issue = (driver: Driver, key: string): void => {
+        if (outstanding >= failoverOutstandingMax) return;
+        outstanding++;
+        const issued = nowMs();
+        const write = withDeadline(driver.set(key, value), failoverWriteDeadlineMs, 'failover write').then(
+          () => {
+            acknowledged++;
             if (issued > killedAt && acknowledgedAt === 0) acknowledgedAt = nowMs();
-            steadyWrites++;
-          } catch {
-            await sleep(5);
-          }
-        }
-      });
+          },
+          () => undefined,
+        ).finally(() => {
+          outstanding--;
+          inFlight.delete(write);
+        });
+        inFlight.add(write);
+      };
+      const ticker = setInterval(() => drivers.forEach((d, i) => issue(d, keyPath(i))), failoverWriteEveryMs);
       try {
         const steadyDeadline = nowMs() + failoverDeadlineMs;
-        while (steadyWrites < 20 && nowMs() < steadyDeadline) await sleep(20);
-        if (steadyWrites < 20) throw new Error(`${system.name}: writes do not succeed before the failover`);
+        while (acknowledged < 20 && nowMs() < steadyDeadline) await sleep(20);
+        if (acknowledged < 20) throw new Error(`${system.name}: writes do not succeed before the failover`);
         killedAt = await system.killLeader();
         const deadline = killedAt + failoverDeadlineMs;
         while (acknowledgedAt === 0 && nowMs() < deadline) await sleep(2);
         if (acknowledgedAt === 0) throw new Error(`${system.name}: no write acknowledged within ${failoverDeadlineMs} ms of the leader's kill`);
         allMs.push(acknowledgedAt - killedAt);
       } finally {
-        stop = true;
-        await Promise.all(writers);
+        clearInterval(ticker);
+        await Promise.all(inFlight);
       }
       await system.restartKilled();
     }

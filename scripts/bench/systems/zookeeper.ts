@@ -124,16 +124,7 @@ export class ZooKeeperSystem implements System {
 
   async connect(options: ConnectOptions): Promise<Driver> {
     const servers = this.members.map((_, i) => `127.0.0.1:${this.members[(options.preferredMember + i) % this.members.length]!.clientPort}`);
-    const client = zookeeper.createClient(servers.join(','), { sessionTimeout: sessionTimeoutMs, spinDelay: spinDelayMs, retries: 0 });
-    const connected = new Promise<void>((resolve) => client.once('connected', () => resolve()));
-    client.connect();
-    try {
-      await withDeadline(connected, connectDeadlineMs, 'ZooKeeper session');
-    } catch (err) {
-      client.close();
-      throw err;
-    }
-    return new ZooKeeperDriver(client);
+    return new ZooKeeperDriver(await openSession(servers.join(',')), () => openSession(servers.join(',')));
   }
 
   async killLeader(): Promise<number> {
@@ -165,6 +156,19 @@ export class ZooKeeperSystem implements System {
   }
 }
 
+async function openSession(connectionString: string): Promise<Client> {
+  const client = zookeeper.createClient(connectionString, { sessionTimeout: sessionTimeoutMs, spinDelay: spinDelayMs, retries: 0 });
+  const connected = new Promise<void>((resolve) => client.once('connected', () => resolve()));
+  client.connect();
+  try {
+    await withDeadline(connected, connectDeadlineMs, 'ZooKeeper session');
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+  return client;
+}
+
 /** Send a four-letter word to a client port and read the reply until the server closes. */
 function fourLetterWord(port: number, word: string): Promise<string> {
   return withDeadline(new Promise<string>((resolve, reject) => {
@@ -188,7 +192,30 @@ class ZooKeeperDriver implements Driver {
   private rearming = new Set<Promise<void>>();
   private watches = new Set<{ active: boolean }>();
 
-  constructor(private readonly client: Client) {}
+  /**
+   * An expired session is over for good in ZooKeeper; like Curator, the driver then opens a new one
+   * (its watches are not carried over, which the benchmark never needs after a failover).
+   */
+  constructor(
+    private client: Client,
+    private readonly reopen: () => Promise<Client>,
+  ) {
+    this.onExpiry(client);
+  }
+
+  private onExpiry(client: Client): void {
+    client.once('expired', () => {
+      client.close();
+      if (this.closed) return;
+      void this.reopen().then((fresh) => {
+        if (this.closed) fresh.close();
+        else {
+          this.client = fresh;
+          this.onExpiry(fresh);
+        }
+      }, () => this.onExpiry(client));
+    });
+  }
 
   create(path: string, data: Uint8Array): Promise<void> {
     return new Promise((resolve, reject) => this.client.create(path, toBuffer(data), zookeeper.CreateMode.PERSISTENT, settle(resolve, reject, undefined)));

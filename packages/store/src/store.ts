@@ -41,6 +41,11 @@ export interface StoreOptions {
   readonly logger?: Logger;
   /** Bound of the in-memory watch history, in events. */
   readonly watchHistoryEventsMax?: number;
+  /**
+   * Called synchronously by `apply` once its entries are applied in memory, before their batch is
+   * written and before any read can observe them: the place to fire watches.
+   */
+  readonly onApplied?: (applied: readonly Applied[]) => void;
 }
 
 export interface OpenStoreOptions {
@@ -48,6 +53,7 @@ export interface OpenStoreOptions {
   readonly path: string;
   readonly logger?: Logger;
   readonly watchHistoryEventsMax?: number;
+  readonly onApplied?: (applied: readonly Applied[]) => void;
 }
 
 const buffers = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const;
@@ -64,6 +70,7 @@ export class Store {
   readonly #logger: Logger;
   readonly #history: WatchHistory;
   readonly #closeDb: (() => Promise<void>) | undefined;
+  readonly #onApplied: ((applied: readonly Applied[]) => void) | undefined;
   #tree: ZnodeTree;
   /** Tail of the write chain: batches must reach LevelDB in apply order. */
   #writing: Promise<void> = Promise.resolve();
@@ -77,6 +84,7 @@ export class Store {
     this.#history = new WatchHistory(options.watchHistoryEventsMax ?? watchHistoryEventsMax, tree.appliedIndex);
     this.#tree = tree;
     this.#closeDb = closeDb;
+    this.#onApplied = options.onApplied;
   }
 
   /**
@@ -92,6 +100,7 @@ export class Store {
         db,
         ...(options.logger === undefined ? {} : { logger: options.logger }),
         ...(options.watchHistoryEventsMax === undefined ? {} : { watchHistoryEventsMax: options.watchHistoryEventsMax }),
+        ...(options.onApplied === undefined ? {} : { onApplied: options.onApplied }),
       };
       return await Store.#open(storeOptions, () => db.close());
     } catch (err) {
@@ -143,7 +152,13 @@ export class Store {
       throw err;
     }
     if (applied.length === 0) return this.#writing.then(() => applied);
-    return this.#write(this.#changeOps()).then(() => applied);
+    const written = this.#write(this.#changeOps()).then(() => applied);
+    try {
+      this.#onApplied?.(applied);
+    } catch (err) {
+      this.#logger.error({ err }, 'onApplied hook failed');
+    }
+    return written;
   }
 
   // ---- reads, from memory ----

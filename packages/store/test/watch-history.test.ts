@@ -22,6 +22,23 @@ const scratch = async (watchHistoryEventsMax: number): Promise<{ store: Store; p
 };
 
 describe('watch history', () => {
+  it('hands applied events to onApplied synchronously, before any read could see them', async () => {
+    const dir = await tempDir();
+    const seen: { indexes: number[]; visible: boolean }[] = [];
+    const holder: { store?: Store } = {};
+    const store = await openStore({
+      path: dir.path,
+      onApplied: (applied) => seen.push({ indexes: applied.map((a) => a.index), visible: holder.store?.exists('/a').ok === true }),
+    });
+    holder.store = store;
+    cleanup.push(dir.remove, () => store.close());
+    const written = store.apply([created(1, 'a'), created(2, 'b')]);
+    expect(seen).toEqual([{ indexes: [1, 2], visible: true }]);
+    await written;
+    await store.apply([created(2, 'b')]); // a replay below the applied index: nothing new
+    expect(seen).toHaveLength(1);
+  });
+
   it('replays every event after a revision, in revision order', async () => {
     const { store } = await scratch(100);
     await store.apply([created(1, 'a'), created(2, 'b'), created(3, 'c')]);

@@ -48,12 +48,7 @@ export interface DriverOptions {
   readonly observer?: DriverObserver;
   /** A persistence failure: the node cannot go on safely. */
   readonly onFatal: (err: unknown) => void;
-  /**
-   * Entries are now applied in the store's memory (its LevelDB write may still be in flight):
-   * called synchronously, before any read can observe them, in index order.
-   */
-  readonly onApplied?: (entries: readonly StoreEntry[]) => void;
-  /** The store was replaced by a snapshot image at `index`: changes up to it have no events. */
+  /** The store was replaced by a snapshot image: changes up to it have no watch events. */
   readonly onSnapshotInstalled?: (index: number) => void;
 }
 
@@ -380,7 +375,6 @@ export class RaftDriver {
     const writes: Promise<Applied[]>[] = [];
     for (let i = 0; i < storeEntries.length; i += applyEntriesMax) writes.push(this.o.store.apply(storeEntries.slice(i, i + applyEntriesMax)));
     if (membersChanged) this.o.onMembersChanged(this.o.members);
-    this.o.onApplied?.(storeEntries);
     const decided: { entry: Entry; pending: PendingProposal }[] = [];
     for (const e of entries) {
       const pending = this.proposals.get(e.index);

@@ -8,7 +8,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { frameBytesMax, webSocketPath, webSocketSubprotocol, type ErrorCode } from '@vigil/protocol';
-import type { Entry } from '@vigil/store';
+import type { Applied } from '@vigil/store';
 import { ClientConnection, type GatewayServices } from './client-connection.js';
 import { WatchHub } from './watch-hub.js';
 
@@ -20,8 +20,6 @@ export class ClientGateway {
   private readonly connections = new Set<ClientConnection>();
   private readonly bySession = new Map<number, ClientConnection>();
   private readonly services: GatewayServices;
-  /** Events up to this revision have been handed to the watch hub. */
-  private dispatched: number;
   private closed = false;
 
   constructor(options: GatewayOptions) {
@@ -37,7 +35,6 @@ export class ClientGateway {
         if (this.bySession.get(sessionId) === connection) this.bySession.delete(sessionId);
       },
     };
-    this.dispatched = options.store.appliedIndex;
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: frameBytesMax,
@@ -59,29 +56,26 @@ export class ClientGateway {
     return this.bySession.size;
   }
 
-  /** Entries just applied (in memory): fire watches, then end connections of ended sessions. */
-  onApplied(entries: readonly Entry[]): void {
-    const store = this.services.store;
-    const since = store.eventsSince(this.dispatched);
-    if (since.compacted) {
-      // More changes in one apply than the history holds: watchers cannot be told exactly.
-      this.dropAll('UNAVAILABLE', 'this server skipped watch history; reconnect and resume');
-    } else {
-      this.watches.dispatch(since.events);
-    }
-    this.dispatched = store.appliedIndex;
-    for (const e of entries) {
-      const c = e.command;
-      if (c.type !== 'sessionExpire' && c.type !== 'sessionClose') continue;
-      const connection = this.bySession.get(c.sessionId);
-      if (connection !== undefined && store.session(c.sessionId) === undefined) connection.sessionEnded();
+  /**
+   * Entries just applied in the store's memory (the store calls this before any read can see
+   * them): fire watches, then end the connections of sessions that ended.
+   */
+  onApplied(applied: readonly Applied[]): void {
+    for (const a of applied) {
+      if (a.events.length > 0) this.watches.dispatch(a.events);
+      const value = a.result.ok ? a.result.value : null;
+      if (value?.type === 'sessionExpire' || value?.type === 'sessionClose') this.endSessionsWithout();
     }
   }
 
   /** The store jumped to a snapshot: events before it are unknown, so watchers must resume. */
-  onSnapshotInstalled(index: number): void {
-    this.dispatched = index;
+  onSnapshotInstalled(): void {
     this.dropAll('UNAVAILABLE', 'this server installed a snapshot; reconnect and resume');
+  }
+
+  private endSessionsWithout(): void {
+    const store = this.services.store;
+    for (const [sessionId, connection] of this.bySession) if (store.session(sessionId) === undefined) connection.sessionEnded();
   }
 
   /** Ends every client connection (clients resume their sessions elsewhere). */

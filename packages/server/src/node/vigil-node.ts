@@ -57,11 +57,19 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
     for (const c of closers.reverse()) await c().catch((err: unknown) => log.error({ err }, 'error while closing'));
   };
 
+  // The transport delivers into the driver, which sends through the transport; the store's
+  // applied changes feed the client gateway, which proposes through the driver: tie the knots.
+  const inbox: { driver: RaftDriver | undefined; link: LeaderLink | undefined; gateway: ClientGateway | undefined } = {
+    driver: undefined,
+    link: undefined,
+    gateway: undefined,
+  };
   try {
     const store = await Store.open({
       db: db.sublevel<Buffer, Buffer>('store', buffers),
       logger: log.child({ component: 'store' }),
       watchHistoryEventsMax: config.watchHistoryEvents,
+      onApplied: (applied) => inbox.gateway?.onApplied(applied),
     });
     closers.push(() => store.close());
     const storage = await RaftStorage.open(db.sublevel<Buffer, Buffer>('raft', buffers), join(config.dataDir, SNAPSHOT_DIR));
@@ -117,13 +125,6 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       return out;
     };
 
-    // The transport delivers into the driver, which sends through the transport, and the driver
-    // feeds the client gateway: tie the knots.
-    const inbox: { driver: RaftDriver | undefined; link: LeaderLink | undefined; gateway: ClientGateway | undefined } = {
-      driver: undefined,
-      link: undefined,
-      gateway: undefined,
-    };
     const transport = await PeerTransport.start({
       selfId: config.id,
       clusterId: config.clusterId,
@@ -154,8 +155,7 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       logTrailingEntries: config.logTrailingEntries,
       snapshotIndex: image.snapshotMeta?.index ?? 0,
       observer: metricsObserver(metrics),
-      onApplied: (entries) => inbox.gateway?.onApplied(entries),
-      onSnapshotInstalled: (index) => inbox.gateway?.onSnapshotInstalled(index),
+      onSnapshotInstalled: () => inbox.gateway?.onSnapshotInstalled(),
       onFatal: (err) => {
         fatal = true;
         log.fatal({ err }, 'the Raft driver failed (persistence or a broken invariant); stopping so that nothing acknowledged can be lost');

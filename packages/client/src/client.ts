@@ -6,6 +6,7 @@ import {
   VigilError,
   childrenPageMax,
   type Consistency,
+  type CreateFields,
   type CreateMode,
   type MultiOp as WireMultiOp,
   type MultiOpResult as WireMultiOpResult,
@@ -212,7 +213,8 @@ export class VigilClient {
     if (options.fromRevision !== undefined && (!Number.isSafeInteger(options.fromRevision) || options.fromRevision < 0)) {
       throw new VigilError('BAD_ARGUMENTS', `fromRevision: a revision (integer ≥ 0), not ${String(options.fromRevision)}`);
     }
-    if (this.session.isClosed) throw new VigilError('CLOSED', 'the client was closed');
+    const refusal = this.session.refusal();
+    if (refusal !== null) throw refusal;
     const base = { serverPath, userPath: path, recursive: options.recursive === true, fromRevision: options.fromRevision };
     if (listener !== undefined) {
       return this.watches.addPersistent({
@@ -247,7 +249,7 @@ export class VigilClient {
 
   // ---- plumbing ----
 
-  private createFields(path: string, data: Data, options: CreateOptions | Extract<MultiOp, { op: 'create' }>): RequestBody<'create'> extends infer B ? Omit<B, 'op'> : never {
+  private createFields(path: string, data: Data, options: CreateOptions | Extract<MultiOp, { op: 'create' }>): CreateFields {
     return {
       path: this.namespace.toServer(path),
       data: bytesOf(data),
@@ -275,6 +277,7 @@ export class VigilClient {
     return (answer) => {
       const result = answer.result;
       const watchId = 'watchId' in result ? result.watchId : undefined;
+      // No id: the server armed nothing (it answers `watchId` whenever `watch: true` was asked).
       if (watchId === undefined) return;
       this.watches.armOneShot({ kind, serverPath, listener, watchId, armedRevision: answer.revision, existed: existed(result) });
     };

@@ -127,8 +127,8 @@ export class Session {
   private requestIdNext = 1;
 
   private heartbeatTimer: ReturnType<typeof setTimeout> | null = null;
-  private lastSentAt = 0;
-  private lastReceivedAt = 0;
+  private lastSentAtMs = 0;
+  private lastReceivedAtMs = 0;
   private draining = false;
   private drainTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -230,7 +230,8 @@ export class Session {
     return this.closing;
   }
 
-  private refusal(): VigilError | null {
+  /** Why a new call cannot be accepted now, if it cannot. */
+  refusal(): VigilError | null {
     if (this.closing !== null) return new VigilError('CLOSED', 'the client was closed');
     if (this.current === 'expired' && !this.options.reopenAfterExpiry) return new VigilError('SESSION_EXPIRED', 'the session expired');
     return null;
@@ -306,7 +307,7 @@ export class Session {
     this.observeRevision(welcome.revision);
     this.connection = connection;
     this.draining = false;
-    this.lastSentAt = this.lastReceivedAt = performance.now();
+    this.lastSentAtMs = this.lastReceivedAtMs = performance.now();
     this.scheduleHeartbeat();
     this.hooks?.onSessionReady();
     this.pump();
@@ -322,7 +323,7 @@ export class Session {
 
   private pushed(connection: Connection, frame: PushedFrame): void {
     if (connection !== this.connection) return;
-    this.lastReceivedAt = performance.now();
+    this.lastReceivedAtMs = performance.now();
     switch (frame.t) {
       case 'res':
         this.answered(frame);
@@ -423,7 +424,7 @@ export class Session {
       this.inflight.set(id, call);
       this.inflightBytes += call.bytes;
       connection.send(bytes);
-      this.lastSentAt = performance.now();
+      this.lastSentAtMs = performance.now();
     }
   }
 
@@ -443,7 +444,7 @@ export class Session {
     this.heartbeatTimer = null;
     if (this.connection === null) return;
     const timeoutMs = this.negotiatedTimeoutMs;
-    const dueAt = Math.min(this.lastSentAt + timeoutMs / 3, this.lastReceivedAt + (2 * timeoutMs) / 3);
+    const dueAt = Math.min(this.lastSentAtMs + timeoutMs / 3, this.lastReceivedAtMs + (2 * timeoutMs) / 3);
     this.heartbeatTimer = setTimeout(() => this.heartbeat(), Math.max(1, Math.ceil(dueAt - performance.now())));
   }
 
@@ -458,11 +459,11 @@ export class Session {
     if (connection === null) return;
     const now = performance.now();
     const timeoutMs = this.negotiatedTimeoutMs;
-    if (now - this.lastReceivedAt >= (2 * timeoutMs) / 3) {
-      this.lost(new VigilError('CONNECTION_LOSS', `nothing from ${connection.endpoint} for ${Math.round(now - this.lastReceivedAt)}ms`));
+    if (now - this.lastReceivedAtMs >= (2 * timeoutMs) / 3) {
+      this.lost(new VigilError('CONNECTION_LOSS', `nothing from ${connection.endpoint} for ${Math.round(now - this.lastReceivedAtMs)}ms`));
       return;
     }
-    if (now - this.lastSentAt >= timeoutMs / 3) this.sendPing(connection);
+    if (now - this.lastSentAtMs >= timeoutMs / 3) this.sendPing(connection);
     this.scheduleHeartbeat();
   }
 
@@ -475,7 +476,7 @@ export class Session {
     this.inflight.set(id, call);
     this.inflightBytes += call.bytes;
     connection.send(bytes);
-    this.lastSentAt = performance.now();
+    this.lastSentAtMs = performance.now();
   }
 
   // ---- draining ----

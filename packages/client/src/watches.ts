@@ -361,18 +361,10 @@ export class Watches implements SessionHooks {
   }
 }
 
+/** The watch id of a `watch` answer, or of a read answered with `watch: true`. */
 function watchIdOf(answer: Answer): number | undefined {
   const result = answer.result;
-  switch (result.op) {
-    case 'watch':
-      return result.watchId;
-    case 'get':
-    case 'exists':
-    case 'children':
-      return result.watchId;
-    default:
-      return undefined;
-  }
+  return 'watchId' in result ? result.watchId : undefined;
 }
 
 function statOf(answer: Answer): Stat | null {

@@ -53,6 +53,14 @@ describe('connect', () => {
     expect(refusing.frames.filter(isHello).length).toBeGreaterThan(1);
   });
 
+  it('rejects CONNECTION_LOSS when nothing listens at the endpoints', async () => {
+    cluster = new FakeCluster();
+    const gone = await cluster.startServer();
+    await gone.close();
+    const error: unknown = await connect({ endpoints: [gone.url], connectTimeoutMs: 100, reconnectBackoff: { baseMs: 5, maxMs: 20 } }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'VigilError', code: 'CONNECTION_LOSS' });
+  });
+
   it('rejects BAD_ARGUMENTS for unusable options', async () => {
     cluster = new FakeCluster();
     await expect(connect({ endpoints: [] })).rejects.toMatchObject({ code: 'BAD_ARGUMENTS' });

@@ -56,6 +56,10 @@ describe('loadConfig', () => {
       snapshotEveryEntries: 10_000,
       logTrailingEntries: 5_000,
       shutdownTimeoutMs: 5_000,
+      sessionTimeoutMinMs: 1_000,
+      sessionTimeoutMaxMs: 300_000,
+      watchHistoryEvents: 100_000,
+      requestTimeoutMs: 10_000,
     });
   });
 

@@ -1,17 +1,18 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Applied, Command, CreateMode, OpError, Result, Stat, Store } from '@vigil/store';
+import type { Command, CommandResult, CreateMode, OpError, Result, Stat, Store } from '@vigil/store';
 import { createModes } from '@vigil/store';
 import { ServerError } from '../errors.js';
 
 /**
  * A small JSON-over-HTTP view of the tree (in the spirit of etcd's HTTP gateway): curl-able, and
- * what the integration tests drive before the WebSocket protocol exists. Writes go through Raft on
- * the leader; a follower answers 421 NOT_LEADER naming the leader's client address. Reads are
- * linearizable by default (ReadIndex) or `?consistency=sequential` (this node's state).
+ * handy for scripts that do not speak the WebSocket protocol. Writes go through Raft; a follower
+ * forwards them to the leader (NOT_LEADER, 421, remains only for a leader lost mid-request).
+ * Reads are linearizable by default (ReadIndex) or `?consistency=sequential` (this node's state).
  */
 export interface ZnodeApiPort {
   readonly store: Pick<Store, 'get' | 'exists' | 'children' | 'appliedIndex'>;
-  propose(command: Command, signal?: AbortSignal): Promise<Applied>;
+  /** Through the leader, wherever it is (a follower forwards). */
+  propose(command: Command, signal: AbortSignal): Promise<{ readonly index: number; readonly result: CommandResult }>;
   linearizableRead(signal?: AbortSignal): Promise<number>;
   /** Where the leader serves clients, to put in NOT_LEADER answers. */
   leaderClientAddress(): string | null;
@@ -45,7 +46,7 @@ function sendStoreError(reply: FastifyReply, error: OpError): FastifyReply {
 
 export function registerZnodeRoutes(app: FastifyInstance, port: ZnodeApiPort): void {
   const write = async (reply: FastifyReply, command: Command, status = 200): Promise<FastifyReply> => {
-    let applied: Applied;
+    let applied: { readonly index: number; readonly result: CommandResult };
     try {
       applied = await port.propose(command, AbortSignal.timeout(requestTimeoutMs));
     } catch (err) {

@@ -251,7 +251,7 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
     const app = buildAdminApp({ node: port, metrics, logger: log.child({ component: 'http' }) });
     registerZnodeRoutes(app, {
       store,
-      propose: (c, signal) => d.propose(c, signal),
+      propose: (c, signal) => link.propose(c, signal),
       linearizableRead: (signal) => d.linearizableRead(signal),
       leaderClientAddress: () => members.get(raw.summary().leader)?.client ?? null,
     });

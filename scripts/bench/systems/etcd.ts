@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Etcd3, type IOptions } from 'etcd3';
@@ -66,6 +66,15 @@ export class EtcdSystem implements System {
     }
     for (const m of this.members) this.spawn(m);
     await this.leaderIndex();
+    await this.assertAllRunning();
+  }
+
+  /** A member that exited by itself (port taken, crash) would leave a two-member cluster that fails over nowhere. */
+  private async assertAllRunning(): Promise<void> {
+    const dead = this.members.find((m) => !isRunning(m.proc));
+    if (dead === undefined) return;
+    const log = await readFile(dead.logPath, 'utf8').catch(() => '');
+    throw new Error(`etcd ${dead.name} exited (exit ${String(dead.proc?.exitCode)}): ${log.slice(-800)}`);
   }
 
   private spawn(m: Member): void {
@@ -139,6 +148,7 @@ export class EtcdSystem implements System {
   }
 
   async rssKiB(): Promise<number[]> {
+    await this.assertAllRunning();
     return Promise.all(this.members.map((m) => rssKiB(m.proc?.pid)));
   }
 

@@ -40,7 +40,7 @@ const every: Message[] = [
 ];
 
 /** The Raft messages of a frame, or why it is not a valid batch of them. */
-function decodeMessages(data: Uint8Array, to: typeof expected): { ok: true; value: readonly unknown[] } | { ok: false; reason: string } {
+function decodeMessages(data: Uint8Array, to: typeof expected): { ok: true; value: readonly Message[] } | { ok: false; reason: string } {
   const decoded = decodeAfterHandshake(data, to);
   if (!decoded.ok) return decoded;
   return decoded.value.kind === 'msgs' ? { ok: true, value: decoded.value.msgs } : { ok: false, reason: 'an rpc frame' };

@@ -410,9 +410,13 @@ export class ClientConnection implements WatchSink {
         if (typeof watchId === 'object') return { revision, error: watchId };
         if (request.fromRevision !== undefined && request.fromRevision < revision) {
           const w = this.watches.get(watchId) as ConnectionWatch;
-          const since = store.eventsSince(request.fromRevision);
-          if (since.compacted) w.held.push({ floor: since.floor });
-          else for (const e of since.events) if (e.revision <= revision && matches(w, e)) w.held.push(e);
+          let since = store.eventsSince(request.fromRevision);
+          if (since.compacted) {
+            // Say what may be missing, then replay everything still held above the floor.
+            w.held.push({ floor: since.floor });
+            since = store.eventsSince(since.floor);
+          }
+          if (!since.compacted) for (const e of since.events) if (e.revision <= revision && matches(w, e)) w.held.push(e);
           this.countQueued(w.held.length);
         }
         return { revision, result: { op: 'watch', watchId } };

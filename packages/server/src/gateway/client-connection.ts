@@ -95,6 +95,8 @@ const readOps: ReadonlySet<Request['op']> = new Set(['get', 'exists', 'children'
 /** Per-name and per-stat msgpack overhead, for keeping a children page within a frame. */
 const nameOverheadBytes = 8;
 const statBytes = 11 * 12 + 16;
+/** After our close frame, a client gets this long to read what is queued and answer it. */
+const closeGraceMs = 10_000;
 
 export class ClientConnection implements WatchSink {
   sessionId = 0;
@@ -524,7 +526,7 @@ export class ClientConnection implements WatchSink {
     this.onClosed();
     this.ws.close(code, reason);
     // A client that never completes the closing handshake is cut off.
-    setTimeout(() => this.ws.terminate(), 2_000).unref();
+    setTimeout(() => this.ws.terminate(), closeGraceMs).unref();
   }
 
   private onClosed(): void {

@@ -42,6 +42,8 @@ type RpcFrame =
   | { readonly t: 'failed'; readonly rid: number; readonly code: ServerErrorCode; readonly message: string };
 
 interface Pending {
+  /** The member the write was forwarded to. */
+  readonly to: NodeId;
   readonly resolve: (p: Proposed) => void;
   readonly reject: (err: Error) => void;
 }
@@ -101,6 +103,24 @@ export class LeaderLink {
     }
   }
 
+  /**
+   * Forwarded writes can no longer be answered by `peer` (its connection dropped, or another
+   * member leads now): fail them at once rather than at their deadline, so that the connection's
+   * later requests are not held behind them. Their outcome is unknown.
+   */
+  abandon(peer: NodeId): void {
+    for (const [rid, p] of this.pending) {
+      if (p.to !== peer) continue;
+      this.pending.delete(rid);
+      p.reject(new ServerError('TIMEOUT', `member ${peer} stopped leading or was lost before answering; the write may or may not have taken effect`));
+    }
+  }
+
+  /** The leader changed: writes forwarded to anyone else will not be answered. */
+  leaderChanged(leader: NodeId): void {
+    for (const p of new Set([...this.pending.values()].map((x) => x.to))) if (p !== leader) this.abandon(p);
+  }
+
   close(): void {
     this.closed = true;
     for (const p of this.pending.values()) p.reject(new ServerError('SHUTTING_DOWN'));
@@ -116,6 +136,7 @@ export class LeaderLink {
         if (this.pending.delete(rid)) reject(new ServerError('TIMEOUT', 'the leader did not answer in time; the write may or may not have taken effect'));
       };
       this.pending.set(rid, {
+        to: leader,
         resolve: (p) => {
           signal.removeEventListener('abort', onAbort);
           resolve(p);

@@ -114,6 +114,7 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       durable,
     );
     const metrics: Metrics = createMetrics();
+    const metricsHooks = metricsObserver(metrics);
     // Every member this node has heard of: the configured peers and the membership in the log.
     const peerMap = (): Map<NodeId, HostPort> => {
       const out = new Map<NodeId, HostPort>();
@@ -135,6 +136,7 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       // removed member stays refused (ids are never reused).
       acceptPeer: (id) => !removed.has(id),
       onRpc: (from, data) => inbox.link?.receive(from, data),
+      onPeerDisconnected: (peer) => inbox.link?.abandon(peer),
       logger: log,
     });
     closers.push(() => transport.close());
@@ -154,7 +156,14 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       snapshotEveryEntries: config.snapshotEveryEntries,
       logTrailingEntries: config.logTrailingEntries,
       snapshotIndex: image.snapshotMeta?.index ?? 0,
-      observer: metricsObserver(metrics),
+      observer: {
+        ...metricsHooks,
+        roleChanged: (role, term, leader) => {
+          metricsHooks.roleChanged?.(role, term, leader);
+          // Writes forwarded to a former leader will not be answered: fail them now.
+          inbox.link?.leaderChanged(leader);
+        },
+      },
       onSnapshotInstalled: () => inbox.gateway?.onSnapshotInstalled(),
       onFatal: (err) => {
         fatal = true;

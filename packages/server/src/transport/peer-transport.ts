@@ -85,6 +85,8 @@ export interface PeerTransportOptions {
   readonly closeTimeoutMs?: number;
   /** Messages to this peer were dropped (queue full), or its connection was lost with messages pending. */
   readonly onPeerUnreachable?: (peer: NodeId) => void;
+  /** The active connection to this peer closed (it may come back). */
+  readonly onPeerDisconnected?: (peer: NodeId) => void;
   /** An rpc payload from a peer (see {@link PeerTransport.sendRpc}). */
   readonly onRpc?: (from: NodeId, data: Uint8Array) => void;
 }
@@ -732,6 +734,11 @@ export class PeerTransport {
     link.disconnectedAtMs = performance.now();
     this.log.info({ peer: link.id, code, reason }, 'peer disconnected');
     if (link.queue.length > 0 || ws.bufferedAmount > 0) this.reportUnreachable(link);
+    try {
+      this.options.onPeerDisconnected?.(link.id);
+    } catch (err) {
+      this.log.error({ peer: link.id, err }, 'disconnect handler failed');
+    }
     this.scheduleDial(link);
   }
 

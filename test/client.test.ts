@@ -261,12 +261,13 @@ describe('sessions and failover', () => {
     return { proc, lines, sessionId: Number(ready.split(' ')[1]) };
   }
 
-  /** Resolves with the time the node's deletion was observed, after checking it is not gone early. */
-  async function deletedAfter(observer: VigilClient, path: string): Promise<number> {
-    const deleted = new Promise<number>((resolve) => {
-      void observer.exists(path, { watch: (e) => e.kind === 'deleted' && resolve(Date.now()) });
-    });
-    return deleted;
+  /** Arms an exists watch on a node that must exist now; resolves with the time it is deleted. */
+  async function deletedAfter(observer: VigilClient, path: string): Promise<{ deleted: Promise<number> }> {
+    let resolveDeleted: (at: number) => void = () => undefined;
+    const deleted = new Promise<number>((resolve) => (resolveDeleted = resolve));
+    const stat = await observer.exists(path, { watch: (e) => e.kind === 'deleted' && resolveDeleted(Date.now()) });
+    expect(stat).not.toBeNull();
+    return { deleted };
   }
 
   test('an ephemeral node vanishes when its killed client process’s session expires, not before', async () => {
@@ -274,7 +275,7 @@ describe('sessions and failover', () => {
     const observer = await client();
     const h = await holder('/held-kill', timeoutMs);
     expect((await observer.exists('/held-kill'))?.ephemeralOwner).toBe(h.sessionId);
-    const deleted = deletedAfter(observer, '/held-kill');
+    const { deleted } = await deletedAfter(observer, '/held-kill');
     const killedAt = Date.now();
     h.proc.kill('SIGKILL');
     // Still there right after the kill: the session outlives its client by its timeout.
@@ -285,11 +286,35 @@ describe('sessions and failover', () => {
     expect(goneAt - killedAt).toBeGreaterThanOrEqual((timeoutMs * 2) / 3 - 50);
   });
 
+  test('close() ends the session at once: its ephemerals are gone when it returns', async () => {
+    const observer = await client();
+    const c = await connect({ endpoints: allEndpoints(), sessionTimeoutMs: 60_000 });
+    await c.create('/closing', '', { mode: 'ephemeral' });
+    await c.close();
+    expect(c.state).toBe('closed');
+    expect(await observer.exists('/closing')).toBeNull();
+  });
+
+  test('a new leader expires the session of a client that died under the old one', async () => {
+    const timeoutMs = 2_000;
+    const leader = await cluster.leader();
+    const observerId = [1, 2, 3].find((id) => id !== leader) as number;
+    const observer = await client({ endpoints: [endpoint(observerId)] });
+    const h = await holder('/held-leader-change', timeoutMs);
+    const { deleted } = await deletedAfter(observer, '/held-leader-change');
+    h.proc.kill('SIGKILL');
+    await cluster.kill(leader);
+    await cluster.leader();
+    await deleted;
+    expect(await observer.exists('/held-leader-change')).toBeNull();
+    await heal();
+  });
+
   test('a client process paused past its timeout loses its ephemeral node and learns it expired', async () => {
     const timeoutMs = 2_000;
     const observer = await client();
     const h = await holder('/held-pause', timeoutMs);
-    const deleted = deletedAfter(observer, '/held-pause');
+    const { deleted } = await deletedAfter(observer, '/held-pause');
     h.proc.kill('SIGSTOP');
     await deleted;
     h.proc.kill('SIGCONT');

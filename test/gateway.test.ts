@@ -232,6 +232,25 @@ describe('bad input', () => {
   });
 });
 
+describe('backpressure', () => {
+  test('a client that stops reading is disconnected with SLOW_CONSUMER; others are served meanwhile', async () => {
+    const { client: writer } = await session(1);
+    writer.send({ t: 'req', id: 1, op: 'create', path: '/heavy', data: new Uint8Array(dataBytesMax), mode: 'persistent' });
+    expect((await writer.response(1)).response.ok).toBe(true);
+    const { client: slow } = await session(1);
+    // Stop reading from the socket: the server's unflushed bytes can only grow.
+    (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    for (let i = 0; i < 60; i++) slow.send({ t: 'req', id: i, op: 'get', path: '/heavy', consistency: 'sequential' });
+    writer.send({ t: 'req', id: 2, op: 'get', path: '/heavy' });
+    expect((await writer.response(2)).response.ok).toBe(true);
+    (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    const closed = await slow.closedWith(30_000);
+    expect(closed.code).toBe(closeCodeOf('SLOW_CONSUMER'));
+    expect(closed.frames.at(-1)).toMatchObject({ t: 'error', error: { name: 'SLOW_CONSUMER' } });
+    expect(closed.frames.filter((f) => f.t === 'res').length).toBeLessThan(60);
+  });
+});
+
 describe('watch history', () => {
   test('replays a persistent watch from a revision, and says compacted when history is gone', async () => {
     const { client } = await session(await cluster.leader());

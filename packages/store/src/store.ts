@@ -136,6 +136,16 @@ export class Store {
    * Resolves once the batch is written. Calls may overlap; their batches are written in call order.
    */
   apply(entries: readonly Entry[]): Promise<Applied[]> {
+    const { applied, written } = this.applyNow(entries);
+    return written.then(() => applied);
+  }
+
+  /**
+   * `apply`, with the results at once: the entries are applied in memory when this returns, and
+   * `written` resolves once their batch is in LevelDB. A caller whose durability comes from
+   * elsewhere (the Raft log) may answer from `applied` without waiting for the write.
+   */
+  applyNow(entries: readonly Entry[]): { readonly applied: Applied[]; readonly written: Promise<void> } {
     this.#checkUsable();
     assert(entries.length <= applyEntriesMax, `more than ${applyEntriesMax} entries in one apply`);
     const applied: Applied[] = [];
@@ -151,14 +161,14 @@ export class Store {
       this.#failure ??= err;
       throw err;
     }
-    if (applied.length === 0) return this.#writing.then(() => applied);
-    const written = this.#write(this.#changeOps()).then(() => applied);
+    if (applied.length === 0) return { applied, written: this.#writing };
+    const written = this.#write(this.#changeOps());
     try {
       this.#onApplied?.(applied);
     } catch (err) {
       this.#logger.error({ err }, 'onApplied hook failed');
     }
-    return written;
+    return { applied, written };
   }
 
   // ---- reads, from memory ----

@@ -110,6 +110,8 @@ export class RaftDriver {
   /** The store's LevelDB writes still in flight (in order); snapshots and close wait for them. */
   private storeWrites: Promise<void> = Promise.resolve();
   private lastLeader: NodeId = 0;
+  /** A snapshot being streamed and written beside the Ready loop; one at a time. */
+  private snapshotting: Promise<void> | null = null;
 
   constructor(options: DriverOptions) {
     this.o = options;
@@ -261,8 +263,10 @@ export class RaftDriver {
 
   /** Take a snapshot now (also done automatically every `snapshotEveryEntries`). */
   async snapshotNow(): Promise<number> {
+    await this.snapshotting;
     await this.idle();
-    await this.takeSnapshot();
+    await this.beginSnapshot();
+    await this.snapshotting;
     return this.snapshotIndex;
   }
 
@@ -273,6 +277,7 @@ export class RaftDriver {
     clearInterval(this.tickTimer);
     await this.running;
     await this.storeWrites;
+    await this.snapshotting;
     const err = new ServerError('SHUTTING_DOWN');
     for (const p of this.proposals.values()) p.reject(err);
     for (const r of this.reads.values()) r.reject(err);
@@ -317,6 +322,12 @@ export class RaftDriver {
     const storage = this.o.storage;
     // A leader's appends go out while its own write is in flight: the two fsyncs overlap.
     if (rd.earlyMessages.length > 0) this.o.send(rd.earlyMessages);
+    // A Ready that only advances the commit index (no entries, no snapshot, no term or vote) holds
+    // nothing the committed entries wait for: they are already in this node's durable log. Apply
+    // them first, and write the new commit index behind them (recovery takes the commit index to
+    // be at least the store's applied index, so this order is safe across a crash).
+    const applyFirst = !rd.mustSync && rd.entries.length === 0 && rd.snapshot === null && rd.committedEntries.length > 0;
+    if (applyFirst) this.apply(rd.committedEntries);
     if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
       const started = process.hrtime.bigint();
       if (rd.snapshot !== null) await storage.writeSnapshotFile(rd.snapshot.meta, rd.snapshot.data);
@@ -325,10 +336,10 @@ export class RaftDriver {
     }
     if (rd.messages.length > 0) this.o.send(rd.messages);
     if (rd.snapshot !== null) await this.installSnapshot(rd.snapshot.meta.index, rd.snapshot.data);
-    if (rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
+    if (rd.committedEntries.length > 0 && !applyFirst) this.apply(rd.committedEntries);
     for (const rs of rd.readStates) this.answerRead(rs.ctx, rs.ok, rs.index);
     this.raw.advance(rd);
-    if (this.o.store.appliedIndex - this.snapshotIndex >= this.o.snapshotEveryEntries) await this.takeSnapshot();
+    if (this.snapshotting === null && this.o.store.appliedIndex - this.snapshotIndex >= this.o.snapshotEveryEntries) await this.beginSnapshot();
   }
 
   private answerRead(ctx: number, ok: boolean, index: number): void {
@@ -346,7 +357,7 @@ export class RaftDriver {
     });
   }
 
-  private async apply(entries: readonly Entry[]): Promise<void> {
+  private apply(entries: readonly Entry[]): void {
     const started = process.hrtime.bigint();
     const storeEntries: StoreEntry[] = [];
     const malformed = new Set<number>();
@@ -370,34 +381,33 @@ export class RaftDriver {
         storeEntries.push({ index: e.index, timeMs: 0, command: NOOP });
       }
     }
-    // The store applies in memory at once and writes its LevelDB batch behind; the Ready loop does
-    // not wait for that write (the synced Raft log is the point of durability), proposals do.
-    const writes: Promise<Applied[]>[] = [];
-    for (let i = 0; i < storeEntries.length; i += applyEntriesMax) writes.push(this.o.store.apply(storeEntries.slice(i, i + applyEntriesMax)));
+    // The store applies in memory at once and writes its LevelDB batch behind. Neither the Ready
+    // loop nor the proposals wait for that write: the synced Raft log is the point of durability,
+    // and a restarted node replays the log from the store's applied index.
+    const writes: Promise<void>[] = [];
+    const results = new Map<number, Applied>();
+    for (let i = 0; i < storeEntries.length; i += applyEntriesMax) {
+      const { applied, written } = this.o.store.applyNow(storeEntries.slice(i, i + applyEntriesMax));
+      for (const a of applied) results.set(a.index, a);
+      writes.push(written);
+    }
     if (membersChanged) this.o.onMembersChanged(this.o.members);
-    const decided: { entry: Entry; pending: PendingProposal }[] = [];
     for (const e of entries) {
       const pending = this.proposals.get(e.index);
       if (pending === undefined) continue;
       this.proposals.delete(e.index);
-      decided.push({ entry: e, pending });
-    }
-    const written = Promise.all(writes).then((lists) => {
-      const results = new Map<number, Applied>();
-      for (const list of lists) for (const a of list) results.set(a.index, a);
-      for (const { entry: e, pending } of decided) {
-        if (pending.term !== e.term) {
-          this.o.observer?.proposal?.('dropped');
-          pending.reject(new ServerError('PROPOSAL_DROPPED'));
-        } else if (malformed.has(e.index)) {
-          pending.reject(new ServerError('BAD_REQUEST', 'the proposal could not be decoded'));
-        } else {
-          pending.resolve(results.get(e.index) ?? { index: e.index, result: { ok: true, value: { type: 'noop' } }, events: [] });
-        }
+      if (pending.term !== e.term) {
+        this.o.observer?.proposal?.('dropped');
+        pending.reject(new ServerError('PROPOSAL_DROPPED'));
+      } else if (malformed.has(e.index)) {
+        pending.reject(new ServerError('BAD_REQUEST', 'the proposal could not be decoded'));
+      } else {
+        pending.resolve(results.get(e.index) ?? { index: e.index, result: { ok: true, value: { type: 'noop' } }, events: [] });
       }
-      this.o.observer?.applied?.(Number(process.hrtime.bigint() - started) / 1e9, entries.length);
-    });
-    this.storeWrites = written.catch((err: unknown) => {
+    }
+    this.o.observer?.applied?.(Number(process.hrtime.bigint() - started) / 1e9, entries.length);
+    const written = Promise.all(writes);
+    this.storeWrites = written.then(() => undefined).catch((err: unknown) => {
       // A failed store write leaves memory ahead of disk: stop (the log replays on restart).
       this.closed = true;
       clearInterval(this.tickTimer);
@@ -440,18 +450,51 @@ export class RaftDriver {
     this.wakeAppliedWaiters();
   }
 
-  private async takeSnapshot(): Promise<void> {
-    await this.storeWrites; // the snapshot iterator must see every applied entry
+  /**
+   * Starts a snapshot at the applied index: waits until the store's image on disk has caught up
+   * with its memory, opens the store's iterator there (LevelDB pins that image), and leaves the
+   * streaming, encoding and file writing to run beside the Ready loop, which goes on. A large
+   * tree then costs the loop only the wait for in-flight store writes, not the whole snapshot.
+   */
+  private async beginSnapshot(): Promise<void> {
+    for (;;) {
+      const writes = this.storeWrites;
+      await writes;
+      if (writes === this.storeWrites) break; // nothing applied meanwhile: disk equals memory
+    }
     const index = this.o.store.appliedIndex;
-    if (index <= this.snapshotIndex) return;
+    if (index <= this.snapshotIndex || this.snapshotting !== null || this.closed) return;
     const term = this.raw.termAt(index);
     assert(term !== undefined, 'the applied index is in the log');
+    const image = this.o.store.snapshotStream();
+    const members = new Map(this.o.members);
+    const removed = new Set(this.o.removed);
+    const conf = this.raw.status().conf;
+    this.snapshotting = this.finishSnapshot(index, term, conf, image, members, removed)
+      .catch((err: unknown) => {
+        this.closed = true;
+        clearInterval(this.tickTimer);
+        this.o.onFatal(err);
+      })
+      .finally(() => (this.snapshotting = null));
+  }
+
+  private async finishSnapshot(
+    index: number,
+    term: number,
+    conf: Status['conf'],
+    image: AsyncIterable<Uint8Array>,
+    members: ReadonlyMap<NodeId, MemberAddress>,
+    removed: ReadonlySet<NodeId>,
+  ): Promise<void> {
     const chunks: Uint8Array[] = [];
-    for await (const c of this.o.store.snapshotStream()) chunks.push(c);
-    const data = encodeSnapshotEnvelope(this.o.members, this.o.removed, chunks);
+    for await (const c of image) chunks.push(c);
+    const data = encodeSnapshotEnvelope(members, removed, chunks);
     await this.o.storage.writeSnapshotFile({ index, term }, data);
+    // A snapshot received from the leader meanwhile supersedes this one.
+    if (this.closed || index <= this.snapshotIndex) return;
     this.raw.setSnapshot(index, data);
-    await this.o.storage.saveSnapshotMeta({ index, term, conf: this.raw.status().conf });
+    await this.o.storage.saveSnapshotMeta({ index, term, conf });
     this.snapshotIndex = index;
     const compactTo = index - this.o.logTrailingEntries;
     if (compactTo > this.raw.status().firstIndex) {
@@ -468,6 +511,12 @@ export class RaftDriver {
       this.lastRole = s.role;
       this.lastLeader = s.leader;
       this.log.info({ role: s.role, term: s.term, leader: s.leader }, 'role changed');
+      // Reads forwarded to a former leader will not be answered: ask the new one (the first
+      // answer for a context wins; later ones find nothing pending).
+      if (s.leader !== 0 && this.reads.size > 0) {
+        for (const ctx of this.reads.keys()) this.raw.readIndex(ctx);
+        this.schedule();
+      }
       this.o.observer?.roleChanged?.(s.role, s.term, s.leader);
     }
   }

@@ -43,6 +43,7 @@ import {
 import type { NodeId } from '@vigil/raft';
 import { pathProblem, type Store, type WatchEvent } from '@vigil/store';
 import { ServerError } from '../errors.js';
+import { corkThisTurn } from '../transport/cork.js';
 import type { Logger } from '../node/logger.js';
 import type { LeaderLink } from './leader-link.js';
 import type { SessionKeeper } from './session-keeper.js';
@@ -508,6 +509,7 @@ export class ClientConnection implements WatchSink {
       this.slowConsumer(`more than ${outboundBytesMax} bytes unflushed`);
       return;
     }
+    corkThisTurn(this.ws);
     this.ws.send(bytes, { binary: true });
   }
 

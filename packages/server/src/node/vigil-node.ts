@@ -104,7 +104,10 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       }
       const from = image.snapshotMeta?.index ?? 0;
       for (const e of image.entries) if (e.kind === 'conf' && e.index > from) applyAddressChange(members, decodeConfChange(e.data), e.index <= store.appliedIndex ? removed : undefined);
-      durable = { hardState: image.hardState, snapshot, entries: image.entries, applied: store.appliedIndex };
+      // The driver may apply committed entries before it writes the commit index that covers
+      // them (raft-driver.ts, handleReady): whatever the store applied was committed.
+      const hardState = { ...image.hardState, commit: Math.max(image.hardState.commit, store.appliedIndex) };
+      durable = { hardState, snapshot, entries: image.entries, applied: store.appliedIndex };
       log.info({ term: image.hardState.term, commit: image.hardState.commit, applied: store.appliedIndex, lastIndex: image.entries.at(-1)?.index ?? from }, 'recovered');
     }
     const commitAtStart = durable?.hardState.commit ?? 0;

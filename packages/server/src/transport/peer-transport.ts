@@ -30,6 +30,7 @@ import {
   peerPath,
   peerProtocolVersion,
 } from './peer-codec.js';
+import { corkThisTurn } from './cork.js';
 import { reconnectDelayMs } from './reconnect-backoff.js';
 
 export interface PeerAddress {
@@ -331,6 +332,7 @@ export class PeerTransport {
     if (this.closing !== null || ws === null || ws === undefined || ws.readyState !== WebSocket.OPEN) return false;
     const frame = encodePeerFrame({ kind: 'rpc', data });
     if (frame.length > this.settings.frameBytesMax) return false;
+    corkThisTurn(ws);
     ws.send(frame, { binary: true });
     return true;
   }

@@ -53,7 +53,7 @@ describe('loadConfig', () => {
       tickMs: 50,
       electionTicks: 10,
       heartbeatTicks: 1,
-      snapshotEveryEntries: 10_000,
+      snapshotEveryEntries: 50_000,
       logTrailingEntries: 5_000,
       shutdownTimeoutMs: 5_000,
       sessionTimeoutMinMs: 1_000,

@@ -125,6 +125,11 @@ export class Store {
     return store;
   }
 
+  /** Batches applied in memory whose LevelDB write has not completed yet. */
+  get writesPending(): number {
+    return this.#writesPending;
+  }
+
   /** Highest entry index applied in memory; on open, the driver replays the log from its successor. */
   get appliedIndex(): number {
     return this.#tree.appliedIndex;

@@ -69,7 +69,7 @@ export const configDefaults = {
   tickMs: 50,
   electionTicks: 10,
   heartbeatTicks: 1,
-  snapshotEveryEntries: 10_000,
+  snapshotEveryEntries: 50_000,
   logTrailingEntries: 5_000,
   shutdownTimeoutMs: 5_000,
   sessionTimeoutMinMs: 1_000,

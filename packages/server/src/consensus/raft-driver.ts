@@ -87,6 +87,9 @@ export function decodeSnapshotEnvelope(data: Uint8Array): SnapshotEnvelope {
 
 const NOOP: Command = { type: 'noop' };
 
+/** Store batches (one per apply) allowed in flight before the Ready loop waits for them. */
+const storeWritesPendingMax = 8;
+
 /**
  * Runs one RawNode for real: ticks from a timer, messages from the transport, and the Ready loop
  * — persist (one synced LevelDB batch: the group commit), send, apply into the store, advance.
@@ -339,6 +342,9 @@ export class RaftDriver {
     if (rd.committedEntries.length > 0 && !applyFirst) this.apply(rd.committedEntries);
     for (const rs of rd.readStates) this.answerRead(rs.ctx, rs.ok, rs.index);
     this.raw.advance(rd);
+    // Nobody waits for the store's writes, so bound their backlog here: a store whose disk falls
+    // behind slows the Ready loop (and so commits) instead of piling batches up in memory.
+    if (this.o.store.writesPending > storeWritesPendingMax) await this.storeWrites;
     if (this.snapshotting === null && this.o.store.appliedIndex - this.snapshotIndex >= this.o.snapshotEveryEntries) await this.beginSnapshot();
   }
 

@@ -1,4 +1,4 @@
-import { fastify, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { fastify, LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { parseHostPort } from '../config/host-port.js';
 import { isServerError, ServerError, type ServerErrorCode } from '../errors.js';
 import type { Logger } from '../node/logger.js';
@@ -65,7 +65,7 @@ export function buildAdminApp(options: AdminAppOptions): FastifyInstance {
     bodyLimit: options.bodyLimitBytes ?? httpBodyBytesMax,
     ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
     // Scrapes and probes every few seconds would drown the log; failures are logged below.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Unknown body fields are an error, not silently dropped (fastify's default removes them).
     ajv: { customOptions: { removeAdditional: false } },
   }) as unknown as FastifyInstance;

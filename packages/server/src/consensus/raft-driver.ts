@@ -74,15 +74,64 @@ interface SnapshotEnvelope {
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, bundleStrings: false, int64AsType: 'number' });
 
-export function encodeSnapshotEnvelope(members: ReadonlyMap<NodeId, MemberAddress>, removed: ReadonlySet<NodeId>, storeChunks: Uint8Array[]): Uint8Array {
-  const envelope: SnapshotEnvelope = { v: 1, members: [...members], removed: [...removed], store: storeChunks };
-  return packr.pack(envelope);
+/**
+ * Version 2 of the envelope: `VSN2`, a uint32 (big-endian) header length, a msgpack header with
+ * the members and the store chunks' lengths, then the chunks' bytes as they are. Unlike version 1
+ * (one msgpack map holding every chunk) it is assembled into one buffer a chunk at a time, and
+ * decoded without copying: packing a 40 MB map took 0.3–0.6 s of one synchronous call, long
+ * enough for a leader to miss its heartbeats.
+ */
+const envelopeMagic = Buffer.from('VSN2', 'latin1');
+
+interface EnvelopeHeader {
+  readonly members: [NodeId, MemberAddress][];
+  readonly removed: NodeId[];
+  readonly chunkBytes: number[];
+}
+
+/** Builds the envelope, yielding to the event loop between chunks. */
+export async function encodeSnapshotEnvelope(
+  members: ReadonlyMap<NodeId, MemberAddress>,
+  removed: ReadonlySet<NodeId>,
+  storeChunks: readonly Uint8Array[],
+): Promise<Uint8Array> {
+  const header: EnvelopeHeader = { members: [...members], removed: [...removed], chunkBytes: storeChunks.map((c) => c.byteLength) };
+  const headerBytes: Uint8Array = packr.pack(header);
+  const total = envelopeMagic.length + 4 + headerBytes.length + header.chunkBytes.reduce((a, b) => a + b, 0);
+  const out = Buffer.allocUnsafe(total);
+  envelopeMagic.copy(out, 0);
+  out.writeUInt32BE(headerBytes.length, envelopeMagic.length);
+  out.set(headerBytes, envelopeMagic.length + 4);
+  let at = envelopeMagic.length + 4 + headerBytes.length;
+  for (const chunk of storeChunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return out;
 }
 
 export function decodeSnapshotEnvelope(data: Uint8Array): SnapshotEnvelope {
-  const e = packr.unpack(data) as SnapshotEnvelope;
-  assert(e.v === 1 && Array.isArray(e.members) && Array.isArray(e.removed) && Array.isArray(e.store), 'a snapshot envelope of version 1');
-  return e;
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (bytes.length < envelopeMagic.length + 4 || !bytes.subarray(0, envelopeMagic.length).equals(envelopeMagic)) {
+    // Version 1, written before the chunked layout.
+    const e = packr.unpack(data) as SnapshotEnvelope;
+    assert(e.v === 1 && Array.isArray(e.members) && Array.isArray(e.removed) && Array.isArray(e.store), 'a snapshot envelope of version 1');
+    return e;
+  }
+  const headerLength = bytes.readUInt32BE(envelopeMagic.length);
+  let at = envelopeMagic.length + 4;
+  const header = packr.unpack(bytes.subarray(at, at + headerLength)) as EnvelopeHeader;
+  assert(Array.isArray(header.members) && Array.isArray(header.removed) && Array.isArray(header.chunkBytes), 'a snapshot envelope of version 2');
+  at += headerLength;
+  const store: Uint8Array[] = [];
+  for (const n of header.chunkBytes) {
+    assert(Number.isSafeInteger(n) && n >= 0 && at + n <= bytes.length, 'snapshot chunk lengths fit the envelope');
+    store.push(new Uint8Array(bytes.buffer, bytes.byteOffset + at, n));
+    at += n;
+  }
+  assert(at === bytes.length, 'the snapshot envelope ends after its last chunk');
+  return { v: 1, members: header.members, removed: header.removed, store };
 }
 
 const NOOP: Command = { type: 'noop' };
@@ -113,11 +162,16 @@ export class RaftDriver {
   /** The store's LevelDB writes still in flight (in order); snapshots and close wait for them. */
   private storeWrites: Promise<void> = Promise.resolve();
   private lastLeader: NodeId = 0;
+  /** snapshotEveryEntries, staggered by member id. */
+  private readonly snapshotEvery: number;
   /** A snapshot being streamed and written beside the Ready loop; one at a time. */
   private snapshotting: Promise<void> | null = null;
 
   constructor(options: DriverOptions) {
     this.o = options;
+    // Members snapshot at different indexes: a snapshot of a large tree costs CPU, and members
+    // that all pay it at the same entry slow down together (a leader then loses its quorum).
+    this.snapshotEvery = options.snapshotEveryEntries + (options.raw.id % 4) * Math.floor(options.snapshotEveryEntries / 8);
     this.raw = options.raw;
     this.log = options.logger;
     this.snapshotIndex = options.snapshotIndex;
@@ -345,7 +399,7 @@ export class RaftDriver {
     // Nobody waits for the store's writes, so bound their backlog here: a store whose disk falls
     // behind slows the Ready loop (and so commits) instead of piling batches up in memory.
     if (this.o.store.writesPending > storeWritesPendingMax) await this.storeWrites;
-    if (this.snapshotting === null && this.o.store.appliedIndex - this.snapshotIndex >= this.o.snapshotEveryEntries) await this.beginSnapshot();
+    if (this.snapshotting === null && this.o.store.appliedIndex - this.snapshotIndex >= this.snapshotEvery) await this.beginSnapshot();
   }
 
   private answerRead(ctx: number, ok: boolean, index: number): void {
@@ -495,7 +549,7 @@ export class RaftDriver {
   ): Promise<void> {
     const chunks: Uint8Array[] = [];
     for await (const c of image) chunks.push(c);
-    const data = encodeSnapshotEnvelope(members, removed, chunks);
+    const data = await encodeSnapshotEnvelope(members, removed, chunks);
     await this.o.storage.writeSnapshotFile({ index, term }, data);
     // A snapshot received from the leader meanwhile supersedes this one.
     if (this.closed || index <= this.snapshotIndex) return;

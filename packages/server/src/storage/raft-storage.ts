@@ -61,6 +61,9 @@ function decodeEntry(index: number, value: Buffer): Entry {
   return { term, index, kind: k, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
+/** Log entries deleted per LevelDB batch when compacting. */
+const compactionSliceEntries = 2048;
+
 /**
  * The durable Raft log, hard state and snapshot metadata, in the node's LevelDB under their own
  * sublevel. Snapshot data lives in files next to it (written, fsynced and renamed before the
@@ -140,11 +143,16 @@ export class RaftStorage {
   /** Delete entries before `index` (the entry at `index` stays: it carries the compaction term). */
   async compactBefore(index: number): Promise<void> {
     if (index <= this.firstIndex) return;
-    const batch = this.db.batch();
     const end = Math.min(index - 1, this.lastIndex);
-    for (let i = this.firstIndex; i <= end; i++) batch.del(entryKey(i));
-    this.firstIndex = end + 1;
-    await batch.write({ sync: false });
+    // In slices, so that deleting tens of thousands of entries never holds the event loop (and
+    // with it the Raft ticks and heartbeats) for long.
+    for (let from = this.firstIndex; from <= end; from += compactionSliceEntries) {
+      const to = Math.min(end, from + compactionSliceEntries - 1);
+      const batch = this.db.batch();
+      for (let i = from; i <= to; i++) batch.del(entryKey(i));
+      await batch.write({ sync: false });
+      this.firstIndex = Math.max(this.firstIndex, to + 1);
+    }
   }
 
   // -- snapshot files ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 import { LatencyRecorder, type LatencySummary, median, nowMs } from './latency.js';
 import { sleep, withDeadline } from './processes.js';
+import { createPrng } from '@vigil/raft';
 import type { Driver, ReadConsistency, System } from './system.js';
 
 /**
@@ -46,17 +47,6 @@ export interface StepResult {
 /** Everything a step's operations share; `seq` is unique per operation within the step. */
 type Operation = (driver: Driver, seq: number, random: () => number) => Promise<void>;
 
-/** A small seeded PRNG (mulberry32) so every system sees the same key sequence. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The znodes the workloads expect: /bench, /bench/k0..k999 and one parent per create step. */
 export async function prepare(driver: Driver, createParents: readonly string[]): Promise<void> {
@@ -117,7 +107,9 @@ export async function runStep(options: {
   let seq = 0;
   await Promise.all(Array.from({ length: concurrency }, async (_, worker) => {
     const driver = options.drivers[worker % connections]!;
-    const random = prng(1 + worker + 7919 * concurrency);
+    // Seeded, so every system sees the same key sequence.
+    const seeded = createPrng(1 + worker + 7919 * concurrency);
+    const random = (): number => seeded.nextFloat();
     while (nowMs() < measureTo) {
       const issued = nowMs();
       try {

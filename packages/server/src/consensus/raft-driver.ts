@@ -327,7 +327,13 @@ export class RaftDriver {
     return this.snapshotIndex;
   }
 
-  /** Stop ticking and processing; pending requests fail with SHUTTING_DOWN. Idempotent. */
+  /**
+   * Stop ticking and processing. Idempotent. Pending reads fail with SHUTTING_DOWN (a read has no
+   * effect to be unsure of). Pending proposals fail with TIMEOUT: each is already an entry in this
+   * node's log and may have reached other members, and a later leader can still commit it, so
+   * SHUTTING_DOWN — "it did not take effect" — would be a lie. Only a proposal refused before it
+   * was appended (`track` on a closed driver) is answered SHUTTING_DOWN.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -335,8 +341,9 @@ export class RaftDriver {
     await this.running;
     await this.storeWrites;
     await this.snapshotting;
+    const unknown = new ServerError('TIMEOUT', 'this server stopped after the write entered its log; it may or may not take effect');
+    for (const p of this.proposals.values()) p.reject(unknown);
     const err = new ServerError('SHUTTING_DOWN');
-    for (const p of this.proposals.values()) p.reject(err);
     for (const r of this.reads.values()) r.reject(err);
     this.proposals.clear();
     this.reads.clear();

@@ -121,9 +121,11 @@ export class LeaderLink {
     for (const p of new Set([...this.pending.values()].map((x) => x.to))) if (p !== leader) this.abandon(p);
   }
 
+  /** Writes already forwarded may still take effect at the leader: they fail as outcome unknown. */
   close(): void {
     this.closed = true;
-    for (const p of this.pending.values()) p.reject(new ServerError('SHUTTING_DOWN'));
+    const unknown = new ServerError('TIMEOUT', 'this server stopped before the leader answered; the write may or may not have taken effect');
+    for (const p of this.pending.values()) p.reject(unknown);
     this.pending.clear();
   }
 

@@ -24,7 +24,7 @@ import { Watches, type OneShotKind, type PersistentWatchEvent, type WatchEvent }
 
 export interface CallOptions {
   /** Aborting rejects the call with CANCELLED (a sent write may still take effect). */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /** This call's deadline; default: the client's requestTimeoutMs. Past it: TIMEOUT. */
   readonly timeoutMs?: number;
 }
@@ -111,6 +111,26 @@ export class VigilClient {
   /** The member id of the server currently connected (0 when none). */
   get serverId(): number {
     return this.session.serverId;
+  }
+
+  /** The session timeout the server granted (the requested one until the first welcome). */
+  get sessionTimeoutMs(): number {
+    return this.session.negotiatedSessionTimeoutMs;
+  }
+
+  /**
+   * Until when (on the `performance.now()` clock) the current session certainly lives, as far as
+   * this client can prove it; 0 with no session. A server that answers a request heard the
+   * session no earlier than when the request was sent; members report what they hear to the
+   * leader well within a timeout, and the leader expires a session only a full timeout after its
+   * last reported sighting. Half a timeout after the send time of the latest answered request
+   * leaves the other half as margin for a sighting a crashed member never reported. While
+   * connected, pings every third of the timeout keep this ahead of the clock; it stops moving
+   * while suspended. Recipes abort their leases when it passes (docs/recipes.md).
+   */
+  get sessionAliveUntilMs(): number {
+    const confirmedAtMs = this.session.confirmedAtMs;
+    return confirmedAtMs === 0 ? 0 : confirmedAtMs + this.session.negotiatedSessionTimeoutMs / 2;
   }
 
   /** Listens to connection state changes; returns the unsubscribe. */

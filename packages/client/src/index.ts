@@ -21,3 +21,6 @@ export type { ErrorCode } from '@vigil/protocol';
 
 // The data model, as the protocol defines it.
 export type { Stat, CreateMode } from '@vigil/protocol';
+
+// Recipes on the public API above: leader election, locks and more (docs/recipes.md).
+export * from './recipes/index.js';

@@ -94,6 +94,8 @@ interface PendingCall {
   timer: ReturnType<typeof setTimeout> | null;
   detachAbort: (() => void) | null;
   bytes: number;
+  /** performance.now() when written to the current connection. */
+  sentAtMs: number;
 }
 
 export interface SessionOptions extends ResolvedOptions {
@@ -128,6 +130,13 @@ export class Session {
 
   private heartbeatTimer: ReturnType<typeof setTimeout> | null = null;
   private lastSentAtMs = 0;
+  /** When the dial that is under way began: its hello cannot have reached a server earlier. */
+  private dialStartedAtMs = 0;
+  /**
+   * The latest moment a server is known to have heard this session: the send time of the latest
+   * request (hello, ping or call) that a server answered. 0 with no session.
+   */
+  private confirmedAtMsValue = 0;
   private lastReceivedAtMs = 0;
   private draining = false;
   private drainTimer: ReturnType<typeof setTimeout> | null = null;
@@ -155,6 +164,12 @@ export class Session {
   }
   get lastRevision(): number {
     return this.lastRevisionValue;
+  }
+  get negotiatedSessionTimeoutMs(): number {
+    return this.negotiatedTimeoutMs;
+  }
+  get confirmedAtMs(): number {
+    return this.confirmedAtMsValue;
   }
   get isConnected(): boolean {
     return this.connection !== null;
@@ -253,6 +268,7 @@ export class Session {
   private dial(): void {
     const endpoint = this.endpoints[this.nextEndpoint % this.endpoints.length] ?? this.options.endpoints[0] ?? '';
     this.nextEndpoint = (this.nextEndpoint + 1) % this.endpoints.length;
+    this.dialStartedAtMs = performance.now();
     const hello: HelloFrame = {
       t: 'hello',
       protocolVersion,
@@ -300,6 +316,8 @@ export class Session {
       this.expire(new VigilError('SESSION_EXPIRED', `${connection.endpoint} did not resume session ${this.sessionIdValue}`));
       return;
     }
+    if (!resuming) this.confirmedAtMsValue = 0;
+    this.confirmedAtMsValue = Math.max(this.confirmedAtMsValue, this.dialStartedAtMs);
     this.sessionIdValue = welcome.sessionId;
     this.secret = welcome.secret;
     this.serverIdValue = welcome.serverId;
@@ -347,6 +365,8 @@ export class Session {
     this.observeRevision(response.revision);
     const call = this.takeInflight(response.id);
     if (call === undefined) return;
+    // Any answer, an error too, says the server heard the session after the request was sent.
+    if (call.sentAtMs > this.confirmedAtMsValue) this.confirmedAtMsValue = call.sentAtMs;
     if (response.ok) {
       const answer: Answer = { result: response, revision: response.revision };
       if (call.settled) {
@@ -424,7 +444,7 @@ export class Session {
       this.inflight.set(id, call);
       this.inflightBytes += call.bytes;
       connection.send(bytes);
-      this.lastSentAtMs = performance.now();
+      this.lastSentAtMs = call.sentAtMs = performance.now();
     }
   }
 
@@ -476,7 +496,7 @@ export class Session {
     this.inflight.set(id, call);
     this.inflightBytes += call.bytes;
     connection.send(bytes);
-    this.lastSentAtMs = performance.now();
+    this.lastSentAtMs = call.sentAtMs = performance.now();
   }
 
   // ---- draining ----
@@ -532,6 +552,7 @@ export class Session {
     this.failAll(this.queue, error);
     this.sessionIdValue = 0;
     this.secret = null;
+    this.confirmedAtMsValue = 0;
     this.hooks?.onConnectionLost();
     this.hooks?.onSessionEnded(error);
     this.setState('expired');
@@ -545,6 +566,7 @@ export class Session {
     this.dialing?.terminate();
     this.dialing = null;
     this.failAll(this.queue, closed);
+    this.confirmedAtMsValue = 0;
     if (this.connection !== null) await this.endSession();
     this.detachConnection();
     for (const call of this.inflight.values()) this.rejectCall(call, closed);
@@ -626,7 +648,7 @@ function pendingCall(
   body: RequestBody,
   fields: Pick<PendingCall, 'resolve' | 'reject' | 'resendable' | 'internal' | 'onAnswer' | 'onLateAnswer'>,
 ): PendingCall {
-  return { body, ...fields, settled: false, timer: null, detachAbort: null, bytes: 0 };
+  return { body, ...fields, settled: false, timer: null, detachAbort: null, bytes: 0, sentAtMs: 0 };
 }
 
 function settle(call: PendingCall): void {

@@ -59,6 +59,7 @@ export const errorCatalogue = {
   CONNECTION_LOSS: { wire: 601, retryable: false, origin: 'client', description: 'the connection dropped before the response; the outcome is unknown' },
   CLOSED: { wire: 602, retryable: false, origin: 'client', description: 'the client was closed' },
   CANCELLED: { wire: 603, retryable: false, origin: 'client', description: 'the caller aborted the call (AbortSignal); the outcome of a sent write is unknown' },
+  LEASE_LOST: { wire: 604, retryable: false, origin: 'client', description: 'a recipe\'s lease or leadership is lost or in doubt: released, session expired, the session\'s life no longer proven, or its node deleted' },
 } as const satisfies Readonly<Record<string, ErrorSpec>>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -1,0 +1,261 @@
+/**
+ * Leader election: one active instance among several (Curator's LeaderLatch / LeaderSelector,
+ * etcd's concurrency.Election). Candidates queue as ephemeral nodes under the election's
+ * directory; the oldest leads, each other candidate watches only the one just ahead of it. The
+ * leader's node holds its id and value. Semantics: docs/recipes.md.
+ */
+import { isVigilError, VigilError, type VigilClient } from '../index.js';
+import { HeldLease, type Lease } from './held-lease.js';
+import type { LossReason } from './lease-guard.js';
+import { abandonParticipant, childPath, deadlineSignal, enterQueue, listQueue, participantName, throwIfAborted, transient, type Participant } from './participant.js';
+import { predecessor, waitForTurn } from './queue-wait.js';
+
+export interface LeaderElectionOptions {
+  /** This candidate's id, shown to observers (default: a random id). */
+  readonly id?: string;
+  /** Declare leadership lost this long after the connection is suspended (default: when the session can no longer be proven alive). */
+  readonly suspendedToleranceMs?: number;
+}
+
+/** Who leads, as anyone can read it. */
+export interface LeaderInfo {
+  readonly id: string;
+  readonly value: string;
+  /** The leadership's fencing token (the creation revision of the leader's node). */
+  readonly token: number;
+  readonly path: string;
+}
+
+/** This candidate's leadership: a lease plus the leader's value. */
+export interface Leadership extends Lease {
+  readonly value: string;
+  /** Changes the value observers see, only while still leader (a versioned write to the leader's own node). */
+  proclaim(value: string): Promise<void>;
+  /** Gives leadership up: the next candidate takes over. Same as `release()`. */
+  resign(): Promise<void>;
+}
+
+export type ElectionEvent =
+  | { readonly type: 'elected'; readonly token: number }
+  | { readonly type: 'lost'; readonly token: number; readonly reason: LossReason };
+
+/** Prefix of candidate nodes. */
+export const candidatePrefix = 'candidate-';
+
+interface CandidateData {
+  readonly id: string;
+  readonly value: string;
+}
+
+export class LeaderElection {
+  readonly id: string;
+  private current: { lease: HeldLease; value: string; version: number } | null = null;
+  private campaigning: AbortController | null = null;
+  private readonly listeners = new Set<(event: ElectionEvent) => void>();
+
+  constructor(
+    private readonly client: VigilClient,
+    /** The election's directory; candidates are its children. */
+    readonly path: string,
+    private readonly options: LeaderElectionOptions = {},
+  ) {
+    this.id = options.id ?? participantName('').slice(0, 8);
+  }
+
+  /**
+   * Campaigns and resolves once this candidate leads. Rejects CANCELLED/TIMEOUT when `signal`
+   * aborts or `timeoutMs` passes (the candidacy is withdrawn), and BAD_ARGUMENTS if this object
+   * already campaigns or leads.
+   */
+  async campaign(value = '', options: { readonly signal?: AbortSignal; readonly timeoutMs?: number } = {}): Promise<Leadership> {
+    if (this.campaigning !== null || (this.current !== null && this.current.lease.isHeld())) {
+      throw new VigilError('BAD_ARGUMENTS', `${this.path}: this candidate already campaigns or leads`);
+    }
+    const withdraw = new AbortController();
+    this.campaigning = withdraw;
+    const signal = deadlineSignal(AbortSignal.any([withdraw.signal, ...(options.signal === undefined ? [] : [options.signal])]), options.timeoutMs);
+    try {
+      for (;;) {
+        throwIfAborted(signal);
+        const name = participantName(candidatePrefix);
+        const path = childPath(this.path, name);
+        let me: Participant;
+        let outcome;
+        try {
+          me = await enterQueue(this.client, { dir: this.path, name, data: encode({ id: this.id, value }), signal });
+          outcome = await waitForTurn(this.client, { dir: this.path, prefixes: [candidatePrefix], me, blocker: predecessor, signal, what: `campaign in ${this.path}` });
+        } catch (err) {
+          await abandonParticipant(this.client, path);
+          if (isVigilError(err) && err.code === 'CANCELLED' && withdraw.signal.aborted) throw new VigilError('CANCELLED', `${this.path}: the candidate resigned`);
+          throw err;
+        }
+        if (outcome !== 'ready') {
+          await abandonParticipant(this.client, path);
+          continue;
+        }
+        return this.lead(me, value);
+      }
+    } finally {
+      this.campaigning = null;
+    }
+  }
+
+  /** Resigns leadership, or withdraws a campaign under way. */
+  async resign(): Promise<void> {
+    this.campaigning?.abort();
+    await this.current?.lease.release();
+  }
+
+  /** True while this candidate leads (checked against the clock). */
+  isLeader(): boolean {
+    return this.current !== null && this.current.lease.isHeld();
+  }
+
+  /** The current leader, or null when no one campaigns (a linearizable read). */
+  async leader(options: { readonly signal?: AbortSignal } = {}): Promise<LeaderInfo | null> {
+    for (;;) {
+      const entries = await listQueue(this.client, this.path, { prefixes: [candidatePrefix], signal: options.signal });
+      const first = entries[0];
+      if (first === undefined) return null;
+      try {
+        const { data } = await this.client.get(first.path, { signal: options.signal });
+        const d = decode(data);
+        return { id: d.id, value: d.value, token: first.stat.czxid, path: first.path };
+      } catch (err) {
+        // The leader resigned between the two reads: look again.
+        if (!(isVigilError(err) && err.code === 'NO_NODE')) throw err;
+      }
+    }
+  }
+
+  /**
+   * Leadership changes, in order and without repeats: the leader (null when no one campaigns)
+   * after each change of the candidates or of the leader's value. Reads follow the election's
+   * events, so a leadership that begins and ends between two reads is not reported; every
+   * reported token is larger than the one before. Ends when `signal` aborts or `break`.
+   */
+  async *observe(options: { readonly signal?: AbortSignal } = {}): AsyncGenerator<LeaderInfo | null> {
+    const stream = this.client.watch(this.path, { recursive: true, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    try {
+      await stream.ready;
+      let last: LeaderInfo | null | undefined;
+      const changed = (l: LeaderInfo | null): boolean => last === undefined || (l === null ? last !== null : last === null || l.token !== last.token || l.value !== last.value);
+      const first = await this.leader(options);
+      if (changed(first)) yield (last = first);
+      for await (const _event of stream) {
+        void _event;
+        const now = await this.leader(options);
+        // A leader's token never goes back: an older answer than what was reported is skipped.
+        if (now !== null && last !== null && last !== undefined && now.token < last.token) continue;
+        if (changed(now)) yield (last = now);
+      }
+    } catch (err) {
+      if (options.signal?.aborted === true) return;
+      throw err;
+    } finally {
+      stream.close();
+    }
+  }
+
+  /** Events of this candidate: `elected`, and `lost` with its reason. Returns the unsubscribe. */
+  on(listener: (event: ElectionEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Runs `fn(signal)` whenever this candidate leads; `signal` aborts when leadership is lost, and
+   * `fn` should stop then. When `fn` returns, leadership is resigned. Unless `recampaign` is
+   * false, it campaigns again after each leadership (also after a loss), until `signal` aborts.
+   */
+  async runAsLeader(fn: (signal: AbortSignal) => Promise<void> | void, options: { readonly value?: string; readonly signal?: AbortSignal; readonly recampaign?: boolean } = {}): Promise<void> {
+    for (;;) {
+      let leadership: Leadership;
+      try {
+        leadership = await this.campaign(options.value ?? '', options.signal === undefined ? {} : { signal: options.signal });
+      } catch (err) {
+        if (options.signal?.aborted === true) return;
+        if (transient(err) || (isVigilError(err) && err.code === 'SESSION_EXPIRED')) continue;
+        throw err;
+      }
+      try {
+        await fn(AbortSignal.any([leadership.signal, ...(options.signal === undefined ? [] : [options.signal])]));
+      } finally {
+        await leadership.resign().catch(() => undefined);
+      }
+      if (options.recampaign === false || options.signal?.aborted === true) return;
+    }
+  }
+
+  private lead(me: Participant, value: string): Leadership {
+    let token = me.token;
+    const lease = new HeldLease(this.client, me, {
+      suspendedToleranceMs: this.options.suspendedToleranceMs,
+      onLost: (reason) => {
+        if (this.current?.lease === lease) this.current = null;
+        this.emit({ type: 'lost', token, reason });
+      },
+    });
+    token = lease.token;
+    const state = { lease, value, version: 0 };
+    this.current = state;
+    this.emit({ type: 'elected', token });
+    const election = this.path;
+    const client = this.client;
+    return {
+      token: lease.token,
+      path: lease.path,
+      get signal() {
+        return lease.signal;
+      },
+      get lostReason() {
+        return lease.lostReason;
+      },
+      get value() {
+        return state.value;
+      },
+      isHeld: () => lease.isHeld(),
+      fence: () => lease.fence(),
+      release: () => lease.release(),
+      resign: () => lease.release(),
+      proclaim: async (next: string) => {
+        if (!lease.isHeld()) throw new VigilError('LEASE_LOST', `${election}: not the leader (${lease.lostReason ?? 'lost'})`, { path: lease.path });
+        try {
+          const stat = await client.set(lease.path, encode({ id: this.id, value: next }), { version: state.version });
+          state.version = stat.version;
+          state.value = next;
+        } catch (err) {
+          if (isVigilError(err) && (err.code === 'NO_NODE' || err.code === 'BAD_VERSION')) {
+            lease.lose('deleted');
+            throw new VigilError('LEASE_LOST', `${election}: leadership was lost before the value changed`, { path: lease.path, cause: err });
+          }
+          throw err;
+        }
+      },
+    };
+  }
+
+  private emit(event: ElectionEvent): void {
+    for (const l of [...this.listeners]) {
+      try {
+        l(event);
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
+  }
+}
+
+function encode(d: CandidateData): string {
+  return JSON.stringify(d);
+}
+
+function decode(data: Uint8Array): CandidateData {
+  try {
+    const d = JSON.parse(new TextDecoder().decode(data)) as Partial<CandidateData>;
+    return { id: typeof d.id === 'string' ? d.id : '', value: typeof d.value === 'string' ? d.value : '' };
+  } catch {
+    return { id: '', value: '' };
+  }
+}
+

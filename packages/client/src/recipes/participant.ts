@@ -1,0 +1,218 @@
+/**
+ * The queue under every waiting recipe (locks, elections, semaphores): each participant is an
+ * ephemeral child of the recipe's directory, and participants are ordered by the revision that
+ * created them (`czxid`), which is also the fencing token a holder gets.
+ *
+ * Names are `<prefix><uuid>` with a fresh uuid per attempt, not ZooKeeper's sequential suffix:
+ * the creation revision already orders participants totally, and a fixed name makes a create
+ * whose reply was lost safe to send again — the retry finds its own node (NODE_EXISTS, owned by
+ * this session) instead of leaving an orphan that would sit in the queue until the session ends
+ * (Curator's `withProtection` problem, solved by construction).
+ */
+import { randomUUID } from 'node:crypto';
+import { isVigilError, VigilError, type Stat, type VigilClient } from '../index.js';
+
+/** One participant's node as created by this client. */
+export interface Participant {
+  readonly path: string;
+  readonly name: string;
+  /** The creation revision: the queue position and the fencing token. */
+  readonly token: number;
+  /** The session that owns the node; a different current session means the node is gone. */
+  readonly sessionId: number;
+}
+
+/** A child of the recipe directory, as a listing sees it. */
+export interface QueueEntry {
+  readonly name: string;
+  readonly path: string;
+  readonly stat: Stat;
+}
+
+/** Attempts to create one participant while replies are being lost; the deadline bounds it too. */
+export const createAttemptsMax = 16;
+
+/** Write errors after which the write may or may not have taken effect. */
+export function outcomeUnknown(err: unknown): boolean {
+  return isVigilError(err) && (err.code === 'CONNECTION_LOSS' || err.code === 'TIMEOUT');
+}
+
+/** Errors worth another attempt of an idempotent step (the write certainly did not happen, or it is idempotent). */
+export function transient(err: unknown): boolean {
+  return outcomeUnknown(err) || (isVigilError(err) && err.retryable);
+}
+
+export function childPath(dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`;
+}
+
+/**
+ * Creates this client's participant node `<dir>/<prefix><uuid>` (ephemeral, parents created),
+ * sending the create again when its outcome is unknown. Resolves with the node and its token.
+ */
+export async function enterQueue(
+  client: VigilClient,
+  options: { readonly dir: string; readonly name: string; readonly data?: Uint8Array | string; readonly signal?: AbortSignal | undefined },
+): Promise<Participant> {
+  const name = options.name;
+  const path = childPath(options.dir, name);
+  for (let attempt = 1; ; attempt++) {
+    throwIfAborted(options.signal);
+    const sessionId = client.sessionId;
+    try {
+      const created = await client.create(path, options.data ?? '', { mode: 'ephemeral', createParents: true, signal: options.signal });
+      return { path, name, token: created.stat.czxid, sessionId };
+    } catch (err) {
+      if (isVigilError(err) && err.code === 'NODE_EXISTS') {
+        // An earlier attempt took effect after all: adopt it if this session owns it.
+        const stat = await client.exists(path, { signal: options.signal });
+        if (stat !== null && stat.ephemeralOwner === client.sessionId && client.sessionId !== 0) {
+          return { path, name, token: stat.czxid, sessionId: client.sessionId };
+        }
+        // Owned by a session that has since expired (or just deleted): start over under a new name.
+        return enterQueue(client, { ...options, name: participantName(options.name.slice(0, options.name.length - uuidLength)) });
+      }
+      // After an expiry the client opens a new session (reopenAfterExpiry): the node belongs there.
+      const expired = isVigilError(err) && err.code === 'SESSION_EXPIRED' && sessionId !== 0;
+      if ((!transient(err) && !expired) || attempt >= createAttemptsMax) throw err;
+      await pause(retryDelayMs * attempt, options.signal);
+    }
+  }
+}
+
+const uuidLength = 36;
+
+/** A fresh participant name: `prefix` and a random uuid. */
+export function participantName(prefix: string): string {
+  return `${prefix}${randomUUID()}`;
+}
+
+/**
+ * Gives up a participant whose create may still take effect (its outcome was unknown, or the wait
+ * was abandoned): deletes it now, and again if a late create makes it appear afterwards.
+ */
+export async function abandonParticipant(client: VigilClient, path: string): Promise<void> {
+  await leaveQueue(client, path).catch(() => undefined);
+  client
+    .exists(path, { watch: (event) => void (event.kind === 'created' && leaveQueue(client, path).catch(() => undefined)) })
+    .then((stat) => (stat === null ? undefined : leaveQueue(client, path)))
+    .catch(() => undefined);
+}
+
+/** The queue's participants with `prefix` (all when omitted), oldest first. */
+export async function listQueue(client: VigilClient, dir: string, options: { readonly prefixes?: readonly string[]; readonly signal?: AbortSignal | undefined } = {}): Promise<QueueEntry[]> {
+  let listing: { names: string[]; stats?: Stat[] };
+  try {
+    listing = await client.children(dir, { withStats: true, signal: options.signal });
+  } catch (err) {
+    if (isVigilError(err) && err.code === 'NO_NODE') return [];
+    throw err;
+  }
+  const entries: QueueEntry[] = [];
+  listing.names.forEach((name, i) => {
+    const stat = listing.stats?.[i];
+    if (stat === undefined) return;
+    if (options.prefixes !== undefined && !options.prefixes.some((p) => name.startsWith(p))) return;
+    entries.push({ name, path: childPath(dir, name), stat });
+  });
+  return entries.sort((a, b) => a.stat.czxid - b.stat.czxid);
+}
+
+/**
+ * Deletes this client's node, sending the delete again while its outcome is unknown (a delete of
+ * a node already gone is done). Never throws for NO_NODE; gives up on CLOSED.
+ */
+export async function leaveQueue(client: VigilClient, path: string): Promise<void> {
+  for (let attempt = 1; attempt <= createAttemptsMax; attempt++) {
+    try {
+      await client.delete(path);
+      return;
+    } catch (err) {
+      if (!isVigilError(err)) throw err;
+      if (err.code === 'NO_NODE' || err.code === 'CLOSED' || err.code === 'SESSION_EXPIRED') return;
+      if (!transient(err) || attempt === createAttemptsMax) throw err;
+      await pause(retryDelayMs * attempt, undefined);
+    }
+  }
+}
+
+/** The step between attempts of an idempotent write (times the attempt number). */
+const retryDelayMs = 25;
+
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export type Wake = 'changed' | 'session' | 'aborted';
+
+/**
+ * Waits until `path` is gone (resolves 'changed' at once if it already is, or when it changes at
+ * all), the session ends or is replaced ('session'), or `signal` aborts ('aborted'). One watch on
+ * one node: a release wakes exactly one waiter, never the herd.
+ */
+export async function waitForChange(client: VigilClient, path: string, signal: AbortSignal | undefined): Promise<Wake> {
+  if (signal?.aborted === true) return 'aborted';
+  return new Promise<Wake>((resolve, reject) => {
+    let settled = false;
+    const sessionAtStart = client.sessionId;
+    const finish = (how: Wake): void => {
+      if (settled) return;
+      settled = true;
+      unsubscribe();
+      signal?.removeEventListener('abort', onAbort);
+      resolve(how);
+    };
+    const onAbort = (): void => finish('aborted');
+    const unsubscribe = client.on('state', (state) => {
+      if (state === 'expired' || state === 'closed' || client.sessionId !== sessionAtStart) finish('session');
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    client.exists(path, { watch: () => finish('changed'), signal }).then(
+      (stat) => {
+        if (stat === null) finish('changed');
+      },
+      (err: unknown) => {
+        if (settled) return;
+        if (isVigilError(err) && (err.code === 'CANCELLED' || err.code === 'SESSION_EXPIRED' || err.code === 'CLOSED')) {
+          finish(err.code === 'CANCELLED' ? 'aborted' : 'session');
+          return;
+        }
+        settled = true;
+        unsubscribe();
+        signal?.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw new VigilError('CANCELLED', 'the signal was aborted', { cause: signal.reason });
+}
+
+/** A signal that aborts with `signal` or after `timeoutMs` (TIMEOUT), whichever comes first. */
+export function deadlineSignal(signal: AbortSignal | undefined, timeoutMs: number | undefined): AbortSignal | undefined {
+  const parts: AbortSignal[] = [];
+  if (signal !== undefined) parts.push(signal);
+  if (timeoutMs !== undefined) {
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new VigilError('BAD_ARGUMENTS', `timeoutMs: a number of ms ≥ 0, not ${String(timeoutMs)}`);
+    parts.push(AbortSignal.timeout(timeoutMs));
+  }
+  if (parts.length === 0) return undefined;
+  return parts.length === 1 ? parts[0] : AbortSignal.any(parts);
+}
+
+/** The error for a wait that `signal` ended: TIMEOUT for a deadline, CANCELLED otherwise. */
+export function abortError(signal: AbortSignal | undefined, what: string): VigilError {
+  const reason: unknown = signal?.reason;
+  if (reason instanceof DOMException && reason.name === 'TimeoutError') return new VigilError('TIMEOUT', `${what}: the deadline passed`);
+  return new VigilError('CANCELLED', `${what}: the signal was aborted`, { cause: reason });
+}

@@ -34,6 +34,20 @@ const layering = Object.entries(allowed).map(([pkg, ok]) => ({
   },
 }));
 
+// Recipes are built on the SDK's public API only (DESIGN.md §2), like Curator's on ZooKeeper's:
+// within packages/client/src/recipes, the one way out is '../index.js'.
+const recipes = {
+  files: ['packages/client/src/recipes/**/*.ts'],
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: [
+        { group: ['@vigil/*'], message: 'Recipes use @vigil/client\'s public API: import it from \'../index.js\'.' },
+        { group: ['../*', '!../index.js', '../../*'], message: 'Recipes use @vigil/client\'s public API only: import from \'../index.js\'.' },
+      ],
+    }],
+  },
+};
+
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', 'data/**', 'coverage/**'] },
   js.configs.recommended,
@@ -46,6 +60,7 @@ export default tseslint.config(
     },
   },
   ...layering,
+  recipes,
   {
     files: ['packages/raft/src/**/*.ts'],
     rules: {

@@ -27,6 +27,14 @@ describe('lint boundaries', () => {
     expect(await ruleIds("import { x } from '@vigil/sim';\nexport const y = x;\n", 'packages/raft/src/lint-probe.ts')).toContain('no-restricted-imports');
   });
 
+  test('recipes may use only the SDK\'s public API', async () => {
+    const recipe = 'packages/client/src/recipes/lint-probe.ts';
+    expect(await ruleIds("import { Session } from '../session.js';\nexport const y = Session;\n", recipe)).toContain('no-restricted-imports');
+    expect(await ruleIds("import { encodeFrame } from '@vigil/protocol';\nexport const y = encodeFrame;\n", recipe)).toContain('no-restricted-imports');
+    expect(await ruleIds("import { connect } from '../index.js';\nexport const y = connect;\n", recipe)).toEqual([]);
+    expect(await ruleIds("import { Lock } from './lock.js';\nexport const y = Lock;\n", recipe)).toEqual([]);
+  });
+
   test('allowed imports pass', async () => {
     expect(await ruleIds("import { RawNode } from '@vigil/raft';\nexport const y = RawNode;\n", 'packages/sim/src/lint-probe.ts')).toEqual([]);
   });

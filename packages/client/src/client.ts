@@ -165,16 +165,21 @@ export class VigilClient {
     return (await this.read('exists', { op: 'exists', path: serverPath, ...readFields(options) }, options, arming)).stat;
   }
 
-  /** All children (following `next` pages); a watch is armed with the first page. */
+  /**
+   * All children (following `next` pages); a watch is armed with the first page. `revision` is
+   * the revision the last page observed: a listing of one page is the state at that revision, and
+   * `watch(path, { fromRevision: revision })` continues it without a gap.
+   */
   async children(
     path: string,
     options: ReadOptions & { readonly withStats?: boolean; readonly watch?: OneShotListener } = {},
-  ): Promise<{ names: string[]; stats?: Stat[] }> {
+  ): Promise<{ names: string[]; stats?: Stat[]; revision: number }> {
     const serverPath = this.namespace.toServer(path);
     const deadline = this.deadline(options);
     const names: string[] = [];
     const stats: Stat[] = [];
     let after: string | undefined;
+    let revision = 0;
     let arming = this.arming('children', serverPath, options.watch, () => true);
     // Each page strictly advances `after`, so the loop ends; a page count bound would only
     // limit how many children a node may have, which is the store's business.
@@ -187,7 +192,8 @@ export class VigilClient {
         ...(after === undefined ? {} : { after }),
         ...readFields(arming === undefined ? { consistency: options.consistency } : options),
       };
-      const page = await this.read('children', body, { ...options, timeoutMs: deadline.remainingMs() }, arming);
+      const { result: page, revision: pageRevision } = await this.readAt('children', body, { ...options, timeoutMs: deadline.remainingMs() }, arming);
+      revision = pageRevision;
       arming = undefined;
       names.push(...page.names);
       if (page.stats !== undefined) stats.push(...page.stats);
@@ -195,7 +201,7 @@ export class VigilClient {
       if (page.next === after) throw new VigilError('INTERNAL', `children of ${path}: the server repeated the page after ${JSON.stringify(after)}`);
       after = page.next;
     }
-    return options.withStats === true ? { names, stats } : { names };
+    return options.withStats === true ? { names, stats, revision } : { names, revision };
   }
 
   /** Atomic: all ops take effect at one revision, or none (the error names the failing op's `opIndex`). */
@@ -287,8 +293,13 @@ export class VigilClient {
 
   /** Reads are resent after a reconnect, within their deadline. */
   private async read<O extends Op>(op: O, body: RequestBody<O>, options: CallOptions, onAnswer: ((answer: Answer) => void) | undefined): Promise<ResultOf<O>> {
+    return (await this.readAt(op, body, options, onAnswer)).result;
+  }
+
+  /** A read with the revision it observed. */
+  private async readAt<O extends Op>(op: O, body: RequestBody<O>, options: CallOptions, onAnswer: ((answer: Answer) => void) | undefined): Promise<{ result: ResultOf<O>; revision: number }> {
     const answer = await this.session.call(body, { timeoutMs: this.deadline(options).remainingMs(), signal: options.signal, resendable: true, onAnswer });
-    return resultOf(op, answer);
+    return { result: resultOf(op, answer), revision: answer.revision };
   }
 
   /** The hook that registers a one-shot watch synchronously with its read's answer. */

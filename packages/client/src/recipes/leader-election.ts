@@ -7,7 +7,7 @@
 import { isVigilError, VigilError, type VigilClient } from '../index.js';
 import { HeldLease, type Lease } from './held-lease.js';
 import type { LossReason } from './lease-guard.js';
-import { abandonParticipant, childPath, deadlineSignal, enterQueue, listQueue, participantName, throwIfAborted, transient, type Participant } from './participant.js';
+import { abandonParticipant, childPath, deadlineSignal, enterQueue, listQueue, listQueueAt, participantName, throwIfAborted, transient, type Participant, type QueueEntry } from './participant.js';
 import { predecessor, waitForTurn } from './queue-wait.js';
 
 export interface LeaderElectionOptions {
@@ -129,31 +129,75 @@ export class LeaderElection {
   }
 
   /**
-   * Leadership changes, in order and without repeats: the leader (null when no one campaigns)
-   * after each change of the candidates or of the leader's value. Reads follow the election's
-   * events, so a leadership that begins and ends between two reads is not reported; every
-   * reported token is larger than the one before. Ends when `signal` aborts or `break`.
+   * Leadership changes, in order and without repeats: the leader (null when no one campaigns),
+   * then again after every change of leader or of the leader's value. It follows the election's
+   * events from the revision of its first listing (a persistent watch with `fromRevision`), so no
+   * handover is missed, even one that lasted a single revision — with one exception: a leader
+   * whose node is gone before the observer could read its id and value is not reported (its
+   * successor is). Values are read when their change is seen, so two proclamations in quick
+   * succession may be reported as the last one. Ends when `signal` aborts or on `break`; fails
+   * with SESSION_EXPIRED when the session expires.
    */
   async *observe(options: { readonly signal?: AbortSignal } = {}): AsyncGenerator<LeaderInfo | null> {
-    const stream = this.client.watch(this.path, { recursive: true, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    const signal = options.signal;
+    let { entries, revision } = await this.listing(signal);
+    const stream = this.client.watch(this.path, { recursive: true, fromRevision: revision, ...(signal === undefined ? {} : { signal }) });
+    // The candidates by name, with their tokens: the listing, then every event after it.
+    const candidates = new Map(entries.map((e) => [e.name, e.stat.czxid]));
+    let skipThrough = revision;
+    let last: LeaderInfo | null | undefined;
+    const leaderNow = async (): Promise<LeaderInfo | null | undefined> => {
+      let first: { name: string; token: number } | null = null;
+      for (const [name, token] of candidates) if (first === null || token < first.token) first = { name, token };
+      if (first === null) return null;
+      const path = childPath(this.path, first.name);
+      try {
+        const d = decode((await this.client.get(path, { signal })).data);
+        return { id: d.id, value: d.value, token: first.token, path };
+      } catch (err) {
+        if (isVigilError(err) && err.code === 'NO_NODE') return undefined; // its deletion event follows
+        throw err;
+      }
+    };
+    const isNews = (now: LeaderInfo | null): boolean =>
+      last === undefined || (now === null ? last !== null : last === null || now.token !== last.token || now.value !== last.value);
     try {
-      await stream.ready;
-      let last: LeaderInfo | null | undefined;
-      const changed = (l: LeaderInfo | null): boolean => last === undefined || (l === null ? last !== null : last === null || l.token !== last.token || l.value !== last.value);
-      const first = await this.leader(options);
-      if (changed(first)) yield (last = first);
-      for await (const _event of stream) {
-        void _event;
-        const now = await this.leader(options);
-        // A leader's token never goes back: an older answer than what was reported is skipped.
-        if (now !== null && last !== null && last !== undefined && now.token < last.token) continue;
-        if (changed(now)) yield (last = now);
+      const first = await leaderNow();
+      if (first !== undefined && isNews(first)) yield (last = first);
+      for await (const event of stream) {
+        if (event.kind === 'historyCompacted') {
+          // Events were lost: start over from a fresh listing; later events at or below it are in it.
+          ({ entries, revision } = await this.listing(signal));
+          candidates.clear();
+          for (const e of entries) candidates.set(e.name, e.stat.czxid);
+          skipThrough = revision;
+        } else {
+          if (event.revision <= skipThrough) continue;
+          const name = event.path.slice(this.path.length + 1);
+          if (!event.path.startsWith(`${this.path}/`) || name.includes('/') || !name.startsWith(candidatePrefix)) continue;
+          if (event.kind === 'created') candidates.set(name, event.revision);
+          else if (event.kind === 'deleted') candidates.delete(name);
+          else if (event.kind !== 'dataChanged') continue;
+        }
+        const now = await leaderNow();
+        if (now !== undefined && isNews(now)) yield (last = now);
       }
     } catch (err) {
-      if (options.signal?.aborted === true) return;
+      if (signal?.aborted === true) return;
       throw err;
     } finally {
       stream.close();
+    }
+  }
+
+  /** The candidates and the listing's revision; the directory is created if missing, so that it can be watched from that revision. */
+  private async listing(signal: AbortSignal | undefined): Promise<{ entries: QueueEntry[]; revision: number }> {
+    for (let attempt = 0; ; attempt++) {
+      const listed = await listQueueAt(this.client, this.path, { prefixes: [candidatePrefix], signal });
+      if (listed.revision !== 0 || attempt > 0) return listed;
+      await this.client.create(this.path, '', { createParents: true, signal }).catch((err: unknown) => {
+        if (!(isVigilError(err) && err.code === 'NODE_EXISTS')) throw err;
+      });
     }
   }
 

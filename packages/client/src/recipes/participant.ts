@@ -99,13 +99,22 @@ export async function abandonParticipant(client: VigilClient, path: string): Pro
     .catch(() => undefined);
 }
 
-/** The queue's participants with `prefix` (all when omitted), oldest first. */
+/** The queue's participants with one of `prefixes` (all when omitted), oldest first. */
 export async function listQueue(client: VigilClient, dir: string, options: { readonly prefixes?: readonly string[]; readonly signal?: AbortSignal | undefined } = {}): Promise<QueueEntry[]> {
-  let listing: { names: string[]; stats?: Stat[] };
+  return (await listQueueAt(client, dir, options)).entries;
+}
+
+/** `listQueue` with the revision the listing observed (0 when the directory does not exist). */
+export async function listQueueAt(
+  client: VigilClient,
+  dir: string,
+  options: { readonly prefixes?: readonly string[]; readonly signal?: AbortSignal | undefined } = {},
+): Promise<{ entries: QueueEntry[]; revision: number }> {
+  let listing: { names: string[]; stats?: Stat[]; revision: number };
   try {
     listing = await client.children(dir, { withStats: true, signal: options.signal });
   } catch (err) {
-    if (isVigilError(err) && err.code === 'NO_NODE') return [];
+    if (isVigilError(err) && err.code === 'NO_NODE') return { entries: [], revision: 0 };
     throw err;
   }
   const entries: QueueEntry[] = [];
@@ -115,7 +124,7 @@ export async function listQueue(client: VigilClient, dir: string, options: { rea
     if (options.prefixes !== undefined && !options.prefixes.some((p) => name.startsWith(p))) return;
     entries.push({ name, path: childPath(dir, name), stat });
   });
-  return entries.sort((a, b) => a.stat.czxid - b.stat.czxid);
+  return { entries: entries.sort((a, b) => a.stat.czxid - b.stat.czxid), revision: listing.revision };
 }
 
 /**

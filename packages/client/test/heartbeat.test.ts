@@ -38,3 +38,46 @@ describe('heartbeat', () => {
     expect(client.serverId).toBe(2);
   });
 });
+
+describe('the proven life of a session (sessionAliveUntilMs)', () => {
+  let cluster: FakeCluster;
+  let client: VigilClient | undefined;
+  afterEach(async () => {
+    await client?.close();
+    await cluster.close();
+  });
+
+  it('moves with every answered request, to half a timeout after the request was sent', async () => {
+    cluster = new FakeCluster({ negotiatedTimeoutMs: 10_000 });
+    const server = await cluster.startServer();
+    const beforeConnect = performance.now();
+    client = await connect({ endpoints: [server.url] });
+    expect(client.sessionTimeoutMs).toBe(10_000);
+    // The welcome proves the session from the moment the hello could have been sent.
+    expect(client.sessionAliveUntilMs).toBeGreaterThanOrEqual(beforeConnect + 5_000);
+    const afterWelcome = client.sessionAliveUntilMs;
+    const sentAfter = performance.now();
+    await client.exists('/x');
+    expect(client.sessionAliveUntilMs).toBeGreaterThanOrEqual(sentAfter + 5_000);
+    expect(client.sessionAliveUntilMs).toBeGreaterThan(afterWelcome);
+    expect(client.sessionAliveUntilMs).toBeLessThanOrEqual(performance.now() + 5_000);
+  });
+
+  it('stands still while requests go unanswered, and is 0 once the client is closed', async () => {
+    cluster = new FakeCluster({ negotiatedTimeoutMs: 10_000 });
+    const server = await cluster.startServer();
+    client = await connect({ endpoints: [server.url] });
+    await client.exists('/x');
+    const proven = client.sessionAliveUntilMs;
+    server.hold = () => true;
+    const held = client.exists('/y');
+    await server.waitFor((f) => f.t === 'req' && f.op === 'exists' && f.path === '/y');
+    expect(client.sessionAliveUntilMs).toBe(proven);
+    server.hold = null;
+    server.release();
+    await held;
+    expect(client.sessionAliveUntilMs).toBeGreaterThan(proven);
+    await client.close();
+    expect(client.sessionAliveUntilMs).toBe(0);
+  });
+});

@@ -566,8 +566,8 @@ export class Session {
     this.dialing?.terminate();
     this.dialing = null;
     this.failAll(this.queue, closed);
-    this.confirmedAtMsValue = 0;
     if (this.connection !== null) await this.endSession();
+    this.confirmedAtMsValue = 0;
     this.detachConnection();
     for (const call of this.inflight.values()) this.rejectCall(call, closed);
     this.clearInflight();

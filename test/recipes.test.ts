@@ -302,7 +302,7 @@ describe('LeaderElection', () => {
       leaders.push({ id: elections[index]!.id, value: `proclaimed by ${elections[index]!.id}`, token: leadership.token, path: leadership.path });
       await waitFor('the observer to see the proclamation', () => (observed.at(-1)?.value === `proclaimed by ${elections[index]!.id}` ? true : undefined));
       await leadership.resign();
-      expect(leadership.lostReason).toBe('released');
+      expect(leadership.lostReason).toBe('resigned');
     }
     await waitFor('the observer to see the election empty', () => (observed.at(-1) === null && observed.length > 1 ? true : undefined));
     observing.abort();

@@ -59,11 +59,11 @@ export class HeldLease implements Lease {
   fence(): MultiOp {
     return { op: 'check', path: this.path };
   }
-  release(): Promise<void> {
+  release(reason: 'released' | 'resigned' = 'released'): Promise<void> {
     // The signal aborts before the node goes: nothing still running under this hold can overlap
     // the next holder's.
     this.released ??= (async () => {
-      this.guard.lose('released');
+      this.guard.lose(reason);
       await leaveQueue(this.client, this.path);
     })();
     return this.released;

@@ -103,7 +103,7 @@ export class LeaderElection {
   /** Resigns leadership, or withdraws a campaign under way. */
   async resign(): Promise<void> {
     this.campaigning?.abort();
-    await this.current?.lease.release();
+    await this.current?.lease.release('resigned');
   }
 
   /** True while this candidate leads (checked against the clock). */
@@ -260,8 +260,8 @@ export class LeaderElection {
       },
       isHeld: () => lease.isHeld(),
       fence: () => lease.fence(),
-      release: () => lease.release(),
-      resign: () => lease.release(),
+      release: () => lease.release('resigned'),
+      resign: () => lease.release('resigned'),
       proclaim: async (next: string) => {
         if (!lease.isHeld()) throw new VigilError('LEASE_LOST', `${election}: not the leader (${lease.lostReason ?? 'lost'})`, { path: lease.path });
         try {

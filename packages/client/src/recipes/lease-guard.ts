@@ -15,8 +15,10 @@ import { VigilError, type VigilClient } from '../index.js';
 
 /** Why a hold ended. */
 export type LossReason =
-  /** The holder gave it up (`release()` / `resign()`). */
+  /** The holder gave it up (`release()`). */
   | 'released'
+  /** The leader gave leadership up (`resign()`). */
+  | 'resigned'
   /** The session expired (its ephemeral nodes are deleted). */
   | 'expired'
   /** The session could not be proven alive (suspended past its proven life, or past the tolerance). */

@@ -5,9 +5,11 @@
  * leader's node holds its id and value. Semantics: docs/recipes.md.
  */
 import { isVigilError, VigilError, type VigilClient } from '../index.js';
-import { HeldLease, type Lease } from './held-lease.js';
+import { strict as assert } from 'node:assert';
+import type { HeldLease, Lease } from './held-lease.js';
 import type { LossReason } from './lease-guard.js';
-import { abandonParticipant, childPath, deadlineSignal, enterQueue, listQueue, listQueueAt, participantName, throwIfAborted, transient, type Participant, type QueueEntry } from './participant.js';
+import { childPath, deadlineSignal, listQueue, listQueueAt, participantName, transient, type QueueEntry } from './participant.js';
+import { contend } from './contend.js';
 import { predecessor, waitForTurn } from './queue-wait.js';
 
 export interface LeaderElectionOptions {
@@ -74,30 +76,31 @@ export class LeaderElection {
     const withdraw = new AbortController();
     this.campaigning = withdraw;
     const signal = deadlineSignal(AbortSignal.any([withdraw.signal, ...(options.signal === undefined ? [] : [options.signal])]), options.timeoutMs);
+    const what = `campaign in ${this.path}`;
+    let lease: HeldLease | null = null;
     try {
-      for (;;) {
-        throwIfAborted(signal);
-        const name = participantName(candidatePrefix);
-        const path = childPath(this.path, name);
-        let me: Participant;
-        let outcome;
-        try {
-          me = await enterQueue(this.client, { dir: this.path, name, data: encode({ id: this.id, value }), signal });
-          outcome = await waitForTurn(this.client, { dir: this.path, prefixes: [candidatePrefix], me, blocker: predecessor, signal, what: `campaign in ${this.path}` });
-        } catch (err) {
-          await abandonParticipant(this.client, path);
-          if (isVigilError(err) && err.code === 'CANCELLED' && withdraw.signal.aborted) throw new VigilError('CANCELLED', `${this.path}: the candidate resigned`);
-          throw err;
-        }
-        if (outcome !== 'ready') {
-          await abandonParticipant(this.client, path);
-          continue;
-        }
-        return this.lead(me, value);
-      }
+      lease = await contend(this.client, {
+        dir: this.path,
+        prefix: candidatePrefix,
+        data: encode({ id: this.id, value }),
+        signal,
+        wait: true,
+        what,
+        suspendedToleranceMs: this.options.suspendedToleranceMs,
+        onLost: (reason) => {
+          if (this.current?.lease === lease) this.current = null;
+          if (lease !== null) this.emit({ type: 'lost', token: lease.token, reason });
+        },
+        turn: (me) => waitForTurn(this.client, { dir: this.path, prefixes: [candidatePrefix], me, blocker: predecessor, signal, what }),
+      });
+    } catch (err) {
+      if (isVigilError(err) && err.code === 'CANCELLED' && withdraw.signal.aborted) throw new VigilError('CANCELLED', `${this.path}: the candidate resigned`);
+      throw err;
     } finally {
       this.campaigning = null;
     }
+    assert(lease !== null, 'a waiting campaign ends with leadership');
+    return this.lead(lease, value);
   }
 
   /** Resigns leadership, or withdraws a campaign under way. */
@@ -231,16 +234,8 @@ export class LeaderElection {
     }
   }
 
-  private lead(me: Participant, value: string): Leadership {
-    let token = me.token;
-    const lease = new HeldLease(this.client, me, {
-      suspendedToleranceMs: this.options.suspendedToleranceMs,
-      onLost: (reason) => {
-        if (this.current?.lease === lease) this.current = null;
-        this.emit({ type: 'lost', token, reason });
-      },
-    });
-    token = lease.token;
+  private lead(lease: HeldLease, value: string): Leadership {
+    const token = lease.token;
     const state = { lease, value, version: 0 };
     this.current = state;
     this.emit({ type: 'elected', token });

@@ -4,10 +4,12 @@
  * signal aborts when the hold is lost or in doubt, and a fence op for writes that must happen
  * only under the lock. Semantics: docs/recipes.md.
  */
+import { strict as assert } from 'node:assert';
 import type { VigilClient } from '../index.js';
-import { HeldLease, type Lease } from './held-lease.js';
-import { abandonParticipant, childPath, deadlineSignal, enterQueue, participantName, throwIfAborted, type Participant } from './participant.js';
-import { predecessor, waitForTurn, type WaitOutcome } from './queue-wait.js';
+import { contend, LeaseSet } from './contend.js';
+import type { HeldLease, Lease } from './held-lease.js';
+import { deadlineSignal } from './participant.js';
+import { predecessor, waitForTurn } from './queue-wait.js';
 
 export interface LockOptions {
   /**
@@ -33,7 +35,7 @@ export type LockLease = Lease;
 export const lockPrefix = 'lock-';
 
 export class Lock {
-  private readonly held = new Set<HeldLease>();
+  private readonly held = new LeaseSet();
   private reentrantHold: { lease: HeldLease; count: number } | null = null;
 
   constructor(
@@ -47,8 +49,9 @@ export class Lock {
   async acquire(options: AcquireOptions = {}): Promise<LockLease> {
     const reentered = this.reenter();
     if (reentered !== null) return reentered;
-    const signal = deadlineSignal(options.signal, options.timeoutMs);
-    return this.hold(await this.contend(signal, true));
+    const lease = await this.contend(deadlineSignal(options.signal, options.timeoutMs), true);
+    assert(lease !== null, 'a waiting acquire ends with a lease');
+    return this.hold(lease);
   }
 
   /** Takes the lock only if no one holds or waits for it; null otherwise. */
@@ -61,52 +64,30 @@ export class Lock {
 
   /** True while a lease of this Lock object is held. */
   isHeld(): boolean {
-    for (const lease of this.held) if (lease.isHeld()) return true;
-    return false;
+    return this.held.isHeld();
   }
 
-  private async contend(signal: AbortSignal | undefined, wait: true): Promise<HeldLease>;
-  private async contend(signal: AbortSignal | undefined, wait: false): Promise<HeldLease | null>;
-  private async contend(signal: AbortSignal | undefined, wait: boolean): Promise<HeldLease | null> {
-    for (;;) {
-      throwIfAborted(signal);
-      const name = participantName(lockPrefix);
-      const path = childPath(this.path, name);
-      let outcome: WaitOutcome;
-      let me: Participant;
-      try {
-        me = await enterQueue(this.client, { dir: this.path, name, signal });
-        outcome = await waitForTurn(this.client, {
-          dir: this.path,
-          prefixes: [lockPrefix],
-          me,
-          signal,
-          what: `acquire ${this.path}`,
-          blocker: predecessor,
-          wait,
-        });
-      } catch (err) {
-        await abandonParticipant(this.client, path);
-        throw err;
-      }
-      if (outcome === 'ready') return new HeldLease(this.client, me, { suspendedToleranceMs: this.options.suspendedToleranceMs });
-      await abandonParticipant(this.client, path);
-      if (outcome === 'blocked') return null;
-      // 'gone': the session expired (or someone deleted the node) while waiting: queue again.
-    }
+  private contend(signal: AbortSignal | undefined, wait: boolean): Promise<HeldLease | null> {
+    const what = `acquire ${this.path}`;
+    return contend(this.client, {
+      dir: this.path,
+      prefix: lockPrefix,
+      signal,
+      wait,
+      what,
+      suspendedToleranceMs: this.options.suspendedToleranceMs,
+      turn: (me) => waitForTurn(this.client, { dir: this.path, prefixes: [lockPrefix], me, blocker: predecessor, wait, signal, what }),
+    });
   }
 
   private hold(lease: HeldLease): LockLease {
     this.held.add(lease);
+    if (this.options.reentrant !== true) return lease;
+    this.reentrantHold = { lease, count: 1 };
     lease.signal.addEventListener('abort', () => {
-      this.held.delete(lease);
       if (this.reentrantHold?.lease === lease) this.reentrantHold = null;
     }, { once: true });
-    if (this.options.reentrant === true) {
-      this.reentrantHold = { lease, count: 1 };
-      return this.counted(lease);
-    }
-    return lease;
+    return this.counted(lease);
   }
 
   private reenter(): LockLease | null {

@@ -160,49 +160,6 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-export type Wake = 'changed' | 'session' | 'aborted';
-
-/**
- * Waits until `path` is gone (resolves 'changed' at once if it already is, or when it changes at
- * all), the session ends or is replaced ('session'), or `signal` aborts ('aborted'). One watch on
- * one node: a release wakes exactly one waiter, never the herd.
- */
-export async function waitForChange(client: VigilClient, path: string, signal: AbortSignal | undefined): Promise<Wake> {
-  if (signal?.aborted === true) return 'aborted';
-  return new Promise<Wake>((resolve, reject) => {
-    let settled = false;
-    const sessionAtStart = client.sessionId;
-    const finish = (how: Wake): void => {
-      if (settled) return;
-      settled = true;
-      unsubscribe();
-      signal?.removeEventListener('abort', onAbort);
-      resolve(how);
-    };
-    const onAbort = (): void => finish('aborted');
-    const unsubscribe = client.on('state', (state) => {
-      if (state === 'expired' || state === 'closed' || client.sessionId !== sessionAtStart) finish('session');
-    });
-    signal?.addEventListener('abort', onAbort, { once: true });
-    client.exists(path, { watch: () => finish('changed'), signal }).then(
-      (stat) => {
-        if (stat === null) finish('changed');
-      },
-      (err: unknown) => {
-        if (settled) return;
-        if (isVigilError(err) && (err.code === 'CANCELLED' || err.code === 'SESSION_EXPIRED' || err.code === 'CLOSED')) {
-          finish(err.code === 'CANCELLED' ? 'aborted' : 'session');
-          return;
-        }
-        settled = true;
-        unsubscribe();
-        signal?.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}
-
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted === true) throw new VigilError('CANCELLED', 'the signal was aborted', { cause: signal.reason });
 }

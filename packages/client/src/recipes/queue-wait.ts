@@ -7,7 +7,8 @@
  * node is gone: the caller enters the queue again under a new name).
  */
 import type { VigilClient } from '../index.js';
-import { abortError, listQueue, waitForChange, type Participant, type QueueEntry } from './participant.js';
+import { abortError, listQueue, type Participant, type QueueEntry } from './participant.js';
+import { waitForChange } from './wake.js';
 
 /** Which entry `me` must wait for, or null when it may go ahead. `entries` are oldest first. */
 export type Blocker = (entries: readonly QueueEntry[], myIndex: number) => QueueEntry | null;

@@ -25,7 +25,7 @@ test('there are examples', () => {
   expect(examples.length).toBeGreaterThan(0);
 });
 
-test.each(examples)('examples/%s runs and checks itself', async (file) => {
+test.concurrent.each(examples)('examples/%s runs and checks itself', async (file) => {
   const endpoints = [1, 2, 3].map((id) => `ws://127.0.0.1:${cluster.node(id).clientPort}`).join(',');
   const child = spawn(process.execPath, ['--import', 'tsx', `${dir}${file}`], { env: { ...process.env, VIGIL_ENDPOINTS: endpoints }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -12,6 +12,14 @@ const second = await new ReadWriteLock(r2!, path).readLock.acquire();
 console.log(`two readers hold together (tokens ${first.token}, ${second.token})`);
 
 const writing = new ReadWriteLock(w!, path).writeLock.acquire({ timeoutMs: 10_000 });
+// Wait (on a children watch) until the writer is in the queue.
+for (;;) {
+  let changed: () => void = () => undefined;
+  const next = new Promise<void>((resolve) => (changed = resolve));
+  const { names } = await r3!.children(path, { watch: () => changed() });
+  if (names.some((name) => name.startsWith('write-'))) break;
+  await next;
+}
 const lateReader = new ReadWriteLock(r3!, path).readLock;
 check((await lateReader.tryAcquire()) === null, 'a reader arriving after a queued writer waits behind it');
 

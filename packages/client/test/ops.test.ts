@@ -67,7 +67,11 @@ describe('operations', () => {
   it('children follows next pages and returns every name, with stats when asked', async () => {
     await client.create('/dir');
     for (const name of ['c', 'a', 'b']) await client.create(`/dir/${name}`, name);
-    expect(await client.children('/dir')).toEqual({ names: ['a', 'b', 'c'] });
+    const lastCreate = (await client.exists('/dir/b'))!.czxid;
+    const listing = await client.children('/dir');
+    expect(listing).toEqual({ names: ['a', 'b', 'c'], revision: expect.any(Number) });
+    // The revision the listing observed: at least the last change it shows.
+    expect(listing.revision).toBeGreaterThanOrEqual(lastCreate);
     const withStats = await client.children('/dir', { withStats: true, consistency: 'sequential' });
     expect(withStats.names).toEqual(['a', 'b', 'c']);
     expect(withStats.stats?.map((s) => s.dataLength)).toEqual([1, 1, 1]);

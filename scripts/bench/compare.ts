@@ -9,16 +9,12 @@
  * Writes a Markdown table to stdout and every raw figure to bench-results/<timestamp>.json.
  * etcd and ZooKeeper come from Debian (scripts/bench/install-peers.sh); missing ones are skipped.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { killAllSpawned } from './processes.js';
+import { BenchRoot, describeMachine, loadSystem, logTo, machineLine, parseSystems, writeResults } from './harness.js';
 import { renderOthers, renderTable, type SystemReport } from './report.js';
-import type { Driver, System, SystemName } from './system.js';
+import type { Driver, System } from './system.js';
 import { connectionsMax, createParent, failover, medianStep, prepare, runStep, type StepResult, type StepTiming, watchLatency, watchersCount, type WorkloadName, workloadNames } from './workloads.js';
-
-const allSystems: readonly SystemName[] = ['vigil', 'etcd', 'zookeeper'];
 
 const { values } = parseArgs({
   options: {
@@ -34,9 +30,7 @@ const { values } = parseArgs({
   },
 });
 const quick = values.quick;
-const explicitSystems = values.systems !== undefined;
-const systemNames = (values.systems ?? allSystems.join(',')).split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-for (const s of systemNames) if (!allSystems.includes(s as SystemName)) throw new Error(`unknown system '${s}' (known: ${allSystems.join(', ')})`);
+const { names: systemNames, explicit: explicitSystems } = parseSystems(values.systems);
 const concurrencies = values.concurrency.split(',').map(Number);
 if (concurrencies.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`bad --concurrency ${values.concurrency}`);
 const workloads = (values.workloads?.split(',') ?? workloadNames) as WorkloadName[];
@@ -49,42 +43,15 @@ const runs = Number(values.runs ?? (quick ? 1 : 3));
 const failoverRuns = Number(values.failovers ?? (quick ? 3 : 5));
 const watchRounds = Number(values['watch-rounds'] ?? (quick ? 5 : 20));
 
-async function loadSystem(name: SystemName): Promise<System> {
-  switch (name) {
-    case 'vigil': return new (await import('./systems/vigil.js')).VigilSystem();
-    case 'etcd': return new (await import('./systems/etcd.js')).EtcdSystem();
-    case 'zookeeper': return new (await import('./systems/zookeeper.js')).ZooKeeperSystem();
-  }
-}
-
 const startedAt = new Date().toISOString();
-const root = await mkdtemp(join(os.tmpdir(), 'vigil-bench-'));
-const started: System[] = [];
-let cleaned = false;
-async function cleanUp(): Promise<void> {
-  if (cleaned) return;
-  cleaned = true;
-  await Promise.all(started.map((s) => s.stop().catch(() => undefined)));
-  killAllSpawned();
-  await rm(root, { recursive: true, force: true });
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: stopping every cluster member and removing ${root}`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
-process.once('exit', killAllSpawned);
-
-function log(message: string): void {
-  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
-}
+const root = await BenchRoot.create();
+const log = logTo('bench');
 
 async function benchSystem(system: System): Promise<SystemReport> {
   const report: SystemReport = { name: system.name, version: await system.version(), semantics: system.semantics, steps: [] };
-  const dir = join(root, system.name);
+  const dir = join(root.path, system.name);
   log(`${system.name} ${report.version}: starting three members under ${dir}`);
-  started.push(system);
+  root.track(system);
   await system.start(dir);
   const drivers: Driver[] = [];
   try {
@@ -130,29 +97,14 @@ async function benchSystem(system: System): Promise<SystemReport> {
   return report;
 }
 
-async function tmpFilesystem(): Promise<string> {
-  try {
-    const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').map((l) => l.split(' ')).filter((f) => f.length > 2);
-    const best = mounts.filter((f) => root.startsWith(f[1]!)).sort((a, b) => b[1]!.length - a[1]!.length)[0];
-    return best === undefined ? 'unknown' : `${best[2]} on ${best[1]}`;
-  } catch {
-    return 'unknown';
-  }
-}
-
 const reports: SystemReport[] = [];
 let exitCode = 0;
 try {
-  for (const name of systemNames as SystemName[]) {
-    let system: System;
-    try {
-      system = await loadSystem(name);
-      const why = await system.unavailable();
-      if (why !== null) throw new Error(why);
-    } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      console.error(`note: skipping ${name}: ${why}`);
-      reports.push({ name, skipped: why, steps: [] });
+  for (const name of systemNames) {
+    const system = await loadSystem(name);
+    if (typeof system === 'string') {
+      console.error(`note: skipping ${name}: ${system}`);
+      reports.push({ name, skipped: system, steps: [] });
       if (explicitSystems) exitCode = 1;
       continue;
     }
@@ -169,18 +121,10 @@ try {
     }
   }
 
-  const cpus = os.cpus();
-  const machine = {
-    cpus: cpus.length,
-    cpuModel: cpus[0]?.model ?? 'unknown',
-    memoryMiB: Math.round(os.totalmem() / 2 ** 20),
-    os: `${os.type()} ${os.release()}`,
-    node: process.version,
-    dataFilesystem: await tmpFilesystem(),
-  };
+  const machine = await describeMachine(root.path);
   const settings = { timing, runs, concurrencies, workloads, connectionsMax, watchers: watchersCount, watchRounds, failoverRuns, valueBytes: 100, keys: 1000 };
   console.log(`\n## Vigil beside etcd and ZooKeeper (${new Date().toISOString()})\n`);
-  console.log(`${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryMiB} MiB, ${machine.os}, Node ${machine.node}; data on ${machine.dataFilesystem}, fsync on.`);
+  console.log(machineLine(machine));
   console.log(`The ${machine.cpus} cores are shared by the three members and this load generator, which drives every system from the same process.`);
   console.log(`Closed loop: N outstanding requests over min(N, ${connectionsMax}) connections; ${timing.warmupMs / 1000} s warm-up + ${timing.measureMs / 1000} s measured per step, median of ${runs}; 100-byte values over 1000 keys.`);
   console.log(`Ratio columns: Vigil's ops/s over the other's (above 1× is better), and in brackets Vigil's p99 over the other's (below 1× is better).\n`);
@@ -192,11 +136,9 @@ try {
     else if (r.steps.length === 0) console.log(`\n${r.name}: FAILED (${r.failed})`);
     else console.log(`\n${r.name} ${r.version}:\n${r.semantics!.map((s) => `- ${s}`).join('\n')}${r.failed === undefined ? '' : `\n- FAILED: ${r.failed}`}`);
   }
-  await mkdir('bench-results', { recursive: true });
-  const file = join('bench-results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await writeFile(file, `${JSON.stringify({ bench: 'compare', startedAt, finishedAt: new Date().toISOString(), machine, settings, systems: reports }, null, 2)}\n`);
+  const file = await writeResults('', { bench: 'compare', startedAt, finishedAt: new Date().toISOString(), machine, settings, systems: reports });
   console.log(`\nraw figures: ${file}`);
 } finally {
-  await cleanUp();
+  await root.cleanUp();
 }
 process.exit(exitCode);

@@ -38,12 +38,19 @@ declare module 'node-zookeeper-client' {
     setData(path: string, data: Buffer, version: number, callback: (error: ZkException | null, stat: Stat) => void): void;
     getData(path: string, callback: (error: ZkException | null, data: Buffer, stat: Stat) => void): void;
     getData(path: string, watcher: (event: ZkEvent) => void, callback: (error: ZkException | null, data: Buffer, stat: Stat) => void): void;
+    getChildren(path: string, callback: (error: ZkException | null, children: string[], stat: Stat) => void): void;
+    /** With a watcher: a data watch when the node exists, an existence watch (fires on create) when not. */
+    exists(path: string, watcher: (event: ZkEvent) => void, callback: (error: ZkException | null, stat: Stat | null) => void): void;
+    remove(path: string, version: number, callback: (error: ZkException | null) => void): void;
+    mkdirp(path: string, callback: (error: ZkException | null, path: string) => void): void;
+    /** The negotiated session timeout, ms. */
+    getSessionTimeout(): number;
   }
 
   interface ZooKeeperModule {
     createClient(connectionString: string, options?: ClientOptions): Client;
-    CreateMode: { PERSISTENT: number; EPHEMERAL: number };
-    Exception: { NODE_EXISTS: number; CONNECTION_LOSS: number };
+    CreateMode: { PERSISTENT: number; EPHEMERAL: number; EPHEMERAL_SEQUENTIAL: number };
+    Exception: { NODE_EXISTS: number; NO_NODE: number; CONNECTION_LOSS: number };
   }
   const zookeeper: ZooKeeperModule;
   export default zookeeper;

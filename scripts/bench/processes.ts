@@ -17,12 +17,14 @@ export interface SpawnLoggedOptions {
   readonly logPath: string;
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** Open an IPC channel (`proc.send`, `'message'`): for benchmark helpers that are Node scripts. */
+  readonly ipc?: boolean;
 }
 
 /** Spawn with stdout and stderr appended to `logPath`. */
 export function spawnLogged(options: SpawnLoggedOptions): ChildProcess {
   const proc = spawn(options.command, [...options.args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: options.ipc === true ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     env: options.env ?? process.env,
   });

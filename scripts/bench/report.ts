@@ -14,10 +14,10 @@ export interface SystemReport {
   failover?: FailoverResult;
 }
 
-const label: Record<SystemName, string> = { vigil: 'Vigil', etcd: 'etcd', zookeeper: 'ZooKeeper' };
+export const systemLabel: Record<SystemName, string> = { vigil: 'Vigil', etcd: 'etcd', zookeeper: 'ZooKeeper' };
 
-const fmt = (n: number | undefined, digits = 2): string => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(digits));
-const ratio = (a: number | undefined, b: number | undefined): string =>
+export const fmt = (n: number | undefined, digits = 2): string => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(digits));
+export const ratio = (a: number | undefined, b: number | undefined): string =>
   a === undefined || b === undefined || Number.isNaN(a) || Number.isNaN(b) || b === 0 ? '–' : `${(a / b).toFixed(2)}×`;
 
 function find(report: SystemReport | undefined, workload: WorkloadName, concurrency: number): StepResult | undefined {
@@ -32,8 +32,8 @@ export function renderTable(reports: readonly SystemReport[], workloads: readonl
   const ratioColumns = vigil === undefined ? [] : others;
   const header = [
     'workload', 'N',
-    ...shown.flatMap((r) => [`${label[r.name]} ops/s`, 'p50 ms', 'p99 ms', 'p999 ms']),
-    ...ratioColumns.map((r) => `Vigil/${label[r.name]} ops/s (p99)`),
+    ...shown.flatMap((r) => [`${systemLabel[r.name]} ops/s`, 'p50 ms', 'p99 ms', 'p999 ms']),
+    ...ratioColumns.map((r) => `Vigil/${systemLabel[r.name]} ops/s (p99)`),
   ];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
   for (const workload of workloads) {
@@ -60,7 +60,7 @@ export function renderOthers(reports: readonly SystemReport[]): string {
   const shown = reports.filter((r) => r.skipped === undefined);
   const vigil = shown.find((r) => r.name === 'vigil');
   const others = vigil === undefined ? [] : shown.filter((r) => r.name !== 'vigil');
-  const header = ['measure', ...shown.map((r) => label[r.name]), ...others.map((r) => `Vigil/${label[r.name]}`)];
+  const header = ['measure', ...shown.map((r) => systemLabel[r.name]), ...others.map((r) => `Vigil/${systemLabel[r.name]}`)];
   const rss = (r: SystemReport | undefined): number | undefined =>
     r?.rssAfterWritesKiB === undefined ? undefined : r.rssAfterWritesKiB.reduce((a, b) => a + b, 0) / 1024;
   const rows: { name: string; value: (r: SystemReport) => string; num: (r: SystemReport | undefined) => number | undefined }[] = [

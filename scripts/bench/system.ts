@@ -25,6 +25,14 @@ export interface Driver {
   close(): Promise<void>;
 }
 
+export interface StartOptions {
+  /**
+   * The shortest session timeout (ZooKeeper, Vigil) the cluster must grant; default each system's
+   * own floor. etcd needs nothing: its leases' floor follows from its election timeout.
+   */
+  readonly sessionTimeoutMinMs?: number;
+}
+
 export interface ConnectOptions {
   /** Index (0-based) of the member listed first; each client library still applies its own policy. */
   readonly preferredMember: number;
@@ -38,8 +46,14 @@ export interface System {
   unavailable(): Promise<string | null>;
   version(): Promise<string>;
   /** Start three members on free loopback ports with data under `dir`; resolves once a leader serves. */
-  start(dir: string): Promise<void>;
+  start(dir: string, options?: StartOptions): Promise<void>;
   connect(options: ConnectOptions): Promise<Driver>;
+  /**
+   * The member addresses in the form this system's client library takes them (Vigil `ws://…`,
+   * etcd `http://…`, ZooKeeper `host:port`), the preferred member first: for clients that are not
+   * a `Driver`, such as the recipes' sessions and the candidate processes of recipes.ts.
+   */
+  endpoints(options: ConnectOptions): string[];
   /**
    * Find the leader, kill -9 its process and return once it is dead, with the time (`nowMs()`)
    * just before the signal, so that leader discovery is not counted as failover time.

@@ -6,7 +6,7 @@ import { Etcd3, type IOptions } from 'etcd3';
 import { freePort, waitFor } from '../../cluster/process-cluster.js';
 import { nowMs } from '../latency.js';
 import { isRunning, killHard, rssKiB, spawnLogged, withDeadline } from '../processes.js';
-import type { ConnectOptions, Driver, ReadConsistency, System } from '../system.js';
+import type { ConnectOptions, Driver, ReadConsistency, StartOptions, System } from '../system.js';
 
 /**
  * etcd 3.4 (Debian `etcd-server`) as three members on loopback with its production defaults:
@@ -52,7 +52,8 @@ export class EtcdSystem implements System {
     return /etcd Version: (\S+)/.exec(stdout)?.[1] ?? stdout.split('\n')[0]!;
   }
 
-  async start(dir: string): Promise<void> {
+  /** etcd has no sessions; its lease floor is 1.5 election timeouts rounded up to seconds (2 s here), whatever is asked. */
+  async start(dir: string, _options?: StartOptions): Promise<void> {
     await mkdir(dir, { recursive: true });
     for (let i = 1; i <= 3; i++) {
       this.members.push({
@@ -98,8 +99,8 @@ export class EtcdSystem implements System {
     });
   }
 
-  private hosts(first: number): string[] {
-    return this.members.map((_, i) => `http://127.0.0.1:${this.members[(first + i) % this.members.length]!.clientPort}`);
+  endpoints(options: ConnectOptions): string[] {
+    return this.members.map((_, i) => `http://127.0.0.1:${this.members[(options.preferredMember + i) % this.members.length]!.clientPort}`);
   }
 
   /** The index of the member every live member names as leader, polled until there is one. */
@@ -115,12 +116,7 @@ export class EtcdSystem implements System {
   }
 
   async connect(options: ConnectOptions): Promise<Driver> {
-    const clientOptions: IOptions = {
-      hosts: this.hosts(options.preferredMember),
-      dialTimeout: 2_000,
-      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + unaryDeadlineMs }),
-    };
-    const client = new Etcd3(clientOptions);
+    const client = new Etcd3(clientOptions(this.endpoints(options)));
     // One round trip so that connection set-up is not measured as the first request's latency.
     await client.get('/bench').serializable(true).buffer();
     return new EtcdDriver(client);
@@ -158,6 +154,15 @@ export class EtcdSystem implements System {
       m.proc = null;
     }));
   }
+}
+
+/** How every etcd3 client of the benchmark is made: unary calls get a deadline, watch and lease streams none. */
+export function clientOptions(hosts: readonly string[]): IOptions {
+  return {
+    hosts: [...hosts],
+    dialTimeout: 2_000,
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + unaryDeadlineMs }),
+  };
 }
 
 async function memberStatus(clientPort: number): Promise<{ memberId: string; leader: string }> {

@@ -3,7 +3,7 @@ import { connect } from '@vigil/client';
 import { ProcessCluster } from '../../cluster/process-cluster.js';
 import { nowMs } from '../latency.js';
 import { rssKiB } from '../processes.js';
-import type { ConnectOptions, Driver, ReadConsistency, System } from '../system.js';
+import type { ConnectOptions, Driver, ReadConsistency, StartOptions, System } from '../system.js';
 
 /**
  * Vigil as three `vigil server` processes (ProcessCluster: fsync on, 50 ms tick), driven through
@@ -12,6 +12,8 @@ import type { ConnectOptions, Driver, ReadConsistency, System } from '../system.
  */
 
 const sessionTimeoutMs = 10_000;
+/** `vigil server --session-timeout-min-ms` default. */
+const sessionTimeoutMinMsDefault = 1_000;
 
 type VigilClient = Awaited<ReturnType<typeof connect>>;
 
@@ -35,9 +37,12 @@ export class VigilSystem implements System {
     return pkg.version;
   }
 
-  async start(dir: string): Promise<void> {
+  async start(dir: string, options: StartOptions = {}): Promise<void> {
     await mkdir(dir, { recursive: true });
-    this.cluster = await ProcessCluster.start({ root: dir, logLevel: 'warn' });
+    // The server's floor (1 s) also sets how often it looks for expired sessions: left alone unless lower is asked for.
+    const floorMs = options.sessionTimeoutMinMs;
+    const extraArgs = floorMs !== undefined && floorMs < sessionTimeoutMinMsDefault ? ['--session-timeout-min-ms', String(floorMs)] : [];
+    this.cluster = await ProcessCluster.start({ root: dir, logLevel: 'warn', extraArgs });
     await this.cluster.leader();
   }
 
@@ -46,10 +51,13 @@ export class VigilSystem implements System {
     return this.cluster;
   }
 
-  async connect(options: ConnectOptions): Promise<Driver> {
+  endpoints(options: ConnectOptions): string[] {
     const ports = [...this.nodes.nodes.values()].map((n) => n.clientPort);
-    const endpoints = ports.map((_, i) => `ws://127.0.0.1:${ports[(options.preferredMember + i) % ports.length]!}`);
-    return new VigilDriver(await connect({ endpoints, sessionTimeoutMs }));
+    return ports.map((_, i) => `ws://127.0.0.1:${ports[(options.preferredMember + i) % ports.length]!}`);
+  }
+
+  async connect(options: ConnectOptions): Promise<Driver> {
+    return new VigilDriver(await connect({ endpoints: this.endpoints(options), sessionTimeoutMs }));
   }
 
   async killLeader(): Promise<number> {

@@ -8,13 +8,14 @@ import jute from 'node-zookeeper-client/lib/jute/index.js';
 import { freePort, waitFor } from '../../cluster/process-cluster.js';
 import { nowMs } from '../latency.js';
 import { isRunning, killHard, rssKiB, spawnLogged, withDeadline } from '../processes.js';
-import type { ConnectOptions, Driver, ReadConsistency, System } from '../system.js';
+import type { ConnectOptions, Driver, ReadConsistency, StartOptions, System } from '../system.js';
 
 /**
  * ZooKeeper 3.8 (Debian `zookeeper`) as three members on loopback, run with `java` directly. The
  * configuration is the sample zoo.cfg's (tickTime 2000, initLimit 10, syncLimit 5) with the defaults
  * left alone, so forceSync=yes: the transaction log is fsynced before a write is acknowledged.
  * The admin server is off (it would want port 8080) and `srvr` is whitelisted to find the leader.
+ * Only a caller that needs sessions shorter than 4 s (recipes.ts) gets a shorter tick.
  */
 
 const zookeeperJar = process.env['ZOOKEEPER_JAR'] ?? '/usr/share/java/zookeeper.jar';
@@ -22,6 +23,8 @@ const javaBin = process.env['JAVA_BIN'] ?? 'java';
 /** Upstream zkEnv.sh's ZK_SERVER_HEAP default (1000 MB); Debian's packaging sets none. */
 const javaHeapArg = '-Xmx1000m';
 const sessionTimeoutMs = 10_000;
+/** The sample zoo.cfg's tick. */
+const tickTimeMsDefault = 2_000;
 /**
  * node-zookeeper-client waits `spinDelay` (default 1000 ms) before trying the next server; the Java
  * client waits a random 0–1000 ms. 100 ms keeps the client library from dominating failover.
@@ -50,6 +53,8 @@ export class ZooKeeperSystem implements System {
   ];
   private members: Member[] = [];
   private killed: Member | null = null;
+  /** The tick of the running cluster (zoo.cfg `tickTime`). */
+  tickTimeMs = tickTimeMsDefault;
 
   async unavailable(): Promise<string | null> {
     try {
@@ -70,7 +75,12 @@ export class ZooKeeperSystem implements System {
     }
   }
 
-  async start(dir: string): Promise<void> {
+  /**
+   * ZooKeeper grants no session shorter than two ticks: a `sessionTimeoutMinMs` below 4 s shortens
+   * the tick to half of it (initLimit and syncLimit, counted in ticks, shrink with it).
+   */
+  async start(dir: string, options: StartOptions = {}): Promise<void> {
+    this.tickTimeMs = Math.min(tickTimeMsDefault, Math.floor((options.sessionTimeoutMinMs ?? Number.POSITIVE_INFINITY) / 2));
     for (let id = 1; id <= 3; id++) {
       this.members.push({
         id,
@@ -86,7 +96,7 @@ export class ZooKeeperSystem implements System {
       await mkdir(join(m.dir, 'data'), { recursive: true });
       await writeFile(join(m.dir, 'data', 'myid'), `${m.id}\n`);
       await writeFile(join(m.dir, 'zoo.cfg'), [
-        'tickTime=2000',
+        `tickTime=${this.tickTimeMs}`,
         'initLimit=10',
         'syncLimit=5',
         `dataDir=${join(m.dir, 'data')}`,
@@ -122,9 +132,13 @@ export class ZooKeeperSystem implements System {
     }, timeoutMs, 100);
   }
 
+  endpoints(options: ConnectOptions): string[] {
+    return this.members.map((_, i) => `127.0.0.1:${this.members[(options.preferredMember + i) % this.members.length]!.clientPort}`);
+  }
+
   async connect(options: ConnectOptions): Promise<Driver> {
-    const servers = this.members.map((_, i) => `127.0.0.1:${this.members[(options.preferredMember + i) % this.members.length]!.clientPort}`);
-    return new ZooKeeperDriver(await openSession(servers.join(',')), () => openSession(servers.join(',')));
+    const servers = this.endpoints(options).join(',');
+    return new ZooKeeperDriver(await openSession(servers), () => openSession(servers));
   }
 
   async killLeader(): Promise<number> {
@@ -156,8 +170,9 @@ export class ZooKeeperSystem implements System {
   }
 }
 
-async function openSession(connectionString: string): Promise<Client> {
-  const client = zookeeper.createClient(connectionString, { sessionTimeout: sessionTimeoutMs, spinDelay: spinDelayMs, retries: 0 });
+/** A connected session of node-zookeeper-client on `connectionString` (`host:port,…`). */
+export async function openSession(connectionString: string, sessionTimeout = sessionTimeoutMs): Promise<Client> {
+  const client = zookeeper.createClient(connectionString, { sessionTimeout, spinDelay: spinDelayMs, retries: 0 });
   const connected = new Promise<void>((resolve) => client.once('connected', () => resolve()));
   client.connect();
   try {
@@ -183,7 +198,8 @@ function fourLetterWord(port: number, word: string): Promise<string> {
   }), fourLetterDeadlineMs + 100, `srvr on ${port}`);
 }
 
-function settle<T>(resolve: (value: T) => void, reject: (err: Error) => void, value: T) {
+/** A node-zookeeper-client callback that settles a promise. */
+export function settle<T>(resolve: (value: T) => void, reject: (err: Error) => void, value: T) {
   return (error: ZkException | null): void => (error === null ? resolve(value) : reject(error));
 }
 

@@ -43,18 +43,18 @@ export async function contend(client: VigilClient, options: ContendOptions): Pro
     const name = participantName(options.prefix);
     const path = childPath(options.dir, name);
     let outcome: WaitOutcome;
-    let me: Participant;
+    let me: Participant | undefined;
     try {
       me = await enterQueue(client, { dir: options.dir, name, signal, ...(options.data === undefined ? {} : { data: options.data }) });
       outcome = await options.turn(me);
     } catch (err) {
-      await abandonParticipant(client, path);
+      await abandonParticipant(client, path, me === undefined || me.resent);
       // A call cut short by the signal rejects CANCELLED even when the signal was the deadline.
       if (signal?.aborted === true && isVigilError(err) && err.code === 'CANCELLED') throw abortError(signal, options.what);
       throw err;
     }
     if (outcome === 'ready') return new HeldLease(client, me, { suspendedToleranceMs: options.suspendedToleranceMs, onLost: options.onLost });
-    await abandonParticipant(client, path);
+    await abandonParticipant(client, path, me.resent);
     if (outcome === 'blocked') return null;
     // 'gone': the session expired (or someone deleted the node) while waiting: queue again.
   }

@@ -107,6 +107,8 @@ export class LeaseGuard {
     if (this.reasonValue !== null) return;
     this.o.client
       .exists(this.o.path, {
+        // Sequential: at least as new as the session's own writes (the node's creation among them).
+        consistency: 'sequential',
         watch: (event) => {
           if (event.kind === 'deleted') this.lose('deleted');
           else this.watchNode();

@@ -20,6 +20,11 @@ export interface Participant {
   readonly token: number;
   /** The session that owns the node; a different current session means the node is gone. */
   readonly sessionId: number;
+  /**
+   * The create was sent more than once (a reply was lost): an earlier copy may still be on its
+   * way inside the cluster, so a node given up must be watched for a late re-creation.
+   */
+  readonly resent: boolean;
 }
 
 /** A child of the recipe directory, as a listing sees it. */
@@ -61,13 +66,13 @@ export async function enterQueue(
     const sessionId = client.sessionId;
     try {
       const created = await client.create(path, options.data ?? '', { mode: 'ephemeral', createParents: true, signal: options.signal });
-      return { path, name, token: created.stat.czxid, sessionId };
+      return { path, name, token: created.stat.czxid, sessionId, resent: attempt > 1 };
     } catch (err) {
       if (isVigilError(err) && err.code === 'NODE_EXISTS') {
         // An earlier attempt took effect after all: adopt it if this session owns it.
         const stat = await client.exists(path, { signal: options.signal });
         if (stat !== null && stat.ephemeralOwner === client.sessionId && client.sessionId !== 0) {
-          return { path, name, token: stat.czxid, sessionId: client.sessionId };
+          return { path, name, token: stat.czxid, sessionId: client.sessionId, resent: true };
         }
         // Owned by a session that has since expired (or just deleted): start over under a new name.
         return enterQueue(client, { ...options, name: participantName(options.name.slice(0, options.name.length - uuidLength)) });
@@ -88,31 +93,45 @@ export function participantName(prefix: string): string {
 }
 
 /**
- * Gives up a participant whose create may still take effect (its outcome was unknown, or the wait
- * was abandoned): deletes it now, and again if a late create makes it appear afterwards.
+ * Gives up a participant: deletes its node. When a copy of its create may still be on its way
+ * (`mayReappear`: the create's outcome was unknown, or it was sent more than once), also deletes
+ * it again should a late create bring it back — the one-shot watch that does so stays with the
+ * session until then, so it is armed only in that rare case.
  */
-export async function abandonParticipant(client: VigilClient, path: string): Promise<void> {
+export async function abandonParticipant(client: VigilClient, path: string, mayReappear: boolean): Promise<void> {
   await leaveQueue(client, path).catch(() => undefined);
+  if (!mayReappear) return;
   client
     .exists(path, { watch: (event) => void (event.kind === 'created' && leaveQueue(client, path).catch(() => undefined)) })
     .then((stat) => (stat === null ? undefined : leaveQueue(client, path)))
     .catch(() => undefined);
 }
 
+export interface ListOptions {
+  readonly prefixes?: readonly string[];
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * 'sequential' for a participant deciding on its own turn: the SDK never reads older than the
+   * session's `lastRevision`, which is at least the participant's own creation, and a listing at
+   * any revision after that can only show *more* of the older participants than there are now
+   * (unique names never come back, and no older node can be created later). So a stale listing
+   * may make a participant wait for a node already gone — it then finds it gone and lists again —
+   * but never lets it through early. It saves a ReadIndex round on every handover.
+   * Default 'linearizable' (an observer asking who holds).
+   */
+  readonly consistency?: 'linearizable' | 'sequential';
+}
+
 /** The queue's participants with one of `prefixes` (all when omitted), oldest first. */
-export async function listQueue(client: VigilClient, dir: string, options: { readonly prefixes?: readonly string[]; readonly signal?: AbortSignal | undefined } = {}): Promise<QueueEntry[]> {
+export async function listQueue(client: VigilClient, dir: string, options: ListOptions = {}): Promise<QueueEntry[]> {
   return (await listQueueAt(client, dir, options)).entries;
 }
 
 /** `listQueue` with the revision the listing observed (0 when the directory does not exist). */
-export async function listQueueAt(
-  client: VigilClient,
-  dir: string,
-  options: { readonly prefixes?: readonly string[]; readonly signal?: AbortSignal | undefined } = {},
-): Promise<{ entries: QueueEntry[]; revision: number }> {
+export async function listQueueAt(client: VigilClient, dir: string, options: ListOptions = {}): Promise<{ entries: QueueEntry[]; revision: number }> {
   let listing: { names: string[]; stats?: Stat[]; revision: number };
   try {
-    listing = await client.children(dir, { withStats: true, signal: options.signal });
+    listing = await client.children(dir, { withStats: true, signal: options.signal, consistency: options.consistency ?? 'linearizable' });
   } catch (err) {
     if (isVigilError(err) && err.code === 'NO_NODE') return { entries: [], revision: 0 };
     throw err;

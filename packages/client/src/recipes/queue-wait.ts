@@ -28,7 +28,7 @@ export async function waitForTurn(
   for (;;) {
     if (options.signal?.aborted === true) throw abortError(options.signal, options.what);
     if (client.sessionId !== options.me.sessionId) return 'gone';
-    const entries = await listQueue(client, options.dir, { prefixes: options.prefixes, signal: options.signal });
+    const entries = await listQueue(client, options.dir, { prefixes: options.prefixes, signal: options.signal, consistency: 'sequential' });
     const myIndex = entries.findIndex((e) => e.name === options.me.name);
     if (myIndex < 0) return 'gone';
     const blocker = options.blocker(entries, myIndex);

@@ -54,7 +54,9 @@ export function armWake(client: VigilClient, signal: AbortSignal | undefined): W
 export async function waitForChange(client: VigilClient, path: string, signal: AbortSignal | undefined): Promise<Wake> {
   const wake = armWake(client, signal);
   try {
-    if ((await client.exists(path, { watch: wake.fire, signal })) === null) {
+    // Sequential: a stale answer can only say the node is still there (its watch then fires when
+    // this server applies the deletion), never that it is gone before it is.
+    if ((await client.exists(path, { watch: wake.fire, signal, consistency: 'sequential' })) === null) {
       wake.dispose();
       return 'changed';
     }

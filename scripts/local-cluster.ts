@@ -1,55 +1,106 @@
 /**
  * `npm start`: a local three-node Vigil cluster on loopback, data under ./data/<id>.
- * Prints each node's ports and writes ./data/<id>.pid; Ctrl-C (or SIGTERM) stops all three
- * gracefully. `npm run cluster -- status|kill|pause|resume|stop <id>` acts on it by PID.
+ * Prints each node's ports and writes ./data/<id>.pid; Ctrl-C (or SIGTERM, SIGHUP) stops all
+ * three gracefully, a second Ctrl-C at once. `npm run cluster -- status|kill|pause|resume|stop <id>`
+ * acts on it by PID. Logs are readable lines on a terminal and JSON lines otherwise.
  *
- *   npm start [-- --nodes 3 --data-dir ./data --base-port 8181 --log-level info]
+ *   npm start [-- --nodes 3 --data-dir ./data --base-port 8181 --log-level info --cluster-id vigil-local]
+ *
+ * Each node runs in a process group of its own: a terminal's Ctrl-C goes to the foreground group
+ * (npm and this launcher), and this launcher sends each node one SIGTERM. Were the nodes in the
+ * terminal's group, each would get SIGINT from the terminal and then SIGTERM from here, take the
+ * second for an operator's "stop now" and skip its graceful shutdown.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProcessCluster } from './cluster/process-cluster.js';
 
-const { values } = parseArgs({
-  options: {
-    nodes: { type: 'string', default: '3' },
-    'data-dir': { type: 'string', default: './data' },
-    'base-port': { type: 'string', default: '8181' },
-    'log-level': { type: 'string', default: 'info' },
-    'cluster-id': { type: 'string', default: 'vigil-local' },
-  },
-});
-const root = resolve(values['data-dir']);
+const usage = 'usage: npm start [-- --nodes <1-7>] [--data-dir <dir>] [--base-port <port>] [--log-level <level>] [--cluster-id <name>]';
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+/** npm forwards the terminal's SIGINT to this process, which also got it from the terminal. */
+const repeatedSignalMs = 1_000;
+
+function fail(message: string): never {
+  console.error(`npm start: ${message}`);
+  console.error(usage);
+  process.exit(2);
+}
+
+function integer(name: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) fail(`--${name} must be an integer from ${min} to ${max}, got "${text}"`);
+  return n;
+}
+
+let values: Record<string, string>;
+try {
+  ({ values } = parseArgs({
+    options: {
+      nodes: { type: 'string', default: '3' },
+      'data-dir': { type: 'string', default: './data' },
+      'base-port': { type: 'string', default: '8181' },
+      'log-level': { type: 'string', default: 'info' },
+      'cluster-id': { type: 'string', default: 'vigil-local' },
+    },
+  }) as { values: Record<string, string> });
+} catch (err) {
+  fail((err as Error).message);
+}
+const size = integer('nodes', values.nodes!, 1, 7);
+const basePort = integer('base-port', values['base-port']!, 1, 65_535 - 100 - size);
+if (!logLevels.includes(values['log-level']!)) fail(`--log-level must be one of ${logLevels.join(', ')}, got "${values['log-level']}"`);
+const root = resolve(values['data-dir']!);
 await mkdir(root, { recursive: true });
 const cluster = await ProcessCluster.start({
-  size: Number(values.nodes),
+  size,
   root,
-  basePort: Number(values['base-port']),
-  output: 'inherit',
-  logLevel: values['log-level'],
-  clusterId: values['cluster-id'],
+  basePort,
+  output: process.stdout.isTTY ? 'pretty' : 'inherit',
+  detached: true,
+  logLevel: values['log-level']!,
+  clusterId: values['cluster-id']!,
 });
 
+const exits = new Map<number, string>();
+/** Each node's output fully read (its last log lines printed). */
+const drained: Promise<unknown>[] = [];
+let stoppingSinceMs: number | null = null;
 for (const n of cluster.nodes.values()) {
   await writeFile(join(root, `${n.id}.pid`), `${n.proc!.pid}\n`);
+  drained.push(once(n.proc!, 'close'));
   n.proc!.on('exit', (code, signal) => {
-    if (!stopping) console.error(`vigil: node ${n.id} exited (${signal ?? code}); the others keep running (Ctrl-C stops them)`);
+    exits.set(n.id, signal ?? String(code));
+    if (stoppingSinceMs === null) console.error(`vigil: node ${n.id} exited (${signal ?? code}); the others keep running (Ctrl-C stops them)`);
   });
 }
+// The nodes do not share this process's fate by themselves any more: if it dies, stop them.
+process.on('exit', () => {
+  for (const n of cluster.nodes.values()) if (n.proc !== null && n.proc.exitCode === null && n.proc.signalCode === null) n.proc.kill('SIGTERM');
+});
+
 console.log(`vigil: ${cluster.nodes.size} nodes, data under ${root}`);
 for (const n of cluster.nodes.values()) {
   console.log(`  node ${n.id}: clients ws://127.0.0.1:${n.clientPort}  admin http://127.0.0.1:${n.clientPort}/status  peers 127.0.0.1:${n.peerPort}  pid ${n.proc!.pid}`);
 }
-console.log('  try: curl -s http://127.0.0.1:%d/status | jq .   stop: Ctrl-C', cluster.node(1).clientPort);
+console.log('  try: npx vigil shell   or: npx vigil status   stop: Ctrl-C');
 
-let stopping = false;
-async function stop(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
+async function stop(signal: NodeJS.Signals): Promise<void> {
+  if (stoppingSinceMs !== null) {
+    if (Date.now() - stoppingSinceMs < repeatedSignalMs) return;
+    // A second signal to a node means "now": it exits without finishing its shutdown.
+    console.error('vigil: stopping the nodes at once');
+    for (const n of cluster.nodes.values()) n.proc?.kill('SIGTERM');
+    return;
+  }
+  stoppingSinceMs = Date.now();
+  console.log(`vigil: ${signal}: stopping ${cluster.nodes.size} nodes gracefully (again to stop at once)`);
   await cluster.close({ graceful: true });
+  await Promise.all(drained);
   for (const n of cluster.nodes.values()) await rm(join(root, `${n.id}.pid`), { force: true });
-  console.log('vigil: all nodes stopped');
-  process.exit(0);
+  const outcomes = [...cluster.nodes.keys()].map((id) => `node ${id} exit ${exits.get(id) ?? '?'}`);
+  console.log(`vigil: all nodes stopped (${outcomes.join(', ')})`);
+  process.exit([...exits.values()].every((e) => e === '0') ? 0 : 1);
 }
-process.on('SIGINT', () => void stop());
-process.on('SIGTERM', () => void stop());
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(signal));

@@ -1,26 +1,52 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, test } from 'vitest';
 import { fetchJson, freePort, waitFor } from './support/cluster.js';
 
-/** The README's first command: `npm start` runs three nodes and Ctrl-C stops them cleanly. */
-const script = fileURLToPath(new URL('../scripts/local-cluster.ts', import.meta.url));
+/**
+ * The README's first command: `npm start` runs three nodes, and Ctrl-C in its terminal stops all
+ * three gracefully. A terminal's Ctrl-C is SIGINT to the whole foreground process group (npm, the
+ * launcher, and whatever else is in it): that is what this test sends.
+ */
+const repo = fileURLToPath(new URL('..', import.meta.url));
 let dataDir: string | undefined;
+const pids: number[] = [];
 afterEach(async () => {
+  // The nodes run in process groups of their own: if the test failed half-way, stop them by PID.
+  for (const pid of pids.splice(0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
 });
 
-test('the local cluster elects a leader, serves writes, and stops all three nodes on SIGINT', async () => {
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('npm start elects a leader and serves writes; Ctrl-C to its process group stops every node gracefully', async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'vigil-start-'));
   const basePort = await freePort();
-  const proc = spawn(process.execPath, ['--import', 'tsx', script, '--data-dir', dataDir, '--base-port', String(basePort), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // detached: npm leads a new process group, as a shell makes a foreground job its own group.
+  const proc = spawn('npm', ['start', '--', '--data-dir', dataDir, '--base-port', String(basePort), '--log-level', 'info'], { cwd: repo, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  pids.push(proc.pid!);
   let output = '';
+  let errors = '';
   proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (errors += d.toString()));
+  const exited = once(proc, 'exit');
   try {
     const leader = await waitFor('a leader on the local cluster', async () => {
       const s = await fetchJson<{ leaderId: number | null }>(`http://127.0.0.1:${basePort}/status`);
@@ -33,12 +59,24 @@ test('the local cluster elects a leader, serves writes, and stops all three node
     });
     expect(write.status).toBe(201);
     expect((await readdir(dataDir)).sort()).toEqual(['1', '1.pid', '2', '2.pid', '3', '3.pid']);
+    for (const id of [1, 2, 3]) pids.push(Number((await readFile(join(dataDir, `${id}.pid`), 'utf8')).trim()));
+    // Not a TTY: the logs stay JSON lines.
+    expect(output, errors).toMatch(/^\{"level":30,.*"nodeId":1,.*"msg":"serving"\}$/m);
   } finally {
-    const exit = once(proc, 'exit');
-    proc.kill('SIGINT');
-    const [code] = (await exit) as [number | null];
-    expect(code, output).toBe(0);
+    process.kill(-proc.pid!, 'SIGINT');
+    await exited;
   }
-  expect(output).toContain('all nodes stopped');
+  const nodePids = pids.slice(1);
+  const transcript = `--- stdout ---\n${output}\n--- stderr ---\n${errors}`;
+  expect(output, transcript).toContain('vigil: all nodes stopped (node 1 exit 0, node 2 exit 0, node 3 exit 0)');
+  const logs = output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { nodeId: number; msg: string; signal?: string });
+  for (const id of [1, 2, 3]) {
+    const mine = logs.filter((l) => l.nodeId === id);
+    // One signal each, the launcher's SIGTERM; the full shutdown ran; no "second signal" exit.
+    expect(mine.filter((l) => l.msg === 'shutting down').map((l) => l.signal), transcript).toEqual(['SIGTERM']);
+    expect(mine.map((l) => l.msg), transcript).toContain('stopped');
+    expect(mine.map((l) => l.msg), transcript).not.toContain('second signal: exiting without waiting for shutdown');
+  }
+  expect(nodePids.filter(alive)).toEqual([]);
   expect((await readdir(dataDir)).sort()).toEqual(['1', '2', '3']);
 });

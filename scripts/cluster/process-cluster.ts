@@ -4,8 +4,10 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pinoPretty from 'pino-pretty';
 
 /**
  * Real Vigil processes on loopback, each with its own data directory: what `npm start`, the
@@ -68,6 +70,29 @@ export async function fetchJson<T>(url: string, init?: RequestInit & { timeoutMs
   return { status: res.status, body: (text.length > 0 ? JSON.parse(text) : undefined) as T };
 }
 
+/**
+ * Node log lines (pino JSON) as one readable line each, on this process's stdout. One formatter
+ * for all nodes, fed whole lines, so that lines of different nodes never interleave mid-line.
+ */
+let prettyStream: NodeJS.WritableStream | undefined;
+function prettyLogs(from: NodeJS.ReadableStream): void {
+  prettyStream ??= createPrettyStream();
+  const target = prettyStream;
+  createInterface({ input: from, crlfDelay: Infinity }).on('line', (line) => target.write(`${line}\n`));
+}
+
+function createPrettyStream(): NodeJS.WritableStream {
+  const noColor = process.env.NO_COLOR;
+  return pinoPretty({
+    colorize: process.stdout.isTTY === true && (noColor === undefined || noColor === ''),
+    translateTime: 'HH:MM:ss.l',
+    ignore: 'pid,hostname,nodeId,component',
+    messageFormat: 'node {nodeId}{if component} {component}{end}: {msg}',
+    singleLine: true,
+    destination: process.stdout,
+  });
+}
+
 export interface ProcessClusterOptions {
   readonly size?: number;
   readonly extraArgs?: string[];
@@ -76,12 +101,22 @@ export interface ProcessClusterOptions {
   readonly root?: string;
   /** Fixed ports: client basePort+id-1, peer basePort+100+id-1; default free ports. */
   readonly basePort?: number;
-  /** Node output to per-node log files under root (default) or to this process's stdio. */
-  readonly output?: 'files' | 'inherit';
+  /**
+   * Node output to per-node log files under root (default), to this process's stdio as it is
+   * (JSON lines), or to its stdout made readable by pino-pretty (for a terminal).
+   */
+  readonly output?: 'files' | 'inherit' | 'pretty';
+  /**
+   * Each node in a process group of its own, so that a terminal's Ctrl-C (SIGINT to the
+   * foreground group) reaches only this process, which then stops every node once.
+   */
+  readonly detached?: boolean;
   readonly logLevel?: string;
   readonly tickMs?: number;
   /** Extra options for node itself (before the script), e.g. `--cpu-prof`. */
   readonly nodeArgs?: string[];
+  /** Start the processes (default); false only defines the members, to prepare their data dirs first. */
+  readonly spawn?: boolean;
 }
 
 export class ProcessCluster {
@@ -99,7 +134,7 @@ export class ProcessCluster {
     const cluster = new ProcessCluster(root, options.clusterId ?? 'vigil-test', options, temporary);
     const size = options.size ?? 3;
     for (let id = 1; id <= size; id++) await cluster.define(id);
-    for (let id = 1; id <= size; id++) cluster.spawn(id);
+    if (options.spawn !== false) for (let id = 1; id <= size; id++) cluster.spawn(id);
     return cluster;
   }
 
@@ -132,30 +167,45 @@ export class ProcessCluster {
     return `http://127.0.0.1:${this.node(id).clientPort}${path}`;
   }
 
+  /** The settings `vigil server` gets for member `id` (also what `vigil snapshot restore` needs). */
+  settingsArgs(id: number, peers: string = this.peersArg()): string[] {
+    const n = this.node(id);
+    return [
+      '--id', String(id),
+      '--cluster-id', this.clusterId,
+      '--data-dir', n.dataDir,
+      '--client-listen', `127.0.0.1:${n.clientPort}`,
+      '--peer-listen', `127.0.0.1:${n.peerPort}`,
+      '--peers', peers,
+    ];
+  }
+
   /** Start member `id` as a process (again, after a kill). */
   spawn(id: number, options: { join?: boolean; peers?: string; args?: string[] } = {}): ChildProcess {
     const n = this.node(id);
     const args = [
       ...(this.options.nodeArgs ?? []),
       vigilBin, 'server',
-      '--id', String(id),
-      '--cluster-id', this.clusterId,
-      '--data-dir', n.dataDir,
-      '--client-listen', `127.0.0.1:${n.clientPort}`,
-      '--peer-listen', `127.0.0.1:${n.peerPort}`,
-      '--peers', options.peers ?? this.peersArg(),
+      ...this.settingsArgs(id, options.peers),
       '--tick-ms', String(this.options.tickMs ?? 50),
       '--log-level', this.options.logLevel ?? 'info',
       ...(options.join === true ? ['--join'] : []),
       ...(this.options.extraArgs ?? []),
       ...(options.args ?? []),
     ];
+    const detached = this.options.detached === true;
     if (this.options.output === 'inherit') {
-      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], detached });
       n.proc = proc;
       return proc;
     }
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (this.options.output === 'pretty') {
+      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], detached });
+      prettyLogs(proc.stdout!);
+      n.proc = proc;
+      return proc;
+    }
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached });
     const log = createWriteStream(n.logPath, { flags: 'a' });
     proc.stdout!.pipe(log);
     proc.stderr!.pipe(log);

@@ -1,49 +1,61 @@
 import { Command, CommanderError } from 'commander';
-import { isServerError, loadConfig, type NodeConfig } from '@vigil/server';
-import { serverFlagsHelp } from './server-help.js';
+import type { NodeConfig } from '@vigil/server';
+import { ExitWith } from './cli-error.js';
+import type { CliIo } from './cli-io.js';
+import { oneShotHost } from './commands/command-host.js';
+import { endpointsEnv } from './commands/endpoints.js';
+import { addHelpCommand } from './commands/help-command.js';
+import { registerCommands } from './commands/register-commands.js';
+import { exitCodeMeanings, exitCodes } from './exit-codes.js';
+import { describeFailure } from './failure.js';
+import { serverFlagsHelp, type ServerSettingsApi } from './server-help.js';
+import { registerShellCommand } from './shell/shell-command.js';
 
-/** Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error. */
-export const exitCodes = { ok: 0, failure: 1, usage: 2 } as const;
 
-/** Everything the program touches outside itself, so tests can run it in-process. */
-export interface CliIo {
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** Runs a node until it is told to stop; resolves with the exit code. */
-  readonly runServer: (config: NodeConfig) => Promise<number>;
-}
-
-/** Carries an exit code out of a commander action. */
-class ExitWith extends Error {
-  constructor(readonly exitCode: number) {
-    super(`exit ${exitCode}`);
-  }
+function rootHelpAfter(): string {
+  const codes = exitCodeMeanings.map(([code, meaning]) => `  ${String(code).padStart(3)}  ${meaning}`);
+  return [
+    '',
+    'Every cluster command also works in the shell; one-shot, each takes --endpoints, --timeout-ms and --json.',
+    '',
+    'Exit status:',
+    ...codes,
+    '',
+    'Environment:',
+    `  ${endpointsEnv}  default endpoints (else ws://127.0.0.1:8181-8183, the npm start cluster)`,
+    '  NO_COLOR         no colours even on a terminal',
+    '  VIGIL_HISTORY    the shell\'s history file (default ~/.vigil_history; empty: none)',
+    '',
+    'vigil help <command> shows a command\'s flags; docs/cli.md is the manual.',
+  ].join('\n');
 }
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command('vigil')
     .description('Vigil: a Raft-replicated coordination service')
+    .usage('<command> [flags] [arguments]')
     .configureOutput({
       writeOut: io.stdout,
       writeErr: io.stderr,
       outputError: (text, write) => write(`vigil: ${text.replace(/^error: /, '')}`),
     })
     .exitOverride()
-    .showHelpAfterError('(run vigil --help for usage)')
-    .addHelpText('after', `\n${serverFlagsHelp('Settings of vigil server')}`);
+    .showHelpAfterError('(vigil --help lists the commands)')
+    .addHelpText('after', rootHelpAfter());
 
   program
     .command('server')
-    .description('start a node (settings from flags, VIGIL_* env or a config file)')
+    .description('start a node (settings from flags, VIGIL_* env or a config file; vigil server --help lists them)')
     .usage('[settings]')
     // loadConfig parses and validates the settings itself, so its messages name flag, env or
     // file key alike; commander only routes and prints help.
     .allowUnknownOption()
     .allowExcessArguments()
     .helpOption('-h, --help', 'show this help')
-    .addHelpText('after', `\n${serverFlagsHelp()}`)
+    // The settings table lives in @vigil/server, loaded (runCli) only when a command needs it.
+    .addHelpText('after', () => (serverApi === undefined ? '' : `\n${serverFlagsHelp(serverApi)}`))
     .action(async (_options: unknown, command: Command) => {
+      const { loadConfig, isServerError } = await import('@vigil/server');
       let config: NodeConfig;
       try {
         config = loadConfig({ argv: command.args, env: io.env });
@@ -57,21 +69,34 @@ export function buildProgram(io: CliIo): Command {
       throw new ExitWith(await io.runServer(config));
     });
 
+  registerShellCommand(program, io);
+  registerCommands(program, oneShotHost(io));
+  addHelpCommand(program);
   return program;
 }
 
+/** @vigil/server, once loaded: it takes most of a second, which only its own commands pay. */
+let serverApi: ServerSettingsApi | undefined;
+
 /** Runs the CLI on `argv` (without `node` and the script) and resolves with the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  if (argv[0] === 'server' || (argv[0] === 'help' && argv[1] === 'server')) serverApi = await import('@vigil/server');
   const program = buildProgram(io);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return exitCodes.ok;
   } catch (err) {
     if (err instanceof ExitWith) return err.exitCode;
-    // Help and version exit 0; every other commander error is a usage error, already printed.
+    // Help exits 0; every other commander error is a usage error, already printed.
     if (err instanceof CommanderError) return err.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
-    io.stderr(`vigil: ${err instanceof Error ? err.message : String(err)}\n`);
-    if (!isServerError(err) && err instanceof Error && err.stack !== undefined) io.stderr(`${err.stack}\n`);
-    return exitCodes.failure;
+    const failure = describeFailure(err);
+    if (argv.includes('--json')) {
+      io.stderr(`${JSON.stringify({ error: { code: failure.code, message: failure.message, ...(failure.path === undefined ? {} : { path: failure.path }), exitCode: failure.exitCode } })}\n`);
+    } else {
+      io.stderr(`vigil: ${failure.message}\n`);
+    }
+    // A bug keeps its stack; operational failures are one line.
+    if (failure.unexpected && err instanceof Error && err.stack !== undefined) io.stderr(`${err.stack}\n`);
+    return failure.exitCode;
   }
 }

@@ -1,4 +1,11 @@
-import { configFileEnv, configFileFlag, configSettings, type ConfigSetting } from '@vigil/server';
+import type { ConfigSetting } from '@vigil/server';
+
+/** The parts of @vigil/server's config API the help is generated from. */
+export interface ServerSettingsApi {
+  readonly configSettings: readonly ConfigSetting[];
+  readonly configFileFlag: string;
+  readonly configFileEnv: string;
+}
 
 function defaultText(setting: ConfigSetting): string {
   if (setting.defaultValue === undefined) return 'required';
@@ -9,7 +16,8 @@ function defaultText(setting: ConfigSetting): string {
  * The settings of `vigil server`, generated from the server's settings table so that help, docs
  * and the parser cannot drift apart.
  */
-export function serverFlagsHelp(title = 'Settings'): string {
+export function serverFlagsHelp(server: ServerSettingsApi, title = 'Settings'): string {
+  const { configSettings, configFileEnv, configFileFlag } = server;
   const lines = [
     `${title} (precedence: defaults < config file < VIGIL_* env < flags):`,
     `  --${configFileFlag} <file>  (env ${configFileEnv})`,

@@ -53,11 +53,17 @@ describe('vigil', () => {
     expect(t.configs).toEqual([]);
   });
 
-  it('`vigil --help` lists the server command and its flags', async () => {
+  it('`vigil --help` lists every command and the exit statuses; `vigil help server` the server flags', async () => {
     const t = io();
     expect(await runCli(['--help'], t.io)).toBe(0);
-    expect(t.out()).toMatch(/\n {2}server .*start a node/);
-    expect(t.out()).toContain('--peers <id=host:port,…>  (env VIGIL_PEERS');
+    for (const command of ['server', 'shell', 'ls', 'tree', 'get', 'set', 'create', 'delete', 'deleteall', 'stat', 'exists', 'sync', 'watch', 'session', 'cluster', 'status', 'member', 'leader', 'snapshot', 'help']) {
+      expect(t.out()).toMatch(new RegExp(`\\n {2}${command} `));
+    }
+    expect(t.out()).toMatch(/\n +3 {2}no such node/);
+    expect(t.out()).toMatch(/\n +130 {2}interrupted/);
+    const h = io();
+    expect(await runCli(['help', 'server'], h.io)).toBe(0);
+    expect(h.out()).toContain('--peers <id=host:port,…>  (env VIGIL_PEERS');
   });
 
   it('starts the server with the configuration from flags and env', async () => {
@@ -163,11 +169,14 @@ describe('runServer', () => {
   });
 });
 
-// The built binary, end to end; needs `npx tsc -b` first (and @vigil/server exporting the config API).
+// The built binary, end to end; `npm test` builds it (tsc -b) before running the tests.
 const bin = fileURLToPath(new URL('../bin/vigil.js', import.meta.url));
-const built = existsSync(fileURLToPath(new URL('../dist/main.js', import.meta.url)));
 
-describe.skipIf(!built)('bin/vigil.js', () => {
+describe('bin/vigil.js', () => {
+  it('is built', () => {
+    expect(existsSync(fileURLToPath(new URL('../dist/main.js', import.meta.url))), 'run `npx tsc -b` first').toBe(true);
+  });
+
   it('prints the server flags for `vigil server --help`', () => {
     const result = spawnSync(process.execPath, [bin, 'server', '--help'], { encoding: 'utf8', env: {} });
     expect(result.status).toBe(0);

@@ -28,6 +28,10 @@ export const serverErrorCatalogue = {
   CONFIG_INVALID: { status: 500, message: 'invalid configuration' },
   /** The data directory belongs to another cluster or member, or is damaged. */
   DATA_DIR_INVALID: { status: 500, message: 'the data directory cannot be used' },
+  /** A bounded resource (such as concurrent snapshot downloads) is in use; try again later. */
+  BUSY: { status: 503, message: 'the node is busy; try again later' },
+  /** A backup file that is not a Vigil backup, or is truncated or damaged. */
+  BACKUP_INVALID: { status: 400, message: 'not a valid Vigil backup' },
 } as const;
 
 export type ServerErrorCode = keyof typeof serverErrorCatalogue;

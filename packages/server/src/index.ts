@@ -34,6 +34,12 @@ export { RaftDriver } from './consensus/raft-driver.js';
 export type { DriverObserver, DriverOptions } from './consensus/raft-driver.js';
 export { RaftStorage } from './storage/raft-storage.js';
 export { prepareDataDir } from './storage/data-dir.js';
+
+// Backups: the file `GET /admin/snapshot` serves, and an offline restore into a new member's data dir.
+export { backupMagic, backupHeaderBytesMax, decodeBackupHeader, encodeBackupHeader, readBackupFile } from './storage/backup-file.js';
+export type { BackupHeader } from './storage/backup-file.js';
+export { restoreDataDir } from './storage/restore-data-dir.js';
+export type { RestoreDataDirOptions, RestoredDataDir } from './storage/restore-data-dir.js';
 export { PeerTransport } from './transport/peer-transport.js';
 export type { PeerAddress, PeerTransportOptions } from './transport/peer-transport.js';
 export { registerZnodeRoutes } from './http-api/znode-routes.js';

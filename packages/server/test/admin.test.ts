@@ -1,8 +1,9 @@
-import { Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
-import { buildAdminApp, createMetrics, type AdminNodePort, type NodeStatus } from '../src/admin/index.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { buildAdminApp, createMetrics, snapshotDownloadsMax, type AdminNodePort, type NodeStatus, type SnapshotDownload } from '../src/admin/index.js';
+import { decodeBackupHeader, type BackupHeader } from '../src/storage/backup-file.js';
 import { ServerError } from '../src/errors.js';
 
 const status: NodeStatus = {
@@ -36,8 +37,15 @@ function fakeNode(overrides: Partial<AdminNodePort> = {}): AdminNodePort & { cal
     removeMember: async (id) => (calls.push(['removeMember', id]), { index: 52 }),
     transferLeadership: async (...args) => (calls.push(['transferLeadership', ...args]), { leaderId: args[0] ?? 2 }),
     snapshotNow: async () => (calls.push(['snapshotNow']), { index: 42 }),
+    openSnapshot: async () => (calls.push(['openSnapshot']), snapshotDownload(Buffer.from('snapshot bytes'))),
     ...overrides,
   };
+}
+
+const backupHeader: BackupHeader = { clusterId: 'vigil', memberId: 1, index: 42, term: 3, snapshotBytes: 0, takenAt: '2030-01-02T03:04:05.000Z' };
+
+function snapshotDownload(bytes: Buffer, body: Readable = Readable.from([bytes])): SnapshotDownload {
+  return { header: { ...backupHeader, snapshotBytes: bytes.length }, body };
 }
 
 const apps: { close(): Promise<unknown> }[] = [];
@@ -188,6 +196,56 @@ describe('admin HTTP', () => {
     const res = await app.inject({ method: 'POST', url: '/admin/snapshot' });
     expect(res.json()).toEqual({ index: 42 });
     expect(node.calls).toEqual([['snapshotNow']]);
+  });
+
+  it('serves the newest snapshot as a backup file: a header line, then the snapshot bytes', async () => {
+    const node = fakeNode();
+    const { app } = build(node);
+    const res = await app.inject({ method: 'GET', url: '/admin/snapshot' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('application/octet-stream');
+    expect(res.headers['x-vigil-snapshot-index']).toBe('42');
+    expect(res.headers['x-vigil-snapshot-term']).toBe('3');
+    expect(Number(res.headers['content-length'])).toBe(res.rawPayload.length);
+    const { header, headerBytes } = decodeBackupHeader(res.rawPayload);
+    expect(header).toEqual({ ...backupHeader, snapshotBytes: 14 });
+    expect(res.rawPayload.subarray(headerBytes).toString()).toBe('snapshot bytes');
+    expect(res.rawPayload.subarray(0, headerBytes).toString()).toMatch(/^VIGIL-BACKUP 1 \{.*\}\n$/);
+  });
+
+  it('answers GET /admin/snapshot with 404 before the first snapshot', async () => {
+    const { app } = build(fakeNode({ openSnapshot: async () => null }));
+    const res = await app.inject({ method: 'GET', url: '/admin/snapshot' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json().error.code).toBe('NOT_FOUND');
+  });
+
+  it(`serves at most ${snapshotDownloadsMax} snapshot downloads at once (503 BUSY), and frees the slot when one ends`, async () => {
+    const bodies: PassThrough[] = [];
+    const { app } = build(fakeNode({
+      openSnapshot: async () => {
+        const body = new PassThrough();
+        bodies.push(body);
+        body.write('first bytes');
+        return snapshotDownload(Buffer.alloc(1000), body);
+      },
+    }));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/admin/snapshot`;
+    // Each download sends its headers, then waits for the rest of a body that never comes.
+    const open = await Promise.all(Array.from({ length: snapshotDownloadsMax }, () => fetch(url)));
+    expect(open.map((r) => r.status)).toEqual(Array(snapshotDownloadsMax).fill(200));
+    const refused = await fetch(url);
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('BUSY');
+    // A download that ends frees its slot (its body is released too).
+    bodies[0]!.end(Buffer.alloc(1000 - 'first bytes'.length));
+    expect((await open[0]!.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+    await vi.waitFor(() => expect(bodies[0]!.destroyed).toBe(true));
+    const again = await fetch(url);
+    expect(again.status).toBe(200);
+    // The downloads still running are cut when the app closes (afterEach).
+    await Promise.all([open[1]!.body?.cancel(), again.body?.cancel()]);
   });
 
   it('maps a ServerError from the port to its catalogue status, code, message and details', async () => {

@@ -1,7 +1,9 @@
+import { Readable } from 'node:stream';
 import { fastify, LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { parseHostPort } from '../config/host-port.js';
 import { isServerError, ServerError, type ServerErrorCode } from '../errors.js';
 import type { Logger } from '../node/logger.js';
+import { encodeBackupHeader } from '../storage/backup-file.js';
 import type { AdminNodePort, NodeStatus } from './admin-node-port.js';
 import type { Metrics } from './metrics.js';
 
@@ -12,6 +14,10 @@ import type { Metrics } from './metrics.js';
 export const httpBodyBytesMax = 2 * 1024 * 1024;
 /** Admin requests are a few small JSON fields; their routes refuse anything larger. */
 export const adminBodyBytesMax = 16 * 1024;
+/** Snapshot downloads served at once; each holds a file open and streams it. */
+export const snapshotDownloadsMax = 2;
+/** A download whose client reads nothing for this long is dropped. */
+export const snapshotDownloadIdleMs = 60_000;
 /** Host names are at most 253 bytes; with brackets and a port this is generous. */
 const addressBytesMax = 300;
 
@@ -137,7 +143,48 @@ export function buildAdminApp(options: AdminAppOptions): FastifyInstance {
 
   app.post('/admin/snapshot', { bodyLimit: adminBodyBytesMax }, async () => node.snapshotNow());
 
+  // The newest snapshot as a backup file (storage/backup-file.ts): streamed from the open file,
+  // a bounded number at a time, dropped when the client stalls, and cut off at shutdown.
+  const downloads = new Set<Readable>();
+  app.addHook('preClose', async () => {
+    for (const d of downloads) d.destroy();
+  });
+  app.get('/admin/snapshot', async (_request, reply) => {
+    if (downloads.size >= snapshotDownloadsMax) {
+      throw new ServerError('BUSY', `${snapshotDownloadsMax} snapshot downloads are already running; try again later`);
+    }
+    const snapshot = await node.openSnapshot();
+    if (snapshot === null) return sendError(reply, 404, 'NOT_FOUND', 'this node has no snapshot yet: POST /admin/snapshot takes one');
+    let head: Buffer;
+    try {
+      head = encodeBackupHeader(snapshot.header);
+    } catch (err) {
+      snapshot.body.destroy();
+      throw err;
+    }
+    const stream = Readable.from(backupBytes(head, snapshot.body), { objectMode: false });
+    downloads.add(stream);
+    stream.once('close', () => {
+      downloads.delete(stream);
+      snapshot.body.destroy();
+    });
+    reply.raw.setTimeout(snapshotDownloadIdleMs, () => stream.destroy());
+    const { clusterId, index } = snapshot.header;
+    return reply
+      .type('application/octet-stream')
+      .header('content-length', head.length + snapshot.header.snapshotBytes)
+      .header('content-disposition', `attachment; filename="vigil-${clusterId}-${index}.backup"`)
+      .header('x-vigil-snapshot-index', String(index))
+      .header('x-vigil-snapshot-term', String(snapshot.header.term))
+      .send(stream);
+  });
+
   return app;
+}
+
+async function* backupBytes(head: Uint8Array, body: Readable): AsyncGenerator<Uint8Array> {
+  yield head;
+  for await (const chunk of body) yield chunk as Uint8Array;
 }
 
 function sendError(

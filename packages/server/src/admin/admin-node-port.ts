@@ -1,3 +1,13 @@
+import type { Readable } from 'node:stream';
+import type { BackupHeader } from '../storage/backup-file.js';
+
+/** The newest snapshot, opened for a download: its backup header and the snapshot file's bytes. */
+export interface SnapshotDownload {
+  readonly header: BackupHeader;
+  /** Exactly `header.snapshotBytes` bytes; destroying it releases the file. */
+  readonly body: Readable;
+}
+
 /** One member as the admin API shows it; `matchIndex` and `lag` are known only on the leader. */
 export interface MemberStatus {
   readonly id: number;
@@ -41,4 +51,6 @@ export interface AdminNodePort {
   /** Without `to`, the most caught-up voter. */
   transferLeadership(to?: number): Promise<{ leaderId: number }>;
   snapshotNow(): Promise<{ index: number }>;
+  /** The newest snapshot, opened for reading; null before the first one. */
+  openSnapshot(): Promise<SnapshotDownload | null>;
 }

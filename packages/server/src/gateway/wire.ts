@@ -91,6 +91,8 @@ const serverCodes: Readonly<Record<ServerErrorCode, ErrorCode>> = {
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   CONFIG_INVALID: 'INTERNAL',
   DATA_DIR_INVALID: 'INTERNAL',
+  BUSY: 'UNAVAILABLE',
+  BACKUP_INVALID: 'INTERNAL',
 };
 
 /** Any thrown failure as a wire error; unexpected ones are INTERNAL (and logged by the caller). */

@@ -34,6 +34,8 @@ export interface VigilNode {
 
 const buffers = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const;
 const ttlSweepEveryMs = 1_000;
+/** Read size of snapshot downloads. */
+const snapshotReadChunkBytes = 256 * 1024;
 
 /**
  * Start one Vigil member: open (or create) its data directory, recover Raft and the store from
@@ -258,6 +260,15 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       removeMember: async (id) => ({ index: (await d.proposeConfChange({ type: 'removeNode', node: id }, AbortSignal.timeout(10_000))).index }),
       transferLeadership: async (to) => ({ leaderId: await d.transferLeadership(to) }),
       snapshotNow: async () => ({ index: await d.snapshotNow() }),
+      openSnapshot: async () => {
+        const opened = await storage.openLatestSnapshot();
+        if (opened === null) return null;
+        const { meta, file, bytes, writtenAtMs } = opened;
+        return {
+          header: { clusterId: config.clusterId, memberId: config.id, index: meta.index, term: meta.term, snapshotBytes: bytes, takenAt: new Date(writtenAtMs).toISOString() },
+          body: file.createReadStream({ start: 0, end: Math.max(0, bytes - 1), highWaterMark: snapshotReadChunkBytes }),
+        };
+      },
     };
 
     const app = buildAdminApp({ node: port, metrics, logger: log.child({ component: 'http' }) });

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { assert, type Entry, type EntryKind, type HardState, type SnapshotMeta } from '@vigil/raft';
@@ -73,6 +73,8 @@ const compactionSliceEntries = 2048;
 export class RaftStorage {
   private firstIndex = 1;
   private lastIndex = 0;
+  /** The metadata of the newest snapshot recorded (loaded, received or taken). */
+  private snapshotMeta: SnapshotMeta | null = null;
 
   private constructor(
     private readonly db: RaftDatabase,
@@ -106,9 +108,10 @@ export class RaftStorage {
     }
     this.firstIndex = entries[0]?.index ?? 1;
     this.lastIndex = entries[entries.length - 1]?.index ?? 0;
+    this.snapshotMeta = meta === undefined ? null : (packr.unpack(meta) as SnapshotMeta);
     return {
       hardState: hs === undefined ? null : (packr.unpack(hs) as HardState),
-      snapshotMeta: meta === undefined ? null : (packr.unpack(meta) as SnapshotMeta),
+      snapshotMeta: this.snapshotMeta,
       entries,
     };
   }
@@ -131,6 +134,7 @@ export class RaftStorage {
     }
     if (input.hardState !== null) batch.put(HARD_STATE, packr.pack(input.hardState));
     await batch.write({ sync: input.sync });
+    if (input.snapshotMeta !== null) this.snapshotMeta = input.snapshotMeta;
   }
 
   /** Record a snapshot this node took of its own state machine (its file is already durable). */
@@ -138,6 +142,12 @@ export class RaftStorage {
     const batch = this.db.batch();
     batch.put(SNAPSHOT_META, packr.pack(meta));
     await batch.write({ sync: true });
+    this.snapshotMeta = meta;
+  }
+
+  /** The newest snapshot this node holds (its file is durable), or null before the first. */
+  latestSnapshot(): SnapshotMeta | null {
+    return this.snapshotMeta;
   }
 
   /** Delete entries before `index` (the entry at `index` stays: it carries the compaction term). */
@@ -184,6 +194,33 @@ export class RaftStorage {
 
   async readSnapshotFile(meta: Pick<SnapshotMeta, 'index' | 'term'>): Promise<Uint8Array> {
     return new Uint8Array(await readFile(this.fileOf(meta)));
+  }
+
+  /**
+   * Opens the newest snapshot's file for reading, for a download. The open handle keeps the bytes
+   * readable even if a newer snapshot prunes the file meanwhile. Null before the first snapshot.
+   */
+  async openLatestSnapshot(): Promise<{ meta: SnapshotMeta; file: FileHandle; bytes: number; writtenAtMs: number } | null> {
+    // A snapshot taken between reading the metadata and opening may prune the file once; the
+    // second attempt sees the newer metadata.
+    for (let attempt = 0; ; attempt++) {
+      const meta = this.snapshotMeta;
+      if (meta === null) return null;
+      let file: FileHandle;
+      try {
+        file = await open(this.fileOf(meta), 'r');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0 || meta === this.snapshotMeta) throw err;
+        continue;
+      }
+      try {
+        const stat = await file.stat();
+        return { meta, file, bytes: stat.size, writtenAtMs: stat.mtimeMs };
+      } catch (err) {
+        await file.close();
+        throw err;
+      }
+    }
   }
 
   private async pruneSnapshotFiles(): Promise<void> {

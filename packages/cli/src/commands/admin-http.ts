@@ -1,0 +1,128 @@
+import type { MemberStatus, NodeStatus } from '@vigil/server';
+import { CliError } from '../cli-error.js';
+import { exitCodes, type ExitCode } from '../exit-codes.js';
+import { httpBaseOf } from './endpoints.js';
+
+/**
+ * The admin HTTP API of docs/operations.md, as the CLI uses it: every request has a deadline and
+ * the command's AbortSignal; every failure becomes a one-line CliError with an exit code.
+ */
+export interface HttpCall {
+  readonly signal: AbortSignal;
+  readonly timeoutMs: number;
+}
+
+/** Server error codes whose retry may succeed: the cluster could not do it now. */
+const retryLater = new Set(['NOT_LEADER', 'NO_LEADER', 'TIMEOUT', 'SHUTTING_DOWN', 'TRANSFER_IN_PROGRESS', 'BUSY', 'PROPOSAL_DROPPED', 'BACKPRESSURE', 'CONF_CHANGE_PENDING']);
+
+function exitCodeOfHttp(code: string): ExitCode {
+  if (retryLater.has(code)) return exitCodes.unavailable;
+  if (code === 'BAD_REQUEST') return exitCodes.usage;
+  return exitCodes.failure;
+}
+
+/** Sends one request; resolves with the response (status 2xx) or throws a CliError. */
+export async function httpRequest(url: string, init: RequestInit, call: HttpCall): Promise<Response> {
+  const deadline = AbortSignal.timeout(call.timeoutMs);
+  let res: Response;
+  try {
+    res = await fetch(url, { ...init, signal: AbortSignal.any([call.signal, deadline]) });
+  } catch (err) {
+    throw transportError(url, err, call);
+  }
+  if (res.ok) return res;
+  const text = await res.text().catch(() => '');
+  let body: { error?: { code?: string; message?: string } } | undefined;
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    body = undefined;
+  }
+  const code = body?.error?.code ?? `HTTP_${res.status}`;
+  const message = body?.error?.message ?? (text.length > 0 ? text.slice(0, 200) : res.statusText);
+  throw new CliError(`${new URL(url).host}: ${message} (${code})`, exitCodeOfHttp(code), code);
+}
+
+export async function httpJson<T>(url: string, init: RequestInit, call: HttpCall): Promise<T> {
+  const res = await httpRequest(url, init, call);
+  try {
+    return (await res.json()) as T;
+  } catch (err) {
+    throw transportError(url, err, call);
+  }
+}
+
+/** POST with an optional JSON body. */
+export function postJson<T>(url: string, body: unknown, call: HttpCall): Promise<T> {
+  const init: RequestInit = body === undefined ? { method: 'POST' } : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+  return httpJson<T>(url, init, call);
+}
+
+export function transportError(url: string, err: unknown, call: HttpCall): CliError {
+  const host = new URL(url).host;
+  if (call.signal.aborted) return new CliError('cancelled', exitCodes.interrupted, 'CANCELLED');
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError') return new CliError(`${host} did not answer within ${call.timeoutMs} ms`, exitCodes.unavailable, 'TIMEOUT');
+  const cause = e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
+  const reason = cause === 'ECONNREFUSED' ? 'connection refused' : cause;
+  return new CliError(`cannot reach ${host}: ${reason}`, exitCodes.unavailable, 'UNREACHABLE');
+}
+
+/** One endpoint's `/status`, or why it did not answer. */
+export interface EndpointStatus {
+  readonly endpoint: string;
+  readonly base: string;
+  readonly status: NodeStatus | null;
+  readonly error: string | null;
+}
+
+export async function fetchStatuses(endpoints: readonly string[], call: HttpCall): Promise<EndpointStatus[]> {
+  return Promise.all(
+    endpoints.map(async (endpoint): Promise<EndpointStatus> => {
+      const base = httpBaseOf(endpoint);
+      try {
+        return { endpoint, base, status: await httpJson<NodeStatus>(`${base}/status`, {}, call), error: null };
+      } catch (err) {
+        if (call.signal.aborted) throw err;
+        return { endpoint, base, status: null, error: err instanceof Error ? err.message : String(err) };
+      }
+    }),
+  );
+}
+
+/** The leader's admin base URL and its status, found through the endpoints' `/status`. */
+export async function findLeader(endpoints: readonly string[], call: HttpCall): Promise<{ base: string; status: NodeStatus }> {
+  const statuses = await fetchStatuses(endpoints, call);
+  const answered = statuses.filter((s): s is EndpointStatus & { status: NodeStatus } => s.status !== null);
+  if (answered.length === 0) {
+    throw new CliError(`no member answered: ${statuses.map((s) => s.error).join('; ')}`, exitCodes.unavailable, 'UNREACHABLE');
+  }
+  const leaders = answered.filter((s) => s.status.role === 'leader').sort((a, b) => b.status.term - a.status.term);
+  const leader = leaders[0];
+  if (leader !== undefined) return { base: leader.base, status: leader.status };
+  // The leader is not among the endpoints: its client address may be known from the members list.
+  for (const s of answered) {
+    const id = s.status.leaderId;
+    if (id === null) continue;
+    const address = s.status.members.find((m: MemberStatus) => m.id === id)?.clientAddress ?? null;
+    if (address !== null) {
+      const base = httpBaseOf(address);
+      return { base, status: await httpJson<NodeStatus>(`${base}/status`, {}, call) };
+    }
+    throw new CliError(`the leader is member ${id}, which is not among the endpoints (add its client address to --endpoints)`, exitCodes.unavailable, 'NO_LEADER');
+  }
+  throw new CliError('no leader is known (an election is under way, or there is no quorum)', exitCodes.unavailable, 'NO_LEADER');
+}
+
+/** `/readyz`: ready, or the reason it is not (503 is an answer here, not a failure). */
+export async function fetchReadiness(base: string, call: HttpCall): Promise<{ ready: boolean; reason: string | null }> {
+  const url = `${base}/readyz`;
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.any([call.signal, AbortSignal.timeout(call.timeoutMs)]) });
+  } catch (err) {
+    throw transportError(url, err, call);
+  }
+  const body = (await res.json().catch(() => ({}))) as { ready?: boolean; reason?: string };
+  return { ready: res.ok && body.ready === true, reason: body.reason ?? (res.ok ? null : `HTTP ${res.status}`) };
+}

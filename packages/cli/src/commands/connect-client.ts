@@ -1,0 +1,32 @@
+import { connect, isVigilError, VigilError, type VigilClient } from '@vigil/client';
+import { CliError } from '../cli-error.js';
+import { exitCodes } from '../exit-codes.js';
+
+/**
+ * Opens a session with one of the endpoints within `timeoutMs`. Ctrl-C (the signal) gives up at
+ * once; a session that opens after that is closed again. Failures name the endpoints tried.
+ */
+export async function connectClient(endpoints: readonly string[], options: { timeoutMs: number; signal: AbortSignal }): Promise<VigilClient> {
+  if (options.signal.aborted) throw new VigilError('CANCELLED');
+  const opening = connect({ endpoints, connectTimeoutMs: options.timeoutMs, requestTimeoutMs: options.timeoutMs });
+  let onAbort: () => void = () => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new VigilError('CANCELLED'));
+    options.signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([opening, aborted]);
+  } catch (err) {
+    if (options.signal.aborted) {
+      void opening.then((c) => c.close(), () => undefined);
+      throw new VigilError('CANCELLED');
+    }
+    if (isVigilError(err) && err.code !== 'BAD_ARGUMENTS') {
+      const reason = err.message.startsWith(`${err.code}: `) ? err.message.slice(err.code.length + 2) : err.message;
+      throw new CliError(`cannot connect to ${endpoints.join(', ')}: ${reason}`, exitCodes.unavailable, err.code);
+    }
+    throw err;
+  } finally {
+    options.signal.removeEventListener('abort', onAbort);
+  }
+}

@@ -21,6 +21,7 @@ import { Namespace } from './paths.js';
 import { Session, type Answer, type ConnectionState } from './session.js';
 import { EventStream, type WatchStream } from './watch-stream.js';
 import { Watches, type OneShotKind, type PersistentWatchEvent, type WatchEvent } from './watches.js';
+import { loadOpenSocket } from './web-socket.js';
 
 export interface CallOptions {
   /** Aborting rejects the call with CANCELLED (a sent write may still take effect). */
@@ -68,7 +69,8 @@ const utf8 = new TextEncoder();
 export async function connect(options: ConnectOptions): Promise<VigilClient> {
   const resolved = resolveOptions(options);
   const namespace = new Namespace(resolved.namespace);
-  const session = new Session({ ...resolved, pathFromServer: (path) => namespace.fromServer(path) });
+  const openSocket = await loadOpenSocket();
+  const session = new Session({ ...resolved, openSocket, pathFromServer: (path) => namespace.fromServer(path) });
   const watches = new Watches(session, namespace);
   session.setHooks(watches);
   await session.open();

@@ -1,11 +1,11 @@
 /**
  * One WebSocket to one server: the upgrade with the `vigil.v1` subprotocol, the hello/welcome
- * handshake, and frames in and out through `@vigil/protocol`'s codec. It knows nothing of
+ * handshake, and frames in and out through `@vigil/protocol`'s codec. The socket itself comes
+ * from web-socket.ts (the runtime's standard WebSocket, or `ws` on Node 20). It knows nothing of
  * requests, sessions or reconnecting; it reports exactly one end (`onClosed`) whatever happens,
  * and everything is reported synchronously from the socket's events, so that a frame that arrives
  * in the same read as the welcome is never handled before the welcome.
  */
-import { WebSocket, type RawData } from 'ws';
 import {
   VigilError,
   decodeServerFrame,
@@ -19,6 +19,7 @@ import {
   type ServerFrame,
   type WelcomeFrame,
 } from '@vigil/protocol';
+import type { ClientSocket, OpenSocket } from './web-socket.js';
 
 export type PushedFrame = Exclude<ServerFrame, WelcomeFrame>;
 
@@ -39,34 +40,36 @@ export interface ConnectionOptions {
   /** From the start of the upgrade to the welcome. */
   readonly handshakeTimeoutMs: number;
   readonly handlers: ConnectionHandlers;
+  /** The runtime's WebSocket (web-socket.ts), resolved by `connect()`. */
+  readonly openSocket: OpenSocket;
 }
 
 export class Connection {
   readonly endpoint: string;
-  private readonly socket: WebSocket;
+  private readonly socket: ClientSocket;
   private readonly handlers: ConnectionHandlers;
   private handshakeTimer: ReturnType<typeof setTimeout> | null;
   private welcomed = false;
   private ended = false;
-  private corked = false;
 
   constructor(options: ConnectionOptions) {
     this.endpoint = options.endpoint;
     this.handlers = options.handlers;
-    this.socket = new WebSocket(options.endpoint, webSocketSubprotocol, {
-      maxPayload: frameBytesMax,
-      perMessageDeflate: false,
-      handshakeTimeout: options.handshakeTimeoutMs,
+    this.socket = options.openSocket({
+      url: options.endpoint,
+      subprotocol: webSocketSubprotocol,
+      messageBytesMax: frameBytesMax,
+      handshakeTimeoutMs: options.handshakeTimeoutMs,
+      events: {
+        onOpen: (protocol) => this.opened(protocol, options.hello),
+        onMessage: (bytes, isBinary) => this.received(bytes, isBinary),
+        onError: (err) => this.fail(new VigilError('CONNECTION_LOSS', `${this.endpoint}: ${err.message}`, { cause: err })),
+        onClose: (code, reason) => this.fail(closeError(this.endpoint, code, reason)),
+      },
     });
     this.handshakeTimer = setTimeout(() => {
       this.fail(new VigilError('TIMEOUT', `no welcome from ${this.endpoint} within ${options.handshakeTimeoutMs}ms`));
     }, options.handshakeTimeoutMs);
-    // 'error' must always have a listener: ws emits it for refused upgrades and broken sockets,
-    // and an unheard 'error' would crash the process.
-    this.socket.on('error', (err) => this.fail(new VigilError('CONNECTION_LOSS', `${this.endpoint}: ${err.message}`, { cause: err })));
-    this.socket.on('open', () => this.opened(options.hello));
-    this.socket.on('message', (data, isBinary) => this.received(data, isBinary));
-    this.socket.on('close', (code, reason) => this.fail(closeError(this.endpoint, code, reason.toString('utf8'))));
   }
 
   get isOpen(): boolean {
@@ -75,27 +78,8 @@ export class Connection {
 
   /** Writes one encoded frame; false when the socket can no longer take it (its close is on its way). */
   send(bytes: Uint8Array): boolean {
-    if (this.ended || this.socket.readyState !== WebSocket.OPEN) return false;
-    this.corkThisTurn();
-    // A write error surfaces as the socket's 'error'/'close' events; the callback only keeps it from throwing.
-    this.socket.send(bytes, { binary: true }, () => undefined);
-    return true;
-  }
-
-  /**
-   * Holds the socket's writes until the event loop's check phase, so that the requests of one
-   * turn (a pipelining caller sends many) leave in one writev rather than a syscall each. `ws`
-   * keeps its socket in the internal `_socket`; Node counts nested cork() calls.
-   */
-  private corkThisTurn(): void {
-    const raw = (this.socket as unknown as { _socket?: { cork(): void; uncork(): void; destroyed: boolean } })._socket;
-    if (this.corked || raw === undefined || raw.destroyed) return;
-    this.corked = true;
-    raw.cork();
-    setImmediate(() => {
-      this.corked = false;
-      raw.uncork();
-    });
+    if (this.ended) return false;
+    return this.socket.send(bytes);
   }
 
   /** Ends the connection at once without reporting it: the owner already knows. Idempotent. */
@@ -106,22 +90,22 @@ export class Connection {
     this.socket.terminate();
   }
 
-  private opened(hello: HelloFrame): void {
+  private opened(protocol: string, hello: HelloFrame): void {
     if (this.ended) return;
-    if (this.socket.protocol !== webSocketSubprotocol) {
+    if (protocol !== webSocketSubprotocol) {
       this.fail(new VigilError('PROTOCOL_VIOLATION', `${this.endpoint} did not select the ${webSocketSubprotocol} subprotocol`));
       return;
     }
     this.send(encodeFrame(hello));
   }
 
-  private received(data: RawData, isBinary: boolean): void {
+  private received(bytes: Uint8Array, isBinary: boolean): void {
     if (this.ended) return;
     if (!isBinary) {
       this.fail(new VigilError('PROTOCOL_VIOLATION', `${this.endpoint} sent a text message`));
       return;
     }
-    const decoded = decodeServerFrame(bytesOf(data));
+    const decoded = decodeServerFrame(bytes);
     if (!decoded.ok) {
       this.undecodable(decoded.error);
       return;
@@ -176,8 +160,3 @@ function closeError(endpoint: string, code: number, reason: string): VigilError 
   return new VigilError(errorCode, `${endpoint} closed the connection (${code}${reason === '' ? '' : ` ${reason}`})`);
 }
 
-function bytesOf(data: RawData): Uint8Array {
-  if (Array.isArray(data)) return Buffer.concat(data);
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return data;
-}

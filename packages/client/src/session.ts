@@ -15,7 +15,6 @@
  * Watches live in watches.ts; this module tells them, through `SessionHooks`, when the connection
  * changes and hands them their frames.
  */
-import { performance } from 'node:perf_hooks';
 import {
   VigilError,
   encodeFrame,
@@ -38,6 +37,7 @@ import {
 import { backoffDelayMs } from './backoff.js';
 import { Connection, type PushedFrame } from './connection.js';
 import type { ResolvedOptions } from './options.js';
+import type { OpenSocket } from './web-socket.js';
 
 export type ConnectionState = 'connected' | 'suspended' | 'reconnected' | 'expired' | 'closed';
 
@@ -103,6 +103,8 @@ export interface SessionOptions extends ResolvedOptions {
   readonly pathFromServer: (path: string) => string;
   /** Injected for tests; endpoint shuffling and backoff jitter. */
   readonly random?: () => number;
+  /** The runtime's WebSocket (web-socket.ts). */
+  readonly openSocket: OpenSocket;
 }
 
 export class Session {
@@ -281,6 +283,7 @@ export class Session {
       endpoint,
       hello,
       handshakeTimeoutMs,
+      openSocket: this.options.openSocket,
       handlers: {
         onWelcome: (welcome) => this.welcomed(connection, welcome),
         onFrame: (frame) => this.pushed(connection, frame),

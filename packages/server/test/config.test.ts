@@ -184,6 +184,21 @@ describe('loadConfig', () => {
     expect(withFlag('--peers', '1=::1:8281')).toMatch(/write IPv6 addresses as \[::1\]:port/);
   });
 
+  it('accepts host names for peers, as docker compose gives them (service names), beside a wildcard listener', () => {
+    const config = loadConfig({
+      env: {
+        VIGIL_ID: '2', VIGIL_DATA_DIR: '/var/lib/vigil', VIGIL_CLIENT_LISTEN: '0.0.0.0:8181', VIGIL_PEER_LISTEN: '0.0.0.0:8281',
+        VIGIL_PEERS: '1=node1:8281,2=node2:8281,3=vigil-node-3.vigil.svc.cluster.local:8281',
+      },
+    });
+    expect(config.peerListen).toEqual({ host: '0.0.0.0', port: 8281 });
+    expect([...config.peers]).toEqual([
+      [1, { host: 'node1', port: 8281 }],
+      [2, { host: 'node2', port: 8281 }],
+      [3, { host: 'vigil-node-3.vigil.svc.cluster.local', port: 8281 }],
+    ]);
+  });
+
   it('accepts port 0 for the client listener, so tests can ask for a free port', () => {
     expect(loadConfig({ argv: [...minimalFlags, '--client-listen', '127.0.0.1:0'] }).clientListen.port).toBe(0);
   });

@@ -217,6 +217,28 @@ describe('peer transport', () => {
     expect(gotSnap.chunk.constructor).toBe(Uint8Array);
   });
 
+  it('dials peers by host name, and keeps retrying one whose name does not resolve (yet)', async () => {
+    // docker compose addresses peers by service name, and a service's name resolves only while its
+    // container exists: an unresolvable name must be a connection failure like any other.
+    const logs1 = capturedLogs();
+    const box2 = inbox();
+    const t2 = await start({ selfId: 2, peers: new Map(), onMessages: box2.onMessages });
+    const t1 = await start({
+      selfId: 1,
+      peers: new Map([
+        [2, { host: 'localhost', port: t2.address.port }],
+        [3, { host: 'vigil-peer-3.invalid', port: t2.address.port }],
+      ]),
+      logger: logs1.logger,
+    });
+    t2.setPeers(new Map([[1, t1.address]]));
+    t1.send([heartbeat(1, 2, 7), heartbeat(1, 3)]);
+    expect(await box2.received(1)).toEqual([heartbeat(1, 2, 7)]);
+    await logs1.waitFor((l) => l.msg === 'peer reconnect scheduled' && l.peer === 3 && (l.attempt as number) >= 2, 'a second dial of the unresolvable peer');
+    expect(statOf(t1, 2)).toMatchObject({ connected: true });
+    expect(statOf(t1, 3)).toMatchObject({ connected: false, connections: 0 });
+  });
+
   it('refuses a node of another cluster, which backs off and never delivers', async () => {
     const logs1 = capturedLogs();
     const logs2 = capturedLogs();

@@ -1,4 +1,4 @@
-// Lint holds two lines that good intentions would not: the import direction of DESIGN.md §2,
+// Lint holds two lines that good intentions would not: the import direction of docs/design.md,
 // and the determinism boundary of the Raft core (no clock, timers, randomness or I/O).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -25,16 +25,16 @@ const layering = Object.entries(allowed).map(([pkg, ok]) => ({
       patterns: [
         ...all.filter((p) => p !== pkg && !ok.includes(p)).map((p) => ({
           group: [`@vigil/${p}`, `@vigil/${p}/*`],
-          message: `DESIGN.md §2: @vigil/${pkg} must not import @vigil/${p}.`,
+          message: `docs/design.md: @vigil/${pkg} must not import @vigil/${p}.`,
         })),
         { group: ['../../*/src/*', '../../../packages/*'], message: 'Import other packages by their @vigil/* name.' },
-        ...(pkg === 'raft' ? [{ group: nodeIoPatterns, message: 'The Raft core does no I/O (DESIGN.md §3).' }] : []),
+        ...(pkg === 'raft' ? [{ group: nodeIoPatterns, message: 'The Raft core does no I/O (docs/design.md).' }] : []),
       ],
     }],
   },
 }));
 
-// Recipes are built on the SDK's public API only (DESIGN.md §2), like Curator's on ZooKeeper's:
+// Recipes are built on the SDK's public API only (docs/design.md), like Curator's on ZooKeeper's:
 // within packages/client/src/recipes, the one way out is '../index.js'.
 const recipes = {
   files: ['packages/client/src/recipes/**/*.ts'],
@@ -66,7 +66,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-globals': ['error',
         ...['Date', 'setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'clearImmediate', 'performance', 'process', 'queueMicrotask', 'fetch', 'require']
-          .map((name) => ({ name, message: 'The Raft core is deterministic: time enters as ticks, I/O through Ready (DESIGN.md §3).' })),
+          .map((name) => ({ name, message: 'The Raft core is deterministic: time enters as ticks, I/O through Ready (docs/design.md).' })),
       ],
       'no-restricted-properties': ['error',
         { object: 'Math', property: 'random', message: 'Randomness comes from the injected PRNG.' },

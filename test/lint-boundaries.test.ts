@@ -1,7 +1,7 @@
 import { ESLint } from 'eslint';
 import { describe, expect, test } from 'vitest';
 
-/** The lint step is what holds DESIGN.md §2 and §3; prove that it really rejects violations. */
+/** The lint step is what holds docs/design.md and §3; prove that it really rejects violations. */
 const eslint = new ESLint({ cwd: process.cwd() });
 
 async function ruleIds(code: string, filePath: string): Promise<string[]> {

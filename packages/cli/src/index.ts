@@ -1,4 +1,4 @@
-// @vigil/cli — the `vigil` binary (DESIGN.md §10; manual: docs/cli.md). Everything here is also
+// @vigil/cli — the `vigil` binary (docs/design.md; manual: docs/cli.md). Everything here is also
 // reachable in-process, which is how the tests drive it.
 
 // Running the CLI: runCli(argv, io) resolves with the exit status; the program is commander's.

@@ -1,5 +1,5 @@
 /**
- * The operations of DESIGN.md §9 on top of the session: argument mapping (namespace, UTF-8 data,
+ * The operations of docs/design.md on top of the session: argument mapping (namespace, UTF-8 data,
  * options to request fields), deadlines, and results with the namespace stripped again.
  */
 import {

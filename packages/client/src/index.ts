@@ -1,4 +1,4 @@
-// @vigil/client — the TypeScript SDK of Vigil (DESIGN.md §9; manual: docs/client.md). It speaks
+// @vigil/client — the TypeScript SDK of Vigil (docs/design.md; manual: docs/client.md). It speaks
 // docs/protocol.md through @vigil/protocol, over the runtime's WebSocket (`ws` on Node 20).
 
 // Opening a session: connect() resolves with a client in state 'connected'.

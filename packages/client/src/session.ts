@@ -1,5 +1,5 @@
 /**
- * The session's state machine (docs/protocol.md §5, DESIGN.md §9): it dials endpoints until one
+ * The session's state machine (docs/protocol.md §5, docs/design.md): it dials endpoints until one
  * answers `welcome`, numbers and pipelines requests on the current connection, keeps the
  * heartbeat, and when the connection fails it reconnects elsewhere with backoff and resumes the
  * session with `{ id, secret, lastRevision }`.

@@ -3,7 +3,7 @@
 //
 // Deliberate duplicates of @vigil/store's constants: `dataBytesMax`, `pathBytesMax`,
 // `multiOpsMax`, `childrenPageMax`, `ttlMsMax` and the create modes. The protocol must not
-// import the store (DESIGN.md §2: protocol ← client must not pull in LevelDB), so the server
+// import the store (docs/design.md: protocol ← client must not pull in LevelDB), so the server
 // asserts at start-up that both packages agree.
 
 /** The version number in `hello` and `welcome`; bumped on any incompatible change. */

@@ -1,5 +1,5 @@
 // @vigil/protocol — the client wire protocol shared by the server's gateway and the SDK
-// (DESIGN.md §8; the full specification is docs/protocol.md). No dependency on any other
+// (docs/design.md; the full specification is docs/protocol.md). No dependency on any other
 // @vigil package: the few store limits it repeats are listed in constants.ts.
 
 // Frames as they travel: every field is a msgpack map key of the same name.

@@ -1,4 +1,4 @@
-// @vigil/store — the znode tree as a deterministic, LevelDB-backed state machine (DESIGN.md §4–§7).
+// @vigil/store — the znode tree as a deterministic, LevelDB-backed state machine (docs/design.md).
 
 // Opening and closing a store; the database port it needs.
 export { Store, openStore } from './store.js';

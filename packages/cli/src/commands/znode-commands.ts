@@ -12,7 +12,7 @@ import { integerIn, version } from './option-values.js';
 import { forEachLimited, preOrder, walkConcurrencyMax, walkNodesMax, walkTree, type TreeNode } from './tree-walk.js';
 
 /**
- * The znode commands of DESIGN.md §10, shared by the shell and one-shot use: the same parser,
+ * The znode commands of docs/design.md, shared by the shell and one-shot use: the same parser,
  * help and output in both. Each is a thin layer on one or a few SDK calls, every call taking the
  * command's AbortSignal (Ctrl-C).
  */

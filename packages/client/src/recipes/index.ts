@@ -1,4 +1,4 @@
-// The recipes of @vigil/client (DESIGN.md §9; manual: docs/recipes.md). They use only the SDK's
+// The recipes of @vigil/client (docs/design.md; manual: docs/recipes.md). They use only the SDK's
 // public API (`../index.js`), which lint enforces.
 
 // Holds shared by every recipe that hands them out: token, signal, fence, release.

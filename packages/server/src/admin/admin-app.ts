@@ -9,7 +9,7 @@ import type { Metrics } from './metrics.js';
 
 /**
  * Default body limit of the whole app. The node registers its other HTTP routes on this app, so
- * the default matches the largest request frame (DESIGN.md §4), not the admin routes' needs.
+ * the default matches the largest request frame (docs/design.md), not the admin routes' needs.
  */
 export const httpBodyBytesMax = 2 * 1024 * 1024;
 /** Admin requests are a few small JSON fields; their routes refuse anything larger. */

@@ -3,7 +3,7 @@ import { decodeCommand, encodeCommand, type Command } from '@vigil/store';
 /**
  * A normal Raft entry's payload: the leader's wall clock (float64, big-endian) followed by the
  * store command. The clock is stamped once, by the proposer, so every replica applies the same
- * time (DESIGN.md §5: apply never reads a clock).
+ * time (docs/design.md: apply never reads a clock).
  */
 const TIME_BYTES = 8;
 

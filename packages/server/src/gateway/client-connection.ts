@@ -1,7 +1,7 @@
 /**
  * One client WebSocket, from `hello` to close (docs/protocol.md §3–§8).
  *
- * Ordering rules, which together give the session order of DESIGN.md §1:
+ * Ordering rules, which together give the session order of docs/design.md:
  * - Responses leave in the order the requests arrived (a FIFO of answer slots).
  * - Writes are proposed in arrival order and pipelined; a read starts only once every earlier
  *   write of the connection is applied on this server, and a write is proposed only once every

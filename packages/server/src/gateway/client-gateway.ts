@@ -1,5 +1,5 @@
 /**
- * The client port's WebSocket side (DESIGN.md §8): upgrades on `webSocketPath` offering the
+ * The client port's WebSocket side (docs/design.md): upgrades on `webSocketPath` offering the
  * `vigil.v1` subprotocol become ClientConnections; admin HTTP keeps the rest of the port. The
  * gateway owns what connections share: the session → connection map, the watch hub, and the feed
  * of applied entries that drives watch events and session endings.

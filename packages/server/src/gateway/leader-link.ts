@@ -2,7 +2,7 @@
  * Writes reach the leader from any member: the gateway proposes through a LeaderLink, which
  * proposes locally when this node leads and otherwise forwards the command over the peer
  * connection to the leader (an `rpc` frame), which proposes it and answers with the store's
- * result. Clients never look for the leader (DESIGN.md §8).
+ * result. Clients never look for the leader (docs/design.md).
  *
  * A forwarded command is retried only while it certainly did not take effect: no leader known,
  * the peer said it is not the leader, the proposal was dropped by a leader change, or the frame

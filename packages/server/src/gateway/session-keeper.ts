@@ -1,5 +1,5 @@
 /**
- * Session liveness (DESIGN.md §6). Every member notes which sessions it heard from (any complete
+ * Session liveness (docs/design.md). Every member notes which sessions it heard from (any complete
  * frame counts) and reports them in a `sessionHeartbeat` command every `reportEveryMs`; the
  * committed heartbeat stamps the session's `lastSeenMs` with the proposing leader's clock on every
  * replica. The leader alone expires sessions: one whose last committed sighting is older than its

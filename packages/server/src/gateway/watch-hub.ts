@@ -1,5 +1,5 @@
 /**
- * Which watch wants which change (DESIGN.md §7, docs/protocol.md §7). Registrations are indexed
+ * Which watch wants which change (docs/design.md, docs/protocol.md §7). Registrations are indexed
  * by path (and, for recursive ones, by subtree root) so that dispatching an event costs a lookup
  * per ancestor, not a scan of every watch. The hub is fed every applied event in revision order,
  * synchronously after the store applied them and before any read can see them; it hands each

@@ -73,3 +73,20 @@ export class HeldLease implements Lease {
     this.guard.lose(reason);
   }
 }
+
+/** A view of `lease` whose `release()` is `release` (a re-entrant count, a resignation). */
+export function leaseView(lease: HeldLease, release: () => Promise<void>): Lease {
+  return {
+    token: lease.token,
+    path: lease.path,
+    get signal() {
+      return lease.signal;
+    },
+    get lostReason() {
+      return lease.lostReason;
+    },
+    isHeld: () => lease.isHeld(),
+    fence: () => lease.fence(),
+    release,
+  };
+}

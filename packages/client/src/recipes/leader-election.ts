@@ -6,7 +6,7 @@
  */
 import { isVigilError, VigilError, type VigilClient } from '../index.js';
 import { strict as assert } from 'node:assert';
-import type { HeldLease, Lease } from './held-lease.js';
+import { leaseView, type HeldLease, type Lease } from './held-lease.js';
 import type { LossReason } from './lease-guard.js';
 import { childPath, deadlineSignal, listQueue, listQueueAt, participantName, transient, type QueueEntry } from './participant.js';
 import { contend } from './contend.js';
@@ -241,37 +241,29 @@ export class LeaderElection {
     this.emit({ type: 'elected', token });
     const election = this.path;
     const client = this.client;
-    return {
-      token: lease.token,
-      path: lease.path,
-      get signal() {
-        return lease.signal;
-      },
-      get lostReason() {
-        return lease.lostReason;
-      },
-      get value() {
-        return state.value;
-      },
-      isHeld: () => lease.isHeld(),
-      fence: () => lease.fence(),
-      release: () => lease.release('resigned'),
-      resign: () => lease.release('resigned'),
-      proclaim: async (next: string) => {
-        if (!lease.isHeld()) throw new VigilError('LEASE_LOST', `${election}: not the leader (${lease.lostReason ?? 'lost'})`, { path: lease.path });
-        try {
-          const stat = await client.set(lease.path, encode({ id: this.id, value: next }), { version: state.version });
-          state.version = stat.version;
-          state.value = next;
-        } catch (err) {
-          if (isVigilError(err) && (err.code === 'NO_NODE' || err.code === 'BAD_VERSION')) {
-            lease.lose('deleted');
-            throw new VigilError('LEASE_LOST', `${election}: leadership was lost before the value changed`, { path: lease.path, cause: err });
+    const resign = (): Promise<void> => lease.release('resigned');
+    // Object.defineProperties keeps the view's getters live (a spread would copy their values).
+    return Object.defineProperties(leaseView(lease, resign), {
+      value: { get: () => state.value, enumerable: true },
+      resign: { value: resign, enumerable: true },
+      proclaim: {
+        enumerable: true,
+        value: async (next: string): Promise<void> => {
+          if (!lease.isHeld()) throw new VigilError('LEASE_LOST', `${election}: not the leader (${lease.lostReason ?? 'lost'})`, { path: lease.path });
+          try {
+            const stat = await client.set(lease.path, encode({ id: this.id, value: next }), { version: state.version });
+            state.version = stat.version;
+            state.value = next;
+          } catch (err) {
+            if (isVigilError(err) && (err.code === 'NO_NODE' || err.code === 'BAD_VERSION')) {
+              lease.lose('deleted');
+              throw new VigilError('LEASE_LOST', `${election}: leadership was lost before the value changed`, { path: lease.path, cause: err });
+            }
+            throw err;
           }
-          throw err;
-        }
+        },
       },
-    };
+    }) as Leadership;
   }
 
   private emit(event: ElectionEvent): void {

@@ -7,7 +7,7 @@
 import { strict as assert } from 'node:assert';
 import type { VigilClient } from '../index.js';
 import { contend, LeaseSet } from './contend.js';
-import type { HeldLease, Lease } from './held-lease.js';
+import { leaseView, type HeldLease, type Lease } from './held-lease.js';
 import { deadlineSignal } from './participant.js';
 import { predecessor, waitForTurn } from './queue-wait.js';
 
@@ -100,24 +100,12 @@ export class Lock {
   /** A view of a re-entrant lease whose release counts down. */
   private counted(lease: HeldLease): LockLease {
     let released = false;
-    return {
-      token: lease.token,
-      path: lease.path,
-      get signal() {
-        return lease.signal;
-      },
-      get lostReason() {
-        return lease.lostReason;
-      },
-      isHeld: () => lease.isHeld(),
-      fence: () => lease.fence(),
-      release: async () => {
-        if (released) return;
-        released = true;
-        const hold = this.reentrantHold;
-        if (hold !== null && hold.lease === lease && --hold.count > 0) return;
-        await lease.release();
-      },
-    };
+    return leaseView(lease, async () => {
+      if (released) return;
+      released = true;
+      const hold = this.reentrantHold;
+      if (hold !== null && hold.lease === lease && --hold.count > 0) return;
+      await lease.release();
+    });
   }
 }

@@ -1,10 +1,12 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { connect, type VigilClient } from '@vigil/client';
 import { TestCluster, fetchJson } from './support/cluster.js';
 
 /**
@@ -12,11 +14,16 @@ import { TestCluster, fetchJson } from './support/cluster.js';
  * empty project outside the monorepo, runs the README's SDK example against a real cluster — on
  * Node 20 through `ws`, and on a runtime with a standard global WebSocket (Node 20 with
  * --experimental-websocket stands in for Node ≥ 22, Deno and Bun) with `ws` not installed at all.
+ * The `vigil` binary as an operator gets it: @vigil/cli with what it imports (@vigil/server, and
+ * through it @vigil/raft and @vigil/store, plus the SDK), packed and installed the same way, runs
+ * `npx vigil --help`, a one-shot command and the shell against the same cluster.
  * Dependencies come from npm's local cache when it has them (`--prefer-offline`).
  */
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const packages = ['protocol', 'client'] as const;
+/** What the CLI adds to the SDK's tarballs; `npm pack` reports them in the root's workspace order. */
+const cliPackages = ['raft', 'store', 'server', 'cli'] as const;
 const stepTimeoutMs = 120_000;
 
 interface PackedFile {
@@ -32,6 +39,7 @@ interface Packed {
 let root: string;
 let cluster: TestCluster;
 let packed: Packed[];
+let cliPacked: Packed[];
 const children = new Set<ChildProcess>();
 
 /** The environment of the npm and node children: none of an outer `npm test`'s npm_* settings, no NODE_OPTIONS. */
@@ -39,23 +47,27 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key) && key !== 'NODE_OPTIONS'));
 }
 
-function run(command: string, args: readonly string[], cwd: string): Promise<string> {
+/** Runs a child to its end; `input`, when given, is its whole standard input (else it reads an empty one). */
+function run(command: string, args: readonly string[], cwd: string, input = ''): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { cwd, env: cleanEnv(), timeout: stepTimeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${command} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
+    const child = execFile(command, args, { cwd, env: cleanEnv(), timeout: stepTimeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${command} ${args.join(' ')} failed: ${err.message}\n${stdout}${stderr}`));
       else resolve(stdout);
     });
+    child.stdin?.end(input);
   });
 }
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'vigil-pack-'));
   // The tarballs carry dist/: build it (a no-op when `tsc -b` already ran).
-  await run(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-b', 'packages/client'], repo);
+  await run(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-b', 'packages/client', 'packages/cli'], repo);
   const tgz = join(root, 'tgz');
   await mkdir(tgz);
   const json = await run('npm', ['pack', ...packages.flatMap((p) => ['--workspace', `packages/${p}`]), '--pack-destination', tgz, '--json'], repo);
   packed = JSON.parse(json) as Packed[];
+  const cliJson = await run('npm', ['pack', ...cliPackages.flatMap((p) => ['--workspace', `packages/${p}`]), '--pack-destination', tgz, '--json'], repo);
+  cliPacked = JSON.parse(cliJson) as Packed[];
   cluster = await TestCluster.start();
   await cluster.leader();
 }, stepTimeoutMs);
@@ -92,6 +104,38 @@ describe('npm pack', () => {
     // Node 20 needs ws; runtimes with a global WebSocket must not.
     expect(client!['optionalDependencies']).toMatchObject({ ws: expect.any(String) });
   });
+
+  test('the CLI and what it imports pack the build, the sources their maps point to, the bin and a README; no tests', () => {
+    expect(cliPacked.map((p) => p.name)).toEqual(['@vigil/raft', '@vigil/store', '@vigil/server', '@vigil/cli']);
+    for (const pkg of cliPacked) {
+      const paths = pkg.files.map((f) => f.path);
+      const bin = pkg.name === '@vigil/cli' ? ['bin/vigil.js'] : [];
+      expect(paths).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'src/index.ts', ...bin]));
+      // TypeScript only under src/ (what `files` ships for the maps), JavaScript only under dist/ and the bin.
+      expect(paths.filter((p) => !bin.includes(p) && !/^(package\.json|README\.md|dist\/.+\.(js|d\.ts)(\.map)?|src\/.+\.ts)$/.test(p)), pkg.name).toEqual([]);
+      expect(paths.filter((p) => /(^|\/)(test|tests|__tests__)\/|\.test\.|\.spec\./.test(p)), pkg.name).toEqual([]);
+      const stale = paths.filter((p) => p.startsWith('dist/') && p.endsWith('.js') && !paths.includes(p.replace(/^dist\//, 'src/').replace(/\.js$/, '.ts')));
+      expect(stale, `${pkg.name}: stale files in dist/ (delete dist/ and run tsc -b)`).toEqual([]);
+    }
+  });
+
+  test('the CLI\'s manifests are publishable, and each lists in dependencies every package its build imports', async () => {
+    const version = (JSON.parse(await readFile(join(repo, 'packages/protocol/package.json'), 'utf8')) as Record<string, unknown>)['version'];
+    for (const p of cliPackages) {
+      const m = JSON.parse(await readFile(join(repo, 'packages', p, 'package.json'), 'utf8')) as Record<string, unknown>;
+      expect(m['private'], p).toBeUndefined();
+      expect(m, p).toMatchObject({
+        version, license: expect.any(String), engines: { node: '>=20' }, types: './dist/index.d.ts',
+        files: p === 'cli' ? ['dist', 'bin', 'src'] : ['dist', 'src'],
+      });
+      const dependencies = (m['dependencies'] ?? {}) as Record<string, string>;
+      // What npm installs for a user is `dependencies`: a devDependency imported at run time would be missing.
+      expect([...(await distImports(p))].filter((name) => !(name in dependencies)), `${p}: imported but not in dependencies`).toEqual([]);
+      for (const [name, range] of Object.entries(dependencies)) if (name.startsWith('@vigil/')) expect(range, `${p} → ${name}`).toBe(version);
+    }
+    const cli = JSON.parse(await readFile(join(repo, 'packages/cli/package.json'), 'utf8')) as Record<string, unknown>;
+    expect(cli['bin']).toEqual({ vigil: './bin/vigil.js' });
+  });
 });
 
 describe('installed into an empty project', () => {
@@ -122,15 +166,66 @@ describe('installed into an empty project', () => {
   }, stepTimeoutMs);
 });
 
+describe('the CLI installed into an empty project', () => {
+  let client: VigilClient | undefined;
+  afterAll(async () => {
+    await client?.close();
+  });
+
+  test('npx vigil: --help lists the shell; a one-shot get and the shell (fed on stdin) see what the SDK wrote', async () => {
+    const app = await install('cli', [...packed, ...cliPacked], []);
+    expect(existsSync(join(app, 'node_modules/.bin/vigil'))).toBe(true);
+    const endpoints = [1, 2, 3].map((id) => `ws://127.0.0.1:${cluster.node(id).clientPort}`);
+    const name = `pack-cli-${process.pid}`;
+    const data = `written through the SDK at ${new Date().toISOString()}`;
+    client = await connect({ endpoints });
+    await client.create(`/${name}`, data);
+
+    // The bin is there (checked above), so npx runs it rather than looking for a `vigil` elsewhere.
+    const vigil = (args: readonly string[], input?: string): Promise<string> => run('npx', ['vigil', ...args], app, input);
+    expect(await vigil(['--help'])).toMatch(/^\s+shell\b/m);
+    expect(await vigil(['get', `/${name}`, '--endpoints', endpoints.join(',')])).toBe(`${data}\n`);
+    // Piped input runs as a script; `run` rejects unless it exits 0.
+    const shell = await vigil(['shell', '--endpoints', endpoints.join(',')], 'ls /\nquit\n');
+    expect(shell).toMatch(new RegExp(`^${name}$`, 'm'));
+  }, stepTimeoutMs);
+});
+
 /** An empty ESM project with both tarballs installed, and the README's example as example.mjs. */
 async function project(name: string, npmFlags: readonly string[]): Promise<string> {
+  const app = await install(name, packed, npmFlags);
+  await writeFile(join(app, 'example.mjs'), await readmeExample());
+  return app;
+}
+
+/** An empty ESM project with the given tarballs installed. */
+async function install(name: string, from: readonly Packed[], npmFlags: readonly string[]): Promise<string> {
   const app = join(root, name);
   await mkdir(app);
   await writeFile(join(app, 'package.json'), JSON.stringify({ name: `vigil-pack-${name}`, private: true, type: 'module' }));
-  const tarballs = packed.map((p) => join(root, 'tgz', p.filename));
+  const tarballs = from.map((p) => join(root, 'tgz', p.filename));
   await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock', ...npmFlags, ...tarballs], app);
-  await writeFile(join(app, 'example.mjs'), await readmeExample());
   return app;
+}
+
+/**
+ * The packages a workspace package's build imports: the bare specifiers of every `from '…'` and
+ * `import('…')` in its dist/ (and the CLI's bin/), by package name; Node's built-ins left out.
+ */
+async function distImports(pkg: string): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const dir of ['dist', 'bin'].map((d) => join(repo, 'packages', pkg, d)).filter((d) => existsSync(d))) {
+    for (const file of await readdir(dir, { recursive: true })) {
+      if (!file.endsWith('.js')) continue;
+      const code = await readFile(join(dir, file), 'utf8');
+      for (const m of code.matchAll(/(?:(?:^|[\s}])from\s*|\bimport\s*\(\s*|^import\s+)['"]([^'"\s]+)['"]/gm)) {
+        const specifier = m[1]!;
+        if (specifier.startsWith('.') || specifier.startsWith('node:') || builtinModules.includes(specifier)) continue;
+        names.add(specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/'));
+      }
+    }
+  }
+  return names;
 }
 
 /**
@@ -172,8 +267,9 @@ async function runExample(app: string, nodeFlags: readonly string[]): Promise<st
         if (code === 0) return stdout;
         throw new Error(`example exited with ${String(code)}:\n${stdout}${stderr}`);
       }
-      if (stdout.trim() !== '') return stdout;
-      if (Date.now() > deadline) throw new Error(`example printed nothing within 30 s:\n${stderr}`);
+      // The example may print other lines first (the README's prints its leadership token).
+      if (/^(created|dataChanged|deleted|childrenChanged) \/app\S* \d+$/m.test(stdout)) return stdout;
+      if (Date.now() > deadline) throw new Error(`example printed no event within 30 s:\n${stdout}${stderr}`);
       probe += 1;
       await fetchJson(cluster.url(1, `/v1/znodes/app/pack-probe-${process.pid}-${probe}`), {
         method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ createParents: true }),

@@ -167,8 +167,10 @@ export async function leaveQueue(client: VigilClient, path: string): Promise<voi
 /** The step between attempts of an idempotent write (times the attempt number). */
 const retryDelayMs = 25;
 
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+/** Waits `ms`, or less if `signal` aborts (never rejects). */
+export function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {
+    if (signal?.aborted === true) return resolve();
     const timer = setTimeout(done, ms);
     function done(): void {
       clearTimeout(timer);

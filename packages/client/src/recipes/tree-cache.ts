@@ -48,7 +48,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { isVigilError, VigilError, type PersistentWatchEvent, type Stat, type VigilClient, type WatchStream } from '../index.js';
-import { childPath } from './participant.js';
+import { childPath, pause } from './participant.js';
 
 /** Nodes a cache holds unless told otherwise (the subtree's root included). */
 export const treeCacheNodesMaxDefault = 100_000;
@@ -594,17 +594,4 @@ class Wakeup {
   notify(): void {
     for (const waiter of this.waiters.splice(0)) waiter();
   }
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -14,6 +14,7 @@ export default defineConfig({
       '@vigil/server': src('server'),
       '@vigil/client': src('client'),
       '@vigil/cli': src('cli'),
+      '@vigil/check': src('check'),
     },
   },
   test: {

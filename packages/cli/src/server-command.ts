@@ -1,11 +1,11 @@
-import { createRootLogger, startNode, type Logger, type NodeConfig } from '@vigil/server';
+import { createRootLogger, knownBadFromEnv, startNode, type KnownBug, type Logger, type NodeConfig } from '@vigil/server';
 
 /** What `startNode` gives back; all the CLI needs of a running node. */
 export interface RunningNode {
   close(): Promise<void>;
 }
 
-export type StartNode = (config: NodeConfig, options: { logger?: Logger }) => Promise<RunningNode>;
+export type StartNode = (config: NodeConfig, options: { logger?: Logger; knownBad?: ReadonlySet<KnownBug> }) => Promise<RunningNode>;
 
 /** `process`, or a test double. */
 export interface SignalSource {
@@ -38,7 +38,8 @@ export async function runServer(config: NodeConfig, options: RunServerOptions = 
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const log = logger.child({ component: 'cli' });
 
-  const node = await start(config, { logger });
+  // The fault suite's known-bad switch (test-only; @vigil/server testing/known-bad.ts).
+  const node = await start(config, { logger, knownBad: knownBadFromEnv(process.env) });
 
   return new Promise<number>((resolve) => {
     let closing = false;

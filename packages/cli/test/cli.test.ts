@@ -6,12 +6,13 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { NodeConfig } from '@vigil/server';
 
-// The tests run against the server's sources (vitest has no alias for @vigil/server, and its
-// dist may lag behind): the config API is real, startNode is injected where it matters.
+// The server's modules the CLI uses without starting a node (config, errors, logger, the
+// known-bad switch) are the real ones; startNode is injected where it matters.
 vi.mock('@vigil/server', async () => ({
   ...(await import('../../server/src/config/index.js')),
   ...(await import('../../server/src/errors.js')),
   ...(await import('../../server/src/node/logger.js')),
+  ...(await import('../../server/src/testing/known-bad.js')),
 }));
 
 const { runCli } = await import('../src/program.js');

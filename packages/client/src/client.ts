@@ -16,7 +16,7 @@ import {
   type ResultOf,
   type Stat,
 } from '@vigil/protocol';
-import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
+import { resolveEndpoints, resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
 import { Namespace } from './paths.js';
 import { Session, type Answer, type ConnectionState } from './session.js';
 import { EventStream, type WatchStream } from './watch-stream.js';
@@ -110,6 +110,16 @@ export class VigilClient {
   get lastRevision(): number {
     return this.session.lastRevision;
   }
+  /**
+   * Replaces the endpoints the client dials from now on, as ZooKeeper's `updateServerList` does:
+   * after members were added or removed, give the client the new list. The current connection
+   * stays; the next reconnect (a lost connection, a removed member shutting down) uses the new
+   * list. Same rules as connect's `endpoints` (BAD_ARGUMENTS otherwise).
+   */
+  setEndpoints(endpoints: readonly string[]): void {
+    this.session.setEndpoints(resolveEndpoints(endpoints));
+  }
+
   /** The member id of the server currently connected (0 when none). */
   get serverId(): number {
     return this.session.serverId;
@@ -122,10 +132,11 @@ export class VigilClient {
 
   /**
    * Until when (on the `performance.now()` clock) the current session certainly lives, as far as
-   * this client can prove it; 0 with no session. A server that answers a request heard the
-   * session no earlier than when the request was sent; members report what they hear to the
-   * leader well within a timeout, and the leader expires a session only a full timeout after its
-   * last reported sighting. Half a timeout after the send time of the latest answered request
+   * this client can prove it; 0 with no session. A server in touch with the leader that answers a
+   * ping, a write or a linearizable read heard the session no earlier than when the request was
+   * sent (a server cut off from the leader answers pings NO_LEADER; sequential reads prove
+   * nothing); members report what they hear to the leader well within a timeout, and the leader
+   * expires a session only a full timeout after its last reported sighting. Half a timeout after the send time of the latest answered request
    * leaves the other half as margin for a sighting a crashed member never reported. While
    * connected, pings every third of the timeout keep this ahead of the clock; it stops moving
    * while suspended. Recipes abort their leases when it passes (docs/recipes.md).
@@ -287,7 +298,13 @@ export class VigilClient {
     };
   }
 
-  /** Writes are never resent: after a lost connection their outcome is unknown (CONNECTION_LOSS). */
+  /**
+   * Writes are exactly-once: the session numbers each and, when its outcome is unknown (a lost
+   * connection, a server's TIMEOUT), resends it under the same number after reconnecting, within
+   * the deadline; the cluster applies it at most once and answers a resend with the first answer.
+   * Only a deadline passing or the session expiring before an answer leaves the outcome unknown
+   * (TIMEOUT, CONNECTION_LOSS).
+   */
   private async write<O extends Op>(op: O, body: RequestBody<O>, options: CallOptions): Promise<ResultOf<O>> {
     const answer = await this.session.call(body, { timeoutMs: this.deadline(options).remainingMs(), signal: options.signal, resendable: false });
     return resultOf(op, answer);

@@ -46,18 +46,24 @@ export const defaultCloseTimeoutMs = 2_000;
 /** More endpoints than any cluster has members; a longer list is a mistake of the caller. */
 export const endpointsMax = 64;
 
-export function resolveOptions(options: ConnectOptions): ResolvedOptions {
-  if (!Array.isArray(options.endpoints) || options.endpoints.length === 0) {
+/** Checks and normalises an endpoint list (connect's `endpoints`, `client.setEndpoints`). */
+export function resolveEndpoints(endpoints: readonly string[]): string[] {
+  if (!Array.isArray(endpoints) || endpoints.length === 0) {
     throw new VigilError('BAD_ARGUMENTS', 'endpoints: at least one endpoint is required');
   }
-  if (options.endpoints.length > endpointsMax) {
+  if (endpoints.length > endpointsMax) {
     throw new VigilError('BAD_ARGUMENTS', `endpoints: at most ${endpointsMax}`);
   }
+  return endpoints.map(endpointUrl);
+}
+
+export function resolveOptions(options: ConnectOptions): ResolvedOptions {
+  const endpoints = resolveEndpoints(options.endpoints);
   const backoffBaseMs = positive('reconnectBackoff.baseMs', options.reconnectBackoff?.baseMs, defaultBackoffBaseMs);
   const backoffMaxMs = positive('reconnectBackoff.maxMs', options.reconnectBackoff?.maxMs, defaultBackoffMaxMs);
   if (backoffMaxMs < backoffBaseMs) throw new VigilError('BAD_ARGUMENTS', 'reconnectBackoff: maxMs is below baseMs');
   return {
-    endpoints: options.endpoints.map(endpointUrl),
+    endpoints,
     sessionTimeoutMs: positive('sessionTimeoutMs', options.sessionTimeoutMs, defaultSessionTimeoutMs),
     namespace: parseNamespace(options.namespace ?? ''),
     requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, defaultRequestTimeoutMs),

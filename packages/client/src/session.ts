@@ -9,8 +9,14 @@
  *   any ─close()→ closed
  *
  * What happens to a call when the connection fails: one not yet written waits for the next
- * connection (within its deadline); a written read is written again on the next connection; a
- * written write fails with CONNECTION_LOSS, because whether it took effect is unknown.
+ * connection (within its deadline); a written read is written again on the next connection; so is
+ * a written write, with the same sequence number (`seq`), for the cluster applies a session's
+ * write at most once and answers a resend with the first copy's answer (exactly-once writes,
+ * docs/protocol.md §5). A server's TIMEOUT for a write (its outcome unknown there) is treated as
+ * a lost connection: the session moves on, resending in order everything still unanswered. Only
+ * when the write's deadline passes (TIMEOUT) or the session expires (CONNECTION_LOSS) while its
+ * outcome is still unknown does it fail with an unknown-outcome error. At most
+ * `sessionWritesInFlightMax` writes, by sequence number, await answers; later ones wait their turn.
  *
  * Watches live in watches.ts; this module tells them, through `SessionHooks`, when the connection
  * changes and hands them their frames.
@@ -18,11 +24,14 @@
 import {
   VigilError,
   encodeFrame,
+  errorCatalogue,
   inFlightRequestBytesMax,
   inFlightRequestsMax,
+  isErrorCode,
   isVigilError,
   protocolVersion,
   requestIdMax,
+  sessionWritesInFlightMax,
   vigilErrorFromWire,
   type CompactedFrame,
   type HelloFrame,
@@ -44,6 +53,9 @@ export type ConnectionState = 'connected' | 'suspended' | 'reconnected' | 'expir
 /** Calls waiting for a connection (or for room under the in-flight limits); more fail at once. */
 export const queuedCallsMax = 100_000;
 
+/** The writes the session numbers and resends until their outcome is known (exactly-once). */
+const sequencedOps: ReadonlySet<RequestBody['op']> = new Set(['create', 'set', 'delete', 'multi']);
+
 /** A successful response: the op's result and the revision it observed or made. */
 export interface Answer {
   readonly result: OpResult;
@@ -53,7 +65,10 @@ export interface Answer {
 export interface SessionCallOptions {
   readonly timeoutMs: number;
   readonly signal?: AbortSignal | undefined;
-  /** A read: written again after a reconnect instead of failing with CONNECTION_LOSS. */
+  /**
+   * A read: written again after a reconnect instead of failing with CONNECTION_LOSS. (A write is
+   * resent too, under its sequence number, whatever this says.)
+   */
   readonly resendable: boolean;
   /**
    * Runs synchronously when the answer arrives, before any later frame of the connection is
@@ -86,6 +101,12 @@ interface PendingCall {
   readonly resendable: boolean;
   /** The SDK's own request (watch registration, ping, close): bound to one connection, never resent. */
   readonly internal: boolean;
+  /** A caller's write: numbered with the session's next `seq` when first written, then resent under it. */
+  readonly sequenced: boolean;
+  /** Its `seq` once written (0 before). */
+  seq: number;
+  /** Why its outcome became unknown (a lost connection, a server's TIMEOUT), while it is being resent. */
+  inDoubt: VigilError | null;
   readonly onAnswer: ((answer: Answer) => void) | undefined;
   readonly onLateAnswer: ((answer: Answer) => void) | undefined;
   readonly resolve: (answer: Answer) => void;
@@ -115,7 +136,7 @@ export class Session {
   private lastRevisionValue = 0;
   private negotiatedTimeoutMs: number;
 
-  private readonly endpoints: readonly string[];
+  private endpoints: readonly string[];
   private nextEndpoint = 0;
   private attempt = 0;
   private dialing: Connection | null = null;
@@ -129,9 +150,15 @@ export class Session {
   private readonly inflight = new Map<number, PendingCall>();
   private inflightBytes = 0;
   private requestIdNext = 1;
+  /** The next write's `seq`; numbering starts again with each new session. */
+  private seqNext = 1;
+  /** `seq`s of the written writes still awaiting an answer (at most sessionWritesInFlightMax). */
+  private readonly awaitingSeqs = new Set<number>();
 
   private heartbeatTimer: ReturnType<typeof setTimeout> | null = null;
   private lastSentAtMs = 0;
+  /** Pings go every third of the timeout whatever else is sent: they are what proves the session alive. */
+  private lastPingAtMs = 0;
   /** When the dial that is under way began: its hello cannot have reached a server earlier. */
   private dialStartedAtMs = 0;
   /**
@@ -157,6 +184,12 @@ export class Session {
 
   get state(): ConnectionState {
     return this.current === 'opening' ? 'suspended' : this.current;
+  }
+
+  /** The endpoints later dials use (already resolved); the current connection is kept. */
+  setEndpoints(endpoints: readonly string[]): void {
+    this.endpoints = shuffled(endpoints, this.random);
+    this.nextEndpoint = 0;
   }
   get sessionId(): number {
     return this.sessionIdValue;
@@ -217,7 +250,7 @@ export class Session {
     }
     return new Promise((resolve, reject) => {
       const call = pendingCall(body, { resolve, reject, resendable: options.resendable, internal: false, onAnswer: options.onAnswer, onLateAnswer: options.onLateAnswer });
-      call.timer = setTimeout(() => this.giveUp(call, new VigilError('TIMEOUT', `no answer to ${body.op} within ${options.timeoutMs}ms`)), options.timeoutMs);
+      call.timer = setTimeout(() => this.giveUp(call, deadlineError(call, options.timeoutMs)), options.timeoutMs);
       const signal = options.signal;
       if (signal !== undefined) {
         const onAbort = (): void => this.giveUp(call, new VigilError('CANCELLED', `${body.op} was aborted`, { cause: signal.reason }));
@@ -319,7 +352,12 @@ export class Session {
       this.expire(new VigilError('SESSION_EXPIRED', `${connection.endpoint} did not resume session ${this.sessionIdValue}`));
       return;
     }
-    if (!resuming) this.confirmedAtMsValue = 0;
+    if (!resuming) {
+      this.confirmedAtMsValue = 0;
+      // A new session has its own reply table: its writes are numbered from 1.
+      this.seqNext = 1;
+      this.awaitingSeqs.clear();
+    }
     this.confirmedAtMsValue = Math.max(this.confirmedAtMsValue, this.dialStartedAtMs);
     this.sessionIdValue = welcome.sessionId;
     this.secret = welcome.secret;
@@ -328,7 +366,7 @@ export class Session {
     this.observeRevision(welcome.revision);
     this.connection = connection;
     this.draining = false;
-    this.lastSentAtMs = this.lastReceivedAtMs = performance.now();
+    this.lastSentAtMs = this.lastReceivedAtMs = this.lastPingAtMs = performance.now();
     this.scheduleHeartbeat();
     this.hooks?.onSessionReady();
     this.pump();
@@ -366,17 +404,31 @@ export class Session {
 
   private answered(response: Response): void {
     this.observeRevision(response.revision);
+    const pending = this.inflight.get(response.id);
+    if (pending !== undefined && !response.ok && response.error.name === 'TIMEOUT' && pending.seq !== 0 && !pending.settled) {
+      // This server cannot tell whether the write took effect (its leader was lost, or it is
+      // stopping): leave it for another member, resending it and everything after it in order.
+      if (pending.sentAtMs > this.confirmedAtMsValue) this.confirmedAtMsValue = pending.sentAtMs;
+      const endpoint = this.connection?.endpoint ?? 'the server';
+      this.lost(new VigilError('TIMEOUT', `${endpoint} could not tell whether ${pending.body.op} (seq ${pending.seq}) took effect`, { cause: this.errorFromWire(response.error) }));
+      return;
+    }
+    if (pending !== undefined && pending.internal && pending.body.op === 'ping' && !response.ok && response.error.name === 'NO_LEADER') {
+      // The server is cut off from the leader and cannot keep the session alive: go elsewhere now.
+      const endpoint = this.connection?.endpoint ?? 'the server';
+      this.lost(new VigilError('NO_LEADER', `${endpoint} lost touch with the leader`, { cause: this.errorFromWire(response.error) }));
+      return;
+    }
     const call = this.takeInflight(response.id);
     if (call === undefined) return;
-    // Any answer, an error too, says the server heard the session after the request was sent.
-    if (call.sentAtMs > this.confirmedAtMsValue) this.confirmedAtMsValue = call.sentAtMs;
+    if (call.sentAtMs > this.confirmedAtMsValue && vouchesForSession(call.body, response)) this.confirmedAtMsValue = call.sentAtMs;
     if (response.ok) {
       const answer: Answer = { result: response, revision: response.revision };
       if (call.settled) {
         call.onLateAnswer?.(answer);
       } else {
         call.onAnswer?.(answer);
-        settle(call);
+        this.settleCall(call);
         call.resolve(answer);
       }
     } else {
@@ -432,10 +484,14 @@ export class Session {
       // A draining server gets only what the SDK itself must say (unwatch, close).
       if (this.draining && !call.internal) return;
       if (this.inflight.size >= inFlightRequestsMax) return;
+      // A write is numbered when first written; at most sessionWritesInFlightMax numbers await answers.
+      const seq = !call.sequenced ? 0 : call.seq !== 0 ? call.seq : this.seqNext;
+      const seqFloor = Math.min(seq, this.seqFloor());
+      if (call.sequenced && seq - seqFloor >= sessionWritesInFlightMax) return;
       const id = this.requestId();
       let bytes: Uint8Array;
       try {
-        bytes = encodeFrame({ t: 'req', id, ...call.body } as Request);
+        bytes = encodeFrame({ t: 'req', id, ...call.body, ...(seq === 0 ? {} : { seq, seqFloor }) } as Request);
       } catch (err) {
         take();
         this.rejectCall(call, isVigilError(err) ? err : new VigilError('BAD_ARGUMENTS', String(err)));
@@ -443,12 +499,23 @@ export class Session {
       }
       if (this.inflight.size > 0 && this.inflightBytes + bytes.byteLength > inFlightRequestBytesMax) return;
       take();
+      if (call.sequenced && call.seq === 0) {
+        call.seq = this.seqNext++;
+        this.awaitingSeqs.add(call.seq);
+      }
       call.bytes = bytes.byteLength;
       this.inflight.set(id, call);
       this.inflightBytes += call.bytes;
       connection.send(bytes);
       this.lastSentAtMs = call.sentAtMs = performance.now();
     }
+  }
+
+  /** The lowest `seq` still awaiting an answer, or the next one when none does. */
+  private seqFloor(): number {
+    let floor = this.seqNext;
+    for (const seq of this.awaitingSeqs) if (seq < floor) floor = seq;
+    return floor;
   }
 
   /** A counter wrapping at requestIdMax, skipping ids still unanswered (§3.2). */
@@ -467,7 +534,7 @@ export class Session {
     this.heartbeatTimer = null;
     if (this.connection === null) return;
     const timeoutMs = this.negotiatedTimeoutMs;
-    const dueAt = Math.min(this.lastSentAtMs + timeoutMs / 3, this.lastReceivedAtMs + (2 * timeoutMs) / 3);
+    const dueAt = Math.min(this.lastPingAtMs + timeoutMs / 3, this.lastReceivedAtMs + (2 * timeoutMs) / 3);
     this.heartbeatTimer = setTimeout(() => this.heartbeat(), Math.max(1, Math.ceil(dueAt - performance.now())));
   }
 
@@ -486,7 +553,7 @@ export class Session {
       this.lost(new VigilError('CONNECTION_LOSS', `nothing from ${connection.endpoint} for ${Math.round(now - this.lastReceivedAtMs)}ms`));
       return;
     }
-    if (now - this.lastSentAtMs >= timeoutMs / 3) this.sendPing(connection);
+    if (now - this.lastPingAtMs >= timeoutMs / 3) this.sendPing(connection);
     this.scheduleHeartbeat();
   }
 
@@ -499,7 +566,7 @@ export class Session {
     this.inflight.set(id, call);
     this.inflightBytes += call.bytes;
     connection.send(bytes);
-    this.lastSentAtMs = call.sentAtMs = performance.now();
+    this.lastSentAtMs = this.lastPingAtMs = call.sentAtMs = performance.now();
   }
 
   // ---- draining ----
@@ -535,7 +602,8 @@ export class Session {
     const resend: PendingCall[] = [];
     for (const call of this.inflight.values()) {
       if (call.settled) continue;
-      if (call.resendable) resend.push(call);
+      if (call.seq !== 0) call.inDoubt = error;
+      if (call.resendable || call.seq !== 0) resend.push(call);
       else this.rejectCall(call, new VigilError('CONNECTION_LOSS', `the connection to ${connection.endpoint} was lost before the answer (${error.message})`, { cause: error }));
     }
     this.clearInflight();
@@ -549,10 +617,12 @@ export class Session {
   /** The session is gone: every call fails, every watch ends; maybe open a new session. */
   private expire(error: VigilError): void {
     this.detachConnection();
-    for (const call of this.inflight.values()) this.rejectCall(call, error);
+    for (const call of this.inflight.values()) this.rejectCall(call, endedError(call, error));
     this.clearInflight();
     this.failAll(this.priority, error);
-    this.failAll(this.queue, error);
+    for (const call of this.queue.splice(0)) this.rejectCall(call, endedError(call, error));
+    this.seqNext = 1;
+    this.awaitingSeqs.clear();
     this.sessionIdValue = 0;
     this.secret = null;
     this.confirmedAtMsValue = 0;
@@ -626,12 +696,19 @@ export class Session {
     const index = this.queue.indexOf(call);
     if (index >= 0) this.queue.splice(index, 1);
     this.rejectCall(call, error);
+    // Its seq no longer holds the floor down: a write held back by the cap may go now.
+    if (call.seq !== 0) this.pump();
   }
 
   private rejectCall(call: PendingCall, error: VigilError): void {
     if (call.settled) return;
-    settle(call);
+    this.settleCall(call);
     call.reject(error);
+  }
+
+  private settleCall(call: PendingCall): void {
+    settle(call);
+    if (call.seq !== 0) this.awaitingSeqs.delete(call.seq);
   }
 
   private setState(state: ConnectionState): void {
@@ -651,7 +728,20 @@ function pendingCall(
   body: RequestBody,
   fields: Pick<PendingCall, 'resolve' | 'reject' | 'resendable' | 'internal' | 'onAnswer' | 'onLateAnswer'>,
 ): PendingCall {
-  return { body, ...fields, settled: false, timer: null, detachAbort: null, bytes: 0, sentAtMs: 0 };
+  const sequenced = !fields.internal && sequencedOps.has(body.op);
+  return { body, ...fields, sequenced, seq: 0, inDoubt: null, settled: false, timer: null, detachAbort: null, bytes: 0, sentAtMs: 0 };
+}
+
+/** The deadline passed: for a write being resent, its outcome is unknown. */
+function deadlineError(call: PendingCall, timeoutMs: number): VigilError {
+  if (call.inDoubt === null) return new VigilError('TIMEOUT', `no answer to ${call.body.op} within ${timeoutMs}ms`);
+  return new VigilError('TIMEOUT', `no answer to ${call.body.op} within ${timeoutMs}ms; it was being resent after ${call.inDoubt.message}, so whether it took effect is unknown`, { cause: call.inDoubt });
+}
+
+/** The session ended: a write being resent fails with the unknown-outcome error, anything else with `error`. */
+function endedError(call: PendingCall, error: VigilError): VigilError {
+  if (call.inDoubt === null) return error;
+  return new VigilError('CONNECTION_LOSS', `${call.body.op} was being resent after ${call.inDoubt.message} when the session ended (${error.message}); whether it took effect is unknown`, { cause: error });
 }
 
 function settle(call: PendingCall): void {
@@ -674,3 +764,29 @@ function shuffled<T>(items: readonly T[], random: () => number): T[] {
 }
 
 function noop(): void {}
+
+/**
+ * Whether an answer proves the session was heard, after the request was sent, by a member in
+ * touch with the leader (client.sessionAliveUntilMs): a ping (a member cut off from the leader
+ * answers NO_LEADER instead), and a write or linearizable read that went through the leader and
+ * came back with a result or a tree error. A sequential read, or any other error, proves nothing:
+ * a member cut off from the leader still answers those.
+ */
+function vouchesForSession(body: RequestBody, response: Response): boolean {
+  if (!response.ok && !(isErrorCode(response.error.name) && errorCatalogue[response.error.name].wire < 200)) return false;
+  switch (body.op) {
+    case 'ping':
+    case 'create':
+    case 'set':
+    case 'delete':
+    case 'multi':
+    case 'sync':
+      return true;
+    case 'get':
+    case 'exists':
+    case 'children':
+      return body.consistency !== 'sequential';
+    default:
+      return false;
+  }
+}

@@ -37,6 +37,33 @@ describe('heartbeat', () => {
     await reconnected;
     expect(client.serverId).toBe(2);
   });
+
+  it('a server that answers pings NO_LEADER (cut off from the leader) is left at once, though it keeps answering', async () => {
+    cluster = new FakeCluster({ negotiatedTimeoutMs: 600 });
+    const cut = await cluster.startServer(1);
+    const other = await cluster.startServer(2);
+    other.refuseHello = 'SHUTTING_DOWN';
+    client = await connect({ endpoints: [cut.url, other.url], reconnectBackoff: { baseMs: 2, maxMs: 10 } });
+    other.refuseHello = null;
+    cut.refuseHello = 'NO_LEADER';
+    cut.pingError = 'NO_LEADER';
+    await nextState(client, 'reconnected');
+    expect(client.serverId).toBe(2);
+  });
+
+  it('a busy client still pings every third of the timeout', async () => {
+    cluster = new FakeCluster({ negotiatedTimeoutMs: 600 });
+    const server = await cluster.startServer();
+    client = await connect({ endpoints: [server.url] });
+    const busy = client;
+    let stop = false;
+    const traffic = (async () => {
+      while (!stop) await busy.exists('/x', { consistency: 'sequential' });
+    })();
+    await server.waitFor((f) => f.t === 'req' && f.op === 'ping');
+    stop = true;
+    await traffic;
+  });
 });
 
 describe('the proven life of a session (sessionAliveUntilMs)', () => {
@@ -61,6 +88,19 @@ describe('the proven life of a session (sessionAliveUntilMs)', () => {
     expect(client.sessionAliveUntilMs).toBeGreaterThanOrEqual(sentAfter + 5_000);
     expect(client.sessionAliveUntilMs).toBeGreaterThan(afterWelcome);
     expect(client.sessionAliveUntilMs).toBeLessThanOrEqual(performance.now() + 5_000);
+  });
+
+  it('a sequential read proves nothing (a member cut off from the leader still answers it); a linearizable one does', async () => {
+    cluster = new FakeCluster({ negotiatedTimeoutMs: 10_000 });
+    const server = await cluster.startServer();
+    client = await connect({ endpoints: [server.url] });
+    await client.exists('/x');
+    const proven = client.sessionAliveUntilMs;
+    await client.exists('/x', { consistency: 'sequential' });
+    await client.get('/', { consistency: 'sequential' });
+    expect(client.sessionAliveUntilMs).toBe(proven);
+    await client.exists('/x');
+    expect(client.sessionAliveUntilMs).toBeGreaterThan(proven);
   });
 
   it('stands still while requests go unanswered, and is 0 once the client is closed', async () => {

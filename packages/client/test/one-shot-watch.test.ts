@@ -1,9 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connect, type VigilClient, type WatchEvent } from '@vigil/client';
-import { FakeCluster, type FakeServer } from './support/fake-server.js';
+import { type VigilClient, type WatchEvent } from '@vigil/client';
+import { twoServersFirstConnected, type FakeCluster, type FakeServer } from './support/fake-server.js';
 import { deferred, nextState } from './support/helpers.js';
 
-const backoff = { baseMs: 2, maxMs: 10 };
 
 describe('one-shot watches', () => {
   let cluster: FakeCluster;
@@ -12,12 +11,7 @@ describe('one-shot watches', () => {
   let client: VigilClient;
 
   beforeEach(async () => {
-    cluster = new FakeCluster();
-    first = await cluster.startServer(1);
-    second = await cluster.startServer(2);
-    second.refuseHello = 'SHUTTING_DOWN';
-    client = await connect({ endpoints: [first.url, second.url], reconnectBackoff: backoff });
-    second.refuseHello = null;
+    ({ cluster, first, second, client } = await twoServersFirstConnected());
   });
   afterEach(async () => {
     await client.close();

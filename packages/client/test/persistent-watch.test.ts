@@ -1,10 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connect, type PersistentWatchEvent, type VigilClient, type WatchStream } from '@vigil/client';
+import { type PersistentWatchEvent, type VigilClient, type WatchStream } from '@vigil/client';
 import type { Request, WatchRequest } from '@vigil/protocol';
-import { FakeCluster, type FakeServer } from './support/fake-server.js';
+import { twoServersFirstConnected, type FakeCluster, type FakeServer } from './support/fake-server.js';
 import { nextState } from './support/helpers.js';
 
-const backoff = { baseMs: 2, maxMs: 10 };
 const isWatchRequest = (f: { t: string }): f is WatchRequest => f.t === 'req' && (f as Request).op === 'watch';
 
 /** Reads `count` events from a stream without closing it. */
@@ -26,12 +25,7 @@ describe('persistent watches', () => {
   let client: VigilClient;
 
   beforeEach(async () => {
-    cluster = new FakeCluster();
-    first = await cluster.startServer(1);
-    second = await cluster.startServer(2);
-    second.refuseHello = 'SHUTTING_DOWN';
-    client = await connect({ endpoints: [first.url, second.url], reconnectBackoff: backoff });
-    second.refuseHello = null;
+    ({ cluster, first, second, client } = await twoServersFirstConnected());
   });
   afterEach(async () => {
     await client.close();

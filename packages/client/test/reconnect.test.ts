@@ -50,13 +50,16 @@ describe('reconnecting', () => {
     expect(text((await client.get('/a')).data)).toBe('');
   });
 
-  it('a write in flight when the connection drops rejects CONNECTION_LOSS', async () => {
+  it('a write in flight when the connection drops is sent again, under its seq, after the reconnect', async () => {
     first.hold = (request) => request.op === 'create';
     const write = client.create('/a', 'x');
-    await first.waitFor((f) => f.t === 'req' && f.op === 'create');
+    const sent = await first.waitFor((f): f is Request => f.t === 'req' && f.op === 'create');
     first.refuseHello = 'SHUTTING_DOWN';
     first.dropConnections();
-    await expect(write).rejects.toMatchObject({ code: 'CONNECTION_LOSS', retryable: false });
+    expect((await write).path).toBe('/a');
+    const resent = await second.waitFor((f): f is Request => f.t === 'req' && f.op === 'create');
+    expect(resent).toMatchObject({ seq: 1, seqFloor: 1 });
+    expect(sent).toMatchObject({ seq: 1, seqFloor: 1 });
   });
 
   it('a read in flight when the connection drops is sent again after the reconnect', async () => {
@@ -143,5 +146,23 @@ describe('reconnecting', () => {
     second.refuseHello = null;
     await reconnected;
     expect(client.serverId).toBe(2);
+  });
+
+  it('setEndpoints: later reconnects dial only the new list, and the session moves to a member it did not know at connect', async () => {
+    const third = await cluster.startServer(3);
+    const only = await connect({ endpoints: [first.url], reconnectBackoff: backoff });
+    try {
+      only.setEndpoints([third.url]);
+      expect(only.serverId).toBe(1);
+      const reconnected = nextState(only, 'reconnected');
+      first.dropConnections();
+      await reconnected;
+      expect(only.serverId).toBe(3);
+      await only.create('/on-third');
+      expect(() => only.setEndpoints([])).toThrow(/at least one endpoint/);
+      expect(() => only.setEndpoints(['not a url at all'])).toThrow(/is not ws:/);
+    } finally {
+      await only.close();
+    }
   });
 });

@@ -45,6 +45,13 @@ export const inFlightRequestsMax = 1024;
 /** Bytes of those in-flight request frames together; more get TOO_MANY_REQUESTS. */
 export const inFlightRequestBytesMax = 64 * 1024 * 1024;
 
+/**
+ * Writes a session may have awaiting an answer, counted by sequence number: a write's `seq` is less
+ * than this above its `seqFloor`. The same bound as @vigil/store's `sessionRepliesMax`, the answers
+ * the cluster keeps per session for resends (the SDK holds further writes back).
+ */
+export const sessionWritesInFlightMax = 64;
+
 /** Watches (one-shot and persistent) a session may hold at once; more get TOO_MANY_WATCHES. */
 export const watchesPerSessionMax = 65_536;
 
@@ -97,6 +104,7 @@ export const limits: Readonly<Record<string, LimitSpec>> = {
   watchIdMax: { value: watchIdMax, unit: '', meaning: 'watch ids are 1..this (uint32)' },
   inFlightRequestsMax: { value: inFlightRequestsMax, unit: 'requests', meaning: 'unanswered requests per connection' },
   inFlightRequestBytesMax: { value: inFlightRequestBytesMax, unit: 'bytes', meaning: 'their frames together' },
+  sessionWritesInFlightMax: { value: sessionWritesInFlightMax, unit: 'writes', meaning: 'a write\'s `seq` minus its `seqFloor` is below this (§5, exactly-once writes)' },
   watchesPerSessionMax: { value: watchesPerSessionMax, unit: 'watches', meaning: 'one-shot plus persistent watches of a session' },
   watchEventsQueuedMax: { value: watchEventsQueuedMax, unit: 'events', meaning: 'watch events queued for a connection before SLOW_CONSUMER' },
   outboundBytesMax: { value: outboundBytesMax, unit: 'bytes', meaning: 'unflushed bytes of a connection before SLOW_CONSUMER' },

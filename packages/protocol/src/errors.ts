@@ -7,7 +7,8 @@ import { errorMessageBytesMax } from './constants.js';
  *
  * `retryable: true` means the request certainly did not take effect and sending it again (on this
  * or another connection) may succeed. TIMEOUT and CONNECTION_LOSS are not retryable: their outcome
- * is unknown, so a read may be repeated but a write must be checked first.
+ * is unknown, so a read may be repeated but a write must be checked first — unless it is resent
+ * under its session `seq`, which the cluster applies at most once (docs/protocol.md §5).
  *
  * Wire numbers are stable forever: never reuse or renumber one, only add. They stay below 1000 so
  * that `4000 + wire` is a WebSocket application close code.
@@ -35,6 +36,7 @@ export const errorCatalogue = {
   SESSION_EXPIRED: { wire: 201, retryable: false, origin: 'server', description: 'the session is expired, closed, unknown, or its secret is wrong; its ephemerals are gone' },
   SESSION_MOVED: { wire: 202, retryable: false, origin: 'server', description: 'the session was attached on another connection; this one is closed' },
   TOO_MANY_WATCHES: { wire: 203, retryable: false, origin: 'server', description: 'the session holds watchesPerSessionMax watches' },
+  STALE_SEQUENCE: { wire: 204, retryable: false, origin: 'server', description: 'a write whose `seq` the session has moved past: a later write of the session took effect first, or the seq is below the floor the session declared; it was not applied (a resend from the SDK never took effect)' },
   // 3xx: the protocol itself.
   MALFORMED_FRAME: { wire: 301, retryable: false, origin: 'server', description: 'not a msgpack frame of the allowed subset, or a field of the wrong type or missing' },
   UNKNOWN_OP: { wire: 302, retryable: false, origin: 'server', description: 'the request op is not one this protocol version knows' },

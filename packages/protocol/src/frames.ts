@@ -109,16 +109,31 @@ interface ReadFields {
   readonly consistency?: Consistency;
 }
 
-export interface CreateRequest extends RequestHead, CreateFields {
+/**
+ * Exactly-once writes (docs/protocol.md §5): a session numbers its writes, and a write resent
+ * after an unknown outcome carries the same number, so the cluster applies it at most once and
+ * answers a resend with the first answer. Both fields or neither.
+ */
+export interface WriteSequence {
+  /** The session's number of this write, 1..2^53−1, strictly increasing over the session's writes. */
+  readonly seq?: number;
+  /**
+   * The session's lowest `seq` still awaiting an answer (this one's included, so ≤ `seq`, and
+   * `seq − seqFloor < sessionWritesInFlightMax`): the cluster may forget the answers below it.
+   */
+  readonly seqFloor?: number;
+}
+
+export interface CreateRequest extends RequestHead, CreateFields, WriteSequence {
   readonly op: 'create';
 }
 export interface GetRequest extends RequestHead, ReadFields {
   readonly op: 'get';
 }
-export interface SetRequest extends RequestHead, SetFields {
+export interface SetRequest extends RequestHead, SetFields, WriteSequence {
   readonly op: 'set';
 }
-export interface DeleteRequest extends RequestHead, DeleteFields {
+export interface DeleteRequest extends RequestHead, DeleteFields, WriteSequence {
   readonly op: 'delete';
 }
 export interface ExistsRequest extends RequestHead, ReadFields {
@@ -141,7 +156,7 @@ export type MultiOp =
 
 export const multiOpNames = ['create', 'set', 'delete', 'check'] as const;
 
-export interface MultiRequest extends RequestHead {
+export interface MultiRequest extends RequestHead, WriteSequence {
   readonly op: 'multi';
   readonly ops: readonly MultiOp[];
 }

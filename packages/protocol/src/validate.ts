@@ -6,7 +6,8 @@
  * Which code a problem gets: a missing field, a wrong msgpack type or an out-of-range protocol
  * number (ids, revisions) is MALFORMED_FRAME; an unknown request op is UNKNOWN_OP; a well-typed
  * operation argument with a bad value (data or path too long, unknown mode, limit out of range) is
- * BAD_ARGUMENTS, the code the store gives the same problem.
+ * BAD_ARGUMENTS, the code the store gives the same problem. So is a write's `seq`/`seqFloor` pair
+ * out of range or inconsistent: it refuses that write, not the frame.
  */
 import {
   childrenPageMax,
@@ -16,6 +17,7 @@ import {
   pathBytesMax,
   requestIdMax,
   sessionSecretBytes,
+  sessionWritesInFlightMax,
   ttlMsMax,
   watchEventsPerFrameMax,
   watchIdMax,
@@ -43,6 +45,7 @@ import {
   type OpResult,
   type Request,
   type ServerFrame,
+  type WriteSequence,
   type Stat,
   type WatchEvent,
 } from './frames.js';
@@ -234,6 +237,17 @@ function multiOp(value: unknown, index: number): MultiOp {
   }
 }
 
+/** `seq` and `seqFloor` of a write: both or neither, `seqFloor ≤ seq < seqFloor + sessionWritesInFlightMax`. */
+function writeSequence(raw: Raw): WriteSequence {
+  const seq = optInt(raw, 'seq', '', { ...positive, argument: true });
+  const seqFloor = optInt(raw, 'seqFloor', '', { ...positive, argument: true });
+  if (seq === undefined && seqFloor === undefined) return {};
+  if (seq === undefined || seqFloor === undefined) return badArguments(seq === undefined ? 'seqFloor without seq' : 'seq without seqFloor');
+  if (seqFloor > seq) badArguments(`seqFloor ${seqFloor} is above seq ${seq}`);
+  if (seq - seqFloor >= sessionWritesInFlightMax) badArguments(`seq ${seq} is ${sessionWritesInFlightMax} or more above seqFloor ${seqFloor}`);
+  return { seq, seqFloor };
+}
+
 function readFields(raw: Raw): { path: string; watch?: boolean; consistency?: Consistency } {
   return withOptional(
     { path: path(raw, 'path', '') },
@@ -251,14 +265,14 @@ function request(raw: Raw, ctx: DecodeContext): Request {
   const t = 'req' as const;
   switch (op) {
     case 'create':
-      return { t, id, op, ...createFields(raw, '') };
+      return { t, id, op, ...createFields(raw, ''), ...writeSequence(raw) };
     case 'get':
     case 'exists':
       return { t, id, op, ...readFields(raw) };
     case 'set':
-      return withOptional({ t, id, op, path: path(raw, 'path', ''), data: data(raw, 'data', '') }, { version: optInt(raw, 'version', '', version) });
+      return withOptional({ t, id, op, path: path(raw, 'path', ''), data: data(raw, 'data', '') }, { version: optInt(raw, 'version', '', version), ...writeSequence(raw) });
     case 'delete':
-      return withOptional({ t, id, op, path: path(raw, 'path', '') }, { version: optInt(raw, 'version', '', version) });
+      return withOptional({ t, id, op, path: path(raw, 'path', '') }, { version: optInt(raw, 'version', '', version), ...writeSequence(raw) });
     case 'children':
       return withOptional(
         { t, id, op, ...readFields(raw) },
@@ -271,7 +285,7 @@ function request(raw: Raw, ctx: DecodeContext): Request {
     case 'multi': {
       const list = array(raw, 'ops', '');
       if (list.length > multiOpsMax) badArguments(`ops holds ${list.length} ops, more than ${multiOpsMax}`);
-      return { t, id, op, ops: list.map(multiOp) };
+      return { t, id, op, ops: list.map(multiOp), ...writeSequence(raw) };
     }
     case 'watch':
       return withOptional(

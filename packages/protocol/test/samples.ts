@@ -18,6 +18,8 @@ export const clientSamples: readonly ClientFrame[] = [
   { t: 'req', id: 4, op: 'set', path: '/a', data: new Uint8Array([9]) },
   { t: 'req', id: 5, op: 'set', path: '/a', data: new Uint8Array([9]), version: -1 },
   { t: 'req', id: 6, op: 'delete', path: '/a', version: 3 },
+  { t: 'req', id: 6, op: 'delete', path: '/a', seq: 70, seqFloor: 7 },
+  { t: 'req', id: 4, op: 'set', path: '/a', data: new Uint8Array([9]), seq: 2 ** 52, seqFloor: 2 ** 52 },
   { t: 'req', id: 7, op: 'exists', path: '/a', watch: true },
   { t: 'req', id: 8, op: 'children', path: '/', withStats: true, after: 'b', limit: 100, watch: false, consistency: 'linearizable' },
   {
@@ -27,6 +29,8 @@ export const clientSamples: readonly ClientFrame[] = [
       { op: 'set', path: '/a', data: new Uint8Array([2]), version: 3 },
       { op: 'delete', path: '/c' },
     ],
+    seq: 3,
+    seqFloor: 1,
   },
   { t: 'req', id: 10, op: 'multi', ops: [] },
   { t: 'req', id: 11, op: 'sync' },

@@ -10,6 +10,7 @@ import {
   mapEntriesMax,
   multiOpsMax,
   pathBytesMax,
+  sessionWritesInFlightMax,
   ttlMsMax,
   type DecodeErrorCode,
 } from '../src/index.js';
@@ -91,6 +92,16 @@ const clientCases: readonly Case[] = [
   { title: 'multi with an unknown op inside', bytes: req({ op: 'multi', ops: [{ op: 'frob', path: '/a' }] }), code: 'UNKNOWN_OP', id: 7 },
   { title: 'multi with a non-map op', bytes: req({ op: 'multi', ops: [1] }), code: 'MALFORMED_FRAME', id: 7 },
   { title: 'multi with oversized data in an op', bytes: req({ op: 'multi', ops: [{ op: 'set', path: '/a', data: new Uint8Array(dataBytesMax + 1) }] }), code: 'BAD_ARGUMENTS', id: 7 },
+  // Exactly-once writes: seq and seqFloor.
+  { title: 'a write with seq 0', bytes: req({ op: 'delete', path: '/a', seq: 0, seqFloor: 0 }), code: 'BAD_ARGUMENTS', id: 7 },
+  { title: 'a write with a negative seqFloor', bytes: req({ op: 'delete', path: '/a', seq: 3, seqFloor: -1 }), code: 'BAD_ARGUMENTS', id: 7 },
+  { title: 'a write with seq past 2^53', bytes: req({ op: 'set', path: '/a', data: new Uint8Array(0), seq: 2 ** 60, seqFloor: 1 }), code: 'MALFORMED_FRAME', id: 7 },
+  { title: 'a write with a fractional seq', bytes: req({ op: 'set', path: '/a', data: new Uint8Array(0), seq: 1.5, seqFloor: 1 }), code: 'MALFORMED_FRAME', id: 7 },
+  { title: 'a write with a str seq', bytes: req({ op: 'create', path: '/a', data: new Uint8Array(0), mode: 'persistent', seq: '1', seqFloor: 1 }), code: 'MALFORMED_FRAME', id: 7 },
+  { title: 'a write with seq but no seqFloor', bytes: req({ op: 'create', path: '/a', data: new Uint8Array(0), mode: 'persistent', seq: 1 }), code: 'BAD_ARGUMENTS', id: 7 },
+  { title: 'a write with seqFloor but no seq', bytes: req({ op: 'multi', ops: [], seqFloor: 1 }), code: 'BAD_ARGUMENTS', id: 7 },
+  { title: 'a write with seqFloor above seq', bytes: req({ op: 'multi', ops: [], seq: 4, seqFloor: 5 }), code: 'BAD_ARGUMENTS', id: 7 },
+  { title: `a write with seq sessionWritesInFlightMax above seqFloor`, bytes: req({ op: 'delete', path: '/a', seq: 10 + sessionWritesInFlightMax, seqFloor: 10 }), code: 'BAD_ARGUMENTS', id: 7 },
   { title: 'watch without mode', bytes: req({ op: 'watch', path: '/a' }), code: 'MALFORMED_FRAME', id: 7 },
   { title: 'watch with an unknown mode', bytes: req({ op: 'watch', path: '/a', mode: 'once' }), code: 'BAD_ARGUMENTS', id: 7 },
   { title: 'watch from a negative revision', bytes: req({ op: 'watch', path: '/a', mode: 'persistent', fromRevision: -1 }), code: 'MALFORMED_FRAME', id: 7 },
@@ -141,6 +152,22 @@ describe('client frame validation', () => {
     const bytes = hex('83 a95f5f70726f746f5f5f 81a26f70a470696e67 a174a3726571 a26964 01');
     const decoded = decodeClientFrame(bytes);
     expect(!decoded.ok && decoded.error).toMatchObject({ code: 'MALFORMED_FRAME', id: 1 });
+  });
+
+  it('keeps seq and seqFloor on writes only, and accepts the widest span', () => {
+    const sequence = { seq: 2 ** 40 + sessionWritesInFlightMax - 1, seqFloor: 2 ** 40 };
+    for (const fields of [
+      { op: 'create', path: '/a', data: new Uint8Array(0), mode: 'persistent' },
+      { op: 'set', path: '/a', data: new Uint8Array(0) },
+      { op: 'delete', path: '/a' },
+      { op: 'multi', ops: [] },
+    ]) {
+      const decoded = decodeClientFrame(req({ ...fields, ...sequence }));
+      expect(decoded.ok && decoded.value).toMatchObject(sequence);
+    }
+    // Not a write: the fields mean nothing there and are dropped like any unknown key.
+    const read = decodeClientFrame(req({ op: 'get', path: '/a', seq: 0, seqFloor: 9 }));
+    expect(read.ok && read.value).toEqual({ t: 'req', id: 7, op: 'get', path: '/a' });
   });
 
   it('rejects what is not bytes at all', () => {

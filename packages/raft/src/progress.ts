@@ -16,6 +16,8 @@ export class Progress {
   probeSent = false;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** The leader's tick count when it last heard from this member (see RawNode.ticksSinceLeaderContact). */
+  heardAtTick = 0;
   /** The highest read round this follower has acknowledged. */
   readRound = 0;
   /** Snapshot transfer: the snapshot index, the bytes acknowledged and sent, and an ack seen since the last heartbeat. */

@@ -138,6 +138,8 @@ export class RawNode {
   private readonly votes = new Map<NodeId, boolean>();
 
   private electionElapsed = 0;
+  /** Ticks since this node started (a clock for the leader's contact with its followers). */
+  private ticks = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTicks = 0;
   private leadTransferee: NodeId = NONE;
@@ -235,6 +237,7 @@ export class RawNode {
 
   /** Advance logical time by one tick. */
   tick(): void {
+    this.ticks++;
     if (this.role === 'leader') this.tickLeader();
     else this.tickElection();
   }
@@ -297,6 +300,25 @@ export class RawNode {
     const pr = this.progress.get(to)!;
     if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
     else this.sendAppend(pr, true);
+  }
+
+  /**
+   * The transport has a new connection to `peer`: what was in flight to it may be lost with the
+   * old one (a restarted or healed follower). A leader probes it now instead of at its next
+   * heartbeat, and resumes a snapshot transfer from the last acknowledged chunk. Only flow control
+   * changes, so a spurious call costs one message.
+   */
+  peerReconnected(peer: NodeId): void {
+    if (this.role !== 'leader' || peer === this.id) return;
+    const pr = this.progress.get(peer);
+    if (pr === undefined) return;
+    if (pr.state === 'snapshot') {
+      this.resendSnapshot(pr);
+      return;
+    }
+    if (pr.state === 'replicate') pr.becomeProbe();
+    else pr.probeSent = false;
+    this.sendAppend(pr, true);
   }
 
   /** The state machine has a snapshot at `index` (≤ applied); followers behind the log get it. */
@@ -471,6 +493,22 @@ export class RawNode {
     };
   }
 
+  /**
+   * Ticks since this node last heard from its leader; on the leader itself, since it last heard
+   * from a majority (it steps down only when check-quorum's window ends, up to twice as late);
+   * undefined when it knows no leader. What a member may
+   * vouch for on the leader's behalf — that a session it hears is alive — goes stale with it.
+   */
+  ticksSinceLeaderContact(): number | undefined {
+    if (this.role === 'leader') {
+      // A leader's contact is its quorum's: the age of the newest word from the member that,
+      // counting itself, completes a majority (a leader cut off from its peers ages like a follower).
+      const ages = [...this.membership.voters].map((id) => (id === this.id ? 0 : this.ticks - (this.progress.get(id)?.heardAtTick ?? 0))).sort((a, b) => a - b);
+      return ages[this.membership.quorum() - 1] ?? 0;
+    }
+    return this.leader === NONE ? undefined : this.electionElapsed;
+  }
+
   /** The term of the entry at `index`, if this node still holds it (for checkers and drivers). */
   termAt(index: number): number | undefined {
     return this.log.term(index);
@@ -519,7 +557,7 @@ export class RawNode {
     const next = this.log.lastIndex() + 1;
     for (const id of [...this.membership.voters, ...this.membership.learners]) {
       const pr = new Progress(id, next, this.membership.learners.has(id));
-      pr.recentActive = true;
+      this.heardFrom(pr);
       this.progress.set(id, pr);
     }
     const self = this.progress.get(this.id);
@@ -557,6 +595,11 @@ export class RawNode {
       this.bcastHeartbeat();
       this.retrySnapshots();
     }
+  }
+
+  private heardFrom(pr: Progress): void {
+    pr.recentActive = true;
+    pr.heardAtTick = this.ticks;
   }
 
   private quorumActive(): boolean {
@@ -612,6 +655,10 @@ export class RawNode {
   // Message handling by role
 
   private handleVoteRequest(m: VoteRequest): void {
+    if (m.type === 'preVote' && this.yieldsNotTo(m)) {
+      this.send({ type: 'preVoteResp', to: m.from, from: this.id, term: this.term, reject: true });
+      return;
+    }
     const canVote = this.vote === m.from || (this.vote === NONE && this.leader === NONE) || (m.type === 'preVote' && m.term > this.term);
     const upToDate = this.faults.voteWithoutLogCheck === true || this.log.isUpToDate(m.lastIndex, m.lastTerm);
     const respType = m.type === 'vote' ? 'voteResp' : 'preVoteResp';
@@ -624,6 +671,20 @@ export class RawNode {
     } else {
       this.send({ type: respType, to: m.from, from: this.id, term: this.term, reject: true });
     }
+  }
+
+  /**
+   * Two members whose election timers fire together would grant each other's pre-votes, both
+   * stand, each vote for itself and split the vote — with two of three voters left, every time —
+   * costing another whole election timeout. Between two pre-candidates of the same round, the
+   * lower id wins when its log is at least as up to date: it refuses the other's pre-vote, which
+   * grants its own. Safety is untouched (a pre-vote changes no term and no vote); liveness too: the
+   * lower id refuses only while it is itself standing and can win the other's vote.
+   */
+  private yieldsNotTo(m: VoteRequest): boolean {
+    if (this.role !== 'preCandidate' || m.transfer || m.term !== this.term + 1 || this.id > m.from) return false;
+    const lastTerm = this.log.lastTerm();
+    return lastTerm > m.lastTerm || (lastTerm === m.lastTerm && this.log.lastIndex() >= m.lastIndex);
   }
 
   private stepCandidate(m: Message): void {
@@ -786,7 +847,7 @@ export class RawNode {
       case 'heartbeatResp': {
         const pr = this.progress.get(m.from);
         if (pr === undefined) return;
-        pr.recentActive = true;
+        this.heardFrom(pr);
         pr.probeSent = false;
         if (m.readRound > pr.readRound) pr.readRound = m.readRound;
         pr.freeFirstInflightIfFull(this.inflightMsgsMax, this.inflightBytesMax);
@@ -810,7 +871,7 @@ export class RawNode {
   private handleAppendResponse(m: AppendResponse): void {
     const pr = this.progress.get(m.from);
     if (pr === undefined) return;
-    pr.recentActive = true;
+    this.heardFrom(pr);
     if (m.reject) {
       const hint = m.hintTerm > 0 ? this.log.findConflictByTerm(m.rejectHint, m.hintTerm) : m.rejectHint;
       if (pr.maybeDecrTo(m.index, hint)) {
@@ -835,7 +896,7 @@ export class RawNode {
   private handleSnapshotResponse(m: SnapshotChunkResponse): void {
     const pr = this.progress.get(m.from);
     if (pr === undefined) return;
-    pr.recentActive = true;
+    this.heardFrom(pr);
     if (pr.state !== 'snapshot' || m.snapshotIndex !== pr.snapshotIndex) return;
     if (m.offset > pr.snapshotAcked) {
       pr.snapshotAcked = m.offset;
@@ -920,13 +981,18 @@ export class RawNode {
       if (pr.state !== 'snapshot') continue;
       pr.snapshotStalledTicks += this.heartbeatTicks;
       if (pr.snapshotStalledTicks < this.electionTicks) continue;
-      pr.snapshotStalledTicks = 0;
-      const total = this.snapshot?.data.length ?? 0;
-      // Fully acknowledged but not yet confirmed installed: resend the last chunk to ask again.
-      pr.snapshotSent = pr.snapshotAcked >= total ? Math.max(0, total - this.snapshotChunkBytes) : pr.snapshotAcked;
-      pr.snapshotAcked = Math.min(pr.snapshotAcked, pr.snapshotSent);
-      this.sendSnapshotChunks(pr);
+      this.resendSnapshot(pr);
     }
+  }
+
+  /** Send the unacknowledged part of a snapshot transfer again. */
+  private resendSnapshot(pr: Progress): void {
+    pr.snapshotStalledTicks = 0;
+    const total = this.snapshot?.data.length ?? 0;
+    // Fully acknowledged but not yet confirmed installed: resend the last chunk to ask again.
+    pr.snapshotSent = pr.snapshotAcked >= total ? Math.max(0, total - this.snapshotChunkBytes) : pr.snapshotAcked;
+    pr.snapshotAcked = Math.min(pr.snapshotAcked, pr.snapshotSent);
+    this.sendSnapshotChunks(pr);
   }
 
   private bcastHeartbeat(): void {
@@ -1034,7 +1100,7 @@ export class RawNode {
       const pr = this.progress.get(id);
       if (pr === undefined) {
         const fresh = new Progress(id, next, this.membership.learners.has(id));
-        fresh.recentActive = true;
+        this.heardFrom(fresh);
         this.progress.set(id, fresh);
         this.sendAppend(fresh, true);
       } else {

@@ -34,6 +34,15 @@ function threeNodes(): Map<NodeId, RawNode> {
   return new Map(ids.map((id) => [id, node(id, RawNode.bootstrap(ids))]));
 }
 
+/** Three nodes with node 1 elected and everything said. */
+function threeWithLeader(): { nodes: Map<NodeId, RawNode>; leader: RawNode } {
+  const nodes = threeNodes();
+  settle(nodes);
+  nodes.get(1)!.campaign();
+  settle(nodes);
+  return { nodes, leader: nodes.get(1)! };
+}
+
 describe('RawNode', () => {
   test('a single voter elects itself and commits only what it has made durable', () => {
     const n = node(1, RawNode.bootstrap([1]));
@@ -53,10 +62,7 @@ describe('RawNode', () => {
   });
 
   test('a follower refuses proposals with NOT_LEADER', () => {
-    const nodes = threeNodes();
-    settle(nodes);
-    nodes.get(1)!.campaign();
-    settle(nodes);
+    const { nodes } = threeWithLeader();
     expect(() => nodes.get(2)!.propose(new Uint8Array(1))).toThrowError(RaftError);
     try {
       nodes.get(2)!.propose(new Uint8Array(1));
@@ -87,10 +93,7 @@ describe('RawNode', () => {
   });
 
   test('replicates to every follower and commits by majority', () => {
-    const nodes = threeNodes();
-    settle(nodes);
-    nodes.get(1)!.campaign();
-    settle(nodes);
+    const { nodes } = threeWithLeader();
     const { index } = nodes.get(1)!.propose(new Uint8Array([1, 2, 3]));
     settle(nodes);
     for (const n of nodes.values()) expect(n.status().applied).toBeGreaterThanOrEqual(index);
@@ -153,12 +156,31 @@ describe('RawNode', () => {
     expect(leader.status().progress.find((p) => p.id === 3)!.inflightMsgs).toBeLessThanOrEqual(2);
   });
 
+  test('a leader resends to a reconnected follower at once, from where it last matched', () => {
+    const { nodes, leader } = threeWithLeader();
+    const matched = leader.status().progress.find((p) => p.id === 3)!.match;
+    // Appends to 3 are lost (its connection dropped); 2 acknowledges, so the entries commit.
+    for (let i = 0; i < 3; i++) leader.propose(new Uint8Array([i]));
+    for (let round = 0; round < 5; round++) {
+      for (const m of drain(leader).messages) if (m.to === 2) nodes.get(2)!.step(m);
+      for (const m of drain(nodes.get(2)!).messages) leader.step(m);
+    }
+    expect(leader.hasReady()).toBe(false);
+    leader.peerReconnected(3);
+    // No tick: the resend does not wait for a heartbeat.
+    const resent = drain(leader).messages.filter((m) => m.to === 3);
+    expect(resent).toHaveLength(1);
+    expect(resent[0]).toMatchObject({ type: 'app', prevIndex: matched });
+    const app = resent[0]!;
+    expect(app.type === 'app' ? app.entries.map((e) => e.index) : []).toEqual([matched + 1, matched + 2, matched + 3]);
+    // Followers and unknown peers: nothing to do.
+    nodes.get(2)!.peerReconnected(1);
+    nodes.get(2)!.peerReconnected(9);
+    expect(nodes.get(2)!.hasReady()).toBe(false);
+  });
+
   test('a leader answers ReadIndex only after its own term has a committed entry and a heartbeat round', () => {
-    const nodes = threeNodes();
-    settle(nodes);
-    nodes.get(1)!.campaign();
-    settle(nodes);
-    const leader = nodes.get(1)!;
+    const { nodes, leader } = threeWithLeader();
     leader.readIndex(42);
     const rd = leader.ready();
     expect(rd.readStates).toHaveLength(0);
@@ -173,10 +195,7 @@ describe('RawNode', () => {
   });
 
   test('a follower forwards ReadIndex to the leader and gets a read point', () => {
-    const nodes = threeNodes();
-    settle(nodes);
-    nodes.get(1)!.campaign();
-    settle(nodes);
+    const { nodes } = threeWithLeader();
     const follower = nodes.get(2)!;
     follower.readIndex(7);
     const seen: { ctx: number; ok: boolean; index: number }[] = [];
@@ -200,5 +219,68 @@ describe('RawNode', () => {
     expect(Array.from({ length: 100 }, () => b.nextInt(10))).toEqual(xs);
     expect(xs.every((x) => x >= 0 && x < 10)).toBe(true);
     expect(new Set(xs).size).toBe(10);
+  });
+
+  test('ticksSinceLeaderContact: 0 on a leader in touch with its followers, counts on a follower that stops hearing it, reset by a heartbeat', () => {
+    const nodes = threeNodes();
+    settle(nodes);
+    expect(nodes.get(2)!.ticksSinceLeaderContact()).toBeUndefined();
+    nodes.get(1)!.campaign();
+    settle(nodes);
+    const leader = nodes.get(1)!;
+    const follower = nodes.get(2)!;
+    expect(leader.ticksSinceLeaderContact()).toBe(0);
+    expect(follower.ticksSinceLeaderContact()).toBe(0);
+    // Cut off: the follower ticks without hearing the leader.
+    for (let t = 0; t < 4; t++) follower.tick();
+    expect(follower.ticksSinceLeaderContact()).toBe(4);
+    leader.tick();
+    for (const m of drain(leader).messages) if (m.to === 2) follower.step(m);
+    expect(follower.ticksSinceLeaderContact()).toBe(0);
+  });
+
+  test('ticksSinceLeaderContact on the leader: the age of its majority\'s newest word — one silent follower of two costs nothing, two make it age', () => {
+    const { nodes, leader } = threeWithLeader();
+    const tickAndAnswer = (answering: readonly number[]): void => {
+      leader.tick();
+      for (const m of drain(leader).messages) {
+        if (!answering.includes(m.to)) continue;
+        const n = nodes.get(m.to)!;
+        n.step(m);
+        for (const r of drain(n).messages) if (r.to === 1) leader.step(r);
+      }
+      drain(leader);
+    };
+    // Follower 3 silent: follower 2 still completes a majority.
+    for (let t = 0; t < 3; t++) tickAndAnswer([2]);
+    expect(leader.ticksSinceLeaderContact()).toBeLessThanOrEqual(1);
+    // Both silent (cut off, not yet at check-quorum's step-down): it ages tick by tick.
+    const before = leader.ticksSinceLeaderContact()!;
+    for (let t = 0; t < 3; t++) tickAndAnswer([]);
+    expect(leader.status().role).toBe('leader');
+    expect(leader.ticksSinceLeaderContact()).toBe(before + 3);
+    // One answer from either follower brings it back.
+    tickAndAnswer([3]);
+    expect(leader.ticksSinceLeaderContact()).toBeLessThanOrEqual(1);
+  });
+
+  test('two pre-candidates of one round with equal logs: the lower id refuses the other and is elected, no split vote', () => {
+    const nodes = threeNodes();
+    settle(nodes);
+    nodes.get(3)!.campaign();
+    settle(nodes);
+    nodes.delete(3); // the leader is gone
+    const [a, b] = [nodes.get(1)!, nodes.get(2)!];
+    // Both election timers fire at once: each is a pre-candidate before it hears the other.
+    for (let t = 0; t < 100 && (a.status().role !== 'preCandidate' || b.status().role !== 'preCandidate'); t++) {
+      if (a.status().role !== 'preCandidate') a.tick();
+      if (b.status().role !== 'preCandidate') b.tick();
+    }
+    expect([a.status().role, b.status().role]).toEqual(['preCandidate', 'preCandidate']);
+    const termBefore = a.status().term;
+    settle(nodes);
+    expect(a.status().role).toBe('leader');
+    expect(b.status().role).toBe('follower');
+    expect(a.status().term).toBe(termBefore + 1);
   });
 });

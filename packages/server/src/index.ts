@@ -44,3 +44,7 @@ export { PeerTransport } from './transport/peer-transport.js';
 export type { PeerAddress, PeerTransportOptions } from './transport/peer-transport.js';
 export { registerZnodeRoutes } from './http-api/znode-routes.js';
 export type { ZnodeApiPort } from './http-api/znode-routes.js';
+
+// The fault suite's known-bad switch: deliberate bugs, test-only, read from VIGIL_KNOWN_BAD by `vigil server`.
+export { knownBadEnv, knownBugs, knownBadFromEnv } from './testing/known-bad.js';
+export type { KnownBug } from './testing/known-bad.js';

@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Packr } from 'msgpackr';
 import { pino, type Logger } from 'pino';
-import { WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { Message, NodeId } from '@vigil/raft';
 import { encodePeerFrame, peerCloseCodes } from '../src/transport/peer-codec.js';
 import { PeerTransport, type PeerAddress, type PeerTransportOptions } from '../src/transport/peer-transport.js';
@@ -670,5 +672,97 @@ describe('peer transport', () => {
       .finally(() => child.kill('SIGKILL'));
     expect(out).toBe('closed');
     expect(code).toBe(0);
+  });
+});
+
+describe('peer transport: a peer that comes back', () => {
+  it('forgets the backoff once the peer is connected, whichever side dialed, and says so', async () => {
+    const logs = capturedLogs();
+    const connected: NodeId[] = [];
+    // Member 2's address is unusable: every dial of 1 fails and the backoff grows.
+    const t1 = await start({ selfId: 1, peers: new Map([[2, nowhere]]), logger: logs.logger, onPeerConnected: (p) => connected.push(p) });
+    await logs.waitFor((l) => l.msg === 'peer reconnect scheduled' && (l.attempt as number) >= 3, 'failed dials to pile up');
+    // 2 dials in, and is adopted.
+    const t2 = await start({ selfId: 2, peers: new Map([[1, t1.address]]), reverseDialDelayMs: 0 });
+    await logs.waitFor((l) => l.msg === 'peer connected' && l.peer === 2, 'the connection from 2');
+    expect(connected).toEqual([2]);
+    await t2.close();
+    const lost = await logs.waitFor((l) => l.msg === 'peer disconnected' && l.peer === 2, 'the loss');
+    const next = await logs.waitFor((l) => l.msg === 'peer reconnect scheduled' && logs.lines.indexOf(l) > logs.lines.indexOf(lost), 'the redial');
+    expect(next).toMatchObject({ attempt: 0, refused: false });
+  });
+
+  it('asks a peer that refused it for who it is at the slower pace', async () => {
+    const logs = capturedLogs();
+    const t1 = await start({ selfId: 1, peers: new Map() }); // no acceptPeer: 4 is an unknown member
+    await start({ selfId: 4, peers: new Map([[1, t1.address]]), reverseDialDelayMs: 0, logger: logs.logger });
+    const refused = await logs.waitFor((l) => l.msg === 'peer refused' && l.code === peerCloseCodes.unknownMember, 'the refusal');
+    const next = await logs.waitFor((l) => l.msg === 'peer reconnect scheduled' && logs.lines.indexOf(l) > logs.lines.indexOf(refused), 'the redial');
+    expect(next).toMatchObject({ refused: true });
+  });
+
+  it('keeps its connections through a stall of its own process (the silence was not the peer\'s)', async () => {
+    const logs = capturedLogs();
+    const intervalMs = 50;
+    const target = await start({ selfId: 10, peers: new Map([[2, nowhere]]), keepaliveIntervalMs: intervalMs, logger: logs.logger });
+    const peer = await rawClient(target.address); // answers pings only as told below
+    peer.ws.send(encodePeerFrame({ kind: 'hello', version: 1, clusterId, from: 2, to: 10 }));
+    await peer.nextFrame();
+    let pings = 0;
+    const pinged = new Promise<void>((resolve) => {
+      peer.ws.on('ping', () => {
+        pings += 1;
+        // The first ping goes unanswered (a slow peer), so the target's next round is its last
+        // chance; this answers that one.
+        if (pings >= 2) peer.ws.pong();
+        if (pings === 2) {
+          // The pong is on its way, then this whole process stops for four intervals (a GC pause,
+          // SIGSTOP): when it runs again, its keepalive round comes before it reads that pong.
+          const until = performance.now() + 4 * intervalMs;
+          while (performance.now() < until) { /* stalled */ }
+        }
+        if (pings === 5) resolve();
+      });
+    });
+    await within(pinged, 'three more keepalive rounds');
+    expect(logs.lines.filter((l) => l.msg === 'peer keepalive timeout')).toEqual([]);
+    expect(statOf(target, 2)).toMatchObject({ connected: true, connections: 1 });
+    peer.ws.close();
+  });
+
+  it('drops its own connection when it has been silent since a ping and the peer dials in (half-open)', async () => {
+    const logs = capturedLogs();
+    // Member 2, played by hand: it welcomes every hello, then never answers a ping.
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/raft', autoPong: false });
+    let hellos = 0;
+    let pinged!: () => void;
+    const firstPing = new Promise<void>((resolve) => { pinged = resolve; });
+    const secondHello = new Promise<void>((resolve) => {
+      server.on('connection', (ws) => {
+        ws.on('ping', () => pinged());
+        ws.on('message', () => {
+          hellos += 1;
+          ws.send(encodePeerFrame({ kind: 'welcome' }));
+          if (hellos === 2) resolve();
+        });
+      });
+    });
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+    try {
+      const t1 = await start({ selfId: 1, peers: new Map([[2, { host: '127.0.0.1', port }]]), keepaliveIntervalMs: 1_000, logger: logs.logger });
+      await logs.waitFor((l) => l.msg === 'peer connected' && l.peer === 2, 'the connection to 2');
+      await within(firstPing, 'the first keepalive ping');
+      // 2 dials in: it has no connection to 1, so the one 1 holds is half-open.
+      const dialIn = await rawClient(t1.address);
+      dialIn.ws.send(encodePeerFrame({ kind: 'hello', version: 1, clusterId, from: 2, to: 1 }));
+      expect(await within(dialIn.closed, 'the refusal')).toEqual({ code: peerCloseCodes.duplicateConnection, reason: 'duplicate connection' });
+      await logs.waitFor((l) => l.msg === 'silent peer connection dropped' && l.peer === 2, 'the silent connection to go');
+      await within(secondHello, 'a fresh dial');
+      expect(logs.lines.filter((l) => l.msg === 'peer keepalive timeout')).toEqual([]);
+    } finally {
+      for (const ws of server.clients) ws.terminate();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

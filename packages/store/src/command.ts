@@ -35,9 +35,17 @@ export interface CheckOp {
 /** The operations a multi may hold. */
 export type Op = CreateOp | SetOp | DeleteOp | CheckOp;
 
-/** The session on whose behalf a client write runs; a write of a dead session fails SESSION_EXPIRED. */
+/**
+ * The session on whose behalf a client write runs; a write of a dead session fails SESSION_EXPIRED.
+ * A sequenced write (`seq`, with `seqFloor` and `sessionId`) is applied at most once: a later copy
+ * with the same `seq` gets the first copy's recorded result (the session's reply table).
+ */
 interface OnBehalf {
   readonly sessionId?: number;
+  /** The session's number of this write, strictly increasing over its writes; a resend keeps it. */
+  readonly seq?: number;
+  /** The session's lowest `seq` still awaiting an answer (≤ `seq`): replies below it may be dropped. */
+  readonly seqFloor?: number;
 }
 
 export interface MultiCommand {
@@ -109,6 +117,16 @@ const isSessionId = (v: unknown): v is number => Number.isSafeInteger(v) && (v a
 const isOptionalVersion = (v: unknown): boolean => v === undefined || (Number.isSafeInteger(v) && (v as number) >= -1);
 const modeSet: ReadonlySet<unknown> = new Set(createModes);
 
+/** `seq` and `seqFloor`: both or neither, positive safe integers, floor ≤ seq, on behalf of a session. */
+function sequenceProblem(command: Readonly<Record<string, unknown>>): string | null {
+  const seq = command['seq'];
+  const seqFloor = command['seqFloor'];
+  if (seq === undefined && seqFloor === undefined) return null;
+  if (command['sessionId'] === undefined) return 'seq without sessionId';
+  if (!isSessionId(seq) || !isSessionId(seqFloor)) return 'bad seq or seqFloor';
+  return seqFloor <= seq ? null : 'seqFloor above seq';
+}
+
 function opShapeProblem(op: unknown): string | null {
   if (!isRecord(op)) return 'op must be an object';
   if (typeof op['path'] !== 'string') return 'path must be a string';
@@ -144,9 +162,11 @@ export function commandShapeProblem(command: unknown): string | null {
     case 'delete':
     case 'check':
       if (sessionId !== undefined && !isSessionId(sessionId)) return 'bad sessionId';
-      return opShapeProblem(command);
+      return sequenceProblem(command) ?? opShapeProblem(command);
     case 'multi': {
       if (sessionId !== undefined && !isSessionId(sessionId)) return 'bad sessionId';
+      const sequence = sequenceProblem(command);
+      if (sequence !== null) return sequence;
       const ops = command['ops'];
       if (!Array.isArray(ops)) return 'ops must be an array';
       if (ops.length > multiOpsMax) return `more than ${multiOpsMax} ops`;

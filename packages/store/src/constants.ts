@@ -28,3 +28,11 @@ export const childrenPageMax = 10_000;
 
 /** A session secret is opaque to the store; at most this many bytes (the server uses 16). */
 export const sessionSecretBytesMax = 64;
+
+/**
+ * Replies a session's reply table keeps for resent writes (exactly-once writes); beyond it the
+ * oldest is dropped and the session's floor raised past it, so that write can never be applied
+ * again. The SDK keeps at most this many writes in flight per session (@vigil/protocol's
+ * `sessionWritesInFlightMax`, which must be equal), so a well-behaved client never loses a reply.
+ */
+export const sessionRepliesMax = 64;

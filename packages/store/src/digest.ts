@@ -7,8 +7,8 @@ import type { Znode } from './znode.js';
 const digestDomain = 'vigil-store-digest-v1';
 
 /**
- * sha256 over the applied index and every session and znode record in key order, i.e. exactly
- * the records a snapshot carries. Fed record by record so the image can be digested as it streams.
+ * sha256 over the applied index and every session (with its reply table) and znode record in key
+ * order, i.e. exactly the records a snapshot carries. Fed record by record so the image can be digested as it streams.
  */
 export class DigestBuilder {
   readonly #hash: Hash;

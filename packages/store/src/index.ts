@@ -31,7 +31,7 @@ export type { Applied, CommandResult, CommandValue, OpResult, OpError, Result } 
 export type { ChildrenOptions, ChildrenPage } from './znode-tree.js';
 export type { Stat, CreateMode } from './znode.js';
 export { createModes } from './znode.js';
-export type { SessionInfo, SessionRecord } from './session.js';
+export type { SessionInfo, SessionRecord, SessionReply } from './session.js';
 
 // Watch events and the bounded history persistent watches resume from.
 export type { WatchEvent, WatchEventKind } from './watch-event.js';
@@ -58,4 +58,5 @@ export {
   childrenPageMax,
   sequenceDigits,
   sequenceMax,
+  sessionRepliesMax,
 } from './constants.js';

@@ -3,6 +3,7 @@
 //   chunk   = kind:u8 seq:u32 payloadBytes:u32 payload crc32:u32   (crc over everything before it)
 //   header  (kind 1) = "VGSS" format:u16 appliedIndex:f64
 //   records (kind 2) = (keyBytes:u32 key valueBytes:u32 value)*      sessions, then znodes, key order
+//                      (a session's value holds its reply table: record-codec.ts)
 //   trailer (kind 3) = recordCount:f64 digest:32 bytes                the store digest of the records
 //
 // Chunks can travel separately (Raft InstallSnapshot sends them one per message); `seq` catches a

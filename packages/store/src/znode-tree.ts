@@ -1,10 +1,11 @@
-import type { Command, CreateOp, DeleteOp, Entry, Op, SetOp, CheckOp } from './command.js';
+import type { Command, CreateOp, DeleteOp, Entry, MultiCommand, Op, SetOp, CheckOp } from './command.js';
 import { commandShapeProblem } from './command.js';
 import {
   childrenPageMax,
   dataBytesMax,
   sequenceDigits,
   sequenceMax,
+  sessionRepliesMax,
   sessionTimeoutMsMax,
   sweepPathsMax,
   ttlMsMax,
@@ -12,7 +13,7 @@ import {
 import { assert, type ErrorCode } from './errors.js';
 import { compareCodePoints, joinPath, nameOf, parentOf, pathProblem } from './path.js';
 import type { Applied, CommandResult, OpError, OpResult, Result } from './result.js';
-import type { SessionInfo, SessionRecord } from './session.js';
+import type { SessionInfo, SessionRecord, SessionReply } from './session.js';
 import type { WatchEvent } from './watch-event.js';
 import { rootZnode, statOf, type CreateMode, type Stat, type Znode, type ZnodeKind } from './znode.js';
 
@@ -61,6 +62,35 @@ const kindOfMode: Readonly<Record<CreateMode, ZnodeKind>> = {
 };
 
 const isAnyVersion = (version: number | undefined): boolean => version === undefined || version === -1;
+
+/** The recorded result of `seq`, if the session's reply table holds it (ascending: binary search). */
+function replyOf(session: SessionRecord, seq: number): CommandResult | undefined {
+  const replies = session.replies;
+  let lo = 0;
+  let hi = replies.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const r = replies[mid] as SessionReply;
+    if (r.seq === seq) return r.result;
+    if (r.seq < seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return undefined;
+}
+
+/**
+ * The session with `reply` recorded (its seq above every recorded one): replies below the new floor
+ * go, then the oldest while more than `sessionRepliesMax` remain, raising the floor past each, so
+ * that a dropped write can never be applied again.
+ */
+function withReply(session: SessionRecord, reply: SessionReply, requestFloor: number): SessionRecord {
+  let seqFloor = Math.max(session.seqFloor, requestFloor);
+  const replies = session.replies.filter((r) => r.seq >= seqFloor);
+  replies.push(reply);
+  while (replies.length > sessionRepliesMax) seqFloor = (replies.shift() as SessionReply).seq + 1;
+  assert(seqFloor <= reply.seq, `session ${session.sessionId}: floor ${seqFloor} above seq ${reply.seq}`);
+  return { ...session, seqFloor, replies };
+}
 
 /**
  * Changes staged by one command. Records are immutable, so staging is a map of replacements and a
@@ -297,23 +327,13 @@ export class ZnodeTree {
       case 'create':
       case 'set':
       case 'delete':
-      case 'check': {
-        if (command.sessionId !== undefined && !this.#sessions.has(command.sessionId)) {
-          return fail('SESSION_EXPIRED', 'session is not open');
-        }
-        return this.#op(s, command, command.sessionId);
-      }
+      case 'check':
       case 'multi': {
-        if (command.sessionId !== undefined && !this.#sessions.has(command.sessionId)) {
-          return fail('SESSION_EXPIRED', 'session is not open');
-        }
-        const results: OpResult[] = [];
-        for (let i = 0; i < command.ops.length; i++) {
-          const r = this.#op(s, command.ops[i] as Op, command.sessionId);
-          if (!r.ok) return { ok: false, error: { ...r.error, opIndex: i } };
-          results.push(r.value);
-        }
-        return { ok: true, value: { type: 'multi', results } };
+        if (command.sessionId === undefined) return this.#write(s, command, undefined);
+        const session = this.#sessions.get(command.sessionId);
+        if (session === undefined) return fail('SESSION_EXPIRED', 'session is not open');
+        if (command.seq === undefined || command.seqFloor === undefined) return this.#write(s, command, command.sessionId);
+        return this.#sequencedWrite(s, command, { session, seq: command.seq, seqFloor: command.seqFloor });
       }
       case 'sessionOpen': {
         if (command.timeoutMs < 1 || command.timeoutMs > sessionTimeoutMsMax) {
@@ -326,6 +346,8 @@ export class ZnodeTree {
           openedMs: s.timeMs,
           lastSeenMs: s.timeMs,
           secret: command.secret ?? new Uint8Array(0),
+          seqFloor: 0,
+          replies: [],
         });
         return { ok: true, value: { type: 'sessionOpen' } };
       }
@@ -364,6 +386,36 @@ export class ZnodeTree {
       case 'noop':
         return { ok: true, value: { type: 'noop' } };
     }
+  }
+
+  #write(s: Staging, command: Op | MultiCommand, sessionId: number | undefined): CommandResult {
+    if (command.type !== 'multi') return this.#op(s, command, sessionId);
+    const results: OpResult[] = [];
+    for (let i = 0; i < command.ops.length; i++) {
+      const r = this.#op(s, command.ops[i] as Op, sessionId);
+      if (!r.ok) return { ok: false, error: { ...r.error, opIndex: i } };
+      results.push(r.value);
+    }
+    return { ok: true, value: { type: 'multi', results } };
+  }
+
+  /**
+   * Exactly-once (the Raft dissertation's client sessions, §6.3): a write whose `seq` the session
+   * already applied gets the recorded result and changes nothing; one the session moved past — a
+   * later write applied, or below its floor — is refused, for applying it now would break the
+   * session's order or apply it twice. Otherwise it is applied and its result, failure or not,
+   * recorded; replies below the floor go.
+   */
+  #sequencedWrite(s: Staging, command: Op | MultiCommand, at: { readonly session: SessionRecord; readonly seq: number; readonly seqFloor: number }): CommandResult {
+    const { session, seq } = at;
+    const recorded = replyOf(session, seq);
+    if (recorded !== undefined) return recorded;
+    const lastSeq = session.replies.at(-1)?.seq ?? 0;
+    if (seq < session.seqFloor) return fail('STALE_SEQUENCE', `seq ${seq} is below the session's floor ${session.seqFloor}; not applied`);
+    if (seq <= lastSeq) return fail('STALE_SEQUENCE', `seq ${seq} comes after the session's seq ${lastSeq} took effect; not applied`);
+    const result = this.#write(s, command, session.sessionId);
+    this.#putSession(withReply(session, { seq, result }, at.seqFloor));
+    return result;
   }
 
   #op(s: Staging, op: Op, sessionId: number | undefined): Result<OpResult> {

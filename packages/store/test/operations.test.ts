@@ -253,7 +253,7 @@ describe('sessions', () => {
     expect(errorCode(await run({ type: 'sessionOpen', sessionId: 4, timeoutMs: 0 }))).toBe('BAD_ARGUMENTS');
     const hb = await run({ type: 'sessionHeartbeat', sessionIds: [3, 77] }, 2_500);
     expect(hb.result).toEqual({ ok: true, value: { type: 'sessionHeartbeat', touched: 1 } });
-    expect(store.sessions()).toEqual([{ sessionId: 3, timeoutMs: 4_000, openedMs: 1_000, lastSeenMs: 2_500, secret, ephemerals: [] }]);
+    expect(store.sessions()).toEqual([{ sessionId: 3, timeoutMs: 4_000, openedMs: 1_000, lastSeenMs: 2_500, secret, seqFloor: 0, replies: [], ephemerals: [] }]);
   });
 });
 

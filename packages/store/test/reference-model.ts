@@ -106,7 +106,7 @@ export class ReferenceModel {
       }
       case 'sessionOpen':
         if (c.timeoutMs < 1 || c.timeoutMs > 86_400_000 || this.sessions.has(c.sessionId)) throw new Failure('BAD_ARGUMENTS');
-        this.sessions.set(c.sessionId, { sessionId: c.sessionId, timeoutMs: c.timeoutMs, openedMs: this.now, lastSeenMs: this.now, secret: c.secret ?? new Uint8Array(0) });
+        this.sessions.set(c.sessionId, { sessionId: c.sessionId, timeoutMs: c.timeoutMs, openedMs: this.now, lastSeenMs: this.now, secret: c.secret ?? new Uint8Array(0), seqFloor: 0, replies: [] });
         return { type: 'sessionOpen' };
       case 'sessionHeartbeat': {
         let touched = 0;

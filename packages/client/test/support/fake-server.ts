@@ -7,12 +7,16 @@
  * write, `fromRevision` replay, `compacted` when history is gone.
  *
  * Test knobs: `refuseHello` (answer the handshake with an error), `hold` (keep matching requests
- * unanswered until `release`), `answerPings`, `dropConnections()`, and the cluster's `execute()`
- * to change the tree as another client would.
+ * unanswered until `release`), `swallow` (apply matching requests but lose their answers),
+ * `answerTimeout` (apply matching requests, then answer TIMEOUT as a server that lost its leader
+ * does), `answerPings`, `dropConnections()`, and the cluster's `execute()` to change the tree as
+ * another client would. Sequenced writes (`seq`) are applied at most once per session, as the
+ * real store does: a resend gets the recorded answer, a seq the session moved past STALE_SEQUENCE.
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { WebSocket, WebSocketServer } from 'ws';
+import { connect, type VigilClient } from '@vigil/client';
 import {
   closeCodeOf,
   decodeClientFrame,
@@ -44,6 +48,10 @@ interface FakeSession {
   readonly id: number;
   readonly secret: Uint8Array;
   connection: FakeConnection | null;
+  /** The reply table: answers of sequenced writes by seq, and the floor below which they are gone. */
+  readonly replies: Map<number, Response>;
+  seqFloor: number;
+  lastSeq: number;
 }
 
 type OneShotKind = 'data' | 'exists' | 'children';
@@ -86,7 +94,7 @@ export class FakeCluster {
   }
 
   openSession(): FakeSession {
-    const session: FakeSession = { id: this.sessionIdNext++, secret: new Uint8Array(randomBytes(16)), connection: null };
+    const session: FakeSession = { id: this.sessionIdNext++, secret: new Uint8Array(randomBytes(16)), connection: null, replies: new Map(), seqFloor: 0, lastSeq: 0 };
     this.sessions.set(session.id, session);
     return session;
   }
@@ -118,6 +126,23 @@ export class FakeCluster {
   }
 
   execute(request: Request, connection: FakeConnection | null): Response {
+    const session = connection?.session ?? null;
+    const seq = 'seq' in request ? request.seq : undefined;
+    if (session === null || seq === undefined || !('seqFloor' in request) || request.seqFloor === undefined) return this.run(request, connection);
+    const recorded = session.replies.get(seq);
+    if (recorded !== undefined) return { ...recorded, id: request.id, revision: this.revision };
+    if (seq < session.seqFloor || seq <= session.lastSeq) {
+      return { t: 'res', id: request.id, ok: false, revision: this.revision, op: request.op, error: wireError('STALE_SEQUENCE', `seq ${seq} is behind ${session.lastSeq}`) };
+    }
+    const response = this.run(request, connection);
+    session.seqFloor = Math.max(session.seqFloor, request.seqFloor);
+    for (const earlier of session.replies.keys()) if (earlier < session.seqFloor) session.replies.delete(earlier);
+    session.replies.set(seq, response);
+    session.lastSeq = seq;
+    return response;
+  }
+
+  private run(request: Request, connection: FakeConnection | null): Response {
     try {
       const result = this.apply(request, connection);
       return { t: 'res', id: request.id, ok: true, revision: this.revision, op: request.op, ...result } as Response;
@@ -385,7 +410,13 @@ export class FakeServer {
   refuseHello: ErrorCode | null = null;
   /** Requests for which this returns true are kept unanswered until `release()`. */
   hold: ((request: Request) => boolean) | null = null;
+  /** Requests for which this returns true are applied, but their answer is never sent. */
+  swallow: ((request: Request) => boolean) | null = null;
+  /** Requests for which this returns true are applied, then answered TIMEOUT (outcome unknown). */
+  answerTimeout: ((request: Request) => boolean) | null = null;
   answerPings = true;
+  /** Answer pings with this error (NO_LEADER: a member cut off from the leader). */
+  pingError: ErrorCode | null = null;
   private readonly emitter = new EventEmitter();
 
   private constructor(
@@ -508,11 +539,20 @@ export class FakeServer {
 
   private request(connection: FakeConnection, request: Request): void {
     if (request.op === 'ping' && !this.answerPings) return;
+    if (request.op === 'ping' && this.pingError !== null) {
+      connection.send({ t: 'res', id: request.id, ok: false, revision: this.cluster.revision, op: 'ping', error: wireError(this.pingError, 'cut off from the leader') });
+      return;
+    }
     if (this.hold?.(request) === true) {
       this.held.push({ connection, request });
       return;
     }
     const response = this.cluster.execute(request, connection);
+    if (this.swallow?.(request) === true) return;
+    if (this.answerTimeout?.(request) === true) {
+      connection.send({ t: 'res', id: request.id, ok: false, revision: this.cluster.revision, op: request.op, error: wireError('TIMEOUT', 'the leader was lost before it answered') });
+      return;
+    }
     connection.send(response);
     if (request.op === 'watch' && response.ok && response.op === 'watch' && request.fromRevision !== undefined) {
       connection.replayTo(response.watchId, request.fromRevision);
@@ -554,4 +594,18 @@ function oneShotFires(kind: OneShotKind, event: WatchEvent['kind']): boolean {
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
+}
+
+/**
+ * The fixture most SDK tests start from: two servers, and a client connected to the first
+ * (whatever the endpoint shuffle: the second refuses until then), with a fast reconnect backoff.
+ */
+export async function twoServersFirstConnected(): Promise<{ cluster: FakeCluster; first: FakeServer; second: FakeServer; client: VigilClient }> {
+  const cluster = new FakeCluster();
+  const first = await cluster.startServer(1);
+  const second = await cluster.startServer(2);
+  second.refuseHello = 'SHUTTING_DOWN';
+  const client = await connect({ endpoints: [first.url, second.url], reconnectBackoff: { baseMs: 2, maxMs: 10 } });
+  second.refuseHello = null;
+  return { cluster, first, second, client };
 }

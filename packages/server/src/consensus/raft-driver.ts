@@ -50,6 +50,8 @@ export interface DriverOptions {
   readonly onFatal: (err: unknown) => void;
   /** The store was replaced by a snapshot image: changes up to it have no watch events. */
   readonly onSnapshotInstalled?: (index: number) => void;
+  /** Known-bad switch (testing/known-bad.ts): answer linearizable reads from the local store at once. */
+  readonly staleReads?: boolean;
 }
 
 interface PendingProposal {
@@ -60,6 +62,8 @@ interface PendingProposal {
 
 interface PendingRead {
   readonly startedNs: bigint;
+  /** The last attempt found no leader to confirm it: asked again at a tick once a leader is known. */
+  refused: boolean;
   readonly resolve: (index: number) => void;
   readonly reject: (err: Error) => void;
 }
@@ -180,6 +184,7 @@ export class RaftDriver {
   start(): void {
     this.tickTimer = setInterval(() => {
       this.raw.tick();
+      this.retryRefusedReads();
       this.schedule();
     }, this.o.tickMs);
     this.schedule();
@@ -252,34 +257,54 @@ export class RaftDriver {
 
   /**
    * Wait for a linearizable read point: resolves with an index once leadership was confirmed by
-   * a heartbeat round and this node's store has applied at least that index.
+   * a heartbeat round and this node's store has applied at least that index. A read that meets no
+   * leader, or a leader that loses its leadership before confirming it, is asked again (a read
+   * has no effect, so that is always safe) until `signal` aborts: then it fails with NO_LEADER if
+   * no leader could be found to confirm it, else TIMEOUT. It never fails with NOT_LEADER.
    */
-  linearizableRead(signal?: AbortSignal): Promise<number> {
+  linearizableRead(signal: AbortSignal): Promise<number> {
     if (this.closed) return Promise.reject(new ServerError('SHUTTING_DOWN'));
+    if (this.o.staleReads === true) return Promise.resolve(this.o.store.appliedIndex);
     const ctx = ++this.readCtx;
     return new Promise<number>((resolve, reject) => {
       const onAbort = (): void => {
-        if (this.reads.delete(ctx)) reject(new ServerError('TIMEOUT', 'the read timed out'));
+        const pending = this.reads.get(ctx);
+        if (pending === undefined) return;
+        this.reads.delete(ctx);
+        reject(pending.refused ? new ServerError('NO_LEADER', 'no leader confirmed the read before its deadline') : new ServerError('TIMEOUT', 'the read timed out'));
       };
       this.reads.set(ctx, {
         startedNs: process.hrtime.bigint(),
+        refused: false,
         resolve: (index) => {
-          signal?.removeEventListener('abort', onAbort);
+          signal.removeEventListener('abort', onAbort);
           resolve(index);
         },
         reject: (err) => {
-          signal?.removeEventListener('abort', onAbort);
+          signal.removeEventListener('abort', onAbort);
           reject(err);
         },
       });
-      if (signal?.aborted) {
+      if (signal.aborted) {
         onAbort();
         return;
       }
-      signal?.addEventListener('abort', onAbort, { once: true });
+      signal.addEventListener('abort', onAbort, { once: true });
       this.raw.readIndex(ctx);
       this.schedule();
     });
+  }
+
+  /**
+   * The transport has a new connection to `peer`: a leader resends to it at once, and a follower
+   * asks its leader again for the read points it was waiting for (asks and answers may have been
+   * lost with the old connection; the first answer for a context wins).
+   */
+  peerConnected(peer: NodeId): void {
+    if (this.closed) return;
+    this.raw.peerReconnected(peer);
+    if (peer === this.raw.summary().leader) for (const [ctx, r] of this.reads) if (!r.refused) this.raw.readIndex(ctx);
+    this.schedule();
   }
 
   /** Resolves once this node's store has applied `index`. */
@@ -412,12 +437,13 @@ export class RaftDriver {
   private answerRead(ctx: number, ok: boolean, index: number): void {
     const pending = this.reads.get(ctx);
     if (pending === undefined) return;
-    this.reads.delete(ctx);
     if (!ok) {
-      const s = this.raw.summary();
-      pending.reject(s.leader === 0 ? new ServerError('NO_LEADER') : new ServerError('NOT_LEADER', 'leadership changed during the read', { leaderId: s.leader }));
+      // No read point this time (no leader, or leadership moved while the read was out). Asked
+      // again by retryRefusedReads, or by observeRole as soon as a leader appears.
+      pending.refused = true;
       return;
     }
+    this.reads.delete(ctx);
     void this.waitApplied(index).then(() => {
       this.o.observer?.readIndex?.(Number(process.hrtime.bigint() - pending.startedNs) / 1e9);
       pending.resolve(index);
@@ -492,6 +518,20 @@ export class RaftDriver {
       else still.push(w);
     }
     this.appliedWaiters = still;
+  }
+
+  /**
+   * Refused reads are asked again once a leader is known: every tick, because the leader this
+   * node knows may itself be the one that just refused (it stepped down and this node has not yet
+   * heard of its successor). Bounded by the readers' deadlines.
+   */
+  private retryRefusedReads(): void {
+    if (this.reads.size === 0 || this.raw.summary().leader === 0) return;
+    for (const [ctx, r] of this.reads) {
+      if (!r.refused) continue;
+      r.refused = false;
+      this.raw.readIndex(ctx);
+    }
   }
 
   private async installSnapshot(index: number, data: Uint8Array): Promise<void> {
@@ -578,10 +618,14 @@ export class RaftDriver {
       this.lastRole = s.role;
       this.lastLeader = s.leader;
       this.log.info({ role: s.role, term: s.term, leader: s.leader }, 'role changed');
-      // Reads forwarded to a former leader will not be answered: ask the new one (the first
-      // answer for a context wins; later ones find nothing pending).
+      // Reads forwarded to a former leader will not be answered, and refused ones wait for a
+      // leader: ask the new one (the first answer for a context wins; later ones find nothing
+      // pending).
       if (s.leader !== 0 && this.reads.size > 0) {
-        for (const ctx of this.reads.keys()) this.raw.readIndex(ctx);
+        for (const [ctx, r] of this.reads) {
+          r.refused = false;
+          this.raw.readIndex(ctx);
+        }
         this.schedule();
       }
       this.o.observer?.roleChanged?.(s.role, s.term, s.leader);

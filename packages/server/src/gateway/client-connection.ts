@@ -59,6 +59,12 @@ export interface GatewayServices {
   readonly watches: WatchHub;
   linearizableRead(signal: AbortSignal): Promise<number>;
   waitApplied(index: number): Promise<void>;
+  /**
+   * Whether this member heard from a leader recently enough to vouch for the sessions it hears
+   * (answer their pings, resume them): a member cut off from the leader cannot report them, and the
+   * leader will expire them while their clients believe them alive.
+   */
+  leaderContact(): { readonly ok: true } | { readonly ok: false; readonly why: string };
   readonly sessionTimeoutMsMin: number;
   readonly sessionTimeoutMsMax: number;
   readonly requestTimeoutMs: number;
@@ -246,6 +252,11 @@ export class ClientConnection implements WatchSink {
     try {
       if (hello.session !== undefined) {
         const { id, secret, lastRevision } = hello.session;
+        const contact = this.s.leaderContact();
+        if (!contact.ok) {
+          this.fail('NO_LEADER', `${contact.why}: this member cannot resume the session, try another`);
+          return;
+        }
         if (!(await this.caughtUp(lastRevision))) {
           this.fail('SERVER_BEHIND', `this server has not applied revision ${lastRevision} yet`);
           return;
@@ -306,9 +317,12 @@ export class ClientConnection implements WatchSink {
     const slot: Slot = { id: request.id, bytes: null, announces: null };
     this.slots.push(slot);
     switch (request.op) {
-      case 'ping':
-        this.finish(slot, request, { revision: this.s.store.appliedIndex, result: { op: 'ping' } }, bytes);
+      case 'ping': {
+        const contact = this.s.leaderContact();
+        const answer = contact.ok ? { result: { op: 'ping' } as const } : { error: wireError('NO_LEADER', `${contact.why}: this member cannot keep the session alive, try another`) };
+        this.finish(slot, request, { revision: this.s.store.appliedIndex, ...answer }, bytes);
         return;
+      }
       case 'unwatch':
         this.finish(slot, request, this.unwatch(request.watchId), bytes);
         return;

@@ -86,6 +86,13 @@ export class ClientGateway {
     this.wss.close();
   }
 
+  /** This member lost touch with the leader (or, leading, with its majority): its clients resume elsewhere. */
+  leaderContactLost(why: string): void {
+    if (this.connections.size === 0) return;
+    this.services.logger.info({ why, connections: this.connections.size }, 'lost touch with the leader: client connections ended so that they resume on another member');
+    this.dropAll('NO_LEADER', `this member lost touch with the leader (${why}); resume the session on another member`);
+  }
+
   private dropAll(code: ErrorCode, message: string): void {
     for (const c of [...this.connections]) c.fail(code, message);
   }

@@ -7,7 +7,9 @@
  * A forwarded command is retried only while it certainly did not take effect: no leader known,
  * the peer said it is not the leader, the proposal was dropped by a leader change, or the frame
  * could not be sent. Once a frame is out and no answer comes, the outcome is unknown and the
- * caller's deadline turns it into TIMEOUT.
+ * caller's deadline turns it into TIMEOUT. The command travels whole, with the session's `seq` of
+ * a sequenced write: the SDK resends such a write after a TIMEOUT, and the leader's store answers
+ * the resend from the session's reply table if the first copy took effect after all.
  */
 import { Packr } from 'msgpackr';
 import type { NodeId } from '@vigil/raft';

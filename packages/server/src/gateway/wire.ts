@@ -23,10 +23,14 @@ function storeOp(op: MultiOp): StoreOp {
   }
 }
 
-/** The store command a write request proposes, on behalf of `sessionId`. */
+/**
+ * The store command a write request proposes, on behalf of `sessionId`. A sequenced write keeps its
+ * `seq` and `seqFloor`, so the store applies it at most once whichever member it came through.
+ */
 export function commandOf(request: WriteRequest, sessionId: number): Command {
-  if (request.op === 'multi') return { type: 'multi', ops: request.ops.map(storeOp), sessionId };
-  return { ...storeOp(request), sessionId };
+  const sequence = request.seq === undefined || request.seqFloor === undefined ? {} : { seq: request.seq, seqFloor: request.seqFloor };
+  if (request.op === 'multi') return { type: 'multi', ops: request.ops.map(storeOp), sessionId, ...sequence };
+  return { ...storeOp(request), sessionId, ...sequence };
 }
 
 function multiOpResult(r: StoreOpResult): MultiOpResult {
@@ -66,6 +70,7 @@ const storeCodes: Readonly<Record<OpError['code'], ErrorCode>> = {
   NO_CHILDREN_FOR_EPHEMERALS: 'NO_CHILDREN_FOR_EPHEMERALS',
   BAD_ARGUMENTS: 'BAD_ARGUMENTS',
   SESSION_EXPIRED: 'SESSION_EXPIRED',
+  STALE_SEQUENCE: 'STALE_SEQUENCE',
   MARSHALLING_ERROR: 'BAD_ARGUMENTS',
   SNAPSHOT_INVALID: 'INTERNAL',
   STORE_CLOSED: 'SHUTTING_DOWN',

@@ -13,7 +13,7 @@ export interface ZnodeApiPort {
   readonly store: Pick<Store, 'get' | 'exists' | 'children' | 'appliedIndex'>;
   /** Through the leader, wherever it is (a follower forwards). */
   propose(command: Command, signal: AbortSignal): Promise<{ readonly index: number; readonly result: CommandResult }>;
-  linearizableRead(signal?: AbortSignal): Promise<number>;
+  linearizableRead(signal: AbortSignal): Promise<number>;
   /** Where the leader serves clients, to put in NOT_LEADER answers. */
   leaderClientAddress(): string | null;
 }

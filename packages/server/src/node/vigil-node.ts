@@ -1,6 +1,9 @@
 import { randomInt } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { FastifyInstance } from 'fastify';
 import { Level } from 'level';
 import { createPrng, decodeConfChange, RawNode, type DurableState, type NodeId, type Snapshot } from '@vigil/raft';
 import { Store } from '@vigil/store';
@@ -18,9 +21,11 @@ import { SessionKeeper } from '../gateway/session-keeper.js';
 import { registerZnodeRoutes } from '../http-api/znode-routes.js';
 import { DATABASE_DIR, prepareDataDir, SNAPSHOT_DIR } from '../storage/data-dir.js';
 import { RaftStorage } from '../storage/raft-storage.js';
+import { knownBugs, type KnownBug } from '../testing/known-bad.js';
 import { PeerTransport } from '../transport/peer-transport.js';
 import { createRootLogger, type Logger } from './logger.js';
 import { nodeStatus } from './node-status.js';
+import { runShutdownStep, type ShutdownStep } from './shutdown-steps.js';
 
 export interface VigilNode {
   readonly id: NodeId;
@@ -42,8 +47,10 @@ const snapshotReadChunkBytes = 256 * 1024;
  * it, join the peer mesh, serve clients and admin HTTP. Start-up order, reversed by close():
  * data dir → LevelDB → store → Raft log → transport → driver → HTTP.
  */
-export async function startNode(config: NodeConfig, options: { logger?: Logger } = {}): Promise<VigilNode> {
+export async function startNode(config: NodeConfig, options: { logger?: Logger; knownBad?: ReadonlySet<KnownBug> } = {}): Promise<VigilNode> {
   const log = options.logger ?? createRootLogger({ level: config.logLevel, nodeId: config.id });
+  const knownBad = options.knownBad ?? new Set<KnownBug>();
+  for (const bug of knownBad) log.error({ bug, effect: knownBugs[bug] }, 'KNOWN-BAD switch on: this member has a deliberate bug (testing only)');
   const started = Date.now();
   await prepareDataDir(config.dataDir, { clusterId: config.clusterId, nodeId: config.id });
 
@@ -54,10 +61,47 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
     const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
     throw new ServerError('DATA_DIR_INVALID', `cannot open the database in ${config.dataDir}: ${cause}`);
   }
-  const closers: (() => Promise<void>)[] = [() => db.close()];
-  const closeAll = async (): Promise<void> => {
-    for (const c of closers.reverse()) await c().catch((err: unknown) => log.error({ err }, 'error while closing'));
-  };
+  // What has started so far; shutdown() stops it.
+  const parts: {
+    store?: Store;
+    transport?: PeerTransport;
+    driver?: RaftDriver;
+    sessions?: SessionKeeper;
+    link?: LeaderLink;
+    readonly timers: NodeJS.Timeout[];
+    app?: FastifyInstance;
+    gateway?: ClientGateway;
+    /** Every socket of the client port (HTTP and WebSocket), to cut when HTTP will not close. */
+    readonly clientSockets: Set<Socket>;
+  } = { timers: [], clientSockets: new Set() };
+  /**
+   * Stops whatever has started, in the reverse order of start-up, each step bounded (see
+   * shutdown-steps.ts); idempotent. HTTP is split around the Raft driver, because requests in
+   * flight wait for the driver: the HTTP server stops taking requests and drains for a while
+   * first, then the driver closes (which answers whatever still waits), and only then is HTTP
+   * closed for good, its sockets cut if it has to be.
+   */
+  let stopping: Promise<void> | undefined;
+  const shutdown = (deadlineAtMs: number): Promise<void> =>
+    (stopping ??= (async () => {
+      const step = (name: ShutdownStep, run: () => Promise<unknown> | void): Promise<boolean> => runShutdownStep({ step: name, deadlineAtMs, log }, run);
+      parts.gateway?.close();
+      const httpClosed = parts.app?.close();
+      if (httpClosed !== undefined) await step('httpDrain', () => httpClosed);
+      for (const timer of parts.timers) clearInterval(timer);
+      parts.sessions?.close();
+      parts.link?.close();
+      const { driver, transport, store } = parts;
+      if (driver !== undefined) await step('raftDriver', () => driver.close());
+      if (httpClosed !== undefined && !(await step('httpClose', () => httpClosed))) {
+        log.warn({ sockets: parts.clientSockets.size }, 'cutting client connections');
+        for (const socket of parts.clientSockets) socket.destroy();
+        await step('httpCut', () => httpClosed);
+      }
+      if (transport !== undefined) await step('peerTransport', () => transport.close());
+      if (store !== undefined) await step('store', () => store.close());
+      await step('database', () => db.close());
+    })());
 
   // The transport delivers into the driver, which sends through the transport; the store's
   // applied changes feed the client gateway, which proposes through the driver: tie the knots.
@@ -73,7 +117,7 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       watchHistoryEventsMax: config.watchHistoryEvents,
       onApplied: (applied) => inbox.gateway?.onApplied(applied),
     });
-    closers.push(() => store.close());
+    parts.store = store;
     const storage = await RaftStorage.open(db.sublevel<Buffer, Buffer>('raft', buffers), join(config.dataDir, SNAPSHOT_DIR));
     const image = await storage.load();
 
@@ -115,7 +159,13 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
     const commitAtStart = durable?.hardState.commit ?? 0;
 
     const raw = new RawNode(
-      { id: config.id, electionTicks: config.electionTicks, heartbeatTicks: config.heartbeatTicks, prng: createPrng(randomInt(0, 0xffff_ffff)) },
+      {
+        id: config.id,
+        electionTicks: config.electionTicks,
+        heartbeatTicks: config.heartbeatTicks,
+        prng: createPrng(randomInt(0, 0xffff_ffff)),
+        ...(knownBad.has('early-ack') ? { unsafeTestFaults: { commitBeforeQuorum: true } } : {}),
+      },
       durable,
     );
     const metrics: Metrics = createMetrics();
@@ -142,9 +192,11 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       acceptPeer: (id) => !removed.has(id),
       onRpc: (from, data) => inbox.link?.receive(from, data),
       onPeerDisconnected: (peer) => inbox.link?.abandon(peer),
+      // A peer back (restarted, resumed, healed): Raft resends to it now, not at a heartbeat.
+      onPeerConnected: (peer) => inbox.driver?.peerConnected(peer),
       logger: log,
     });
-    closers.push(() => transport.close());
+    parts.transport = transport;
 
     let fatal = false;
     const d = new RaftDriver({
@@ -156,6 +208,7 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       removed,
       onMembersChanged: () => transport.setPeers(peerMap()),
       logger: log.child({ component: 'raft' }),
+      staleReads: knownBad.has('stale-reads'),
       tickMs: config.tickMs,
       electionTicks: config.electionTicks,
       snapshotEveryEntries: config.snapshotEveryEntries,
@@ -174,7 +227,7 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
         fatal = true;
         log.fatal({ err }, 'the Raft driver failed (persistence or a broken invariant); stopping so that nothing acknowledged can be lost');
         process.exitCode = 70;
-        void closeAll().finally(() => process.exit(70));
+        void shutdown(performance.now() + config.shutdownTimeoutMs).finally(() => process.exit(70));
       },
     });
     inbox.driver = d;
@@ -192,14 +245,26 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
     const sessions = new SessionKeeper({
       store,
       propose: (command, signal) => link.propose(command, signal),
+      proposeHere: (command, signal) => d.propose(command, signal),
       isLeader: () => raw.summary().role === 'leader',
       // Reports well inside the shortest timeout: a client pings every timeout/3, the report
       // follows within this, so a live session is never seen silent for its whole timeout.
       reportEveryMs: Math.max(50, Math.floor(config.sessionTimeoutMinMs / 5)),
       checkEveryMs: Math.max(50, Math.floor(config.sessionTimeoutMinMs / 10)),
+      stallMs: Math.max(250, Math.floor(config.sessionTimeoutMinMs / 4)),
       requestTimeoutMs: config.requestTimeoutMs,
       logger: log.child({ component: 'sessions' }),
+      neverExpire: knownBad.has('keep-ephemerals'),
     });
+    // Half an election timeout without a word from the leader: this member no longer vouches for
+    // sessions (docs/design.md, session liveness).
+    const leaderContactTicks = Math.max(2 * config.heartbeatTicks, Math.ceil(config.electionTicks / 2));
+    const leaderContact = (): { readonly ok: true } | { readonly ok: false; readonly why: string } => {
+      const ticks = raw.ticksSinceLeaderContact();
+      if (ticks === undefined) return { ok: false, why: 'no leader known' };
+      if (ticks > leaderContactTicks) return { ok: false, why: `nothing from ${raw.summary().role === 'leader' ? 'a majority of the members' : 'the leader'} for ${ticks * config.tickMs} ms` };
+      return { ok: true };
+    };
     const gateway = new ClientGateway({
       nodeId: config.id,
       store,
@@ -207,6 +272,7 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       sessions,
       linearizableRead: (signal) => d.linearizableRead(signal),
       waitApplied: (index) => d.waitApplied(index),
+      leaderContact,
       sessionTimeoutMsMin: config.sessionTimeoutMinMs,
       sessionTimeoutMsMax: config.sessionTimeoutMaxMs,
       requestTimeoutMs: config.requestTimeoutMs,
@@ -216,18 +282,27 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
     inbox.gateway = gateway;
     d.start();
     sessions.start();
-    closers.push(() => d.close());
-    closers.push(async () => {
-      sessions.close();
-      link.close();
-    });
+    parts.driver = d;
+    parts.sessions = sessions;
+    parts.link = link;
+
+    // The moment this member loses touch, its clients are told (their connections end with
+    // NO_LEADER) and resume on another member, rather than at their next ping, up to a third of a
+    // session timeout later: what ZooKeeper's servers do when they lose their quorum.
+    let inContact = false;
+    const contactWatch = setInterval(() => {
+      const contact = leaderContact();
+      if (inContact && !contact.ok) gateway.leaderContactLost(contact.why);
+      inContact = contact.ok;
+    }, config.tickMs);
+    parts.timers.push(contactWatch);
 
     const sweeper = setInterval(() => {
       if (raw.summary().role !== 'leader') return;
       const paths = store.sweepCandidates(Date.now());
       if (paths.length > 0) d.propose({ type: 'sweep', paths }).catch((err: unknown) => log.debug({ err }, 'ttl sweep not applied'));
     }, ttlSweepEveryMs);
-    closers.push(async () => clearInterval(sweeper));
+    parts.timers.push(sweeper);
 
     let dbSizeBytes = 0;
     const status = (): NodeStatus =>
@@ -247,7 +322,7 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
         droppedSeen.set(peer, p.droppedMessages);
       }
     }, 1_000);
-    closers.push(async () => clearInterval(sampler));
+    parts.timers.push(sampler);
 
     const port: AdminNodePort = {
       status,
@@ -279,9 +354,13 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       leaderClientAddress: () => members.get(raw.summary().leader)?.client ?? null,
     });
     gateway.listen(app.server);
+    app.server.on('connection', (socket: Socket) => {
+      parts.clientSockets.add(socket);
+      socket.once('close', () => parts.clientSockets.delete(socket));
+    });
     await app.listen({ host: config.clientListen.host, port: config.clientListen.port });
-    closers.push(() => app.close());
-    closers.push(async () => gateway.close());
+    parts.app = app;
+    parts.gateway = gateway;
     const clientAddress = { host: config.clientListen.host, port: (app.server.address() as { port: number }).port };
     log.info({ client: formatHostPort(clientAddress), peer: formatHostPort(transport.address) }, 'serving');
 
@@ -293,6 +372,7 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
       status,
       close: () => {
         closing ??= (async () => {
+          const deadlineAtMs = performance.now() + config.shutdownTimeoutMs;
           const deadline = AbortSignal.timeout(config.shutdownTimeoutMs);
           if (raw.summary().role === 'leader' && raw.status().conf.voters.length > 1) {
             // Hand leadership away first, so that clients see a one-round-trip change, not an election.
@@ -301,14 +381,14 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger }
               new Promise((r) => deadline.addEventListener('abort', r, { once: true })),
             ]);
           }
-          await closeAll();
+          await shutdown(deadlineAtMs);
           log.info('stopped');
         })();
         return closing;
       },
     };
   } catch (err) {
-    await closeAll();
+    await shutdown(performance.now() + config.shutdownTimeoutMs);
     throw err;
   }
 }

@@ -14,7 +14,7 @@
  * out as one frame per peer. See docs/transport.md.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createConnection, type AddressInfo, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { Message, NodeId } from '@vigil/raft';
@@ -73,6 +73,11 @@ export interface PeerTransportOptions {
   readonly reconnectBaseMs?: number;
   readonly reconnectMaxMs?: number;
   /**
+   * The backoff's cap after the peer refused us for who we are (another cluster or version, a
+   * wrong or removed member): it will say the same for a while, so it is asked at a slower pace.
+   */
+  readonly reconnectRefusedMaxMs?: number;
+  /**
    * The higher id of a pair dials the lower one only once it has had no active connection to it
    * for this long: the lower id dials at once, so normally its connection wins and the higher id
    * never makes a duplicate. 0 makes both dial at once (tests of crossed dials).
@@ -80,7 +85,15 @@ export interface PeerTransportOptions {
   readonly reverseDialDelayMs?: number;
   /** From dial (or accept) until the handshake completes. */
   readonly handshakeTimeoutMs?: number;
-  /** A ping every interval; a connection whose previous ping went unanswered is terminated. */
+  /**
+   * A dial whose TCP connection is not established within this is given up (and made again after
+   * the backoff): its SYN went into a partition or to a host that is down, and the kernel would
+   * retransmit it only after 1, then 3, 7 … seconds. Only the peer's kernel takes part in a TCP
+   * connect, so a slow peer process does not make it slow; the rest of the handshake has
+   * `handshakeTimeoutMs`.
+   */
+  readonly connectTimeoutMs?: number;
+  /** A ping every interval; a connection that answered none of the last two is terminated. */
   readonly keepaliveIntervalMs?: number;
   /** Closing sockets get this long for a clean close before they are terminated. */
   readonly closeTimeoutMs?: number;
@@ -88,6 +101,12 @@ export interface PeerTransportOptions {
   readonly onPeerUnreachable?: (peer: NodeId) => void;
   /** The active connection to this peer closed (it may come back). */
   readonly onPeerDisconnected?: (peer: NodeId) => void;
+  /**
+   * A connection to this peer completed its handshake and is now the active one (after anything
+   * queued for it was flushed). What was in flight on an earlier connection may be lost: Raft
+   * resends now instead of at its next heartbeat.
+   */
+  readonly onPeerConnected?: (peer: NodeId) => void;
   /** An rpc payload from a peer (see {@link PeerTransport.sendRpc}). */
   readonly onRpc?: (from: NodeId, data: Uint8Array) => void;
 }
@@ -115,13 +134,37 @@ export const peerTransportDefaults = {
   sendQueueBytesMax: 64 * 1024 * 1024,
   frameBytesMax: 16 * 1024 * 1024,
   socketBufferedBytesMax: 16 * 1024 * 1024,
-  reconnectBaseMs: 100,
-  reconnectMaxMs: 5_000,
+  // A peer that comes back (restarted, resumed, healed) is dialed again within reconnectMaxMs:
+  // the backoff only spaces out failed dials, and a refused loopback dial costs next to nothing.
+  reconnectBaseMs: 50,
+  reconnectMaxMs: 250,
+  reconnectRefusedMaxMs: 5_000,
   reverseDialDelayMs: 1_000,
-  handshakeTimeoutMs: 5_000,
-  keepaliveIntervalMs: 5_000,
+  // Once the network heals, a fresh SYN is never more than connectTimeoutMs plus the backoff
+  // away. A handshake after the connect is an HTTP upgrade and two small frames.
+  handshakeTimeoutMs: 1_000,
+  connectTimeoutMs: 250,
+  // A silent connection is dropped within three intervals (keepalivePingsUnansweredMax): within
+  // 1.5 s a partitioned peer's socket is gone and redials take over, instead of TCP
+  // retransmitting into the partition with an ever longer backoff that resumes seconds after the
+  // heal.
+  keepaliveIntervalMs: 500,
   closeTimeoutMs: 2_000,
 } as const;
+
+/**
+ * A connection is dropped at the keepalive round that finds this many pings unanswered (and
+ * nothing else heard since the first): after 2–3 intervals of silence, 1–1.5 s by default. With
+ * one (0.5–1 s) followers that were only busy were dropped too: a learner decoding and applying a
+ * catch-up of thousands of entries did not answer for over half a second.
+ */
+const keepalivePingsUnansweredMax = 2;
+
+/**
+ * A keepalive round that runs this many intervals late means this process was not running (a
+ * long pause of its event loop, SIGSTOP): the silence was ours, so no connection is judged in it.
+ */
+const keepaliveLateIntervals = 1.5;
 
 /** Connections that have not finished their handshake; beyond this new ones are turned away. */
 const pendingConnectionsMax = 64;
@@ -155,9 +198,12 @@ interface PeerLink {
   dialTimer: NodeJS.Timeout | null;
   /** Failed dials since the last successful one (the backoff exponent). */
   attempt: number;
+  /** The last dial was refused for who we are (see reconnectRefusedMaxMs). */
+  refused: boolean;
   /** `performance.now()` when this link last had no active connection (created or lost). */
   disconnectedAtMs: number;
-  awaitingPong: boolean;
+  /** Keepalive pings sent since anything was last heard on the active connection. */
+  unansweredPings: number;
   queue: QueuedMessage[];
   queuedBytes: number;
   droppedMessages: number;
@@ -173,8 +219,10 @@ interface Settings {
   readonly socketBufferedBytesMax: number;
   readonly reconnectBaseMs: number;
   readonly reconnectMaxMs: number;
+  readonly reconnectRefusedMaxMs: number;
   readonly reverseDialDelayMs: number;
   readonly handshakeTimeoutMs: number;
+  readonly connectTimeoutMs: number;
   readonly keepaliveIntervalMs: number;
   readonly closeTimeoutMs: number;
 }
@@ -205,6 +253,16 @@ function isRefusal(code: number): boolean {
   return code >= 4000 && code <= 4999;
 }
 
+/** Refusals of who we are, which hold until someone changes the membership or a configuration. */
+const identityRefusals: ReadonlySet<number> = new Set([
+  peerCloseCodes.unsupportedVersion,
+  peerCloseCodes.clusterIdMismatch,
+  peerCloseCodes.wrongNode,
+  peerCloseCodes.unknownMember,
+  4005, // 'wrong direction' of nodes older than the reverse dial (docs/transport.md)
+  peerCloseCodes.memberRemoved,
+]);
+
 function wsUrl(address: PeerAddress): string {
   const host = address.host.includes(':') ? `[${address.host}]` : address.host;
   return `ws://${host}:${address.port}${peerPath}`;
@@ -221,6 +279,7 @@ export class PeerTransport {
   private pendingConnections = 0;
   private flushImmediate: NodeJS.Immediate | null = null;
   private readonly keepaliveTimer: NodeJS.Timeout;
+  private lastKeepaliveMs = performance.now();
   private closing: Promise<void> | null = null;
 
   /** Resolves once the peer port is listening; rejects on invalid options or a listen error. */
@@ -233,15 +292,17 @@ export class PeerTransport {
       socketBufferedBytesMax: positiveInteger('socketBufferedBytesMax', options.socketBufferedBytesMax, peerTransportDefaults.socketBufferedBytesMax),
       reconnectBaseMs: positiveInteger('reconnectBaseMs', options.reconnectBaseMs, peerTransportDefaults.reconnectBaseMs),
       reconnectMaxMs: positiveInteger('reconnectMaxMs', options.reconnectMaxMs, peerTransportDefaults.reconnectMaxMs),
+      reconnectRefusedMaxMs: positiveInteger('reconnectRefusedMaxMs', options.reconnectRefusedMaxMs, peerTransportDefaults.reconnectRefusedMaxMs),
       reverseDialDelayMs: integerSetting('reverseDialDelayMs', options.reverseDialDelayMs, peerTransportDefaults.reverseDialDelayMs, 0),
       handshakeTimeoutMs: positiveInteger('handshakeTimeoutMs', options.handshakeTimeoutMs, peerTransportDefaults.handshakeTimeoutMs),
+      connectTimeoutMs: positiveInteger('connectTimeoutMs', options.connectTimeoutMs, peerTransportDefaults.connectTimeoutMs),
       keepaliveIntervalMs: positiveInteger('keepaliveIntervalMs', options.keepaliveIntervalMs, peerTransportDefaults.keepaliveIntervalMs),
       closeTimeoutMs: positiveInteger('closeTimeoutMs', options.closeTimeoutMs, peerTransportDefaults.closeTimeoutMs),
     };
     if (!validNodeId(options.selfId)) throw new ServerError('CONFIG_INVALID', 'peer transport: selfId must be a positive integer');
     if (options.clusterId.length === 0) throw new ServerError('CONFIG_INVALID', 'peer transport: clusterId must not be empty');
-    if (settings.reconnectMaxMs < settings.reconnectBaseMs) {
-      throw new ServerError('CONFIG_INVALID', 'peer transport: reconnectMaxMs must be at least reconnectBaseMs');
+    if (settings.reconnectMaxMs < settings.reconnectBaseMs || settings.reconnectRefusedMaxMs < settings.reconnectBaseMs) {
+      throw new ServerError('CONFIG_INVALID', 'peer transport: reconnectMaxMs and reconnectRefusedMaxMs must be at least reconnectBaseMs');
     }
 
     const server = createServer((_req, res) => {
@@ -365,6 +426,7 @@ export class PeerTransport {
         this.log.info({ peer: id, address }, 'peer address changed');
         link.address = address;
         link.attempt = 0;
+        link.refused = false;
         // Redial at the new address once the old sockets are gone (their close handlers schedule
         // it). A connection the peer dialed does not depend on its address and stays.
         link.dialing?.close(1000, 'address changed');
@@ -438,8 +500,9 @@ export class PeerTransport {
       sockets: new Set(),
       dialTimer: null,
       attempt: 0,
+      refused: false,
       disconnectedAtMs: performance.now(),
-      awaitingPong: false,
+      unansweredPings: 0,
       queue: [],
       queuedBytes: 0,
       droppedMessages: 0,
@@ -525,6 +588,7 @@ export class PeerTransport {
       maxPayload: this.settings.frameBytesMax,
       handshakeTimeout: this.settings.handshakeTimeoutMs,
       followRedirects: false,
+      createConnection: ((options: { host?: string | null; port?: number | string | null }) => this.connectWithin(options)) as typeof createConnection,
     });
     link.dialing = ws;
     link.sockets.add(ws);
@@ -562,7 +626,7 @@ export class PeerTransport {
       this.adopt(link, ws, this.options.selfId);
     });
     ws.on('pong', () => {
-      if (link.socket === ws) link.awaitingPong = false;
+      if (link.socket === ws) link.unansweredPings = 0;
     });
     ws.on('error', (err) => this.log.debug({ peer: link.id, err }, 'peer connection error'));
     ws.on('close', (code, reasonBytes) => {
@@ -573,13 +637,25 @@ export class PeerTransport {
       const reason = reasonBytes.toString();
       this.log.debug({ peer: link.id, dialedBy: this.options.selfId, code, reason }, 'peer connection closed');
       if (!welcomed) {
-        link.attempt += 1;
+        // A failed dial counts towards the backoff only while there is no connection.
+        if (link.socket === null) link.attempt += 1;
+        link.refused = identityRefusals.has(code);
         if (code === peerCloseCodes.duplicateConnection) this.log.info({ peer: link.id, code, reason }, 'peer refused');
         else if (isRefusal(code)) this.log.warn({ peer: link.id, code, reason }, 'peer refused');
       }
       this.disconnected(link, ws, code, reason);
       this.scheduleDial(link);
     });
+  }
+
+  /** A TCP connection for a dial, destroyed if it is not established within connectTimeoutMs. */
+  private connectWithin(options: { host?: string | null; port?: number | string | null }): Socket {
+    // Only host and port: `ws` also passes the HTTP path, which net would take for an IPC path.
+    const socket = createConnection({ host: options.host ?? 'localhost', port: Number(options.port) });
+    const timer = setTimeout(() => socket.destroy(new Error(`no TCP connection within ${this.settings.connectTimeoutMs} ms`)), this.settings.connectTimeoutMs);
+    socket.once('connect', () => clearTimeout(timer));
+    socket.once('close', () => clearTimeout(timer));
+    return socket;
   }
 
   /**
@@ -591,7 +667,7 @@ export class PeerTransport {
     if (this.closing !== null || link.removed || link.address === null) return;
     if (link.dialing !== null || link.socket !== null || link.dialTimer !== null) return;
     let delayMs = reconnectDelayMs(
-      { baseMs: this.settings.reconnectBaseMs, maxMs: this.settings.reconnectMaxMs },
+      { baseMs: this.settings.reconnectBaseMs, maxMs: link.refused ? this.settings.reconnectRefusedMaxMs : this.settings.reconnectMaxMs },
       link.attempt,
       Math.random,
     );
@@ -600,7 +676,7 @@ export class PeerTransport {
       const quietMs = performance.now() - link.disconnectedAtMs;
       delayMs = Math.max(delayMs, Math.ceil(this.settings.reverseDialDelayMs - quietMs));
     }
-    this.log.debug({ peer: link.id, delayMs, attempt: link.attempt, reverse }, 'peer reconnect scheduled');
+    this.log.debug({ peer: link.id, delayMs, attempt: link.attempt, reverse, refused: link.refused }, 'peer reconnect scheduled');
     link.dialTimer = setTimeout(() => {
       link.dialTimer = null;
       this.dial(link);
@@ -665,6 +741,14 @@ export class PeerTransport {
       }
       // Crossed dials, and ours (the lower id's) is already up: it wins, so this one never starts.
       if (known.socket !== null && known.socketDialedBy === this.options.selfId && this.options.selfId < from) {
+        // Unless ours has been silent since our last ping: then the peer, which dials because it
+        // has no connection to us, has lost it and ours is half-open. Drop it and dial again now
+        // (our dial wins the tie-break) rather than wait for the keepalive to notice.
+        if (known.unansweredPings > 0) {
+          this.log.warn({ peer: from }, 'silent peer connection dropped');
+          known.attempt = 0;
+          known.socket.terminate();
+        }
         return refuse(peerCloseCodes.duplicateConnection, 'duplicate connection', from);
       }
       settle();
@@ -674,7 +758,7 @@ export class PeerTransport {
       this.adopt(known, ws, from);
     });
     ws.on('pong', () => {
-      if (link !== null && link.socket === ws) link.awaitingPong = false;
+      if (link !== null && link.socket === ws) link.unansweredPings = 0;
     });
     ws.on('error', (err) => this.log.debug({ remote, err }, 'peer connection error'));
     ws.on('close', (code, reasonBytes) => {
@@ -722,12 +806,20 @@ export class PeerTransport {
     }
     link.socket = ws;
     link.socketDialedBy = dialedBy;
-    link.awaitingPong = false;
+    link.unansweredPings = 0;
     link.connections += 1;
+    // The peer is alive, whichever side dialed: its next loss is redialed without a backoff.
+    link.attempt = 0;
+    link.refused = false;
     if (link.dialTimer !== null) clearTimeout(link.dialTimer);
     link.dialTimer = null;
     this.log.info({ peer: link.id, dialedBy, queuedMessages: link.queue.length }, 'peer connected');
     this.flush(link);
+    try {
+      this.options.onPeerConnected?.(link.id);
+    } catch (err) {
+      this.log.error({ peer: link.id, err }, 'connect handler failed');
+    }
   }
 
   private disconnected(link: PeerLink, ws: WebSocket, code: number, reason: string): void {
@@ -751,7 +843,7 @@ export class PeerTransport {
    */
   private receive(link: PeerLink, ws: WebSocket, data: RawData, isBinary: boolean): void {
     if (link.removed || this.closing !== null) return;
-    if (link.socket === ws) link.awaitingPong = false;
+    if (link.socket === ws) link.unansweredPings = 0;
     const decoded = isBinary
       ? decodeAfterHandshake(toBytes(data), { from: link.id, to: this.options.selfId })
       : { ok: false as const, reason: 'text frame' };
@@ -779,16 +871,21 @@ export class PeerTransport {
   }
 
   private keepalive(): void {
+    const now = performance.now();
+    const stalled = now - this.lastKeepaliveMs > this.settings.keepaliveIntervalMs * keepaliveLateIntervals;
+    this.lastKeepaliveMs = now;
     for (const link of this.links.values()) {
       const ws = link.socket;
       if (ws === null) continue;
-      if (link.awaitingPong) {
-        // Half-open: nothing heard for a whole interval after a ping.
+      // After our own stall, what the peers sent meanwhile is still unread (timers run before
+      // I/O): ping again and judge at the next round.
+      if (link.unansweredPings >= keepalivePingsUnansweredMax && !stalled) {
+        // Half-open or partitioned: nothing heard for that many intervals after a ping.
         this.log.warn({ peer: link.id }, 'peer keepalive timeout');
         ws.terminate();
         continue;
       }
-      link.awaitingPong = true;
+      link.unansweredPings += 1;
       ws.ping();
     }
   }

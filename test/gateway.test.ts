@@ -281,6 +281,60 @@ describe('watch history', () => {
   });
 });
 
+describe('exactly-once writes', () => {
+  test('the same (session, seq) sent twice, through a follower and then the leader, takes effect once and is answered the same', async () => {
+    const f = await followerId();
+    const { client, welcome } = await session(f);
+    client.send({ t: 'req', id: 1, op: 'create', path: '/eo', data: enc.encode(''), mode: 'persistent' });
+    expect((await client.response(1)).response).toMatchObject({ ok: true });
+
+    const create = { op: 'create', path: '/eo/n-', data: enc.encode('x'), mode: 'persistent-sequential', seq: 1, seqFloor: 1 } as const;
+    const set = { op: 'set', path: '/eo', data: enc.encode('v'), seq: 2, seqFloor: 1 } as const;
+    client.send({ t: 'req', id: 2, ...create });
+    client.send({ t: 'req', id: 3, ...set });
+    const firstCreate = (await client.response(2)).response;
+    const firstSet = (await client.response(3)).response;
+    expect(firstCreate).toMatchObject({ ok: true, op: 'create', path: '/eo/n-0000000000' });
+    expect(firstSet).toMatchObject({ ok: true, op: 'set', stat: { version: 1 } });
+    // Again on the same connection: the recorded answers, at a later revision.
+    client.send({ t: 'req', id: 4, ...create });
+    client.send({ t: 'req', id: 5, ...set });
+    const again = [(await client.response(4)).response, (await client.response(5)).response];
+    client.close();
+
+    // And again after resuming on the leader, as the SDK does after losing its connection.
+    const leader = await cluster.leader();
+    const resumed = await session(leader, { session: { id: welcome.sessionId, secret: welcome.secret, lastRevision: again[1]!.revision } });
+    resumed.client.send({ t: 'req', id: 1, ...create });
+    resumed.client.send({ t: 'req', id: 2, ...set });
+    again.push((await resumed.client.response(1)).response, (await resumed.client.response(2)).response);
+    const { revision: _c, id: _ci, ...createAnswer } = firstCreate;
+    const { revision: _s, id: _si, ...setAnswer } = firstSet;
+    for (const [i, answer] of again.entries()) {
+      expect(answer).toMatchObject(i % 2 === 0 ? createAnswer : setAnswer);
+      expect(answer.revision).toBeGreaterThan(firstSet.revision);
+    }
+
+    resumed.client.send({ t: 'req', id: 3, op: 'children', path: '/eo' });
+    expect((await resumed.client.response(3)).response).toMatchObject({ ok: true, names: ['n-0000000000'] });
+    resumed.client.send({ t: 'req', id: 4, op: 'get', path: '/eo' });
+    expect((await resumed.client.response(4)).response).toMatchObject({ ok: true, stat: { version: 1 } });
+  });
+
+  test('a seq the session moved past is refused STALE_SEQUENCE, and a bad pair BAD_ARGUMENTS, keeping the connection', async () => {
+    const { client } = await session(await followerId());
+    client.send({ t: 'req', id: 1, op: 'create', path: '/eo-late-2', data: enc.encode(''), mode: 'persistent', seq: 2, seqFloor: 1 });
+    expect((await client.response(1)).response).toMatchObject({ ok: true });
+    // seq 1 comes after seq 2 took effect: applying it now would break the session's order.
+    client.send({ t: 'req', id: 2, op: 'create', path: '/eo-late-1', data: enc.encode(''), mode: 'persistent', seq: 1, seqFloor: 1 });
+    expect((await client.response(2)).response).toMatchObject({ ok: false, op: 'create', error: { name: 'STALE_SEQUENCE' } });
+    client.send({ t: 'req', id: 3, op: 'delete', path: '/eo-late-2', seq: 3, seqFloor: 4 });
+    expect((await client.response(3)).response).toMatchObject({ ok: false, error: { name: 'BAD_ARGUMENTS' } });
+    client.send({ t: 'req', id: 4, op: 'exists', path: '/eo-late-1' });
+    expect((await client.response(4)).response).toMatchObject({ ok: true, stat: null });
+  });
+});
+
 describe('sessions', () => {
   test('a silent client is expired by the leader: its ephemerals vanish and it is told so', async () => {
     const f = await followerId();

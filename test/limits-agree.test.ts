@@ -16,6 +16,11 @@ describe('the protocol and the store agree', () => {
     expect(protocol[name]).toBe(store[name]);
   });
 
+  test('on the writes a session may have in flight and the replies the store keeps for them', () => {
+    // The SDK holds writes back at the protocol's bound; the store's reply table must hold them all.
+    expect(protocol.sessionWritesInFlightMax).toBe(store.sessionRepliesMax);
+  });
+
   test('on the create modes', () => {
     expect([...protocol.createModes].sort()).toEqual([...store.createModes].sort());
   });

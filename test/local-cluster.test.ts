@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, test } from 'vitest';
-import { fetchJson, freePort, waitFor } from './support/cluster.js';
+import { fetchJson, freePorts, waitFor } from './support/cluster.js';
 
 /**
  * The README's first command: `npm start` runs three nodes, and Ctrl-C in its terminal stops all
@@ -38,7 +38,7 @@ function alive(pid: number): boolean {
 
 test('npm start elects a leader and serves writes; Ctrl-C to its process group stops every node gracefully', async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'vigil-start-'));
-  const basePort = await freePort();
+  const basePort = await freePorts([0, 1, 2, 100, 101, 102]);
   // detached: npm leads a new process group, as a shell makes a foreground job its own group.
   const proc = spawn('npm', ['start', '--', '--data-dir', dataDir, '--base-port', String(basePort), '--log-level', 'info'], { cwd: repo, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   pids.push(proc.pid!);

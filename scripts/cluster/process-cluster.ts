@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
@@ -38,14 +38,64 @@ export interface NodeStatusJson {
   members: { id: number; role: string; matchIndex: number | null }[];
 }
 
-export async function freePort(): Promise<number> {
+/**
+ * Ports for test members. A port the kernel offers for `listen(0)` lies in its ephemeral range,
+ * where any `connect()` on the machine may take it as a local port between our check and the
+ * member's bind (seen in CI: `EADDRINUSE`). So ports are drawn below that range, each process
+ * (vitest worker) from a slice of its own, checked free by binding, and never handed out twice.
+ */
+const handedOut = new Set<number>();
+const portSlices = 8;
+const lowestPort = 10_000;
+
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+async function canBind(port: number): Promise<boolean> {
   const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
+  try {
+    server.listen(port, '127.0.0.1');
+    await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
+  } catch {
+    return false;
+  }
   server.close();
   await once(server, 'close');
-  return port;
+  return true;
+}
+
+let slice: { start: number; end: number; next: number } | undefined;
+
+/** A base port such that base + each offset is free (checked by binding) and not handed out before. */
+export async function freePorts(offsets: readonly number[]): Promise<number> {
+  const span = Math.max(...offsets) + 1;
+  if (slice === undefined) {
+    const size = Math.floor((ephemeralLow() - lowestPort) / portSlices);
+    if (size < 4 * span) throw new Error(`the kernel's ephemeral port range starts too low (${ephemeralLow()}) for test ports below it`);
+    const start = lowestPort + (Number(process.env.VITEST_POOL_ID ?? process.pid) % portSlices) * size;
+    slice = { start, end: start + size, next: start + ((process.pid * 7919) % (size - span)) };
+  }
+  for (let tries = 0; tries < 10_000; tries++) {
+    if (slice.next + span > slice.end) slice.next = slice.start;
+    const base = slice.next++;
+    const ports = offsets.map((o) => base + o);
+    if (ports.some((p) => handedOut.has(p))) continue;
+    if (!(await Promise.all(ports.map(canBind))).every(Boolean)) continue;
+    for (const p of ports) handedOut.add(p);
+    return base;
+  }
+  throw new Error('no free test ports below the ephemeral range');
+}
+
+/** A loopback port nobody listens on now, below the ephemeral range, never handed out before by this process. */
+export async function freePort(): Promise<number> {
+  return freePorts([0]);
 }
 
 /** Poll `check` until it returns a value (not undefined), or fail after `timeoutMs`. */
@@ -217,12 +267,15 @@ export class ProcessCluster {
   async signal(id: number, signal: NodeJS.Signals): Promise<void> {
     const proc = this.node(id).proc;
     if (proc === null || proc.exitCode !== null || proc.signalCode !== null) return;
+    if (signal !== 'SIGKILL' && signal !== 'SIGTERM' && signal !== 'SIGINT') {
+      proc.kill(signal);
+      return;
+    }
+    // Only a fatal signal is waited for (a listener per SIGSTOP/SIGCONT would pile up).
     const exited = once(proc, 'exit');
     proc.kill(signal);
-    if (signal === 'SIGKILL' || signal === 'SIGTERM' || signal === 'SIGINT') {
-      await exited;
-      this.node(id).proc = null;
-    }
+    await exited;
+    this.node(id).proc = null;
   }
 
   kill(id: number): Promise<void> {
@@ -253,13 +306,30 @@ export class ProcessCluster {
 
   /** The leader that every live member agrees on (polled until it exists). */
   async leader(among: readonly number[] = this.live(), timeoutMs = 15_000): Promise<number> {
-    return waitFor(`a leader among ${among.join(',')}`, async () => {
-      const statuses = await Promise.all(among.map((id) => this.status(id)));
-      const leaders = statuses.filter((s) => s.role === 'leader');
-      if (leaders.length !== 1) return undefined;
-      const l = leaders[0]!;
-      return statuses.every((s) => s.leaderId === l.id && s.term === l.term) ? l.id : undefined;
-    }, timeoutMs);
+    try {
+      return await waitFor(`a leader among ${among.join(',')}`, async () => {
+        const statuses = await Promise.all(among.map((id) => this.status(id)));
+        const leaders = statuses.filter((s) => s.role === 'leader');
+        if (leaders.length !== 1) return undefined;
+        const l = leaders[0]!;
+        return statuses.every((s) => s.leaderId === l.id && s.term === l.term) ? l.id : undefined;
+      }, timeoutMs);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${await this.describe(among)}`);
+    }
+  }
+
+  /** What each member is doing, for a failure's message: its status or why it has none, and its log's last lines. */
+  async describe(ids: readonly number[] = [...this.nodes.keys()]): Promise<string> {
+    const lines: string[] = [];
+    for (const id of ids) {
+      const n = this.node(id);
+      const exited = n.proc === null ? 'not started' : n.proc.exitCode !== null ? `exited ${n.proc.exitCode}` : n.proc.signalCode !== null ? `killed by ${n.proc.signalCode}` : `pid ${n.proc.pid}`;
+      const status = await this.status(id).then((s) => `${s.role} term ${s.term} leader ${s.leaderId} commit ${s.commitIndex} applied ${s.appliedIndex}`, (e: unknown) => `no status (${String(e)})`);
+      const tail = await readFile(n.logPath, 'utf8').then((t) => t.trimEnd().split('\n').slice(-8).join('\n    '), () => '(no log file)');
+      lines.push(`member ${id}: ${exited}; ${status}\n    ${tail}`);
+    }
+    return lines.join('\n');
   }
 
   /** Stop every process (SIGKILL, or SIGTERM when `graceful`); a temporary root is removed. */

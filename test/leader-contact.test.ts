@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { TestCluster, waitFor } from './support/cluster.js';
+import { RawClient } from './support/raw-client.js';
+
+/**
+ * A member cut off from the leader (a leader, from its majority) cannot report the sessions it
+ * hears, so the leader will expire them: it must not vouch for them. It ends its client
+ * connections with NO_LEADER the moment it loses touch (the SDK resumes on another member), answers
+ * pings NO_LEADER and refuses to resume a session, until it hears from a leader again.
+ */
+
+let cluster: TestCluster;
+
+beforeAll(async () => {
+  cluster = await TestCluster.start();
+  await cluster.leader();
+});
+afterAll(async () => {
+  for (const id of [1, 2, 3]) await cluster.resume(id).catch(() => undefined);
+  await cluster.close();
+});
+
+test('a leader cut off from its majority ends its client connections with NO_LEADER at once and refuses resumes; it serves the session again once in touch', async () => {
+  const leader = await cluster.leader();
+  const followers = [1, 2, 3].filter((id) => id !== leader);
+  const port = cluster.node(leader).clientPort;
+  const { client, welcome } = await RawClient.session(port);
+  client.send({ t: 'req', id: 1, op: 'ping' });
+  expect((await client.response(1)).response.ok).toBe(true);
+  const hello = { t: 'hello', protocolVersion: 1, sessionTimeoutMs: 10_000, session: { id: welcome.sessionId, secret: welcome.secret, lastRevision: welcome.revision } } as const;
+
+  // The leader loses its majority. Before check-quorum makes it step down, and without waiting
+  // for the client's next ping, it tells the client to go elsewhere.
+  for (const f of followers) await cluster.pause(f);
+  const ended = await client.closedWith();
+  expect(ended.frames).toContainEqual(expect.objectContaining({ t: 'error', error: expect.objectContaining({ name: 'NO_LEADER' }) }));
+
+  const resume = await RawClient.open(port);
+  resume.send(hello);
+  expect(await resume.next()).toMatchObject({ t: 'error', error: { name: 'NO_LEADER' } });
+  resume.ws.terminate();
+
+  for (const f of followers) await cluster.resume(f);
+  await waitFor('the session resumed on the member again', async () => {
+    const again = await RawClient.open(port);
+    try {
+      again.send(hello);
+      return (await again.next()).t === 'welcome' ? true : undefined;
+    } finally {
+      again.ws.terminate();
+    }
+  });
+});

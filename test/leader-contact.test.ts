@@ -51,3 +51,26 @@ test('a leader cut off from its majority ends its client connections with NO_LEA
     }
   });
 });
+
+test('a resume that arrives while an election is under way waits at the door and is welcomed when it ends', async () => {
+  const leader = await cluster.leader();
+  const [member, other] = [1, 2, 3].filter((id) => id !== leader) as [number, number];
+  const port = cluster.node(member).clientPort;
+  const { client, welcome } = await RawClient.session(port);
+  const hello = { t: 'hello', protocolVersion: 1, sessionTimeoutMs: 10_000, session: { id: welcome.sessionId, secret: welcome.secret, lastRevision: welcome.revision } } as const;
+
+  // The member loses its leader and cannot elect one: the others are paused.
+  await cluster.pause(leader);
+  await cluster.pause(other);
+  await client.closedWith();
+
+  // A resume arrives; meanwhile the leader dies and the other member comes back, so an election
+  // can end. The resume is not sent away with NO_LEADER: it is answered when the election ends.
+  const resume = await RawClient.open(port);
+  resume.send(hello);
+  await cluster.kill(leader);
+  await cluster.resume(other);
+  expect(await resume.next()).toMatchObject({ t: 'welcome', sessionId: welcome.sessionId, resumed: true });
+  resume.ws.terminate();
+  expect([member, other]).toContain(await cluster.leader([member, other]));
+});

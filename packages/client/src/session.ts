@@ -334,7 +334,12 @@ export class Session {
       // Only a resume can be refused as expired; any other refusal (SERVER_BEHIND, SHUTTING_DOWN,
       // a refused socket, …) means: try the next endpoint.
       if (error.code === 'SESSION_EXPIRED' && this.secret !== null) this.expire(error);
-      else this.scheduleDial();
+      else {
+        // A member that answered NO_LEADER is alive and held the resume while it waited for an
+        // election to end: that wait paced us, so the next endpoint is tried soon, not later and later.
+        if (error.code === 'NO_LEADER') this.attempt = Math.min(this.attempt, 1);
+        this.scheduleDial();
+      }
     } else if (connection === this.connection) {
       this.lost(error);
     }

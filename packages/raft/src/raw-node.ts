@@ -45,7 +45,7 @@ export interface UnsafeTestFaults {
 
 export interface RaftConfig {
   readonly id: NodeId;
-  /** Ticks without hearing from a leader before an election; randomized in [n, 2n). */
+  /** Ticks without hearing from a leader before an election; randomized in [n, 1.5n). */
   readonly electionTicks: number;
   /** Ticks between a leader's heartbeats; must be well below `electionTicks`. */
   readonly heartbeatTicks: number;
@@ -321,6 +321,19 @@ export class RawNode {
     this.sendAppend(pr, true);
   }
 
+  /**
+   * The transport lost its connection to `peer`. A follower that loses its leader's connection (the
+   * leader's process died, or its socket was reset) no longer honours the leader's lease and stands
+   * within one or two ticks instead of a whole election timeout, unless it hears from the leader
+   * again first. Only timing changes: pre-vote still asks a majority, and a majority that still
+   * hears the leader refuses, so a spurious call costs one pre-vote round.
+   */
+  peerDisconnected(peer: NodeId): void {
+    if (this.role !== 'follower' || peer !== this.leader || !this.promotable()) return;
+    this.electionElapsed = Math.max(this.electionElapsed, this.electionTicks);
+    this.randomizedElectionTicks = this.electionElapsed + 1 + this.prng.nextInt(2);
+  }
+
   /** The state machine has a snapshot at `index` (≤ applied); followers behind the log get it. */
   setSnapshot(index: number, data: Uint8Array): void {
     assert(index <= this.applied, 'a snapshot covers only applied entries');
@@ -534,7 +547,8 @@ export class RawNode {
     this.leader = NONE;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
-    this.randomizedElectionTicks = this.electionTicks + this.prng.nextInt(this.electionTicks);
+    // [n, 1.5n): narrower than the usual [n, 2n), since pre-candidates break ties by id (decision 31).
+    this.randomizedElectionTicks = this.electionTicks + this.prng.nextInt(Math.ceil(this.electionTicks / 2));
     this.leadTransferee = NONE;
     this.votes.clear();
     this.progress.clear();
@@ -657,6 +671,11 @@ export class RawNode {
   private handleVoteRequest(m: VoteRequest): void {
     if (m.type === 'preVote' && this.yieldsNotTo(m)) {
       this.send({ type: 'preVoteResp', to: m.from, from: this.id, term: this.term, reject: true });
+      // A member that stands no longer hears a leader, so it grants now what it may have ignored or
+      // refused while it still did: ask it again rather than wait for our next round.
+      if (this.votes.get(m.from) !== true) {
+        this.send({ type: 'preVote', to: m.from, from: this.id, term: this.term + 1, lastIndex: this.log.lastIndex(), lastTerm: this.log.lastTerm(), transfer: false });
+      }
       return;
     }
     const canVote = this.vote === m.from || (this.vote === NONE && this.leader === NONE) || (m.type === 'preVote' && m.term > this.term);
@@ -679,7 +698,8 @@ export class RawNode {
    * costing another whole election timeout. Between two pre-candidates of the same round, the
    * lower id wins when its log is at least as up to date: it refuses the other's pre-vote, which
    * grants its own. Safety is untouched (a pre-vote changes no term and no vote); liveness too: the
-   * lower id refuses only while it is itself standing and can win the other's vote.
+   * lower id refuses only while it is itself standing and can win the other's vote, and it asks
+   * the other for that vote again as it refuses.
    */
   private yieldsNotTo(m: VoteRequest): boolean {
     if (this.role !== 'preCandidate' || m.transfer || m.term !== this.term + 1 || this.id > m.from) return false;

@@ -283,4 +283,47 @@ describe('RawNode', () => {
     expect(b.status().role).toBe('follower');
     expect(a.status().term).toBe(termBefore + 1);
   });
+  test('a follower that loses its leader\'s connection stands within two ticks; losing another peer, or leading, changes nothing', () => {
+    const { nodes, leader } = threeWithLeader();
+    const [f2, f3] = [nodes.get(2)!, nodes.get(3)!];
+    f2.peerDisconnected(3); // not its leader
+    leader.peerDisconnected(2); // a leader does not stand
+    for (let t = 0; t < 2; t++) {
+      f2.tick();
+      leader.tick();
+    }
+    expect(f2.status().role).toBe('follower');
+    expect(leader.status().role).toBe('leader');
+    drain(leader);
+    f3.peerDisconnected(1);
+    f3.tick();
+    f3.tick();
+    expect(f3.status().role).toBe('preCandidate');
+    // Follower 2 still hears the leader: it ignores the pre-vote, and nothing is disrupted.
+    for (const m of drain(f3).messages) nodes.get(m.to)!.step(m);
+    expect(drain(f2).messages).toEqual([]);
+    expect(leader.status().role).toBe('leader');
+  });
+
+  test('a lower-id pre-candidate that refuses a standing peer asks it again for the pre-vote the peer ignored while it heard a leader', () => {
+    const nodes = threeNodes();
+    settle(nodes);
+    nodes.get(3)!.campaign();
+    settle(nodes);
+    nodes.delete(3); // the leader is gone
+    const [a, b] = [nodes.get(1)!, nodes.get(2)!];
+    // 1 stands first; 2 still holds the leader's lease and ignores it.
+    for (let t = 0; t < 100 && a.status().role !== 'preCandidate'; t++) a.tick();
+    for (const m of drain(a).messages) if (m.to === 2) b.step(m);
+    expect(drain(b).messages).toEqual([]);
+    // 2 learns the leader is gone and stands: 1 refuses it (the lower id of the round) and asks again.
+    b.peerDisconnected(3);
+    for (let t = 0; t < 3 && b.status().role !== 'preCandidate'; t++) b.tick();
+    expect(b.status().role).toBe('preCandidate');
+    const termBefore = a.status().term;
+    settle(nodes); // no more ticks: no second round of 1's timer
+    expect(a.status().role).toBe('leader');
+    expect(b.status().role).toBe('follower');
+    expect(a.status().term).toBe(termBefore + 1);
+  });
 });

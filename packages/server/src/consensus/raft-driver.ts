@@ -307,6 +307,12 @@ export class RaftDriver {
     this.schedule();
   }
 
+  /** The transport lost its connection to `peer`: a follower that lost its leader's stands soon. */
+  peerDisconnected(peer: NodeId): void {
+    if (this.closed) return;
+    this.raw.peerDisconnected(peer);
+  }
+
   /** Resolves once this node's store has applied `index`. */
   waitApplied(index: number): Promise<void> {
     if (this.o.store.appliedIndex >= index) return Promise.resolve();

@@ -65,6 +65,12 @@ export interface GatewayServices {
    * leader will expire them while their clients believe them alive.
    */
   leaderContact(): { readonly ok: true } | { readonly ok: false; readonly why: string };
+  /**
+   * Resolves true once `leaderContact()` is ok again, false after `leaderWaitMs` or when the
+   * gateway closes: a resume that arrives during an election waits for its end at the door
+   * instead of being sent away to dial again.
+   */
+  untilLeaderContact(): Promise<boolean>;
   readonly sessionTimeoutMsMin: number;
   readonly sessionTimeoutMsMax: number;
   readonly requestTimeoutMs: number;
@@ -252,7 +258,11 @@ export class ClientConnection implements WatchSink {
     try {
       if (hello.session !== undefined) {
         const { id, secret, lastRevision } = hello.session;
-        const contact = this.s.leaderContact();
+        let contact = this.s.leaderContact();
+        if (!contact.ok && (await this.s.untilLeaderContact())) {
+          if (this.phase === 'closed') return;
+          contact = this.s.leaderContact();
+        }
         if (!contact.ok) {
           this.fail('NO_LEADER', `${contact.why}: this member cannot resume the session, try another`);
           return;

@@ -12,7 +12,10 @@ import type { Applied } from '@vigil/store';
 import { ClientConnection, type GatewayServices } from './client-connection.js';
 import { WatchHub } from './watch-hub.js';
 
-export type GatewayOptions = Omit<GatewayServices, 'attach' | 'detach' | 'watches'>;
+export type GatewayOptions = Omit<GatewayServices, 'attach' | 'detach' | 'watches' | 'untilLeaderContact'> & {
+  /** How long a resume waits for this member to be in touch with a leader before NO_LEADER. */
+  readonly leaderWaitMs: number;
+};
 
 export class ClientGateway {
   readonly watches = new WatchHub();
@@ -20,6 +23,8 @@ export class ClientGateway {
   private readonly connections = new Set<ClientConnection>();
   private readonly bySession = new Map<number, ClientConnection>();
   private readonly services: GatewayServices;
+  /** Resumes waiting at the door for this member to be in touch with a leader again. */
+  private readonly contactWaiters = new Set<(inContact: boolean) => void>();
   private closed = false;
 
   constructor(options: GatewayOptions) {
@@ -34,6 +39,17 @@ export class ClientGateway {
       detach: (sessionId, connection) => {
         if (this.bySession.get(sessionId) === connection) this.bySession.delete(sessionId);
       },
+      untilLeaderContact: () =>
+        new Promise<boolean>((resolve) => {
+          if (this.closed) return resolve(false);
+          const timer = setTimeout(() => done(false), options.leaderWaitMs);
+          const done = (inContact: boolean): void => {
+            clearTimeout(timer);
+            this.contactWaiters.delete(done);
+            resolve(inContact);
+          };
+          this.contactWaiters.add(done);
+        }),
     };
     this.wss = new WebSocketServer({
       noServer: true,
@@ -82,6 +98,7 @@ export class ClientGateway {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const done of [...this.contactWaiters]) done(false);
     this.dropAll('SHUTTING_DOWN', 'this server is stopping');
     this.wss.close();
   }
@@ -91,6 +108,11 @@ export class ClientGateway {
     if (this.connections.size === 0) return;
     this.services.logger.info({ why, connections: this.connections.size }, 'lost touch with the leader: client connections ended so that they resume on another member');
     this.dropAll('NO_LEADER', `this member lost touch with the leader (${why}); resume the session on another member`);
+  }
+
+  /** This member is in touch with a leader again: resumes waiting at the door go ahead. */
+  leaderContactRegained(): void {
+    for (const done of [...this.contactWaiters]) done(true);
   }
 
   private dropAll(code: ErrorCode, message: string): void {

@@ -191,7 +191,12 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger; 
       // removed member stays refused (ids are never reused).
       acceptPeer: (id) => !removed.has(id),
       onRpc: (from, data) => inbox.link?.receive(from, data),
-      onPeerDisconnected: (peer) => inbox.link?.abandon(peer),
+      // A lost peer: forwarded requests to it fail now, and a follower that lost its leader (a
+      // killed process, a reset socket) stands within a tick or two rather than an election timeout.
+      onPeerDisconnected: (peer) => {
+        inbox.link?.abandon(peer);
+        inbox.driver?.peerDisconnected(peer);
+      },
       // A peer back (restarted, resumed, healed): Raft resends to it now, not at a heartbeat.
       onPeerConnected: (peer) => inbox.driver?.peerConnected(peer),
       logger: log,
@@ -273,6 +278,9 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger; 
       linearizableRead: (signal) => d.linearizableRead(signal),
       waitApplied: (index) => d.waitApplied(index),
       leaderContact,
+      // An election ends within 1.5 election timeouts of the leader's loss; below the SDK's 1 s
+      // handshake timeout, so a resume that waits too long is refused rather than abandoned.
+      leaderWaitMs: Math.min(750, config.tickMs * config.electionTicks),
       sessionTimeoutMsMin: config.sessionTimeoutMinMs,
       sessionTimeoutMsMax: config.sessionTimeoutMaxMs,
       requestTimeoutMs: config.requestTimeoutMs,
@@ -293,6 +301,7 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger; 
     const contactWatch = setInterval(() => {
       const contact = leaderContact();
       if (inContact && !contact.ok) gateway.leaderContactLost(contact.why);
+      if (!inContact && contact.ok) gateway.leaderContactRegained();
       inContact = contact.ok;
     }, config.tickMs);
     parts.timers.push(contactWatch);

@@ -341,9 +341,11 @@ describe('sessions', () => {
     const { client, welcome } = await session(f, { sessionTimeoutMs: 1_000 });
     client.send({ t: 'req', id: 1, op: 'create', path: '/silent', data: enc.encode(''), mode: 'ephemeral' });
     const created = (await client.response(1)).response;
+    const quietSinceMs = performance.now();
     expect(created.ok).toBe(true);
-    // Say nothing more: no pings. The session must end within a few timeouts.
+    // Say nothing more: no pings. The session must end within a few timeouts, not before one.
     const { code, frames } = await client.closedWith(15_000);
+    expect(performance.now() - quietSinceMs).toBeGreaterThanOrEqual(1_000);
     expect(code).toBe(closeCodeOf('SESSION_EXPIRED'));
     expect(frames).toContainEqual({ t: 'session', state: 'expired' });
     const { client: observer } = await session(await cluster.leader());

@@ -8,7 +8,7 @@ import { silentLogger } from '../src/node/logger.js';
 const timeoutMs = 3_000;
 const checkEveryMs = 100;
 
-function keeper(options: { leader?: boolean } = {}) {
+function keeper(options: { leader?: () => boolean } = {}) {
   const startMs = Date.now();
   const session: SessionRecord = { sessionId: 7, timeoutMs, openedMs: startMs, lastSeenMs: startMs, secret: new Uint8Array(0), seqFloor: 0 } as SessionRecord;
   const forwarded: Command[] = [];
@@ -24,7 +24,7 @@ function keeper(options: { leader?: boolean } = {}) {
       here.push(command);
       return new Promise(() => undefined);
     },
-    isLeader: () => options.leader ?? true,
+    isLeader: options.leader ?? (() => true),
     reportEveryMs: 500,
     checkEveryMs,
     stallMs: 750,
@@ -56,7 +56,7 @@ describe('SessionKeeper expiry', () => {
   });
 
   it('a follower expires nothing', () => {
-    const { k, expiries } = keeper({ leader: false });
+    const { k, expiries } = keeper({ leader: () => false });
     vi.advanceTimersByTime(3 * timeoutMs);
     expect(expiries()).toEqual([]);
     k.close();
@@ -72,6 +72,32 @@ describe('SessionKeeper expiry', () => {
     expect(expiries()).toEqual([]);
     // Silent (while listening) since the first check at 100 ms: due at 100 + timeout + the stall.
     vi.advanceTimersByTime(timeoutMs - 1_000);
+    expect(expiries()).toEqual([]);
+    vi.advanceTimersByTime(3 * checkEveryMs);
+    expect(expiries()).toEqual([{ type: 'sessionExpire', sessionId: 7 }]);
+    k.close();
+  });
+  it('expires a silent session neither before its timeout nor more than two checks after it', () => {
+    const { k, expiries } = keeper();
+    // The first check (at 100 ms) notices leadership; silence counts from the last sighting.
+    vi.advanceTimersByTime(timeoutMs - checkEveryMs);
+    expect(expiries()).toEqual([]);
+    vi.advanceTimersByTime(checkEveryMs);
+    expect(expiries()).toEqual([]);
+    vi.advanceTimersByTime(2 * checkEveryMs);
+    expect(expiries()).toEqual([{ type: 'sessionExpire', sessionId: 7 }]);
+    k.close();
+  });
+
+  it('a new leader gives every session a whole timeout from when it took over', () => {
+    let leading = false;
+    const { k, expiries } = keeper({ leader: () => leading });
+    // Silent for two timeouts while another member led (the old leader was lost with its sightings).
+    vi.advanceTimersByTime(2 * timeoutMs);
+    leading = true;
+    vi.advanceTimersByTime(checkEveryMs);
+    expect(expiries()).toEqual([]);
+    vi.advanceTimersByTime(timeoutMs - checkEveryMs);
     expect(expiries()).toEqual([]);
     vi.advanceTimersByTime(3 * checkEveryMs);
     expect(expiries()).toEqual([{ type: 'sessionExpire', sessionId: 7 }]);

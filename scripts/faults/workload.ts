@@ -303,6 +303,12 @@ export class Workload {
     const sessionId = client.sessionId;
     const record: WatchStream = { id: `watcher ${w}`, path: registersPath, recursive: true, startRevision: revision, items: [] };
     this.history.watchStreams.push(record);
+    // The client's recent connection states, so that a session lost in a run can be explained.
+    const states: string[] = [];
+    client.on('state', (state) => {
+      states.push(`${performance.now().toFixed(0)} ${state} (member ${client.serverId})`);
+      if (states.length > 16) states.shift();
+    });
     const stream = client.watch(registersPath, { recursive: true, fromRevision: revision, signal: this.stop.signal });
     this.spawn(async () => {
       try {
@@ -311,7 +317,7 @@ export class Workload {
           else record.items.push({ path: event.path, kind: event.kind, revision: event.revision });
         }
       } catch (err) {
-        if (!this.stop.signal.aborted) throw new Error(`watcher ${w} (session ${sessionId}, last connected to member ${client.serverId}) ended at ${performance.now().toFixed(0)} ms`, { cause: err });
+        if (!this.stop.signal.aborted) throw new Error(`watcher ${w} (session ${sessionId}, last connected to member ${client.serverId}) ended at ${performance.now().toFixed(0)} ms; its last states: ${states.join(', ')}`, { cause: err });
       }
     });
     await stream.ready;

@@ -39,6 +39,11 @@ export interface ConnectionOptions {
   readonly hello: HelloFrame;
   /** From the start of the upgrade to the welcome. */
   readonly handshakeTimeoutMs: number;
+  /**
+   * From the start to the upgrade's answer: a server that accepts TCP but does not answer (its
+   * process is frozen) is given up sooner than one that answered and is deciding on the hello.
+   */
+  readonly openTimeoutMs?: number;
   readonly handlers: ConnectionHandlers;
   /** The runtime's WebSocket (web-socket.ts), resolved by `connect()`. */
   readonly openSocket: OpenSocket;
@@ -49,6 +54,7 @@ export class Connection {
   private readonly socket: ClientSocket;
   private readonly handlers: ConnectionHandlers;
   private handshakeTimer: ReturnType<typeof setTimeout> | null;
+  private openTimer: ReturnType<typeof setTimeout> | null = null;
   private welcomed = false;
   private ended = false;
 
@@ -61,7 +67,10 @@ export class Connection {
       messageBytesMax: frameBytesMax,
       handshakeTimeoutMs: options.handshakeTimeoutMs,
       events: {
-        onOpen: (protocol) => this.opened(protocol, options.hello),
+        onOpen: (protocol) => {
+          this.clearOpenTimer();
+          this.opened(protocol, options.hello);
+        },
         onMessage: (bytes, isBinary) => this.received(bytes, isBinary),
         onError: (err) => this.fail(new VigilError('CONNECTION_LOSS', `${this.endpoint}: ${err.message}`, { cause: err })),
         onClose: (code, reason) => this.fail(closeError(this.endpoint, code, reason)),
@@ -70,6 +79,10 @@ export class Connection {
     this.handshakeTimer = setTimeout(() => {
       this.fail(new VigilError('TIMEOUT', `no welcome from ${this.endpoint} within ${options.handshakeTimeoutMs}ms`));
     }, options.handshakeTimeoutMs);
+    const openTimeoutMs = options.openTimeoutMs;
+    if (openTimeoutMs !== undefined && openTimeoutMs < options.handshakeTimeoutMs && !this.ended) {
+      this.openTimer = setTimeout(() => this.fail(new VigilError('TIMEOUT', `${this.endpoint} did not answer the WebSocket upgrade within ${openTimeoutMs}ms`)), openTimeoutMs);
+    }
   }
 
   get isOpen(): boolean {
@@ -151,6 +164,12 @@ export class Connection {
   private clearHandshakeTimer(): void {
     if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = null;
+    this.clearOpenTimer();
+  }
+
+  private clearOpenTimer(): void {
+    if (this.openTimer !== null) clearTimeout(this.openTimer);
+    this.openTimer = null;
   }
 }
 

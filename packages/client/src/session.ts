@@ -312,10 +312,14 @@ export class Session {
     };
     // An endpoint that accepts TCP but never answers must not hold the others up for long.
     const handshakeTimeoutMs = Math.max(1_000, Math.floor(this.negotiatedTimeoutMs / this.endpoints.length));
+    // A frozen server accepts TCP but never answers the upgrade: that costs a third of this
+    // endpoint's share of the session timeout, not all of it (the hello may wait for an election).
+    const openTimeoutMs = Math.max(250, Math.min(handshakeTimeoutMs / 2, this.negotiatedTimeoutMs / (3 * this.endpoints.length)));
     const connection: Connection = new Connection({
       endpoint,
       hello,
       handshakeTimeoutMs,
+      openTimeoutMs,
       openSocket: this.options.openSocket,
       handlers: {
         onWelcome: (welcome) => this.welcomed(connection, welcome),

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, isVigilError, type VigilClient } from '@vigil/client';
 import { protocolVersion, type HelloFrame } from '@vigil/protocol';
@@ -32,6 +33,30 @@ describe('connect', () => {
     const server = await cluster.startServer();
     client = await connect({ endpoints: [server.hostPort] });
     expect(client.state).toBe('connected');
+  });
+
+  it('gives up a server that accepts TCP but never answers the upgrade (a frozen process) before its whole handshake timeout', async () => {
+    cluster = new FakeCluster();
+    const frozen = createServer(() => undefined);
+    await new Promise<void>((resolve) => frozen.listen(0, '127.0.0.1', resolve));
+    const sockets: Socket[] = [];
+    frozen.on('connection', (s) => sockets.push(s));
+    try {
+      const url = `ws://127.0.0.1:${(frozen.address() as AddressInfo).port}`;
+      // 3 s over one endpoint: the handshake may take 3 s (a hello can wait for an election), the
+      // upgrade's answer only a third of that.
+      const failure = await connect({ endpoints: [url], sessionTimeoutMs: 3_000, connectTimeoutMs: 2_000 }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(isVigilError(failure)).toBe(true);
+      const causes: string[] = [];
+      for (let e: unknown = failure; e instanceof Error; e = e.cause) causes.push(e.message);
+      expect(causes.join(' <- ')).toMatch(/did not answer the WebSocket upgrade within 1000ms/);
+    } finally {
+      for (const s of sockets) s.destroy();
+      frozen.close();
+    }
   });
 
   it('tries the next endpoint when one refuses the handshake', async () => {

@@ -73,7 +73,9 @@ export interface RaftConfig {
 export const raftDefaults = {
   appendBytesMax: 1024 * 1024,
   inflightMsgsMax: 256,
-  inflightBytesMax: 32 * 1024 * 1024,
+  // Small enough that encoding one window for a member catching up (up to 4 MB of appends in one
+  // turn of the leader's event loop) does not stall the leader past a heartbeat or two.
+  inflightBytesMax: 4 * 1024 * 1024,
   uncommittedBytesMax: 64 * 1024 * 1024,
   snapshotChunkBytes: 256 * 1024,
   snapshotChunksInflightMax: 4,

@@ -248,8 +248,18 @@ export class Nemesis {
     if (filler === undefined) return;
     // The member keeps writing meanwhile: take the bulk at once, then the rest until ENOSPC.
     const fs = await statfs(this.members.get(id).dataDir);
-    const bulk = Math.max(0, fs.bavail * fs.bsize - 1024 * 1024);
-    if (bulk > 0) await execFileAsync('fallocate', ['-l', String(bulk), filler], { timeout: 10_000 });
+    // fallocate is all or nothing, and the member may take more than the margin between statfs and
+    // the call: then ask for half as much, down to 1 MB (the writes below take the rest).
+    for (let bulk = Math.max(0, fs.bavail * fs.bsize - 1024 * 1024); bulk >= 1024 * 1024; bulk = Math.floor(bulk / 2)) {
+      const taken = await execFileAsync('fallocate', ['-l', String(bulk), filler], { timeout: 10_000 }).then(
+        () => true,
+        (err: unknown) => {
+          if (/No space left/.test(String((err as { stderr?: string }).stderr ?? err))) return false;
+          throw err;
+        },
+      );
+      if (taken) break;
+    }
     const file = await open(filler, 'a');
     try {
       for (const size of [64 * 1024, 4 * 1024, 512]) {

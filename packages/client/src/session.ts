@@ -128,6 +128,15 @@ export interface SessionOptions extends ResolvedOptions {
   readonly openSocket: OpenSocket;
 }
 
+/**
+ * A connection silent for this fraction of the session timeout is left. Half, not ZooKeeper's two
+ * thirds: the leader learns of a session's pings from its members' reports, which a frozen member
+ * stops sending, so the session's last sighting may lag its last ping; the other half of the
+ * timeout is what the client has to reach another member and resume (a ping a third of the way
+ * in gives a live server a sixth of the timeout to answer).
+ */
+const deadAfterFraction = 1 / 2;
+
 export class Session {
   private current: ConnectionState | 'opening' = 'opening';
   private sessionIdValue = 0;
@@ -543,12 +552,12 @@ export class Session {
     this.heartbeatTimer = null;
     if (this.connection === null) return;
     const timeoutMs = this.negotiatedTimeoutMs;
-    const dueAt = Math.min(this.lastPingAtMs + timeoutMs / 3, this.lastReceivedAtMs + (2 * timeoutMs) / 3);
+    const dueAt = Math.min(this.lastPingAtMs + timeoutMs / 3, this.lastReceivedAtMs + timeoutMs * deadAfterFraction);
     this.heartbeatTimer = setTimeout(() => this.heartbeat(), Math.max(1, Math.ceil(dueAt - performance.now())));
   }
 
   /**
-   * Ping when nothing was sent for a third of the timeout (§5). Silence for two thirds means the
+   * Ping when nothing was sent for a third of the timeout (§5). Silence for half of it means the
    * connection is dead even if TCP has not noticed: leave it while the session can still be
    * resumed elsewhere.
    */
@@ -558,7 +567,7 @@ export class Session {
     if (connection === null) return;
     const now = performance.now();
     const timeoutMs = this.negotiatedTimeoutMs;
-    if (now - this.lastReceivedAtMs >= (2 * timeoutMs) / 3) {
+    if (now - this.lastReceivedAtMs >= timeoutMs * deadAfterFraction) {
       this.lost(new VigilError('CONNECTION_LOSS', `nothing from ${connection.endpoint} for ${Math.round(now - this.lastReceivedAtMs)}ms`));
       return;
     }

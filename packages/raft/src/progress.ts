@@ -18,6 +18,8 @@ export class Progress {
   recentActive = false;
   /** The leader's tick count when it last heard from this member (see RawNode.ticksSinceLeaderContact). */
   heardAtTick = 0;
+  /** The leader's tick count when this member's acknowledgements last moved `match`. */
+  ackedAtTick = 0;
   /** The highest read round this follower has acknowledged. */
   readRound = 0;
   /** Snapshot transfer: the snapshot index, the bytes acknowledged and sent, and an ack seen since the last heartbeat. */
@@ -115,18 +117,7 @@ export class Progress {
     }
   }
 
-  /**
-   * Free the oldest in-flight slot when the window is full. Called on a heartbeat response: if
-   * appends were lost, the next one is rejected by the follower and replication falls back to
-   * probing, instead of waiting forever for acknowledgements that will never come.
-   */
-  freeFirstInflightIfFull(inflightMsgsMax: number, inflightBytesMax: number): void {
-    if (this.state !== 'replicate' || this.inflightIndex.length === 0) return;
-    if (this.inflightIndex.length < inflightMsgsMax && this.inflightBytes < inflightBytesMax) return;
-    this.inflightBytes -= this.inflightSizes[0]!;
-    this.inflightIndex.shift();
-    this.inflightSizes.shift();
-  }
+
 
   inflightCount(): number {
     return this.inflightIndex.length;

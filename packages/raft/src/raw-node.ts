@@ -872,7 +872,11 @@ export class RawNode {
         this.heardFrom(pr);
         pr.probeSent = false;
         if (m.readRound > pr.readRound) pr.readRound = m.readRound;
-        pr.freeFirstInflightIfFull(this.inflightMsgsMax, this.inflightBytesMax);
+        // A full window that has not moved for an election timeout lost an append somewhere:
+        // start again from the match. (Freeing one slot per heartbeat, as etcd-io/raft does, made
+        // a slow follower cost the leader one more full append per heartbeat, encoded and queued
+        // behind the ones the follower had not read yet.)
+        if (pr.state === 'replicate' && pr.isPaused(this.inflightMsgsMax, this.inflightBytesMax) && this.ticks - pr.ackedAtTick >= this.electionTicks) pr.becomeProbe();
         // Even with nothing new to send: an empty append makes a follower whose acknowledgements
         // were lost say where it really is.
         if (pr.match < this.log.lastIndex()) this.sendAppend(pr, true);
@@ -903,6 +907,7 @@ export class RawNode {
       return;
     }
     if (pr.maybeUpdate(m.index)) {
+      pr.ackedAtTick = this.ticks;
       if (pr.state === 'probe') pr.becomeReplicate();
       else if (pr.state === 'snapshot' && pr.match >= pr.snapshotIndex) pr.becomeProbe();
       if (this.maybeCommit()) this.needAppendBroadcast = true;

@@ -156,6 +156,43 @@ describe('RawNode', () => {
     expect(leader.status().progress.find((p) => p.id === 3)!.inflightMsgs).toBeLessThanOrEqual(2);
   });
 
+  test('a follower that answers heartbeats but is slow to acknowledge appends gets no more than the window, until it is stuck for an election timeout', () => {
+    const nodes = new Map([1, 2, 3].map((id) => [id, node(id, RawNode.bootstrap([1, 2, 3]), { inflightMsgsMax: 2, appendBytesMax: 1 })]));
+    settle(nodes);
+    nodes.get(1)!.campaign();
+    settle(nodes);
+    const leader = nodes.get(1)!;
+    const slow = nodes.get(3)!;
+    const matched = leader.status().progress.find((p) => p.id === 3)!.match;
+    for (let i = 0; i < 10; i++) leader.propose(new Uint8Array(10));
+    const appendsTo3: number[] = [];
+    // Nine ticks (below the election timeout of 10): heartbeats answered, appends never acknowledged.
+    for (let tick = 0; tick < 9; tick++) {
+      leader.tick();
+      for (const m of drain(leader).messages) {
+        if (m.to === 3 && m.type === 'app') {
+          if (m.entries.length > 0) appendsTo3.push(m.entries[0]!.index);
+        } else if (m.to === 3) {
+          slow.step(m);
+        } else if (m.to === 2) nodes.get(2)!.step(m);
+      }
+      for (const id of [2, 3]) for (const m of drain(nodes.get(id)!).messages) if (m.type !== 'appResp' || id === 2) leader.step(m);
+    }
+    expect(appendsTo3).toHaveLength(2);
+    // Stuck for an election timeout: the leader starts again from the match, probing once a heartbeat.
+    for (let tick = 0; tick < 3; tick++) {
+      leader.tick();
+      for (const m of drain(leader).messages) {
+        if (m.to === 3 && m.type === 'app' && m.entries.length > 0) appendsTo3.push(m.entries[0]!.index);
+        else if (m.to === 3) slow.step(m);
+        else if (m.to === 2) nodes.get(2)!.step(m);
+      }
+      for (const id of [2, 3]) for (const m of drain(nodes.get(id)!).messages) if (m.type !== 'appResp' || id === 2) leader.step(m);
+    }
+    expect(appendsTo3.length).toBeGreaterThan(2);
+    expect(new Set(appendsTo3.slice(2))).toEqual(new Set([matched + 1]));
+  });
+
   test('a leader resends to a reconnected follower at once, from where it last matched', () => {
     const { nodes, leader } = threeWithLeader();
     const matched = leader.status().progress.find((p) => p.id === 3)!.match;

@@ -1,9 +1,21 @@
 import { createPrng, type NodeId, type UnsafeTestFaults } from '@vigil/raft';
 import { mix } from './hash.js';
 import { SimViolation } from './checker.js';
-import { SimCluster, type SimOptions } from './sim-cluster.js';
+import { SimCluster, type SimDriverFaults, type SimOptions } from './sim-cluster.js';
+
+/**
+ * `mixed`: every kind of fault, at an intensity drawn per seed.
+ * `elections`: leader churn, the schedules of the Raft paper's Figure 8 and of a forgotten vote,
+ * which the mixed schedule almost never produces: see {@link runElectionChurn}.
+ */
+export type ChaosProfile = 'mixed' | 'elections';
 
 export interface ChaosOptions {
+  /**
+   * Drawn from the seed when not given, like the seed's other parameters (one seed in
+   * {@link ELECTIONS_ONE_IN} runs `elections`), so that a seed alone replays its run.
+   */
+  readonly profile?: ChaosProfile;
   /** Length of the fault phase, in ticks. */
   readonly chaosTicks: number;
   /** After healing, a leader and full convergence must follow within this many ticks. */
@@ -13,19 +25,29 @@ export interface ChaosOptions {
   /** Highest node id a membership change may add (ids are never reused). */
   readonly nodeIdMax: number;
   readonly faults: UnsafeTestFaults;
+  readonly driverFaults: SimDriverFaults;
+  /**
+   * Issue linearizable reads. Off only where a broken variant must be caught by another check: a
+   * read after an early acknowledgement sees the write missing, which would hide whether the
+   * durability check alone catches it.
+   */
+  readonly reads: boolean;
   readonly trace: boolean;
 }
 
-export const chaosDefaults: Omit<ChaosOptions, 'voters'> = {
+export const chaosDefaults: Omit<ChaosOptions, 'voters' | 'profile'> = {
   chaosTicks: 400,
   healTicksMax: 300,
   nodeIdMax: 8,
   faults: {},
+  driverFaults: {},
+  reads: true,
   trace: false,
 };
 
 export interface SeedResult {
   readonly seed: number;
+  readonly profile: ChaosProfile;
   readonly ok: boolean;
   readonly violation?: string;
   readonly invariant?: string;
@@ -45,23 +67,33 @@ export function replayCommand(seed: number): string {
 /**
  * One seeded run: a proposal and read workload under a random schedule of crashes, partitions
  * (isolate, majority/minority split, one-way links, swizzle), message loss, duplication, delay
- * and reordering, clock drift, membership changes and leader transfers. Then heal everything and
- * require a leader and full convergence within `healTicksMax` ticks.
+ * and reordering, clock drift, membership changes and leader transfers (or, in the `elections`
+ * profile, leader churn). Then heal everything, require a leader and full convergence within
+ * `healTicksMax` ticks, and every acknowledged write still in place.
  */
 export function runSeed(seed: number, options: Partial<ChaosOptions> = {}): SeedResult {
   const o = { ...chaosDefaults, ...options };
-  const sim = new SimCluster(chaosSimOptions(seed, o));
+  const profile = o.profile ?? profileOf(seed);
+  const sim = new SimCluster(profile === 'elections' ? electionChurnSimOptions(seed, o) : chaosSimOptions(seed, o));
   try {
-    const stopChaos = runChaos(sim, o);
+    const stopChaos = profile === 'elections' ? runElectionChurn(sim, o) : runChaos(sim, o);
     stopChaos();
     heal(sim);
     checkLiveness(sim, o.healTicksMax);
-    return result(sim, seed, null);
+    return result(sim, seed, profile, null);
   } catch (err) {
-    if (err instanceof SimViolation) return result(sim, seed, err);
+    if (err instanceof SimViolation) return result(sim, seed, profile, err);
     // A thrown assertion inside the core is a bug found by this seed, too.
-    return result(sim, seed, new SimViolation('core assertion', err instanceof Error ? (err.stack ?? err.message) : String(err), sim.now));
+    return result(sim, seed, profile, new SimViolation('core assertion', err instanceof Error ? (err.stack ?? err.message) : String(err), sim.now));
   }
+}
+
+/** One seed in this many runs the election churn when the profile is not given. */
+export const ELECTIONS_ONE_IN = 10;
+
+/** The profile a seed runs when none is given: drawn apart from its other parameters, which it leaves as they were. */
+export function profileOf(seed: number): ChaosProfile {
+  return createPrng(mix(seed, 0x9f0f11e)).nextInt(ELECTIONS_ONE_IN) === 0 ? 'elections' : 'mixed';
 }
 
 /**
@@ -76,6 +108,7 @@ function chaosSimOptions(seed: number, o: ChaosOptions): Partial<SimOptions> & {
     seed,
     voters: o.voters ?? choose([3, 3, 5]),
     faults: o.faults,
+    driverFaults: o.driverFaults,
     trace: o.trace,
     snapshotEveryEntries: choose([8, 32, 128]),
     logTrailingEntries: choose([0, 4, 32]),
@@ -91,9 +124,10 @@ function chaosSimOptions(seed: number, o: ChaosOptions): Partial<SimOptions> & {
   };
 }
 
-function result(sim: SimCluster, seed: number, v: SimViolation | null): SeedResult {
+function result(sim: SimCluster, seed: number, profile: ChaosProfile, v: SimViolation | null): SeedResult {
   return {
     seed,
+    profile,
     ok: v === null,
     ...(v === null ? {} : { violation: v.message, invariant: v.invariant }),
     traceHash: sim.traceHash,
@@ -196,11 +230,106 @@ function runChaos(sim: SimCluster, o: ChaosOptions): () => void {
   };
 
   sim.at(1, 'client', client);
-  sim.at(1, 'reader', reader);
+  if (o.reads) sim.at(1, 'reader', reader);
   later(p.nextInt(faultEveryTicks) * tick, 'fault', fault);
   sim.runUntilTime(end);
   return () => {
     over = true;
+  };
+}
+
+/**
+ * Entry-by-entry replication and elections without pre-vote or check-quorum: a cut-off leader
+ * keeps its term and its uncommitted tail, and a new leader's no-op trails the old entries it
+ * sends one at a time, so logs of different terms interleave as in the Raft paper's figures.
+ */
+function electionChurnSimOptions(seed: number, o: ChaosOptions): Partial<SimOptions> & { seed: number } {
+  return {
+    seed,
+    voters: o.voters ?? 5,
+    faults: o.faults,
+    driverFaults: o.driverFaults,
+    trace: o.trace,
+    raft: { appendBytesMax: 1, inflightMsgsMax: 1, preVote: false, checkQuorum: false, uncommittedBytesMax: 8 * 1024 },
+  };
+}
+
+/** The knobs of the election churn, tuned so that each bug it targets is caught in most seeds. */
+const churn = {
+  /** Percent of new leaders cut off (isolated, or crashed) within `cutWithinUnits` of their election. */
+  cutLeaderPercent: 80,
+  cutWithinUnits: 100,
+  /** Of those, the percent crashed rather than isolated; either lasts up to `downUnitsMax`. */
+  crashPercent: 30,
+  downUnitsMax: 1000,
+  /** Percent of granted votes after which the voter is crashed, and restarted within `voterDownUnitsMax`. */
+  crashAfterVotePercent: 30,
+  voterDownUnitsMax: 50,
+  /** A forced campaign or a leader transfer (to a random voter, `transferPercent` of the time) at most this far apart. */
+  campaignEveryUnits: 100,
+  transferPercent: 50,
+  proposeEveryUnits: 40,
+} as const;
+
+/**
+ * Leader churn: most new leaders are cut off or crashed soon after their election, nodes
+ * campaign or are handed leadership every few units, and a node that has just granted a vote is
+ * sometimes crashed and restarted at once. This is what three bugs need and the mixed schedule
+ * almost never gives them: counting replicas of an earlier term's entry (Figure 8: a leader with
+ * an old tail replicates it, then is cut off before its no-op spreads, and a node with a later
+ * term's entry there wins), forgetting a vote across a restart, and granting a transfer a second
+ * vote in a term. Messages are never lost here; no membership changes and no reads.
+ */
+function runElectionChurn(sim: SimCluster, o: ChaosOptions): () => void {
+  let over = false;
+  const later = (delay: number, label: string, fn: () => void): void => sim.at(delay, label, () => { if (!over) fn(); });
+  const end = sim.now + o.chaosTicks * sim.options.tickUnits;
+  const p = sim.prng;
+  sim.network = { delayMin: 1, delayMax: 5 + p.nextInt(40), lossRate: 0, dupRate: 0, longDelayRate: 0, longDelayMax: 0 };
+
+  const cutOff = (id: NodeId): void => {
+    if (p.nextInt(100) < churn.crashPercent) {
+      sim.crash(id);
+      later(1 + p.nextInt(churn.downUnitsMax), `restart ${id}`, () => sim.restart(id));
+    } else {
+      sim.isolate(id);
+      later(1 + p.nextInt(churn.downUnitsMax), 'heal', () => sim.heal());
+    }
+  };
+  sim.onLeaderElected = (id) => {
+    if (p.nextInt(100) < churn.cutLeaderPercent) later(p.nextInt(churn.cutWithinUnits), `cut off new leader ${id}`, () => cutOff(id));
+  };
+  sim.onVoteGranted = (voter) => {
+    if (p.nextInt(100) >= churn.crashAfterVotePercent) return;
+    later(1, `crash ${voter} after voting`, () => {
+      sim.crash(voter);
+      later(1 + p.nextInt(churn.voterDownUnitsMax), `restart ${voter}`, () => sim.restart(voter));
+    });
+  };
+  const client = (): void => {
+    const target = pick(sim, liveMembers(sim));
+    if (target !== undefined) {
+      const leader = sim.node(target).raw?.summary().leader ?? 0;
+      sim.propose(leader !== 0 && sim.node(leader).live ? leader : target, 8);
+    }
+    if (sim.now < end) sim.at(1 + p.nextInt(churn.proposeEveryUnits), 'client', client);
+  };
+  const elections = (): void => {
+    const target = pick(sim, liveMembers(sim));
+    const leader = sim.leader();
+    if (target !== undefined) {
+      if (leader !== undefined && leader !== target && p.nextInt(100) < churn.transferPercent) sim.transferLeadership(leader, target);
+      else sim.campaign(target);
+    }
+    if (sim.now < end) later(1 + p.nextInt(churn.campaignEveryUnits), 'elections', elections);
+  };
+  sim.at(1, 'client', client);
+  later(sim.options.tickUnits, 'elections', elections);
+  sim.runUntilTime(end);
+  return () => {
+    over = true;
+    sim.onLeaderElected = null;
+    sim.onVoteGranted = null;
   };
 }
 
@@ -268,7 +397,8 @@ function checkLiveness(sim: SimCluster, healTicksMax: number): void {
     const leader = sim.leader();
     if (leader === undefined) return false;
     const ls = sim.node(leader).raw!.status();
-    if (ls.commit < sim.checker.maxAckedIndex) return false;
+    // A commit of the leader's own term, so everything before it is committed too. (That this
+    // includes every acknowledged write is checked at the end, as durability rather than liveness.)
     if (sim.node(leader).raw!.termAt(ls.commit) !== ls.term) return false;
     for (const id of [...ls.conf.voters, ...ls.conf.learners]) {
       const n = sim.nodes.get(id);
@@ -298,7 +428,7 @@ function checkLiveness(sim: SimCluster, healTicksMax: number): void {
   if (!accepted) sim.checker.fail('liveness', `no leader accepted a write within ${healTicksMax} ticks of healing (${describeNodes(sim)})`);
   const everyMemberHasIt = (): boolean => {
     if (!converged()) return false;
-    if (sim.checker.acked.has(written)) return true;
+    if (sim.acknowledged.has(written)) return true;
     // Leadership moved (a transfer that was under way) and took the write with it: retry, as a client would.
     const leader = sim.leader()!;
     const term = sim.node(leader).raw!.summary().term;
@@ -314,6 +444,8 @@ function checkLiveness(sim: SimCluster, healTicksMax: number): void {
   if (!sim.runUntil(everyMemberHasIt, ticksLeft())) {
     sim.checker.fail('liveness', `a write after healing was not acknowledged and applied by every member within ${healTicksMax} ticks (${describeNodes(sim)})`);
   }
+  // Every member has applied past every earlier write: none acknowledged may be missing.
+  sim.checker.checkAckedDurable();
 }
 
 function describeNodes(sim: SimCluster): string {

@@ -14,6 +14,14 @@ export function entryHash(e: Entry): number {
   return mix(fnv1a(e.data), e.term, e.index, e.kind === 'normal' ? 1 : e.kind === 'noop' ? 2 : 3);
 }
 
+/** A write some client was told had succeeded. */
+export interface AckedWrite {
+  readonly proposalId: number;
+  readonly term: number;
+  /** {@link entryHash} of the entry acknowledged. */
+  readonly hash: number;
+}
+
 /**
  * Global knowledge across every node and every incarnation, against which each event is checked.
  * Node-local monotonicity is tracked by the simulator's node objects, which survive crashes.
@@ -30,8 +38,14 @@ export class Checker {
   private readonly appliedTerm: number[] = [];
   /** (voter, term) → candidate granted. */
   private readonly votes = new Map<string, NodeId>();
-  /** index → proposal id acknowledged there. */
-  readonly acked = new Map<number, number>();
+  /**
+   * index → the write acknowledged there. Recorded when the client is told, whatever the driver
+   * did before: an acknowledged write must stay the entry at its index on every node, through
+   * crashes and leader changes, which is checked on every apply, every election and at the end.
+   */
+  private readonly acked = new Map<number, AckedWrite>();
+  /** Acknowledged writes that no node has applied yet (none unless a driver acknowledges early). */
+  private readonly ackedUnapplied = new Map<number, AckedWrite>();
   maxAckedIndex = 0;
   maxAppliedIndex = 0;
   readsChecked = 0;
@@ -44,6 +58,11 @@ export class Checker {
     const known = this.leaderOfTerm.get(term);
     if (known === undefined) this.leaderOfTerm.set(term, id);
     else if (known !== id) this.fail('election safety', `nodes ${known} and ${id} both led term ${term}`);
+  }
+
+  /** The node that led `term`, if any did. */
+  leaderOf(term: number): NodeId | undefined {
+    return this.leaderOfTerm.get(term);
   }
 
   /** A node made entry `index` of `term` durable with `hash` as the hash of its log prefix. */
@@ -74,8 +93,11 @@ export class Checker {
   onApplied(node: NodeId, entry: Entry, rollingHash: number): void {
     const i = entry.index;
     const h = entryHash(entry);
+    const ack = this.acked.get(i);
+    if (ack !== undefined && ack.hash !== h) this.fail('acknowledged writes are durable', `node ${node} applied ${i}@${entry.term}, but proposal ${ack.proposalId} was acknowledged as ${i}@${ack.term}`);
     const known = this.appliedEntry[i];
     if (known === undefined) {
+      this.ackedUnapplied.delete(i);
       this.appliedEntry[i] = h;
       this.appliedHash[i] = rollingHash;
       this.appliedTerm[i] = entry.term;
@@ -103,12 +125,38 @@ export class Checker {
       if (t === undefined || t >= term) continue;
       if (termAt(i) !== t) this.fail('leader completeness', `node ${node} leads term ${term} without committed entry ${i}@${t}`);
     }
+    // Acknowledged entries that were applied are covered above; the rest must be held too.
+    for (const [i, ack] of this.ackedUnapplied) {
+      if (ack.term < term && termAt(i) !== ack.term) this.fail('acknowledged writes are durable', `node ${node} leads term ${term} without ${i}@${ack.term}, acknowledged to proposal ${ack.proposalId}`);
+    }
   }
 
-  onAcked(proposalId: number, index: number, appliedEntryHash: number): void {
-    if (this.appliedEntry[index] !== appliedEntryHash) this.fail('acknowledged writes are durable', `proposal ${proposalId} acknowledged at ${index} is not the entry committed there`);
-    this.acked.set(index, proposalId);
-    if (index > this.maxAckedIndex) this.maxAckedIndex = index;
+  /**
+   * A client was told that its proposal is `entry`. In a correct driver the entry has just been
+   * applied, so it matches what was applied there; a driver that acknowledges earlier is caught
+   * when the entry is later lost (above, and {@link checkAckedDurable}).
+   */
+  onAcked(proposalId: number, entry: Entry): void {
+    const i = entry.index;
+    const ack: AckedWrite = { proposalId, term: entry.term, hash: entryHash(entry) };
+    const applied = this.appliedEntry[i];
+    if (applied !== undefined && applied !== ack.hash) this.fail('acknowledged writes are durable', `proposal ${proposalId} was acknowledged as ${i}@${ack.term}, but ${i}@${this.appliedTerm[i]} is committed there`);
+    this.acked.set(i, ack);
+    if (applied === undefined) this.ackedUnapplied.set(i, ack);
+    if (i > this.maxAckedIndex) this.maxAckedIndex = i;
+  }
+
+  /**
+   * At the end of a run, once every member has applied a write made after healing: every
+   * acknowledged write is the entry applied at its index (and so, by the applied-hash check, on
+   * every node that applied that far).
+   */
+  checkAckedDurable(): void {
+    for (const [i, ack] of this.acked) {
+      const applied = this.appliedEntry[i];
+      if (applied === undefined) this.fail('acknowledged writes are durable', `proposal ${ack.proposalId}, acknowledged as ${i}@${ack.term}, was never applied`);
+      if (applied !== ack.hash) this.fail('acknowledged writes are durable', `proposal ${ack.proposalId} was acknowledged as ${i}@${ack.term}, but ${i}@${this.appliedTerm[i]} was applied`);
+    }
   }
 
   /** A linearizable read returned read point `index`; it started after `ackedBefore` was acknowledged. */

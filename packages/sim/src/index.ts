@@ -9,8 +9,9 @@
  * - {@link Checker}: the invariants themselves.
  */
 export { SimCluster, SimNode, simDefaults, encodeSmSnapshot } from './sim-cluster.js';
-export type { SimOptions, NetworkOptions } from './sim-cluster.js';
-export { runSeed, replayCommand, chaosDefaults } from './chaos.js';
-export type { ChaosOptions, SeedResult } from './chaos.js';
+export type { SimOptions, SimDriverFaults, NetworkOptions } from './sim-cluster.js';
+export { runSeed, replayCommand, chaosDefaults, profileOf, ELECTIONS_ONE_IN } from './chaos.js';
+export type { ChaosOptions, ChaosProfile, SeedResult } from './chaos.js';
 export { Checker, SimViolation, entryHash } from './checker.js';
+export type { AckedWrite } from './checker.js';
 export { EventQueue } from './event-queue.js';

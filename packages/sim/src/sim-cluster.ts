@@ -31,6 +31,16 @@ export interface NetworkOptions {
   readonly longDelayMax: number;
 }
 
+/**
+ * Deliberately broken drivers: the simulated server around the core gets something wrong, to show
+ * that the checker catches it (broken-variants.test.ts only). The core's own broken variants are
+ * {@link UnsafeTestFaults}.
+ */
+export interface SimDriverFaults {
+  /** Tell the client its write succeeded once the leader's own write of it is durable, before it is committed. */
+  readonly ackBeforeCommit?: boolean;
+}
+
 export interface SimOptions {
   readonly seed: number;
   /** Founding voters, ids 1..voters. */
@@ -49,6 +59,7 @@ export interface SimOptions {
   readonly logTrailingEntries: number;
   readonly raft: Partial<Pick<RaftConfig, 'inflightMsgsMax' | 'inflightBytesMax' | 'appendBytesMax' | 'uncommittedBytesMax' | 'snapshotChunkBytes' | 'snapshotChunksInflightMax' | 'preVote' | 'checkQuorum'>>;
   readonly faults: UnsafeTestFaults;
+  readonly driverFaults: SimDriverFaults;
   /** Keep a human-readable trace (for replay and the determinism test). */
   readonly trace: boolean;
 }
@@ -66,6 +77,7 @@ export const simDefaults: Omit<SimOptions, 'seed'> = {
   logTrailingEntries: 16,
   raft: { inflightMsgsMax: 8, inflightBytesMax: 64 * 1024, appendBytesMax: 4 * 1024, snapshotChunkBytes: 64, snapshotChunksInflightMax: 2 },
   faults: {},
+  driverFaults: {},
   trace: false,
 };
 
@@ -79,6 +91,15 @@ type SimEvent =
 interface SimStateMachine {
   applied: number;
   hash: number;
+}
+
+/** A scenario's rule for one link: messages of `types` are dropped, or held back until released. */
+interface LinkRule {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly types: ReadonlySet<Message['type']>;
+  /** Held messages in the order sent; null when the rule drops them. */
+  readonly held: Message[] | null;
 }
 
 interface PendingRead {
@@ -242,6 +263,7 @@ export class SimCluster {
   readonly prng: Prng & { nextFloat(): number };
   private readonly queue = new EventQueue<SimEvent>();
   private readonly blocked = new Set<string>();
+  private readonly linkRules: LinkRule[] = [];
   network: NetworkOptions;
   now = 0;
   events = 0;
@@ -250,6 +272,12 @@ export class SimCluster {
   private nextProposalId = 1;
   private nextReadCtx = 1;
   proposalsAcked = 0;
+  /** Indexes of the proposals acknowledged to their clients (the workload's view; the checker keeps what they were). */
+  readonly acknowledged = new Set<number>();
+  /** Called when a node becomes leader (a schedule may strike then). */
+  onLeaderElected: ((id: NodeId) => void) | null = null;
+  /** Called when a node's granted vote leaves it, after the vote was persisted (a schedule may strike then). */
+  onVoteGranted: ((voter: NodeId, term: number, candidate: NodeId) => void) | null = null;
   /** Nodes whose removal some node has applied (so it is committed): ids are never reused. */
   readonly removed = new Set<NodeId>();
 
@@ -366,8 +394,43 @@ export class SimCluster {
     this.blocked.clear();
   }
 
+  /**
+   * Hold back messages of `types` from `from` to `to` until {@link release}: a link that delivers
+   * them late, in the order sent (a TimeoutNow that arrives after the transfer gave up). Scenarios only.
+   */
+  hold(from: NodeId, to: NodeId, types: readonly Message['type'][]): void {
+    this.record(`hold ${from}>${to} ${types.join(',')}`);
+    this.linkRules.push({ from, to, types: new Set(types), held: [] });
+  }
+
+  /** Drop messages of `types` only from `from` to `to`, until {@link release} (`clog` drops them all). Scenarios only. */
+  drop(from: NodeId, to: NodeId, types: readonly Message['type'][]): void {
+    this.record(`drop ${from}>${to} ${types.join(',')}`);
+    this.linkRules.push({ from, to, types: new Set(types), held: null });
+  }
+
+  /** End every {@link hold} and {@link drop} on the link, delivering what was held, in order. */
+  release(from: NodeId, to: NodeId): void {
+    this.record(`release ${from}>${to}`);
+    const onLink = (r: LinkRule): boolean => r.from === from && r.to === to;
+    const ended = this.linkRules.filter(onLink);
+    this.linkRules.splice(0, this.linkRules.length, ...this.linkRules.filter((r) => !onLink(r)));
+    for (const r of ended) for (const m of r.held ?? []) this.queue.push(this.now + this.network.delayMin, { kind: 'deliver', msg: m });
+  }
+
+  /** Whether a link rule took `m` (dropped or held it). */
+  private ruled(m: Message): boolean {
+    for (const r of this.linkRules) {
+      if (r.from !== m.from || r.to !== m.to || !r.types.has(m.type)) continue;
+      r.held?.push(m);
+      return true;
+    }
+    return false;
+  }
+
   private send(m: Message): void {
     if (this.blocked.has(`${m.from}>${m.to}`)) return;
+    if (this.linkRules.length > 0 && this.ruled(m)) return;
     const net = this.network;
     if (net.lossRate > 0 && this.prng.nextFloat() < net.lossRate) return;
     const copies = net.dupRate > 0 && this.prng.nextFloat() < net.dupRate ? 2 : 1;
@@ -538,7 +601,10 @@ export class SimCluster {
   }
 
   private afterInput(node: SimNode): void {
-    if (node.observe(this.checker) && this.options.trace) this.note(`leader ${node.id} term ${node.raw!.summary().term}`);
+    if (node.observe(this.checker)) {
+      if (this.options.trace) this.note(`leader ${node.id} term ${node.raw!.summary().term}`);
+      this.onLeaderElected?.(node.id);
+    }
     this.pump(node);
   }
 
@@ -560,8 +626,13 @@ export class SimCluster {
     const raw = node.raw!;
     const checker = this.checker;
     node.persist(ready, checker);
+    // A broken driver answers here, once its own write is durable; a correct one when it applies (below).
+    if (this.options.driverFaults.ackBeforeCommit === true) for (const e of ready.entries) this.maybeAck(node, e);
     for (const m of ready.messages) {
-      if (m.type === 'voteResp' && !m.reject) checker.onVoteGranted(m.from, m.term, m.to);
+      if (m.type === 'voteResp' && !m.reject) {
+        checker.onVoteGranted(m.from, m.term, m.to);
+        this.onVoteGranted?.(m.from, m.term, m.to);
+      }
       this.send(m);
     }
     if (ready.snapshot !== null) {
@@ -582,14 +653,7 @@ export class SimCluster {
         const change = decodeConfChange(e.data);
         if (change.type === 'removeNode') this.removed.add(change.node);
       }
-      const proposal = node.proposals.get(e.index);
-      if (proposal !== undefined) {
-        node.proposals.delete(e.index);
-        if (e.kind === 'normal' && e.term === proposal.term && new DataView(e.data.buffer, e.data.byteOffset).getUint32(0) === proposal.id) {
-          checker.onAcked(proposal.id, e.index, entryHash(e));
-          this.proposalsAcked++;
-        }
-      }
+      this.maybeAck(node, e);
     }
     for (const rs of ready.readStates) {
       const pending = node.reads.get(rs.ctx);
@@ -608,6 +672,21 @@ export class SimCluster {
     node.readyInFlight = false;
     this.maybeSnapshot(node);
     this.afterInput(node);
+  }
+
+  /**
+   * Answer the client of `e` if `node` proposed it: the entry at the proposal's index is ours only
+   * if it carries our term and proposal id (another leader may have put its own there).
+   */
+  private maybeAck(node: SimNode, e: Entry): void {
+    const proposal = node.proposals.get(e.index);
+    if (proposal === undefined) return;
+    node.proposals.delete(e.index);
+    if (e.kind === 'normal' && e.term === proposal.term && new DataView(e.data.buffer, e.data.byteOffset).getUint32(0) === proposal.id) {
+      this.checker.onAcked(proposal.id, e);
+      this.acknowledged.add(e.index);
+      this.proposalsAcked++;
+    }
   }
 
   private maybeSnapshot(node: SimNode): void {

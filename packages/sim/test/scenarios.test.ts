@@ -262,6 +262,52 @@ describe('leader transfer', () => {
   });
 });
 
+describe('leader transfer: a TimeoutNow that arrives late', () => {
+  /**
+   * The leader hands over to a caught-up follower, but its TimeoutNow is held on the way. The
+   * transfer gives up after an election timeout and the leader commits more with the third node,
+   * while appends to the transferee are dropped. When the TimeoutNow finally arrives, the
+   * transferee campaigns with a stale log: only the vote's log check stands between it and
+   * leadership without committed entries.
+   */
+  function lateTimeoutNow(faults: UnsafeTestFaults): { sim: SimCluster; to: NodeId; term: number } {
+    const sim = cluster({ faults });
+    const leader = leaderOf(sim);
+    write(sim, 3);
+    const to = [1, 2, 3].find((id) => id !== leader)!;
+    const third = [1, 2, 3].find((id) => id !== leader && id !== to)!;
+    sim.hold(leader, to, ['timeoutNow']);
+    expect(sim.transferLeadership(leader, to)).toBeNull();
+    sim.drop(leader, to, ['app']);
+    expect(sim.runUntil(() => statusOf(sim, leader).leadTransferee === 0, 30)).toBe(true);
+    let last = 0;
+    for (let i = 0; i < 5; i++) {
+      const r = sim.propose(leader);
+      if ('error' in r) throw new Error(r.error);
+      last = r.index;
+    }
+    expect(sim.runUntil(() => sim.node(leader).sm.applied >= last && sim.node(third).sm.applied >= last, 50)).toBe(true);
+    const term = statusOf(sim, to).term;
+    expect(statusOf(sim, to).role).toBe('follower'); // still hearing the leader's heartbeats
+    expect(statusOf(sim, to).lastIndex).toBeLessThan(last);
+    sim.release(leader, to);
+    // The transferee stands at once (before the appends that now flow again can catch it up).
+    expect(sim.runUntil(() => statusOf(sim, to).term > term, 5)).toBe(true);
+    sim.runTicks(50);
+    return { sim, to, term };
+  }
+
+  test('the correct core: the transferee stands but cannot win; nothing committed is lost', () => {
+    const { sim, to, term } = lateTimeoutNow({});
+    expect(sim.checker.leaderOf(term + 1)).not.toBe(to);
+    write(sim, 1);
+  });
+
+  test('a core that trusts a transfer vote without comparing logs is caught', () => {
+    expect(() => lateTimeoutNow({ transferVoteWithoutLogCheck: true })).toThrow(/leader completeness/);
+  });
+});
+
 test('bootstrap entries are the same on every founder', () => {
   const a = RawNode.bootstrap([3, 1, 2]).entries[0]!;
   expect(a.data).toEqual(encodeConfChange({ type: 'bootstrap', voters: [1, 2, 3] }));

@@ -14,6 +14,7 @@ import {
   type HardState,
   type HeartbeatRequest,
   type Message,
+  type MessageType,
   type NodeId,
   type ReadState,
   type Ready,
@@ -41,6 +42,32 @@ export interface UnsafeTestFaults {
   readonly commitBeforeQuorum?: boolean;
   /** Answer ReadIndex without confirming leadership with a heartbeat round. */
   readonly readWithoutHeartbeat?: boolean;
+  /**
+   * Log matching: a follower accepts a leader's entries after `prevIndex` when it holds some entry
+   * there, without checking that its term is `prevTerm`.
+   */
+  readonly appendWithoutLogCheck?: boolean;
+  /**
+   * Snapshots: a follower that holds an entry at a snapshot's index takes the snapshot as telling it
+   * that its own entries are committed, without checking the entry's term.
+   */
+  readonly snapshotWithoutTermCheck?: boolean;
+  /** Snapshots: a follower installs a snapshot even when it has committed past it, going back in time. */
+  readonly installStaleSnapshot?: boolean;
+  /** Membership: the leader counts learners' replicas towards the commit quorum. */
+  readonly learnersInQuorum?: boolean;
+  /** Membership: a candidate asks learners for votes too and counts their grants towards the quorum. */
+  readonly learnersVote?: boolean;
+  /**
+   * Leader transfer: a vote flagged as a transfer is granted even by a voter that has already
+   * voted for another candidate in that term (the flag rightly bypasses the leader lease, but not this).
+   */
+  readonly transferVoteTwice?: boolean;
+  /**
+   * Leader transfer: a vote flagged as a transfer is granted without comparing logs, trusting that
+   * the leader caught the transferee up — which a TimeoutNow that arrives late breaks.
+   */
+  readonly transferVoteWithoutLogCheck?: boolean;
 }
 
 export interface RaftConfig {
@@ -89,6 +116,8 @@ interface PendingRead {
 }
 
 interface IncomingSnapshot {
+  /** The leader sending it: another leader's snapshot at the same index may differ byte for byte. */
+  readonly from: NodeId;
   readonly meta: Snapshot['meta'];
   readonly totalBytes: number;
   readonly parts: Uint8Array[];
@@ -96,6 +125,146 @@ interface IncomingSnapshot {
 }
 
 const EMPTY_CONF: ConfState = { voters: [], learners: [] };
+
+const messageTypes: ReadonlySet<unknown> = new Set<MessageType>([
+  'vote', 'preVote', 'voteResp', 'preVoteResp', 'app', 'appResp', 'heartbeat', 'heartbeatResp',
+  'snap', 'snapResp', 'timeoutNow', 'readIndex', 'readIndexResp',
+]);
+const entryKinds: ReadonlySet<unknown> = new Set(['normal', 'noop', 'conf']);
+
+/** A term, an index, an offset or a count: a non-negative safe integer. */
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function isNodeId(v: unknown): v is NodeId {
+  return isCount(v) && v > 0;
+}
+
+function isNodeIdList(v: unknown): v is NodeId[] {
+  return Array.isArray(v) && v.every(isNodeId) && new Set(v).size === v.length;
+}
+
+/** The first of `fields` that is not a count, as a reason; null when all are. */
+function notCounts(m: object, fields: readonly string[]): string | null {
+  for (const f of fields) if (!isCount((m as Record<string, unknown>)[f])) return `${f} is not a non-negative integer`;
+  return null;
+}
+
+/** Why a conf entry's data is not a ConfChange this core can apply at `index`, or null. */
+function confChangeProblem(data: Uint8Array, index: number): string | null {
+  let change: ConfChange;
+  try {
+    change = decodeConfChange(data);
+  } catch {
+    return 'holds no ConfChange';
+  }
+  const context: unknown = (change as { context?: unknown }).context;
+  if (context !== undefined && typeof context !== 'string') return 'has a context that is not a string';
+  switch (change.type) {
+    case 'bootstrap':
+      if (index !== 1) return 'is a bootstrap after the first entry';
+      return isNodeIdList(change.voters) && change.voters.length > 0 ? null : 'is a bootstrap without valid voters';
+    case 'addLearner':
+    case 'addVoter':
+    case 'promoteLearner':
+    case 'removeNode':
+      return isNodeId(change.node) ? null : 'names no valid node';
+    default:
+      return 'holds an unknown ConfChange';
+  }
+}
+
+function appendProblem(m: AppendRequest): string | null {
+  const bad = notCounts(m, ['prevIndex', 'prevTerm', 'commit']);
+  if (bad !== null) return bad;
+  if (m.prevTerm > m.term) return `prevTerm ${m.prevTerm} is beyond the message's term ${m.term}`;
+  if (!Array.isArray(m.entries)) return 'entries is not an array';
+  let term = m.prevTerm;
+  for (let i = 0; i < m.entries.length; i++) {
+    const e: unknown = m.entries[i];
+    if (typeof e !== 'object' || e === null) return 'an entry is not an entry';
+    const bad = notCounts(e, ['index', 'term']);
+    if (bad !== null) return `entry ${bad}`;
+    const { index, term: t, kind, data } = e as Entry;
+    if (!entryKinds.has(kind)) return `entry ${index} has an unknown kind`;
+    if (!(data instanceof Uint8Array)) return `entry ${index} data is not bytes`;
+    // Log Matching: entries follow prevIndex one by one, and terms never go back.
+    if (index !== m.prevIndex + 1 + i) return `entry ${index} does not follow index ${m.prevIndex + i}`;
+    if (t < 1 || t < term) return `entry ${index} has term ${t} after term ${term}`;
+    if (t > m.term) return `entry ${index} has term ${t}, beyond the message's term ${m.term}`;
+    if (kind === 'conf') {
+      const problem = confChangeProblem(data, index);
+      if (problem !== null) return `conf entry ${index} ${problem}`;
+    }
+    term = t;
+  }
+  return null;
+}
+
+function snapshotChunkProblem(m: SnapshotChunk): string | null {
+  const bad = notCounts(m, ['offset', 'totalBytes']);
+  if (bad !== null) return bad;
+  const meta: unknown = m.meta;
+  if (typeof meta !== 'object' || meta === null) return 'meta is not snapshot metadata';
+  const badMeta = notCounts(meta, ['index', 'term']);
+  if (badMeta !== null) return `meta ${badMeta}`;
+  const { index, term, conf } = meta as SnapshotChunk['meta'];
+  if (index < 1 || term < 1) return 'a snapshot of an empty log';
+  if (term > m.term) return `snapshot term ${term} is beyond the message's term ${m.term}`;
+  if (typeof conf !== 'object' || conf === null || !isNodeIdList(conf.voters) || !isNodeIdList(conf.learners)) return 'the snapshot membership is not lists of node ids';
+  if (conf.voters.length === 0) return 'the snapshot membership has no voters';
+  if (conf.learners.some((id) => conf.voters.includes(id))) return 'the snapshot membership has a node that is both voter and learner';
+  if (!(m.chunk instanceof Uint8Array)) return 'chunk is not bytes';
+  if (m.totalBytes < 1) return 'an empty snapshot';
+  if (m.offset + m.chunk.length > m.totalBytes) return `the chunk ends at ${m.offset + m.chunk.length}, beyond the snapshot's ${m.totalBytes} bytes`;
+  return null;
+}
+
+/**
+ * Why `m` is not a message a correct peer sends, judged from the message alone; null if it could
+ * be one. The peer codec checks shapes on the wire; this holds for any driver, and also checks
+ * what a shape cannot say: entries that do not follow prevIndex or go back in term, terms from
+ * the future, a chunk beyond its snapshot.
+ */
+function malformed(m: Message): string | null {
+  const r: unknown = m;
+  if (typeof r !== 'object' || r === null) return 'not a message';
+  if (!messageTypes.has(m.type)) return 'unknown message type';
+  if (!isNodeId(m.from)) return 'from is not a node id';
+  if (!isNodeId(m.to)) return 'to is not a node id';
+  if (!isCount(m.term)) return 'term is not a non-negative integer';
+  switch (m.type) {
+    case 'vote':
+    case 'preVote': {
+      const bad = notCounts(m, ['lastIndex', 'lastTerm']);
+      if (bad !== null) return bad;
+      if (typeof m.transfer !== 'boolean') return 'transfer is not a boolean';
+      return m.lastTerm > m.term ? `lastTerm ${m.lastTerm} is beyond the message's term ${m.term}` : null;
+    }
+    case 'voteResp':
+    case 'preVoteResp':
+      return typeof m.reject === 'boolean' ? null : 'reject is not a boolean';
+    case 'app':
+      return appendProblem(m);
+    case 'appResp':
+      return notCounts(m, ['index', 'rejectHint', 'hintTerm']) ?? (typeof m.reject === 'boolean' ? null : 'reject is not a boolean');
+    case 'heartbeat':
+      return notCounts(m, ['commit', 'readRound']);
+    case 'heartbeatResp':
+      return notCounts(m, ['readRound']);
+    case 'snap':
+      return snapshotChunkProblem(m);
+    case 'snapResp':
+      return notCounts(m, ['snapshotIndex', 'offset']);
+    case 'timeoutNow':
+      return null;
+    case 'readIndex':
+      return notCounts(m, ['ctx']);
+    case 'readIndexResp':
+      return notCounts(m, ['ctx', 'index']) ?? (typeof m.reject === 'boolean' ? null : 'reject is not a boolean');
+  }
+}
 
 /** Messages only a leader sends, which carry nothing that must be durable on the sender. */
 function isReplicationMessage(m: Message): boolean {
@@ -353,8 +522,70 @@ export class RawNode {
     this.log.compactTo(index);
   }
 
-  step(m: Message): void {
-    if (m.to !== this.id) return;
+  /**
+   * Takes one message from a peer. Returns null when the message was taken — which includes one
+   * that is merely late (an old term, an answer already had) — or why it was dropped unread: a
+   * message no correct peer sends (see `malformed` and `contradiction`). A dropped message changes
+   * nothing here; the driver logs the reason.
+   */
+  step(m: Message): string | null {
+    const wrong = malformed(m) ?? this.contradiction(m);
+    if (wrong !== null) return wrong;
+    this.stepChecked(m);
+    return null;
+  }
+
+  /**
+   * Why a well-formed `m` contradicts what this node knows, or null. Only what no correct peer can
+   * send, whatever the delays and reorderings on the way: a late message is not a contradiction.
+   */
+  private contradiction(m: Message): string | null {
+    if (m.to !== this.id) return `addressed to node ${m.to}`;
+    if (m.from === this.id) return 'claims to come from this node';
+    const current = m.term === this.term;
+    const leading = current && this.role === 'leader';
+    switch (m.type) {
+      case 'voteResp':
+        // A vote is granted at the candidate's term, and a candidate votes for itself (durably)
+        // before it asks: a grant for a term this node did not stand in was never asked for.
+        if (m.reject) return null;
+        if (m.term > this.term || (current && this.vote !== this.id)) return `a vote for term ${m.term}, in which this node did not stand`;
+        return null;
+      case 'preVoteResp':
+        // Pre-votes are asked for the term after the candidate's own.
+        return !m.reject && m.term > this.term + 1 ? `a pre-vote for term ${m.term}, which this node did not ask for` : null;
+      case 'heartbeat':
+        // The leader sends min(match, commit): never beyond what this node holds.
+        if (m.term >= this.term && m.commit > this.log.lastIndex()) return `commit ${m.commit} is beyond this node's last index ${this.log.lastIndex()}`;
+        return null;
+      case 'appResp':
+      case 'heartbeatResp':
+      case 'snapResp':
+        // (One from a node without progress is ignored: a member removed meanwhile answers late.)
+        if (!leading) return null;
+        if (m.type === 'appResp' && !m.reject && m.index > this.log.lastIndex()) return `acknowledges index ${m.index}, beyond the leader's last index ${this.log.lastIndex()}`;
+        if (m.type === 'heartbeatResp' && m.readRound > this.readRound) return `echoes read round ${m.readRound}, beyond the leader's ${this.readRound}`;
+        if (m.type === 'snapResp' && this.snapshot !== null && m.snapshotIndex === this.snapshot.meta.index && m.offset > this.snapshot.data.length) {
+          return `acknowledges offset ${m.offset}, beyond the snapshot's ${this.snapshot.data.length} bytes`;
+        }
+        return null;
+      case 'snap': {
+        const inc = this.incomingSnapshot;
+        if (m.term >= this.term && inc !== null && inc.from === m.from && inc.meta.index === m.meta.index && inc.meta.term === m.meta.term && inc.totalBytes !== m.totalBytes) {
+          return `a chunk of a ${m.totalBytes}-byte snapshot, which is ${inc.totalBytes} bytes`;
+        }
+        return null;
+      }
+      case 'timeoutNow':
+        return current && this.leader !== NONE && m.from !== this.leader ? `a transfer request from node ${m.from}, which does not lead term ${this.term}` : null;
+      case 'readIndexResp':
+        return current && !m.reject && this.leader !== NONE && m.from !== this.leader ? `a read point from node ${m.from}, which does not lead term ${this.term}` : null;
+      default:
+        return null;
+    }
+  }
+
+  private stepChecked(m: Message): void {
     if (m.term > this.term) {
       if (m.type === 'vote' || m.type === 'preVote') {
         const inLease = this.checkQuorum && this.leader !== NONE && this.electionElapsed < this.electionTicks;
@@ -647,16 +878,21 @@ export class RawNode {
       return;
     }
     const type = phase === 'pre' ? 'preVote' : 'vote';
-    for (const id of this.membership.voters) {
+    for (const id of this.electorate()) {
       if (id === this.id) continue;
       this.send({ type, to: id, from: this.id, term: voteTerm, lastIndex: this.log.lastIndex(), lastTerm: this.log.lastTerm(), transfer });
     }
   }
 
+  /** Who is asked for votes and counted: the voters (the learners too only in a broken variant). */
+  private electorate(): Iterable<NodeId> {
+    return this.faults.learnersVote === true ? [...this.membership.voters, ...this.membership.learners] : this.membership.voters;
+  }
+
   private tallyVotes(): 'won' | 'lost' | 'pending' {
     let granted = 0;
     let rejected = 0;
-    for (const id of this.membership.voters) {
+    for (const id of this.electorate()) {
       const v = this.votes.get(id);
       if (v === true) granted++;
       else if (v === false) rejected++;
@@ -680,8 +916,8 @@ export class RawNode {
       }
       return;
     }
-    const canVote = this.vote === m.from || (this.vote === NONE && this.leader === NONE) || (m.type === 'preVote' && m.term > this.term);
-    const upToDate = this.faults.voteWithoutLogCheck === true || this.log.isUpToDate(m.lastIndex, m.lastTerm);
+    const canVote = this.vote === m.from || (this.vote === NONE && this.leader === NONE) || (m.type === 'preVote' && m.term > this.term) || (m.transfer && this.faults.transferVoteTwice === true);
+    const upToDate = this.faults.voteWithoutLogCheck === true || (m.transfer && this.faults.transferVoteWithoutLogCheck === true) || this.log.isUpToDate(m.lastIndex, m.lastTerm);
     const respType = m.type === 'vote' ? 'voteResp' : 'preVoteResp';
     if (canVote && upToDate) {
       this.send({ type: respType, to: m.from, from: this.id, term: m.term, reject: false });
@@ -782,7 +1018,7 @@ export class RawNode {
       reply(this.log.committed, false);
       return;
     }
-    if (this.log.matchTerm(m.prevIndex, m.prevTerm)) {
+    if (this.log.matchTerm(m.prevIndex, m.prevTerm) || (this.faults.appendWithoutLogCheck === true && m.prevIndex <= this.log.lastIndex())) {
       const last = this.log.appendFromLeader(m.prevIndex, m.entries);
       this.commitTo(Math.min(m.commit, last));
       reply(last, false);
@@ -801,19 +1037,19 @@ export class RawNode {
   private handleSnapshotChunk(m: SnapshotChunk): void {
     const ack = (offset: number): void =>
       this.send({ type: 'snapResp', to: m.from, from: this.id, term: this.term, snapshotIndex: m.meta.index, offset });
-    if (m.meta.index <= this.log.committed) {
+    if (m.meta.index <= this.log.committed && this.faults.installStaleSnapshot !== true) {
       this.incomingSnapshot = null;
       ack(m.totalBytes);
       this.send({ type: 'appResp', to: m.from, from: this.id, term: this.term, index: this.log.committed, reject: false, rejectHint: 0, hintTerm: 0 });
       return;
     }
     let inc = this.incomingSnapshot;
-    if (inc === null || inc.meta.index !== m.meta.index || inc.meta.term !== m.meta.term) {
+    if (inc === null || inc.from !== m.from || inc.meta.index !== m.meta.index || inc.meta.term !== m.meta.term) {
       if (m.offset !== 0) {
         ack(0);
         return;
       }
-      inc = { meta: m.meta, totalBytes: m.totalBytes, parts: [], received: 0 };
+      inc = { from: m.from, meta: m.meta, totalBytes: m.totalBytes, parts: [], received: 0 };
       this.incomingSnapshot = inc;
     }
     if (m.offset === inc.received && m.chunk.length > 0) {
@@ -842,11 +1078,11 @@ export class RawNode {
         this.send({ type: 'appResp', to: this.leader, from: this.id, term: this.term, index: at, reject: false, rejectHint: 0, hintTerm: 0 });
       }
     };
-    if (index <= this.log.committed) {
+    if (index <= this.log.committed && this.faults.installStaleSnapshot !== true) {
       reply(this.log.committed);
       return null;
     }
-    if (this.log.matchTerm(index, term)) {
+    if (this.log.matchTerm(index, term) || (this.faults.snapshotWithoutTermCheck === true && this.log.term(index) !== undefined)) {
       // We hold the entries already; the snapshot only tells us they are committed.
       this.commitTo(index);
       reply(index);
@@ -1037,6 +1273,7 @@ export class RawNode {
   private maybeCommit(): boolean {
     const matches: number[] = [];
     for (const id of this.membership.voters) matches.push(this.progress.get(id)?.match ?? 0);
+    if (this.faults.learnersInQuorum === true) for (const id of this.membership.learners) matches.push(this.progress.get(id)?.match ?? 0);
     if (matches.length === 0) return false;
     matches.sort((a, b) => b - a);
     const index = matches[this.membership.quorum() - 1]!;

@@ -9,6 +9,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { Message, NodeId } from '@vigil/raft';
 import { encodePeerFrame, peerCloseCodes } from '../src/transport/peer-codec.js';
 import { PeerTransport, type PeerAddress, type PeerTransportOptions } from '../src/transport/peer-transport.js';
+import { until } from './peer-support.js';
 
 const deadlineMs = 5_000;
 const clusterId = 'test-cluster';
@@ -248,12 +249,14 @@ describe('peer transport', () => {
     const t2 = await start({ selfId: 2, peers: new Map([[1, nowhere]]), logger: logs2.logger, onMessages: box2.onMessages });
     const t1 = await start({ selfId: 1, clusterId: 'other-cluster', peers: new Map([[2, t2.address]]), logger: logs1.logger });
     t1.send([heartbeat(1, 2)]);
+    // Either ends the wait: the message delivered, or a second dial refused after a backoff (had
+    // either dial been admitted, the queued message would have gone out on it).
+    const secondBackoff = (l: LogLine): boolean => l.msg === 'peer reconnect scheduled' && (l.attempt as number) >= 2;
+    await until(() => box2.frames.length > 0 || logs1.lines.some(secondBackoff), 'a delivery or a second refused dial');
+    expect(box2.frames).toEqual([]);
     const refused = await logs1.waitFor((l) => l.msg === 'peer refused', 'the dialer to log the refusal');
     expect(refused).toMatchObject({ component: 'transport', peer: 2, code: peerCloseCodes.clusterIdMismatch, reason: 'cluster id mismatch' });
     await logs2.waitFor((l) => l.msg === 'peer refused' && l.reason === 'cluster id mismatch', 'the acceptor to log the refusal');
-    // It retries after a backoff and is refused again.
-    await logs1.waitFor((l) => l.msg === 'peer reconnect scheduled' && (l.attempt as number) >= 2, 'a second backoff');
-    expect(box2.frames).toEqual([]);
     expect(statOf(t1, 2)).toMatchObject({ connected: false, connections: 0, queuedMessages: 1 });
     expect(statOf(t2, 1)).toMatchObject({ connected: false, connections: 0 });
   });
@@ -269,14 +272,22 @@ describe('peer transport', () => {
 
     // Admit 1, talk, then remove it again: the live connection is closed and redials are refused.
     t3.setPeers(new Map([[1, t1.address], [2, nowhere]]));
-    t1.send([heartbeat(1, 3)]);
+    t1.send([heartbeat(1, 3, 1)]);
     await box3.received(1);
     t3.setPeers(new Map([[2, nowhere]]));
-    const removed = await logs1.waitFor((l) => l.msg === 'peer disconnected' && l.code === peerCloseCodes.memberRemoved, 'the removal');
-    const mark = logs1.lines.indexOf(removed);
-    await logs1.waitFor((l) => l.msg === 'peer refused' && l.reason === 'unknown member' && logs1.lines.indexOf(l) > mark, 'a refused redial');
-    t1.send([heartbeat(1, 3)]);
-    expect(box3.messages()).toHaveLength(1);
+    // Sent in the same turn: on its way while the connection closes, and not delivered either.
+    t1.send([heartbeat(1, 3, 2)]);
+    // Node 1 sees the close only after node 3 has read everything sent before it.
+    const isRemoval = (l: LogLine): boolean => l.msg === 'peer disconnected' && l.code === peerCloseCodes.memberRemoved;
+    await until(() => box3.messages().length > 1 || logs1.lines.some(isRemoval), 'the removal, or a delivery');
+    expect(box3.messages()).toEqual([heartbeat(1, 3, 1)]);
+    const mark = logs1.lines.findIndex(isRemoval);
+    // Queued now, for redials that are refused: a redial that got through would flush it.
+    t1.send([heartbeat(1, 3, 3)]);
+    const sentAt = logs1.lines.length;
+    const refusedRedial = (l: LogLine): boolean => l.msg === 'peer refused' && l.reason === 'unknown member' && logs1.lines.indexOf(l) > mark;
+    await until(() => box3.messages().length > 1 || logs1.lines.slice(sentAt).some(refusedRedial), 'a refused redial, or a delivery');
+    expect(box3.messages()).toEqual([heartbeat(1, 3, 1)]);
     expect(t3.stats().map((s) => s.peer)).toEqual([2]);
   });
 
@@ -520,10 +531,12 @@ describe('peer transport', () => {
     const t1 = await start({ selfId: 1, peers: new Map(), onMessages: box1.onMessages, acceptPeer: (id) => !removed.has(id) });
     const t4 = await start({ selfId: 4, peers: new Map([[1, t1.address]]), reverseDialDelayMs: 100, logger: logs.logger });
     t4.send([heartbeat(4, 1)]);
+    // Either ends the wait: the message delivered, or a second dial refused after a backoff.
+    const secondBackoff = (l: LogLine): boolean => l.msg === 'peer reconnect scheduled' && (l.attempt as number) >= 2;
+    await until(() => box1.frames.length > 0 || logs.lines.some(secondBackoff), 'a delivery or a second refusal and backoff');
+    expect(box1.frames).toEqual([]);
     const refused = await logs.waitFor((l) => l.msg === 'peer refused', 'the refusal');
     expect(refused).toMatchObject({ peer: 1, code: peerCloseCodes.unknownMember, reason: 'unknown member' });
-    await logs.waitFor((l) => l.msg === 'peer reconnect scheduled' && (l.attempt as number) >= 2, 'a second refusal and backoff');
-    expect(box1.frames).toEqual([]);
     expect(t1.stats()).toEqual([]);
     expect(statOf(t4, 1)).toMatchObject({ connected: false, connections: 0, queuedMessages: 1 });
   });
@@ -534,16 +547,24 @@ describe('peer transport', () => {
     const removed = new Set<NodeId>();
     const t1 = await start({ selfId: 1, peers: new Map(), onMessages: box1.onMessages, acceptPeer: (id) => !removed.has(id) });
     const t4 = await start({ selfId: 4, peers: new Map([[1, t1.address]]), reverseDialDelayMs: 50, logger: logs.logger });
-    t4.send([heartbeat(4, 1)]);
+    t4.send([heartbeat(4, 1, 1)]);
     await box1.received(1);
     // The node learns that member 4 was removed, and tells the transport through setPeers.
     removed.add(4);
     t1.setPeers(new Map());
-    const closed = await logs.waitFor((l) => l.msg === 'peer disconnected' && l.code === peerCloseCodes.memberRemoved, 'the removal');
-    const mark = logs.lines.indexOf(closed);
-    await logs.waitFor((l) => l.msg === 'peer refused' && l.reason === 'unknown member' && logs.lines.indexOf(l) > mark, 'a refused redial');
+    // Sent in the same turn: on its way while the connection closes, and not delivered either.
+    t4.send([heartbeat(4, 1, 2)]);
+    const isRemoval = (l: LogLine): boolean => l.msg === 'peer disconnected' && l.code === peerCloseCodes.memberRemoved;
+    await until(() => box1.messages().length > 1 || logs.lines.some(isRemoval), 'the removal, or a delivery');
+    expect(box1.messages()).toEqual([heartbeat(4, 1, 1)]);
+    const mark = logs.lines.findIndex(isRemoval);
+    // Queued now, for redials that are refused: a redial that got through would flush it.
+    t4.send([heartbeat(4, 1, 3)]);
+    const sentAt = logs.lines.length;
+    const refusedRedial = (l: LogLine): boolean => l.msg === 'peer refused' && l.reason === 'unknown member' && logs.lines.indexOf(l) > mark;
+    await until(() => box1.messages().length > 1 || logs.lines.slice(sentAt).some(refusedRedial), 'a refused redial, or a delivery');
+    expect(box1.messages()).toEqual([heartbeat(4, 1, 1)]);
     expect(t1.stats()).toEqual([]);
-    expect(box1.messages()).toHaveLength(1);
   });
 
   it('resolves crossed dials to the one connection the lower id dialed, on both sides, losing no message', async () => {

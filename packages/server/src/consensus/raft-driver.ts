@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import {
   assert,
@@ -138,6 +139,42 @@ export function decodeSnapshotEnvelope(data: Uint8Array): SnapshotEnvelope {
   return { v: 1, members: header.members, removed: header.removed, store };
 }
 
+function isMemberAddress(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const { peer, client } = v as { peer?: unknown; client?: unknown };
+  return typeof peer === 'string' && (client === undefined || client === null || typeof client === 'string');
+}
+
+/**
+ * Why a conf entry's member addresses (its `context`, read by applyAddressChange when the entry is
+ * applied, and again at every restart) cannot be applied, or null. Checked on receipt: an entry
+ * that would throw when applied would stop this node, and stop it again at each restart.
+ */
+function confContextProblem(data: unknown): string | null {
+  let change: ConfChange;
+  try {
+    change = decodeConfChange(data as Uint8Array);
+  } catch {
+    return 'holds no ConfChange';
+  }
+  const context: unknown = (change as { context?: unknown }).context;
+  if (context === undefined || (change.type !== 'bootstrap' && change.type !== 'addLearner' && change.type !== 'addVoter')) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(String(context));
+  } catch {
+    return 'has a context that is not JSON';
+  }
+  if (change.type !== 'bootstrap') return isMemberAddress(parsed) ? null : 'has a context that is not a member address';
+  const all = parsed as Record<string, unknown> | null;
+  if (typeof all !== 'object' || all === null || Array.isArray(all)) return 'has a context that is not a map of member addresses';
+  for (const [id, a] of Object.entries(all)) {
+    const n = Number(id);
+    if (!Number.isSafeInteger(n) || n <= 0 || !isMemberAddress(a)) return 'has a context that is not a map of member addresses';
+  }
+  return null;
+}
+
 const NOOP: Command = { type: 'noop' };
 
 /** Store batches (one per apply) allowed in flight before the Ready loop waits for them. */
@@ -156,7 +193,12 @@ export class RaftDriver {
   private readonly proposals = new Map<number, PendingProposal>();
   private readonly reads = new Map<number, PendingRead>();
   private appliedWaiters: { index: number; resolve: () => void }[] = [];
-  private readCtx = 0;
+  /**
+   * Read contexts of this process: numbered up from a random floor, so that an answer queued for
+   * a read of an earlier run of this member (delivered after a restart) matches none of ours.
+   */
+  private readonly readCtxFloor = randomInt(1, 2 ** 40);
+  private readCtx = this.readCtxFloor;
   private tickTimer: NodeJS.Timeout | undefined;
   private scheduled = false;
   private running: Promise<void> | null = null;
@@ -190,20 +232,45 @@ export class RaftDriver {
     this.schedule();
   }
 
-  /** Messages from peers. */
+  /**
+   * Messages from peers. One that no correct peer sends (see `RawNode.step` and `refusal`) is
+   * dropped and logged, and changes nothing: a faulty peer cannot stop this node.
+   */
   receive(messages: readonly Message[]): void {
     if (this.closed) return;
     try {
-      for (const m of messages) this.raw.step(m);
+      for (const m of messages) {
+        const reason = this.refusal(m) ?? this.raw.step(m);
+        if (reason !== null) this.log.warn({ peer: m?.from, type: m?.type, term: m?.term, reason }, 'peer message dropped');
+      }
     } catch (err) {
-      // Only a broken invariant throws here (the transport validated the messages' shape): a bug,
-      // and the process must stop rather than go on with a diverged replica.
+      // Only a broken invariant throws here (the messages were validated): a bug, and the
+      // process must stop rather than go on with a diverged replica.
       this.closed = true;
       clearInterval(this.tickTimer);
       this.o.onFatal(err);
       return;
     }
     this.schedule();
+  }
+
+  /** Why `m` must not reach the core, for what only this driver knows; null if it may. */
+  private refusal(m: Message): string | null {
+    if (typeof m !== 'object' || m === null) return null; // the core says what it is not
+    if (this.o.removed.has(m.from)) return `node ${m.from} was removed from the cluster`;
+    if (m.type === 'readIndexResp' && !(Number.isSafeInteger(m.ctx) && m.ctx > this.readCtxFloor && m.ctx <= this.readCtx)) {
+      // Contexts are numbered up from this run's floor by linearizableRead; a late answer to an
+      // abandoned read is fine (nothing waits for it), an answer to a read never asked for is not.
+      return `an answer to read ${m.ctx}, which this node never asked for`;
+    }
+    if (m.type === 'app' && Array.isArray(m.entries)) {
+      for (const e of m.entries) {
+        if (e?.kind !== 'conf') continue;
+        const problem = confContextProblem(e.data);
+        if (problem !== null) return `conf entry ${e.index} ${problem}`;
+      }
+    }
+    return null;
   }
 
   status(): Status {

@@ -276,6 +276,8 @@ export class PeerTransport {
   private readonly links = new Map<NodeId, PeerLink>();
   /** Every socket this transport owns, in any state, so that close() can end them all. */
   private readonly sockets = new Set<WebSocket>();
+  /** Connections closed for an invalid frame: nothing they carry afterwards is read. */
+  private readonly invalidated = new WeakSet<WebSocket>();
   private pendingConnections = 0;
   private flushImmediate: NodeJS.Immediate | null = null;
   private readonly keepaliveTimer: NodeJS.Timeout;
@@ -613,10 +615,10 @@ export class PeerTransport {
         this.receive(link, ws, data, isBinary);
         return;
       }
+      if (this.invalidated.has(ws)) return;
       const welcome = isBinary ? decodeWelcome(toBytes(data)) : { ok: false as const, reason: 'text frame' };
       if (!welcome.ok) {
-        this.log.warn({ peer: link.id, reason: welcome.reason }, 'invalid frame');
-        ws.close(peerCloseCodes.invalidFrame, 'invalid frame');
+        this.refuseFrame(ws, { peer: link.id, reason: welcome.reason });
         return;
       }
       welcomed = true;
@@ -628,7 +630,7 @@ export class PeerTransport {
     ws.on('pong', () => {
       if (link.socket === ws) link.unansweredPings = 0;
     });
-    ws.on('error', (err) => this.log.debug({ peer: link.id, err }, 'peer connection error'));
+    ws.on('error', (err) => this.socketError(ws, err, { peer: link.id }));
     ws.on('close', (code, reasonBytes) => {
       clearTimeout(deadline);
       this.sockets.delete(ws);
@@ -724,9 +726,8 @@ export class PeerTransport {
       if (!pending) return; // refused already; the close is under way
       const hello = isBinary ? decodeHello(toBytes(data)) : { ok: false as const, reason: 'text frame' };
       if (!hello.ok) {
-        this.log.warn({ remote, reason: hello.reason }, 'invalid frame');
         settle();
-        ws.close(peerCloseCodes.invalidFrame, 'invalid frame');
+        this.refuseFrame(ws, { remote, reason: hello.reason });
         return;
       }
       const { version, clusterId, from, to } = hello.value;
@@ -760,7 +761,7 @@ export class PeerTransport {
     ws.on('pong', () => {
       if (link !== null && link.socket === ws) link.unansweredPings = 0;
     });
-    ws.on('error', (err) => this.log.debug({ remote, err }, 'peer connection error'));
+    ws.on('error', (err) => this.socketError(ws, err, link === null ? { remote } : { remote, peer: link.id }));
     ws.on('close', (code, reasonBytes) => {
       settle();
       this.sockets.delete(ws);
@@ -842,14 +843,13 @@ export class PeerTransport {
    * that, and dropping them would lose messages for nothing (they are validated all the same).
    */
   private receive(link: PeerLink, ws: WebSocket, data: RawData, isBinary: boolean): void {
-    if (link.removed || this.closing !== null) return;
+    if (link.removed || this.closing !== null || this.invalidated.has(ws)) return;
     if (link.socket === ws) link.unansweredPings = 0;
     const decoded = isBinary
       ? decodeAfterHandshake(toBytes(data), { from: link.id, to: this.options.selfId })
       : { ok: false as const, reason: 'text frame' };
     if (!decoded.ok) {
-      this.log.warn({ peer: link.id, reason: decoded.reason }, 'invalid frame');
-      ws.close(peerCloseCodes.invalidFrame, 'invalid frame');
+      this.refuseFrame(ws, { peer: link.id, reason: decoded.reason });
       return;
     }
     const frame = decoded.value;
@@ -858,6 +858,32 @@ export class PeerTransport {
       else if (frame.msgs.length > 0) this.options.onMessages([...frame.msgs]);
     } catch (err) {
       this.log.error({ peer: link.id, err }, 'message handler failed');
+    }
+  }
+
+  /**
+   * Closes a connection that sent an invalid frame, and reads nothing more from it: frames the peer
+   * sent behind it (already received, and read while the close is under way) come from a peer
+   * that does not speak the protocol, or from a stream that lost its framing.
+   */
+  private refuseFrame(ws: WebSocket, fields: Record<string, unknown>): void {
+    this.log.warn(fields, 'invalid frame');
+    this.invalidated.add(ws);
+    ws.close(peerCloseCodes.invalidFrame, 'invalid frame');
+  }
+
+  /**
+   * A socket error. One that `ws` raises for a peer breaking the WebSocket protocol (a frame over
+   * frameBytesMax, broken framing: it closes with 1009 or 1002) is an invalid frame like any
+   * other, and logged as one; the rest (resets, refused dials) are the network's.
+   */
+  private socketError(ws: WebSocket, err: Error, fields: Record<string, unknown>): void {
+    const wsError = (err as { code?: unknown }).code;
+    if (typeof wsError === 'string' && wsError.startsWith('WS_ERR_')) {
+      this.invalidated.add(ws);
+      this.log.warn({ ...fields, reason: err.message, wsError }, 'invalid frame');
+    } else {
+      this.log.debug({ ...fields, err }, 'peer connection error');
     }
   }
 

@@ -19,6 +19,8 @@ export default defineConfig({
   },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+    // Process tests run dist/: build it first (test/support/build-first.ts).
+    globalSetup: ['test/support/build-first.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -7,7 +7,7 @@
  * ```ts
  * const node = new RawNode({ id, electionTicks: 10, heartbeatTicks: 1, prng }, durableState);
  * onTimer(tickMs, () => node.tick());             // time, from the driver
- * onMessage((m) => node.step(m));                   // peers
+ * onMessage((m) => { const why = node.step(m); if (why !== null) log(why); }); // peers: a message no correct peer sends is dropped, with the reason
  * node.propose(bytes);                              // leader only; throws RaftError otherwise
  * while (node.hasReady()) {
  *   const rd = node.ready();

@@ -56,6 +56,13 @@ const wanted = new Set(process.argv.slice(2));
 const mutants = loadMutants().filter((m) => wanted.size === 0 || wanted.has(m.name));
 for (const w of wanted) if (!mutants.some((m) => m.name === w)) throw new Error(`no mutant named ${w}`);
 
+// Every mutation must apply to the sources as they are, before anything is copied or built.
+for (const m of mutants) {
+  const text = readFileSync(join(root, m.file), 'utf8');
+  const at = text.indexOf(m.find);
+  if (at < 0 || text.indexOf(m.find, at + 1) >= 0) throw new Error(`mutant ${m.name}: its text occurs ${at < 0 ? 'nowhere' : 'more than once'} in ${m.file}`);
+}
+
 // One scratch copy (node_modules included: the workspace links are relative, so they point into
 // the copy), reused: each mutation is applied, built, tested and reverted in turn.
 const scratch = mkdtempSync(join(tmpdir(), 'vigil-mutants-'));

@@ -348,6 +348,20 @@ describe('peer transport', () => {
     expect(s.droppedMessages).toBe(15);
   });
 
+  it('bounds the queue of an unreachable peer by its own, smaller byte bound (a leader probing a dead follower)', async () => {
+    const disconnectedQueueBytesMax = 16 * 1024;
+    const t1 = await start({ selfId: 1, peers: new Map([[2, nowhere]]), disconnectedQueueBytesMax });
+    const probe = (i: number): Message => ({
+      type: 'app', from: 1, to: 2, term: 1, prevIndex: i, prevTerm: 1, commit: 0,
+      entries: [{ term: 1, index: i + 1, kind: 'normal', data: new Uint8Array(3_000) }],
+    });
+    t1.send(Array.from({ length: 20 }, (_, i) => probe(i)));
+    const s = statOf(t1, 2);
+    expect(s.queuedBytes).toBeLessThanOrEqual(disconnectedQueueBytesMax);
+    expect(s.queuedMessages).toBe(5);
+    expect(s.droppedMessages).toBe(15);
+  });
+
   it('keeps messages queued (and then drops them) rather than piling onto a socket that does not drain', async () => {
     const sendQueueBytesMax = 2 * 1024 * 1024;
     const unreachable: NodeId[] = [];

@@ -64,6 +64,12 @@ export interface PeerTransportOptions {
    * replay old appends into a returning follower instead of letting it catch up by snapshot.
    */
   readonly disconnectedQueueMessagesMax?: number;
+  /**
+   * Bytes kept for a peer with no connection. A leader probes a dead follower on every heartbeat,
+   * each probe carrying up to a megabyte of entries: 64 of them, encoded in one turn when the
+   * follower returned, stalled the leader for half a second. Raft probes again on reconnection.
+   */
+  readonly disconnectedQueueBytesMax?: number;
   /** Per peer, by {@link messageBytesEstimate}. */
   readonly sendQueueBytesMax?: number;
   /** The largest frame sent or accepted (also the `ws` maxPayload). Must match across the cluster. */
@@ -131,6 +137,7 @@ export interface PeerStats {
 export const peerTransportDefaults = {
   sendQueueMessagesMax: 4096,
   disconnectedQueueMessagesMax: 64,
+  disconnectedQueueBytesMax: 1024 * 1024,
   sendQueueBytesMax: 64 * 1024 * 1024,
   frameBytesMax: 16 * 1024 * 1024,
   socketBufferedBytesMax: 16 * 1024 * 1024,
@@ -214,6 +221,7 @@ interface PeerLink {
 interface Settings {
   readonly sendQueueMessagesMax: number;
   readonly disconnectedQueueMessagesMax: number;
+  readonly disconnectedQueueBytesMax: number;
   readonly sendQueueBytesMax: number;
   readonly frameBytesMax: number;
   readonly socketBufferedBytesMax: number;
@@ -289,6 +297,7 @@ export class PeerTransport {
     const settings: Settings = {
       sendQueueMessagesMax: positiveInteger('sendQueueMessagesMax', options.sendQueueMessagesMax, peerTransportDefaults.sendQueueMessagesMax),
       disconnectedQueueMessagesMax: positiveInteger('disconnectedQueueMessagesMax', options.disconnectedQueueMessagesMax, peerTransportDefaults.disconnectedQueueMessagesMax),
+      disconnectedQueueBytesMax: positiveInteger('disconnectedQueueBytesMax', options.disconnectedQueueBytesMax, peerTransportDefaults.disconnectedQueueBytesMax),
       sendQueueBytesMax: positiveInteger('sendQueueBytesMax', options.sendQueueBytesMax, peerTransportDefaults.sendQueueBytesMax),
       frameBytesMax: positiveInteger('frameBytesMax', options.frameBytesMax, peerTransportDefaults.frameBytesMax),
       socketBufferedBytesMax: positiveInteger('socketBufferedBytesMax', options.socketBufferedBytesMax, peerTransportDefaults.socketBufferedBytesMax),
@@ -365,7 +374,8 @@ export class PeerTransport {
       }
       const bytes = messageBytesEstimate(message);
       const queueMax = link.socket === null ? this.settings.disconnectedQueueMessagesMax : this.settings.sendQueueMessagesMax;
-      if (link.queue.length >= queueMax || link.queuedBytes + bytes > this.settings.sendQueueBytesMax) {
+      const bytesMax = link.socket === null ? Math.min(this.settings.disconnectedQueueBytesMax, this.settings.sendQueueBytesMax) : this.settings.sendQueueBytesMax;
+      if (link.queue.length >= queueMax || link.queuedBytes + bytes > bytesMax) {
         link.droppedMessages += 1;
         (overflowed ??= new Set()).add(link);
         continue;

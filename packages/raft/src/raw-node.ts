@@ -909,11 +909,7 @@ export class RawNode {
   private handleVoteRequest(m: VoteRequest): void {
     if (m.type === 'preVote' && this.yieldsNotTo(m)) {
       this.send({ type: 'preVoteResp', to: m.from, from: this.id, term: this.term, reject: true });
-      // A member that stands no longer hears a leader, so it grants now what it may have ignored or
-      // refused while it still did: ask it again rather than wait for our next round.
-      if (this.votes.get(m.from) !== true) {
-        this.send({ type: 'preVote', to: m.from, from: this.id, term: this.term + 1, lastIndex: this.log.lastIndex(), lastTerm: this.log.lastTerm(), transfer: false });
-      }
+      this.askStandingPeerAgain(m);
       return;
     }
     const canVote = this.vote === m.from || (this.vote === NONE && this.leader === NONE) || (m.type === 'preVote' && m.term > this.term) || (m.transfer && this.faults.transferVoteTwice === true);
@@ -927,7 +923,19 @@ export class RawNode {
       }
     } else {
       this.send({ type: respType, to: m.from, from: this.id, term: this.term, reject: true });
+      if (m.type === 'preVote') this.askStandingPeerAgain(m);
     }
+  }
+
+  /**
+   * We stand and refuse the pre-vote of a peer that stands in the same round (its log is behind
+   * ours, or the tie-break says so). A member that stands no longer hears a leader, so it grants
+   * now what it may have ignored while it still held the leader's lease: ask it again rather than
+   * wait a whole election timeout for our next round.
+   */
+  private askStandingPeerAgain(m: VoteRequest): void {
+    if (this.role !== 'preCandidate' || m.transfer || m.term !== this.term + 1 || this.votes.get(m.from) === true) return;
+    this.send({ type: 'preVote', to: m.from, from: this.id, term: this.term + 1, lastIndex: this.log.lastIndex(), lastTerm: this.log.lastTerm(), transfer: false });
   }
 
   /**

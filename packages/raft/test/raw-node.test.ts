@@ -363,4 +363,28 @@ describe('RawNode', () => {
     expect(b.status().role).toBe('follower');
     expect(a.status().term).toBe(termBefore + 1);
   });
+  test('a pre-candidate with the longer log that refuses a standing peer asks it again for the pre-vote the peer ignored while it heard a leader', () => {
+    const nodes = threeNodes();
+    settle(nodes);
+    nodes.get(1)!.campaign();
+    settle(nodes);
+    const leader = nodes.get(1)!;
+    // One more entry reaches 3 but not 2; then the leader is gone.
+    leader.propose(new Uint8Array([1]));
+    for (const m of drain(leader).messages) if (m.to === 3) nodes.get(3)!.step(m);
+    drain(nodes.get(3)!);
+    nodes.delete(1);
+    const [two, three] = [nodes.get(2)!, nodes.get(3)!];
+    // 3 stands first; 2 still holds the leader's lease and ignores it.
+    for (let t = 0; t < 100 && three.status().role !== 'preCandidate'; t++) three.tick();
+    for (const m of drain(three).messages) if (m.to === 2) two.step(m);
+    expect(drain(two).messages).toEqual([]);
+    // 2 learns the leader is gone and stands; 3 refuses it (its log is behind) and asks again.
+    two.peerDisconnected(1);
+    for (let t = 0; t < 3 && two.status().role !== 'preCandidate'; t++) two.tick();
+    expect(two.status().role).toBe('preCandidate');
+    settle(nodes); // no more ticks: no second round of 3's timer
+    expect(three.status().role).toBe('leader');
+    expect(two.status().role).toBe('follower');
+  });
 });

@@ -4,55 +4,15 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Packr } from 'msgpackr';
-import { pino, type Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Message, NodeId } from '@vigil/raft';
 import { encodePeerFrame, peerCloseCodes } from '../src/transport/peer-codec.js';
 import { PeerTransport, type PeerAddress, type PeerTransportOptions } from '../src/transport/peer-transport.js';
-import { until } from './peer-support.js';
+import { capturedLogs, until, within, type LogLine } from './peer-support.js';
 
-const deadlineMs = 5_000;
 const clusterId = 'test-cluster';
 const nowhere: PeerAddress = { host: '127.0.0.1', port: 1 };
 
-/** Resolves with the promise's value, or rejects once the deadline passes. */
-async function within<T>(promise: Promise<T>, what: string, ms = deadlineMs): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-type LogLine = Record<string, unknown> & { msg: string };
-
-/** A pino logger whose lines the test can wait for. */
-function capturedLogs(): { logger: Logger; lines: LogLine[]; waitFor: (pred: (l: LogLine) => boolean, what: string) => Promise<LogLine> } {
-  const lines: LogLine[] = [];
-  const waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
-  const logger = pino({ level: 'debug' }, {
-    write(text: string) {
-      const line = JSON.parse(text) as LogLine;
-      lines.push(line);
-      for (const w of [...waiters]) {
-        if (w.pred(line)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(line);
-        }
-      }
-    },
-  });
-  const waitFor = (pred: (l: LogLine) => boolean, what: string): Promise<LogLine> => {
-    const seen = lines.find(pred);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return within(new Promise<LogLine>((resolve) => waiters.push({ pred, resolve })), what);
-  };
-  return { logger, lines, waitFor };
-}
 
 /** Collects frames as delivered; `received(n)` waits until n messages have arrived. */
 function inbox(): { onMessages: (m: Message[]) => void; frames: Message[][]; messages: () => Message[]; received: (n: number) => Promise<Message[]> } {

@@ -36,8 +36,7 @@ afterEach(async () => {
   clients = [];
   for (const id of paused) await cluster.resume(id);
   paused.clear();
-  for (const id of [1, 2, 3]) if (!cluster.live().includes(id)) cluster.spawn(id);
-  await cluster.leader();
+  await cluster.heal();
 });
 afterAll(async () => {
   await cluster.close();

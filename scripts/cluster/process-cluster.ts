@@ -300,6 +300,12 @@ export class ProcessCluster {
     return (await fetchJson<NodeStatusJson>(this.url(id, '/status'))).body;
   }
 
+  /** Restarts every member that is not running and waits for a leader all of them agree on. */
+  async heal(): Promise<number> {
+    for (const id of this.nodes.keys()) if (this.node(id).proc === null) this.spawn(id);
+    return this.leader();
+  }
+
   live(): number[] {
     return [...this.nodes.values()].filter((n) => n.proc !== null).map((n) => n.id);
   }

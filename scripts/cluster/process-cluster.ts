@@ -167,6 +167,8 @@ export interface ProcessClusterOptions {
   readonly nodeArgs?: string[];
   /** Start the processes (default); false only defines the members, to prepare their data dirs first. */
   readonly spawn?: boolean;
+  /** Extra environment for every member (e.g. a test-only switch such as VIGIL_POWER_LOSS). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export class ProcessCluster {
@@ -245,22 +247,26 @@ export class ProcessCluster {
     ];
     const detached = this.options.detached === true;
     if (this.options.output === 'inherit') {
-      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], detached });
+      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], detached, env: this.env() });
       n.proc = proc;
       return proc;
     }
     if (this.options.output === 'pretty') {
-      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], detached });
+      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], detached, env: this.env() });
       prettyLogs(proc.stdout!);
       n.proc = proc;
       return proc;
     }
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached });
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached, env: this.env() });
     const log = createWriteStream(n.logPath, { flags: 'a' });
     proc.stdout!.pipe(log);
     proc.stderr!.pipe(log);
     n.proc = proc;
     return proc;
+  }
+
+  private env(): NodeJS.ProcessEnv | undefined {
+    return this.options.env === undefined ? undefined : { ...process.env, ...this.options.env };
   }
 
   /** Send `signal` to member `id`'s process (by PID) and, for fatal signals, wait for it to exit. */

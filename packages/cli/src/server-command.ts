@@ -1,11 +1,11 @@
-import { createRootLogger, knownBadFromEnv, startNode, type KnownBug, type Logger, type NodeConfig } from '@vigil/server';
+import { createRootLogger, knownBadFromEnv, powerLossFromEnv, startNode, type KnownBug, type Logger, type NodeConfig } from '@vigil/server';
 
 /** What `startNode` gives back; all the CLI needs of a running node. */
 export interface RunningNode {
   close(): Promise<void>;
 }
 
-export type StartNode = (config: NodeConfig, options: { logger?: Logger; knownBad?: ReadonlySet<KnownBug> }) => Promise<RunningNode>;
+export type StartNode = (config: NodeConfig, options: { logger?: Logger; knownBad?: ReadonlySet<KnownBug>; powerLoss?: boolean }) => Promise<RunningNode>;
 
 /** `process`, or a test double. */
 export interface SignalSource {
@@ -38,8 +38,9 @@ export async function runServer(config: NodeConfig, options: RunServerOptions = 
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const log = logger.child({ component: 'cli' });
 
-  // The fault suite's known-bad switch (test-only; @vigil/server testing/known-bad.ts).
-  const node = await start(config, { logger, knownBad: knownBadFromEnv(process.env) });
+  // Test-only switches from the environment (@vigil/server testing/): the fault suite's known-bad
+  // bugs, and power loss at every restart.
+  const node = await start(config, { logger, knownBad: knownBadFromEnv(process.env), powerLoss: powerLossFromEnv(process.env) });
 
   return new Promise<number>((resolve) => {
     let closing = false;

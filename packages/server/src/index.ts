@@ -48,3 +48,5 @@ export type { ZnodeApiPort } from './http-api/znode-routes.js';
 // The fault suite's known-bad switch: deliberate bugs, test-only, read from VIGIL_KNOWN_BAD by `vigil server`.
 export { knownBadEnv, knownBugs, knownBadFromEnv } from './testing/known-bad.js';
 export type { KnownBug } from './testing/known-bad.js';
+// Power loss for real processes (test-only, VIGIL_POWER_LOSS): every restart loses what was not synced.
+export { powerLossEnv, powerLossFromEnv, powerLossJournalFile, PowerLossJournal } from './testing/power-loss.js';

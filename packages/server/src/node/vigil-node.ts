@@ -22,6 +22,7 @@ import { registerZnodeRoutes } from '../http-api/znode-routes.js';
 import { DATABASE_DIR, prepareDataDir, SNAPSHOT_DIR } from '../storage/data-dir.js';
 import { RaftStorage } from '../storage/raft-storage.js';
 import { knownBugs, type KnownBug } from '../testing/known-bad.js';
+import { PowerLossJournal } from '../testing/power-loss.js';
 import { PeerTransport } from '../transport/peer-transport.js';
 import { createRootLogger, type Logger } from './logger.js';
 import { nodeStatus } from './node-status.js';
@@ -47,7 +48,7 @@ const snapshotReadChunkBytes = 256 * 1024;
  * it, join the peer mesh, serve clients and admin HTTP. Start-up order, reversed by close():
  * data dir → LevelDB → store → Raft log → transport → driver → HTTP.
  */
-export async function startNode(config: NodeConfig, options: { logger?: Logger; knownBad?: ReadonlySet<KnownBug> } = {}): Promise<VigilNode> {
+export async function startNode(config: NodeConfig, options: { logger?: Logger; knownBad?: ReadonlySet<KnownBug>; powerLoss?: boolean } = {}): Promise<VigilNode> {
   const log = options.logger ?? createRootLogger({ level: config.logLevel, nodeId: config.id });
   const knownBad = options.knownBad ?? new Set<KnownBug>();
   for (const bug of knownBad) log.error({ bug, effect: knownBugs[bug] }, 'KNOWN-BAD switch on: this member has a deliberate bug (testing only)');
@@ -61,6 +62,9 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger; 
     const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
     throw new ServerError('DATA_DIR_INVALID', `cannot open the database in ${config.dataDir}: ${cause}`);
   }
+  const levels = { store: db.sublevel<Buffer, Buffer>('store', buffers), raft: db.sublevel<Buffer, Buffer>('raft', buffers) };
+  // Test-only (testing/power-loss.ts): undo what the previous life left unsynced, journal from here on.
+  const powerLoss = options.powerLoss === true ? (await PowerLossJournal.open(config.dataDir, levels, log)).journal : null;
   // What has started so far; shutdown() stops it.
   const parts: {
     store?: Store;
@@ -100,6 +104,7 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger; 
       }
       if (transport !== undefined) await step('peerTransport', () => transport.close());
       if (store !== undefined) await step('store', () => store.close());
+      if (powerLoss !== null) await step('database', () => powerLoss.close());
       await step('database', () => db.close());
     })());
 
@@ -112,13 +117,13 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger; 
   };
   try {
     const store = await Store.open({
-      db: db.sublevel<Buffer, Buffer>('store', buffers),
+      db: powerLoss?.storeDatabase() ?? levels.store,
       logger: log.child({ component: 'store' }),
       watchHistoryEventsMax: config.watchHistoryEvents,
       onApplied: (applied) => inbox.gateway?.onApplied(applied),
     });
     parts.store = store;
-    const storage = await RaftStorage.open(db.sublevel<Buffer, Buffer>('raft', buffers), join(config.dataDir, SNAPSHOT_DIR));
+    const storage = await RaftStorage.open(powerLoss?.raftDatabase() ?? levels.raft, join(config.dataDir, SNAPSHOT_DIR));
     const image = await storage.load();
 
     const members = new Map<NodeId, MemberAddress>();

@@ -283,7 +283,10 @@ function watchedWrites(ops: readonly ZnodeOp[]): WriteEvent[] {
   return events;
 }
 
-export function availability(ops: readonly ZnodeOp[]): Availability {
+export function availability(history: readonly ZnodeOp[]): Availability {
+  // The workload's clients only: the final reads (process -1) come after the clients have stopped,
+  // and the pause before them is the runner's, not the cluster's.
+  const ops = history.filter((op) => op.process >= 0);
   const answered = ops.filter((op) => op.outcome === 'ok' || op.outcome === 'error').sort((a, b) => a.completeMs - b.completeMs);
   const latencies = answered.map((op) => op.completeMs - op.invokeMs).sort((a, b) => a - b);
   const within = answered.filter((op) => op.completeMs - op.invokeMs <= 2_000).length;

@@ -38,6 +38,22 @@ describe('heartbeat', () => {
     expect(client.serverId).toBe(2);
   });
 
+  it('a silent server is left after half the negotiated timeout: not before, and well before two thirds', async () => {
+    const timeoutMs = 3_000;
+    cluster = new FakeCluster({ negotiatedTimeoutMs: timeoutMs });
+    const silent = await cluster.startServer(1);
+    client = await connect({ endpoints: [silent.url] });
+    silent.answerPings = false;
+    // The welcome is the last frame the client receives.
+    const lastHeardAt = performance.now();
+    await nextState(client, 'suspended');
+    const silenceMs = performance.now() - lastHeardAt;
+    // Half the timeout leaves the other half to resume the session elsewhere (decision 34); two
+    // thirds, as ZooKeeper's client waits, left too little of a short timeout.
+    expect(silenceMs).toBeGreaterThanOrEqual(timeoutMs / 2 - 5);
+    expect(silenceMs).toBeLessThan((timeoutMs * 2) / 3);
+  });
+
   it('a server that answers pings NO_LEADER (cut off from the leader) is left at once, though it keeps answering', async () => {
     cluster = new FakeCluster({ negotiatedTimeoutMs: 600 });
     const cut = await cluster.startServer(1);

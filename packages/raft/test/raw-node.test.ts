@@ -342,6 +342,20 @@ describe('RawNode', () => {
     expect(leader.status().role).toBe('leader');
   });
 
+  /**
+   * `first` stands while `second` still holds the lease of `leader` (gone) and ignores it; then
+   * `second` learns that its connection to the leader closed and stands too. Their pre-votes to
+   * each other are left in their outboxes.
+   */
+  function standInTurn(first: RawNode, second: RawNode, leader: number): void {
+    for (let t = 0; t < 100 && first.status().role !== 'preCandidate'; t++) first.tick();
+    for (const m of drain(first).messages) if (m.to === second.id) second.step(m);
+    expect(drain(second).messages).toEqual([]);
+    second.peerDisconnected(leader);
+    for (let t = 0; t < 3 && second.status().role !== 'preCandidate'; t++) second.tick();
+    expect(second.status().role).toBe('preCandidate');
+  }
+
   test('a lower-id pre-candidate that refuses a standing peer asks it again for the pre-vote the peer ignored while it heard a leader', () => {
     const nodes = threeNodes();
     settle(nodes);
@@ -349,14 +363,8 @@ describe('RawNode', () => {
     settle(nodes);
     nodes.delete(3); // the leader is gone
     const [a, b] = [nodes.get(1)!, nodes.get(2)!];
-    // 1 stands first; 2 still holds the leader's lease and ignores it.
-    for (let t = 0; t < 100 && a.status().role !== 'preCandidate'; t++) a.tick();
-    for (const m of drain(a).messages) if (m.to === 2) b.step(m);
-    expect(drain(b).messages).toEqual([]);
-    // 2 learns the leader is gone and stands: 1 refuses it (the lower id of the round) and asks again.
-    b.peerDisconnected(3);
-    for (let t = 0; t < 3 && b.status().role !== 'preCandidate'; t++) b.tick();
-    expect(b.status().role).toBe('preCandidate');
+    // 1 refuses 2 (the lower id of the round) and asks again.
+    standInTurn(a, b, 3);
     const termBefore = a.status().term;
     settle(nodes); // no more ticks: no second round of 1's timer
     expect(a.status().role).toBe('leader');
@@ -375,14 +383,8 @@ describe('RawNode', () => {
     drain(nodes.get(3)!);
     nodes.delete(1);
     const [two, three] = [nodes.get(2)!, nodes.get(3)!];
-    // 3 stands first; 2 still holds the leader's lease and ignores it.
-    for (let t = 0; t < 100 && three.status().role !== 'preCandidate'; t++) three.tick();
-    for (const m of drain(three).messages) if (m.to === 2) two.step(m);
-    expect(drain(two).messages).toEqual([]);
-    // 2 learns the leader is gone and stands; 3 refuses it (its log is behind) and asks again.
-    two.peerDisconnected(1);
-    for (let t = 0; t < 3 && two.status().role !== 'preCandidate'; t++) two.tick();
-    expect(two.status().role).toBe('preCandidate');
+    // 3 refuses 2 (its log is behind) and asks again.
+    standInTurn(three, two, 1);
     settle(nodes); // no more ticks: no second round of 3's timer
     expect(three.status().role).toBe('leader');
     expect(two.status().role).toBe('follower');

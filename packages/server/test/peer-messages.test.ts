@@ -1,32 +1,21 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Level } from 'level';
 import { afterEach, describe, expect, test } from 'vitest';
-import { createPrng, encodeConfChange, RawNode, type Message, type NodeId } from '@vigil/raft';
-import { Store } from '@vigil/store';
-import { RaftDriver } from '../src/consensus/raft-driver.js';
-import { RaftStorage } from '../src/storage/raft-storage.js';
+import { encodeConfChange, type Message, type NodeId } from '@vigil/raft';
+import { driverCluster, member, type DriverMember } from './driver-support.js';
 import { capturedLogs, levels, until, type LogLine } from './peer-support.js';
 
 /**
  * Well-typed Raft messages that no correct peer sends, handed to a running RaftDriver as the
  * transport would: each is dropped with a warning that says why, nothing throws, the node does not
  * stop (onFatal) and its state does not move; afterwards the cluster still commits and elects.
- * Three drivers in one process, each on its own LevelDB, wired by a router (no ticks: every step
- * happens because the test asked for it).
+ * Three drivers that nothing ticks (driver-support.ts): every step happens because the test asked.
  */
 
-const buffers = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const;
 const ids: NodeId[] = [1, 2, 3];
 /** A member this cluster removed earlier (drivers are told so): its messages are refused. */
 const removedId = 9;
 const deadlineMs = 10_000;
 
-interface Member {
-  readonly raw: RawNode;
-  readonly driver: RaftDriver;
-  readonly store: Store;
+interface Member extends DriverMember {
   readonly logs: ReturnType<typeof capturedLogs>;
 }
 
@@ -36,61 +25,32 @@ afterEach(async () => {
 });
 
 async function cluster(): Promise<{ members: Map<NodeId, Member>; fatal: unknown[]; quiet: () => boolean }> {
-  const dir = await mkdtemp(join(tmpdir(), 'vigil-peer-messages-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const members = new Map<NodeId, Member>();
   const fatal: unknown[] = [];
+  const logs = new Map<NodeId, ReturnType<typeof capturedLogs>>();
   let inFlight = 0;
-  const deliver = (msgs: readonly Message[]): void => {
-    for (const m of msgs) {
-      inFlight += 1;
-      setImmediate(() => {
-        inFlight -= 1;
-        members.get(m.to)?.driver.receive([m]);
-      });
-    }
-  };
-  for (const id of ids) {
-    const db = new Level<Buffer, Buffer>(join(dir, `n${id}`), buffers);
-    await db.open();
-    const store = await Store.open({ db: db.sublevel<Buffer, Buffer>('store', buffers) });
-    const storage = await RaftStorage.open(db.sublevel<Buffer, Buffer>('raft', buffers), join(dir, `s${id}`));
-    await storage.load();
-    const durable = RawNode.bootstrap(ids);
-    await storage.persist({ hardState: durable.hardState, entries: durable.entries, snapshotMeta: null, sync: true });
-    const raw = new RawNode({ id, electionTicks: 10, heartbeatTicks: 1, prng: createPrng(id) }, durable);
-    const logs = capturedLogs();
-    const driver = new RaftDriver({
-      raw,
-      storage,
-      store,
-      send: deliver,
-      members: new Map(),
-      removed: new Set([removedId]),
-      onMembersChanged: () => undefined,
-      logger: logs.logger,
-      tickMs: 50,
-      electionTicks: 10,
-      snapshotEveryEntries: 1_000_000,
-      logTrailingEntries: 10,
-      snapshotIndex: 0,
-      onFatal: (err) => fatal.push(err),
-    });
-    members.set(id, { raw, driver, store, logs });
-    cleanups.push(async () => {
-      await driver.close();
-      await store.close();
-      await db.close();
-    });
-  }
+  const drivers = await driverCluster({
+    ids,
+    route: (msgs, all) => {
+      for (const m of msgs) {
+        inFlight += 1;
+        setImmediate(() => {
+          inFlight -= 1;
+          all.get(m.to)?.driver.receive([m]);
+        });
+      }
+    },
+    logger: (id) => {
+      const captured = capturedLogs();
+      logs.set(id, captured);
+      return captured.logger;
+    },
+    removed: new Set([removedId]),
+    onFatal: (err) => fatal.push(err),
+    cleanups,
+  });
+  const members = new Map([...drivers].map(([id, m]) => [id, { ...m, logs: logs.get(id)! }]));
   const quiet = (): boolean => inFlight === 0 && [...members.values()].every((x) => !x.raw.hasReady());
   return { members, fatal, quiet };
-}
-
-function member(members: Map<NodeId, Member>, id: NodeId): Member {
-  const m = members.get(id);
-  if (m === undefined) throw new Error(`no member ${id}`);
-  return m;
 }
 
 /** Member `id` campaigns now; resolves once every member follows it with its no-op applied. */

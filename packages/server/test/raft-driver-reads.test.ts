@@ -1,30 +1,17 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Level } from 'level';
 import { afterEach, describe, expect, test } from 'vitest';
-import { createPrng, RawNode, type Message, type NodeId } from '@vigil/raft';
-import { Store } from '@vigil/store';
-import { RaftDriver } from '../src/consensus/raft-driver.js';
+import type { Message, NodeId } from '@vigil/raft';
 import { silentLogger } from '../src/node/logger.js';
-import { RaftStorage } from '../src/storage/raft-storage.js';
+import { driverCluster, member, type DriverMember } from './driver-support.js';
 
 /**
- * Three RaftDrivers in one process, each on its own LevelDB in a temporary directory, wired by a
- * message router the test controls. The drivers are not started: nothing ticks, so every step
- * (an election, a transfer) happens because the test asked for it, and nothing times out.
+ * Reads through three RaftDrivers that nothing ticks (driver-support.ts): every step (an election,
+ * a transfer) happens because the test asked for it, and nothing times out.
  */
 
-const buffers = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const;
 const ids: NodeId[] = [1, 2, 3];
 const deadlineMs = 10_000;
 
-interface Member {
-  readonly raw: RawNode;
-  readonly driver: RaftDriver;
-  readonly store: Store;
-  readonly db: Level<Buffer, Buffer>;
-}
+type Member = DriverMember;
 
 /** What every member's core says, for a timeout's message. */
 let describeMembers: () => unknown[] = () => [];
@@ -34,57 +21,19 @@ afterEach(async () => {
 });
 
 async function cluster(drop: (m: Message) => boolean): Promise<Map<NodeId, Member>> {
-  const dir = await mkdtemp(join(tmpdir(), 'vigil-driver-reads-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const members = new Map<NodeId, Member>();
-  const deliver = (msgs: readonly Message[]): void => {
-    for (const m of msgs) {
-      if (drop(m)) continue;
-      setImmediate(() => members.get(m.to)?.driver.receive([m]));
-    }
-  };
-  for (const id of ids) {
-    const db = new Level<Buffer, Buffer>(join(dir, `n${id}`), buffers);
-    await db.open();
-    const store = await Store.open({ db: db.sublevel<Buffer, Buffer>('store', buffers) });
-    const storage = await RaftStorage.open(db.sublevel<Buffer, Buffer>('raft', buffers), join(dir, `s${id}`));
-    await storage.load();
-    const durable = RawNode.bootstrap(ids);
-    await storage.persist({ hardState: durable.hardState, entries: durable.entries, snapshotMeta: null, sync: true });
-    const raw = new RawNode({ id, electionTicks: 10, heartbeatTicks: 1, prng: createPrng(id) }, durable);
-    const driver = new RaftDriver({
-      raw,
-      storage,
-      store,
-      send: deliver,
-      members: new Map(),
-      removed: new Set(),
-      onMembersChanged: () => undefined,
-      logger: silentLogger(),
-      tickMs: 50,
-      electionTicks: 10,
-      snapshotEveryEntries: 1_000_000,
-      logTrailingEntries: 10,
-      snapshotIndex: 0,
-      onFatal: (err) => {
-        throw err;
-      },
-    });
-    members.set(id, { raw, driver, store, db });
-    cleanups.push(async () => {
-      await driver.close();
-      await store.close();
-      await db.close();
-    });
-  }
+  const members = await driverCluster({
+    ids,
+    route: (msgs, all) => {
+      for (const m of msgs) if (!drop(m)) setImmediate(() => all.get(m.to)?.driver.receive([m]));
+    },
+    logger: () => silentLogger(),
+    onFatal: (err) => {
+      throw err;
+    },
+    cleanups,
+  });
   describeMembers = () => [...members.values()].map((x) => ({ id: x.raw.id, ...x.raw.summary(), storeApplied: x.store.appliedIndex }));
   return members;
-}
-
-function member(members: Map<NodeId, Member>, id: NodeId): Member {
-  const m = members.get(id);
-  if (m === undefined) throw new Error(`no member ${id}`);
-  return m;
 }
 
 /** Polls `check` on the event loop (no timers involved) until it holds. */

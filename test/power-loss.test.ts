@@ -1,21 +1,23 @@
 import { readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { connect, isVigilError, type VigilClient } from '@vigil/client';
-import { powerLossEnv } from '@vigil/server';
+import { crashAtEnv, powerLossEnv, type CrashPoint } from '@vigil/server';
 import { TestCluster, waitFor } from './support/cluster.js';
 
 /**
  * Power loss, not just kill -9, on real processes (packages/server/src/testing/power-loss.ts):
  * with VIGIL_POWER_LOSS=1 every restart of a member first undoes what it had not synced, as a
  * power cut would. A member that skipped an fsync (scripts/mutants: no-fsync-raft-log) loses
- * acknowledged writes here, where kill -9 alone would keep them in the page cache.
+ * acknowledged writes here, where kill -9 alone would keep them in the page cache. Then crash
+ * points inside recovery (testing/crash-points.ts), each followed by a power-loss restart.
+ * Snapshots every hundred-odd entries, keeping ten behind, so that both happen often.
  */
 
 let cluster: TestCluster;
 const clients: VigilClient[] = [];
 
 beforeAll(async () => {
-  cluster = await TestCluster.start({ env: { [powerLossEnv]: '1' } });
+  cluster = await TestCluster.start({ env: { [powerLossEnv]: '1' }, extraArgs: ['--snapshot-every-entries', '100', '--log-trailing-entries', '10'] });
   await cluster.leader();
 });
 afterAll(async () => {
@@ -23,10 +25,10 @@ afterAll(async () => {
   await cluster.close();
 });
 
-const endpoints = (): string[] => cluster.live().map((id) => `ws://127.0.0.1:${cluster.node(id).clientPort}`);
+const endpoint = (id: number): string => `ws://127.0.0.1:${cluster.node(id).clientPort}`;
 
-async function client(): Promise<VigilClient> {
-  const c = await connect({ endpoints: endpoints(), sessionTimeoutMs: 10_000, requestTimeoutMs: 5_000 });
+async function client(ids: readonly number[] = cluster.live()): Promise<VigilClient> {
+  const c = await connect({ endpoints: ids.map(endpoint), sessionTimeoutMs: 10_000, requestTimeoutMs: 5_000 });
   clients.push(c);
   return c;
 }
@@ -95,3 +97,69 @@ function waitForAcks(c: VigilClient, count: number): Promise<number> {
     return n >= count ? n : undefined;
   }, 30_000);
 }
+
+describe('crash points inside recovery, each restart a power cut', () => {
+  afterEach(() => cluster.heal());
+
+  /** Creates `count` children of `parent` (a fresh znode), one at a time. */
+  async function createChildren(c: VigilClient, parent: string, count: number): Promise<void> {
+    await c.create(parent);
+    for (let i = 0; i < count; i++) await c.create(`${parent}/c${i}`);
+  }
+
+  /** `id` runs armed with `point` until it kills itself there: its log says so, and how it ended. */
+  async function crashesAt(id: number, point: CrashPoint): Promise<void> {
+    const said = `"point":"${point}"`;
+    // The log reaches its file through this process, after the member's exit is seen.
+    const reached = async (): Promise<true | undefined> => ((await readFile(cluster.node(id).logPath, 'utf8')).split('\n').some((l) => l.includes('crash point reached') && l.includes(said)) ? true : undefined);
+    await waitFor(`member ${id} to reach ${point}`, reached, 30_000).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}\n${await cluster.describe([id])}`);
+    });
+    expect(await cluster.exited(id)).toEqual({ code: null, signal: 'SIGKILL' });
+  }
+
+  /** Restarted without crash points, `id` applies all the leader committed and holds `count` children of `parent`. */
+  async function recovers(id: number, parent: string, count: number): Promise<void> {
+    cluster.spawn(id);
+    const leader = await cluster.leader();
+    const commit = (await cluster.status(leader)).commitIndex;
+    await waitFor(`member ${id} to apply ${commit}`, async () => ((await cluster.status(id)).appliedIndex >= commit ? true : undefined), 30_000);
+    const own = await client([id]);
+    expect((await own.children(parent, { consistency: 'sequential' })).names).toHaveLength(count);
+  }
+
+  const follower = async (): Promise<{ victim: number; others: number[] }> => {
+    const leader = await cluster.leader();
+    const victim = [1, 2, 3].find((id) => id !== leader)!;
+    return { victim, others: [1, 2, 3].filter((id) => id !== victim) };
+  };
+
+  test('a snapshot from the leader durable, the store not yet replaced by it', async () => {
+    const { victim, others } = await follower();
+    await cluster.kill(victim);
+    // The others snapshot and compact meanwhile: the victim can only catch up by a snapshot.
+    await createChildren(await client(others), '/cp-received', 300);
+    cluster.spawn(victim, { env: { [crashAtEnv]: 'snapshot-received' } });
+    await crashesAt(victim, 'snapshot-received');
+    await recovers(victim, '/cp-received', 300);
+  }, 120_000);
+
+  test('a snapshot of its own durable and recorded, the log not yet compacted', async () => {
+    const { victim, others } = await follower();
+    await cluster.kill(victim);
+    cluster.spawn(victim, { env: { [crashAtEnv]: 'snapshot-taken' } });
+    const crashed = crashesAt(victim, 'snapshot-taken');
+    await createChildren(await client(others), '/cp-taken', 300);
+    await crashed;
+    await recovers(victim, '/cp-taken', 300);
+  }, 120_000);
+
+  test('committed entries durable in the log, the store behind them', async () => {
+    const { victim, others } = await follower();
+    await cluster.kill(victim);
+    await createChildren(await client(others), '/cp-apply', 30);
+    cluster.spawn(victim, { env: { [crashAtEnv]: 'before-apply' } });
+    await crashesAt(victim, 'before-apply');
+    await recovers(victim, '/cp-apply', 30);
+  }, 120_000);
+});

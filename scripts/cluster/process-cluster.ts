@@ -233,7 +233,7 @@ export class ProcessCluster {
   }
 
   /** Start member `id` as a process (again, after a kill). */
-  spawn(id: number, options: { join?: boolean; peers?: string; args?: string[] } = {}): ChildProcess {
+  spawn(id: number, options: { join?: boolean; peers?: string; args?: string[]; env?: Readonly<Record<string, string>> } = {}): ChildProcess {
     const n = this.node(id);
     const args = [
       ...(this.options.nodeArgs ?? []),
@@ -247,17 +247,17 @@ export class ProcessCluster {
     ];
     const detached = this.options.detached === true;
     if (this.options.output === 'inherit') {
-      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], detached, env: this.env() });
+      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], detached, env: this.env(options.env) });
       n.proc = proc;
       return proc;
     }
     if (this.options.output === 'pretty') {
-      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], detached, env: this.env() });
+      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], detached, env: this.env(options.env) });
       prettyLogs(proc.stdout!);
       n.proc = proc;
       return proc;
     }
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached, env: this.env() });
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached, env: this.env(options.env) });
     const log = createWriteStream(n.logPath, { flags: 'a' });
     proc.stdout!.pipe(log);
     proc.stderr!.pipe(log);
@@ -265,8 +265,18 @@ export class ProcessCluster {
     return proc;
   }
 
-  private env(): NodeJS.ProcessEnv | undefined {
-    return this.options.env === undefined ? undefined : { ...process.env, ...this.options.env };
+  private env(extra: Readonly<Record<string, string>> | undefined): NodeJS.ProcessEnv | undefined {
+    return this.options.env === undefined && extra === undefined ? undefined : { ...process.env, ...this.options.env, ...extra };
+  }
+
+  /** Resolves when member `id`'s process ends by itself (how it ended), marking it not running. */
+  async exited(id: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const n = this.node(id);
+    const proc = n.proc;
+    if (proc === null) throw new Error(`member ${id} is not running`);
+    if (proc.exitCode === null && proc.signalCode === null) await once(proc, 'exit');
+    n.proc = null;
+    return { code: proc.exitCode, signal: proc.signalCode };
   }
 
   /** Send `signal` to member `id`'s process (by PID) and, for fatal signals, wait for it to exit. */
@@ -306,9 +316,13 @@ export class ProcessCluster {
     return (await fetchJson<NodeStatusJson>(this.url(id, '/status'))).body;
   }
 
-  /** Restarts every member that is not running and waits for a leader all of them agree on. */
+  /** Restarts every member that is not running (killed, or ended by itself) and waits for a leader all of them agree on. */
   async heal(): Promise<number> {
-    for (const id of this.nodes.keys()) if (this.node(id).proc === null) this.spawn(id);
+    for (const n of this.nodes.values()) {
+      if (n.proc !== null && n.proc.exitCode === null && n.proc.signalCode === null) continue;
+      n.proc = null;
+      this.spawn(n.id);
+    }
     return this.leader();
   }
 

@@ -1,11 +1,11 @@
-import { createRootLogger, knownBadFromEnv, powerLossFromEnv, startNode, type KnownBug, type Logger, type NodeConfig } from '@vigil/server';
+import { createRootLogger, crashPointsFromEnv, knownBadFromEnv, powerLossFromEnv, startNode, type Logger, type NodeConfig, type StartNodeOptions } from '@vigil/server';
 
 /** What `startNode` gives back; all the CLI needs of a running node. */
 export interface RunningNode {
   close(): Promise<void>;
 }
 
-export type StartNode = (config: NodeConfig, options: { logger?: Logger; knownBad?: ReadonlySet<KnownBug>; powerLoss?: boolean }) => Promise<RunningNode>;
+export type StartNode = (config: NodeConfig, options: StartNodeOptions) => Promise<RunningNode>;
 
 /** `process`, or a test double. */
 export interface SignalSource {
@@ -39,8 +39,9 @@ export async function runServer(config: NodeConfig, options: RunServerOptions = 
   const log = logger.child({ component: 'cli' });
 
   // Test-only switches from the environment (@vigil/server testing/): the fault suite's known-bad
-  // bugs, and power loss at every restart.
-  const node = await start(config, { logger, knownBad: knownBadFromEnv(process.env), powerLoss: powerLossFromEnv(process.env) });
+  // bugs, power loss at every restart, crash points.
+  const env = process.env;
+  const node = await start(config, { logger, knownBad: knownBadFromEnv(env), powerLoss: powerLossFromEnv(env), crashAt: crashPointsFromEnv(env) });
 
   return new Promise<number>((resolve) => {
     let closing = false;

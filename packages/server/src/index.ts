@@ -15,7 +15,7 @@
 
 // Running a node.
 export { startNode } from './node/vigil-node.js';
-export type { VigilNode } from './node/vigil-node.js';
+export type { StartNodeOptions, VigilNode } from './node/vigil-node.js';
 export { createRootLogger, silentLogger } from './node/logger.js';
 export type { Logger } from './node/logger.js';
 
@@ -50,3 +50,6 @@ export { knownBadEnv, knownBugs, knownBadFromEnv } from './testing/known-bad.js'
 export type { KnownBug } from './testing/known-bad.js';
 // Power loss for real processes (test-only, VIGIL_POWER_LOSS): every restart loses what was not synced.
 export { powerLossEnv, powerLossFromEnv, powerLossJournalFile, PowerLossJournal } from './testing/power-loss.js';
+// Crash points (test-only, VIGIL_CRASH_AT): a member kills itself where recovery has the most to do.
+export { crashAtEnv, crashPoints, crashPointsFromEnv } from './testing/crash-points.js';
+export type { CrashPoint } from './testing/crash-points.js';

@@ -53,7 +53,16 @@ export interface DriverOptions {
   readonly onSnapshotInstalled?: (index: number) => void;
   /** Known-bad switch (testing/known-bad.ts): answer linearizable reads from the local store at once. */
   readonly staleReads?: boolean;
+  /** Test-only crash points (testing/crash-points.ts): called where a crash leaves recovery most to do. */
+  readonly crashPoint?: ((point: DriverCrashPoint) => void) | undefined;
 }
+
+/**
+ * Where a crash leaves recovery the most to do: a received snapshot durable but not installed in
+ * the store; a snapshot taken and recorded but the log not compacted; committed entries durable in
+ * the log but not applied to the store.
+ */
+export type DriverCrashPoint = 'snapshot-received' | 'snapshot-taken' | 'before-apply';
 
 interface PendingProposal {
   readonly term: number;
@@ -497,7 +506,10 @@ export class RaftDriver {
       if (rd.mustSync) this.o.observer?.persisted?.(Number(process.hrtime.bigint() - started) / 1e9, rd.entries.length);
     }
     if (rd.messages.length > 0) this.o.send(rd.messages);
-    if (rd.snapshot !== null) await this.installSnapshot(rd.snapshot.meta.index, rd.snapshot.data);
+    if (rd.snapshot !== null) {
+      this.o.crashPoint?.('snapshot-received');
+      await this.installSnapshot(rd.snapshot.meta.index, rd.snapshot.data);
+    }
     if (rd.committedEntries.length > 0 && !applyFirst) this.apply(rd.committedEntries);
     for (const rs of rd.readStates) this.answerRead(rs.ctx, rs.ok, rs.index);
     this.raw.advance(rd);
@@ -524,6 +536,7 @@ export class RaftDriver {
   }
 
   private apply(entries: readonly Entry[]): void {
+    this.o.crashPoint?.('before-apply');
     const started = process.hrtime.bigint();
     const storeEntries: StoreEntry[] = [];
     const malformed = new Set<number>();
@@ -675,6 +688,7 @@ export class RaftDriver {
     if (this.closed || index <= this.snapshotIndex) return;
     this.raw.setSnapshot(index, data);
     await this.o.storage.saveSnapshotMeta({ index, term, conf });
+    this.o.crashPoint?.('snapshot-taken');
     this.snapshotIndex = index;
     const compactTo = index - this.o.logTrailingEntries;
     if (compactTo > this.raw.status().firstIndex) {

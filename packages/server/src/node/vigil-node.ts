@@ -22,6 +22,7 @@ import { registerZnodeRoutes } from '../http-api/znode-routes.js';
 import { DATABASE_DIR, prepareDataDir, SNAPSHOT_DIR } from '../storage/data-dir.js';
 import { RaftStorage } from '../storage/raft-storage.js';
 import { knownBugs, type KnownBug } from '../testing/known-bad.js';
+import { crashAt, type CrashPoint } from '../testing/crash-points.js';
 import { PowerLossJournal } from '../testing/power-loss.js';
 import { PeerTransport } from '../transport/peer-transport.js';
 import { createRootLogger, type Logger } from './logger.js';
@@ -38,6 +39,14 @@ export interface VigilNode {
 }
 
 
+export interface StartNodeOptions {
+  readonly logger?: Logger;
+  /** The test-only switches (testing/): deliberate bugs, power loss at every restart, crash points. */
+  readonly knownBad?: ReadonlySet<KnownBug>;
+  readonly powerLoss?: boolean;
+  readonly crashAt?: ReadonlySet<CrashPoint>;
+}
+
 const buffers = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const;
 const ttlSweepEveryMs = 1_000;
 /** Read size of snapshot downloads. */
@@ -48,7 +57,7 @@ const snapshotReadChunkBytes = 256 * 1024;
  * it, join the peer mesh, serve clients and admin HTTP. Start-up order, reversed by close():
  * data dir → LevelDB → store → Raft log → transport → driver → HTTP.
  */
-export async function startNode(config: NodeConfig, options: { logger?: Logger; knownBad?: ReadonlySet<KnownBug>; powerLoss?: boolean } = {}): Promise<VigilNode> {
+export async function startNode(config: NodeConfig, options: StartNodeOptions = {}): Promise<VigilNode> {
   const log = options.logger ?? createRootLogger({ level: config.logLevel, nodeId: config.id });
   const knownBad = options.knownBad ?? new Set<KnownBug>();
   for (const bug of knownBad) log.error({ bug, effect: knownBugs[bug] }, 'KNOWN-BAD switch on: this member has a deliberate bug (testing only)');
@@ -219,6 +228,7 @@ export async function startNode(config: NodeConfig, options: { logger?: Logger; 
       onMembersChanged: () => transport.setPeers(peerMap()),
       logger: log.child({ component: 'raft' }),
       staleReads: knownBad.has('stale-reads'),
+      crashPoint: crashAt(options.crashAt ?? new Set(), log),
       tickMs: config.tickMs,
       electionTicks: config.electionTicks,
       snapshotEveryEntries: config.snapshotEveryEntries,

@@ -7,12 +7,14 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { NodeConfig } from '@vigil/server';
 
 // The server's modules the CLI uses without starting a node (config, errors, logger, the
-// known-bad switch) are the real ones; startNode is injected where it matters.
+// test-only switches) are the real ones; startNode is injected where it matters.
 vi.mock('@vigil/server', async () => ({
   ...(await import('../../server/src/config/index.js')),
   ...(await import('../../server/src/errors.js')),
   ...(await import('../../server/src/node/logger.js')),
   ...(await import('../../server/src/testing/known-bad.js')),
+  ...(await import('../../server/src/testing/power-loss.js')),
+  ...(await import('../../server/src/testing/crash-points.js')),
 }));
 
 const { runCli } = await import('../src/program.js');

@@ -65,7 +65,8 @@ export function replayCommand(seed: number): string {
 }
 
 /**
- * One seeded run: a proposal and read workload under a random schedule of crashes, partitions
+ * One seeded run: a proposal and read workload under a random schedule of crashes and power
+ * losses (of one node, at points inside recovery, or of the whole cluster), partitions
  * (isolate, majority/minority split, one-way links, swizzle), message loss, duplication, delay
  * and reordering, clock drift, membership changes and leader transfers (or, in the `elections`
  * profile, leader churn). Then heal everything, require a leader and full convergence within
@@ -147,6 +148,34 @@ function pick<T>(sim: SimCluster, items: readonly T[]): T | undefined {
   return items.length === 0 ? undefined : items[sim.prng.nextInt(items.length)];
 }
 
+type Later = (delay: number, label: string, fn: () => void) => void;
+
+/** How processes go down in both profiles. */
+const outage = {
+  /** Percent of crashes that are power losses: only what was synced survives, not the page cache. */
+  powerLossPercent: 50,
+  /** Percent of restarts whose state machine is behind the log that are cut short by another crash before it re-applies. */
+  crashBehindLogPercent: 30,
+} as const;
+
+/**
+ * Crash `id` (a power loss when `powerLoss` says so, or {@link outage}.powerLossPercent of the
+ * time) and restart it after `downUnits`. A node that comes back with its state machine behind
+ * its log (its applies were not synced, or it crashed between a write and applying it) is
+ * sometimes crashed again at once, before it has re-applied.
+ */
+function crashAndRestart(sim: SimCluster, later: Later, id: NodeId, downUnits: number, powerLoss?: boolean): void {
+  const p = sim.prng;
+  sim.crash(id, { powerLoss: powerLoss ?? p.nextInt(100) < outage.powerLossPercent });
+  later(downUnits, `restart ${id}`, () => {
+    sim.restart(id);
+    const n = sim.node(id);
+    if (!n.live || n.sm.applied >= n.hardState.commit || p.nextInt(100) >= outage.crashBehindLogPercent) return;
+    // At once: its first write takes at least a unit, so it has not re-applied yet.
+    later(0, `crash ${id} behind its log`, () => crashAndRestart(sim, later, id, downUnits));
+  });
+}
+
 /** Runs the fault phase; returns a switch that cancels every fault still scheduled. */
 function runChaos(sim: SimCluster, o: ChaosOptions): () => void {
   let over = false;
@@ -167,6 +196,41 @@ function runChaos(sim: SimCluster, o: ChaosOptions): () => void {
     longDelayMax: tick * (1 + p.nextInt(20)),
   };
   let nextId = sim.options.voters + 1;
+  const downUnits = (): number => (1 + p.nextInt(40)) * tick;
+
+  // A crash point inside recovery, armed by the fault schedule and struck by the next node to
+  // reach it: right after a snapshot from a leader is persisted (before or after the state
+  // machine installs it), between taking a snapshot and compacting the log, or between writing
+  // a Ready and applying its committed entries (the state machine is then behind the log).
+  let armed: { readonly point: 'install' | 'snapshot' | 'apply'; readonly afterInstall: boolean } | null = null;
+  const strike = (id: NodeId): void => {
+    armed = null;
+    crashAndRestart(sim, later, id, downUnits());
+  };
+  sim.onPersisted = (id, ready) => {
+    if (armed?.point === 'install' && ready.snapshot !== null) {
+      if (armed.afterInstall) {
+        armed = null;
+        later(0, `crash ${id} after installing a snapshot`, () => crashAndRestart(sim, later, id, downUnits()));
+      } else strike(id);
+    } else if (armed?.point === 'apply' && ready.committedEntries.length > 0) strike(id);
+  };
+  sim.onSnapshotTaken = (id) => {
+    if (armed?.point === 'snapshot') strike(id);
+  };
+  const crashFault = (): void => {
+    const roll = p.nextInt(100);
+    if (roll < 10) {
+      // A power cut: every member at once, back at about the same time.
+      const back = downUnits();
+      for (const id of liveMembers(sim)) crashAndRestart(sim, later, id, back + p.nextInt(tick), true);
+    } else if (roll < 40) {
+      armed = { point: pick(sim, ['install', 'snapshot', 'apply'] as const)!, afterInstall: p.nextInt(2) === 0 };
+    } else {
+      const victim = pick(sim, liveMembers(sim));
+      if (victim !== undefined) crashAndRestart(sim, later, victim, downUnits());
+    }
+  };
 
   const client = (): void => {
     const live = liveMembers(sim);
@@ -189,11 +253,7 @@ function runChaos(sim: SimCluster, o: ChaosOptions): () => void {
     const live = liveMembers(sim);
     const roll = p.nextInt(100);
     if (roll < 18) {
-      const victim = pick(sim, live);
-      if (victim !== undefined) {
-        sim.crash(victim);
-        later((1 + p.nextInt(40)) * tick, `restart ${victim}`, () => sim.restart(victim));
-      }
+      crashFault();
     } else if (roll < 30) {
       const victim = pick(sim, all);
       if (victim !== undefined) {
@@ -235,6 +295,8 @@ function runChaos(sim: SimCluster, o: ChaosOptions): () => void {
   sim.runUntilTime(end);
   return () => {
     over = true;
+    sim.onPersisted = null;
+    sim.onSnapshotTaken = null;
   };
 }
 
@@ -289,8 +351,7 @@ function runElectionChurn(sim: SimCluster, o: ChaosOptions): () => void {
 
   const cutOff = (id: NodeId): void => {
     if (p.nextInt(100) < churn.crashPercent) {
-      sim.crash(id);
-      later(1 + p.nextInt(churn.downUnitsMax), `restart ${id}`, () => sim.restart(id));
+      crashAndRestart(sim, later, id, 1 + p.nextInt(churn.downUnitsMax));
     } else {
       sim.isolate(id);
       later(1 + p.nextInt(churn.downUnitsMax), 'heal', () => sim.heal());
@@ -301,10 +362,7 @@ function runElectionChurn(sim: SimCluster, o: ChaosOptions): () => void {
   };
   sim.onVoteGranted = (voter) => {
     if (p.nextInt(100) >= churn.crashAfterVotePercent) return;
-    later(1, `crash ${voter} after voting`, () => {
-      sim.crash(voter);
-      later(1 + p.nextInt(churn.voterDownUnitsMax), `restart ${voter}`, () => sim.restart(voter));
-    });
+    later(1, `crash ${voter} after voting`, () => crashAndRestart(sim, later, voter, 1 + p.nextInt(churn.voterDownUnitsMax)));
   };
   const client = (): void => {
     const target = pick(sim, liveMembers(sim));

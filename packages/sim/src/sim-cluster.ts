@@ -39,6 +39,12 @@ export interface NetworkOptions {
 export interface SimDriverFaults {
   /** Tell the client its write succeeded once the leader's own write of it is durable, before it is committed. */
   readonly ackBeforeCommit?: boolean;
+  /**
+   * Persist every Ready without syncing (LevelDB's `sync: false`) and carry on as if it were
+   * synced: what it writes survives a crash but not a power loss, until the node next takes a
+   * snapshot of its own, which still syncs (and so makes everything written before it durable).
+   */
+  readonly skipSync?: boolean;
 }
 
 export interface SimOptions {
@@ -87,10 +93,30 @@ type SimEvent =
   | { readonly kind: 'persisted'; readonly node: NodeId; readonly incarnation: number; readonly ready: Ready }
   | { readonly kind: 'call'; readonly label: string; readonly fn: () => void };
 
-/** The state machine of the simulation: a rolling hash of everything applied. Survives crashes (like the store's LevelDB). */
+/**
+ * The state machine of the simulation: a rolling hash of everything applied. Part of the node's
+ * written image, like the store's tree in the server's LevelDB (written without sync): it
+ * survives a crash, and a power loss takes it back to where it was at the last sync.
+ */
 interface SimStateMachine {
   applied: number;
   hash: number;
+}
+
+/**
+ * What a node's disk keeps through a power loss: its written image as it was at the last sync.
+ * The entry arrays are the written image's own, shared rather than copied at every sync: the
+ * image is their first `entryCount` elements, which the written image only appends after
+ * (it copies them out first if it must truncate them, and compacts into new arrays).
+ */
+interface SyncedImage {
+  readonly hardState: HardState;
+  readonly snapshot: Snapshot | null;
+  entries: Entry[];
+  prefixHashes: number[];
+  readonly entryCount: number;
+  readonly smApplied: number;
+  readonly smHash: number;
 }
 
 /** A scenario's rule for one link: messages of `types` are dropped, or held back until released. */
@@ -108,24 +134,35 @@ interface PendingRead {
 
 const PROPOSAL_HEADER_BYTES = 4;
 
-/** One simulated process: a RawNode plus its durable image, which outlives crashes. */
+/**
+ * One simulated process: a RawNode plus its disk, which outlives it. The disk is modelled as the
+ * server's one LevelDB holding the Raft log, hard state, snapshot metadata and state machine:
+ * an image of everything *written* (in the OS page cache: it survives a crash of the process)
+ * and the image *synced* (it survives a power loss). LevelDB's write-ahead log is sequential, so
+ * a synced write makes everything written before it durable: each sync copies the whole written
+ * image into the synced one.
+ */
 export class SimNode {
   raw: RawNode | null = null;
   incarnation = 0;
   readonly tickUnits: number;
   readyInFlight = false;
-  /** The durable image: written only when a Ready's synced write completes. */
+  /** The written image: a Ready's part once its write completes, compaction when it happens. */
   hardState: HardState;
   snapshot: Snapshot | null;
   entries: Entry[];
-  /** Hash of the durable log prefix ending at each entry in `entries`. */
+  /** Hash of the written log prefix ending at each entry in `entries`. */
   private prefixHashes: number[];
   readonly sm: SimStateMachine = { applied: 0, hash: 0 };
+  private synced: SyncedImage;
   /** Proposals this incarnation made: index → proposal id. */
   proposals = new Map<number, { id: number; term: number }>();
   reads = new Map<number, PendingRead>();
   waitingReads: { index: number; ackedBefore: number }[] = [];
-  /** Highest values seen, across incarnations where durable, within one where not. */
+  /**
+   * Highest values seen: written ones across crashes (a power loss takes them back to the synced
+   * image's, which never go back), in-memory ones within one life.
+   */
   durableTermMax = 0;
   durableCommitMax = 0;
   private lifeTermMax = 0;
@@ -143,9 +180,11 @@ export class SimNode {
     this.entries = [];
     this.prefixHashes = [];
     this.tickUnits = tickUnits;
+    this.synced = this.image();
     if (durable.entries.length > 0) {
-      // A founder's bootstrap entries: durable from the start, so checked like any other.
+      // A founder's bootstrap entries: synced from the start, and checked like any other.
       this.persist({ hardState: null, entries: durable.entries, snapshot: null, earlyMessages: [], messages: [], committedEntries: [], readStates: [], mustSync: true }, checker);
+      this.sync();
     }
   }
 
@@ -157,7 +196,39 @@ export class SimNode {
     return { hardState: this.hardState, snapshot: this.snapshot, entries: this.entries, applied: this.sm.applied };
   }
 
-  /** Write a Ready's durable part and check Log Matching on every entry made durable. */
+  /** What a power loss would leave (what {@link durableState} becomes after one). */
+  syncedState(): DurableState {
+    const s = this.synced;
+    return { hardState: s.hardState, snapshot: s.snapshot, entries: s.entries.slice(0, s.entryCount), applied: s.smApplied };
+  }
+
+  /** A synced write completed: everything written so far is durable. */
+  sync(): void {
+    this.synced = this.image();
+  }
+
+  private image(): SyncedImage {
+    const { hardState, snapshot, entries, prefixHashes, sm } = this;
+    return { hardState, snapshot, entries, prefixHashes, entryCount: entries.length, smApplied: sm.applied, smHash: sm.hash };
+  }
+
+  /** The power went out: the written image falls back to the synced one, state machine included. */
+  loseUnsynced(): void {
+    const s = this.synced;
+    this.hardState = s.hardState;
+    this.snapshot = s.snapshot;
+    this.entries = s.entries.slice(0, s.entryCount);
+    this.prefixHashes = s.prefixHashes.slice(0, s.entryCount);
+    this.sm.applied = s.smApplied;
+    this.sm.hash = s.smHash;
+    // An unsynced commit index (commit alone is written without sync) and unsynced applies may
+    // legitimately go back; what the checks compare against from now on is the synced image.
+    this.durableTermMax = s.hardState.term;
+    this.durableCommitMax = s.hardState.commit;
+    this.lifeAppliedMax = s.smApplied;
+  }
+
+  /** Write a Ready's durable part and check Log Matching on every entry written. */
   persist(ready: Ready, checker: Checker): void {
     if (ready.snapshot !== null) {
       this.snapshot = ready.snapshot;
@@ -168,6 +239,12 @@ export class SimNode {
       const first = ready.entries[0]!.index;
       const base = this.entries.length > 0 ? this.entries[0]!.index : first;
       const keep = Math.max(0, Math.min(this.entries.length, first - base));
+      const s = this.synced;
+      if (s.entries === this.entries && keep < s.entryCount) {
+        // The synced image shares these arrays: give it its own before cutting them short.
+        s.entries = s.entries.slice(0, s.entryCount);
+        s.prefixHashes = s.prefixHashes.slice(0, s.entryCount);
+      }
       this.entries.length = keep;
       this.prefixHashes.length = keep;
       let prev = keep > 0 ? this.prefixHashes[keep - 1]! : this.baseHash(first - 1, checker);
@@ -199,7 +276,7 @@ export class SimNode {
     return h;
   }
 
-  /** Drop durable entries through `index` (a trailing window behind the snapshot is kept). */
+  /** Drop written entries through `index` (a trailing window behind the snapshot is kept), into new arrays. */
   compactDurable(index: number): void {
     let n = 0;
     while (n < this.entries.length && this.entries[n]!.index <= index) n++;
@@ -278,6 +355,14 @@ export class SimCluster {
   onLeaderElected: ((id: NodeId) => void) | null = null;
   /** Called when a node's granted vote leaves it, after the vote was persisted (a schedule may strike then). */
   onVoteGranted: ((voter: NodeId, term: number, candidate: NodeId) => void) | null = null;
+  /**
+   * Called when a node's write of a Ready has completed (and synced, if it had to), before the
+   * node sends, installs or applies any of it. A schedule may crash the node right there: the
+   * rest of the Ready dies with the process.
+   */
+  onPersisted: ((id: NodeId, ready: Ready) => void) | null = null;
+  /** Called when a node has taken a snapshot (a synced write), before it compacts its log; a schedule may crash it there. */
+  onSnapshotTaken: ((id: NodeId) => void) | null = null;
   /** Nodes whose removal some node has applied (so it is committed): ids are never reused. */
   readonly removed = new Set<NodeId>();
 
@@ -306,10 +391,9 @@ export class SimCluster {
     node.incarnation++;
     node.resetLife();
     if (node.snapshot !== null && node.sm.applied < node.snapshot.meta.index) {
-      // Crashed between persisting a snapshot and installing it: install before starting Raft.
-      const restored = decodeSmSnapshot(node.snapshot.data);
-      node.sm.applied = restored.applied;
-      node.sm.hash = restored.hash;
+      // Crashed between persisting a snapshot and installing it, or lost the install to a power
+      // loss: install before starting Raft.
+      this.installSnapshot(node, node.snapshot);
     }
     const o = this.options;
     node.raw = new RawNode(
@@ -327,10 +411,16 @@ export class SimCluster {
     this.pump(node);
   }
 
-  crash(id: NodeId): void {
+  /**
+   * Stop the process of `id`. A plain crash (kill -9) keeps everything written, which the OS
+   * page cache holds; a power loss keeps only what was synced, state machine included.
+   */
+  crash(id: NodeId, options: { readonly powerLoss?: boolean } = {}): void {
     const node = this.node(id);
     if (!node.live) return;
-    this.record(`crash ${id}`);
+    const powerLoss = options.powerLoss === true;
+    this.record(`${powerLoss ? 'power loss' : 'crash'} ${id}`);
+    if (powerLoss) node.loseUnsynced();
     node.raw = null;
     node.incarnation++;
     node.readyInFlight = false;
@@ -626,6 +716,10 @@ export class SimCluster {
     const raw = node.raw!;
     const checker = this.checker;
     node.persist(ready, checker);
+    // One write-ahead log: this synced write makes everything written before it durable as well.
+    if (ready.mustSync && this.options.driverFaults.skipSync !== true) node.sync();
+    this.onPersisted?.(node.id, ready);
+    if (node.raw !== raw) return;
     // A broken driver answers here, once its own write is durable; a correct one when it applies (below).
     if (this.options.driverFaults.ackBeforeCommit === true) for (const e of ready.entries) this.maybeAck(node, e);
     for (const m of ready.messages) {
@@ -636,12 +730,8 @@ export class SimCluster {
       this.send(m);
     }
     if (ready.snapshot !== null) {
-      const restored = decodeSmSnapshot(ready.snapshot.data);
-      if (restored.applied !== ready.snapshot.meta.index) checker.fail('snapshot integrity', `node ${node.id} got a snapshot labelled ${ready.snapshot.meta.index} holding ${restored.applied}`);
-      checker.onSnapshotInstalled(node.id, restored.applied, restored.hash);
+      this.installSnapshot(node, ready.snapshot);
       node.snapshotsInstalled++;
-      node.sm.applied = restored.applied;
-      node.sm.hash = restored.hash;
     }
     for (const e of ready.committedEntries) {
       if (e.index <= node.sm.applied) continue;
@@ -671,7 +761,17 @@ export class SimCluster {
     raw.advance(ready);
     node.readyInFlight = false;
     this.maybeSnapshot(node);
+    if (node.raw !== raw) return;
     this.afterInput(node);
+  }
+
+  /** Set the state machine of `node` to `snapshot` (a write, not synced). */
+  private installSnapshot(node: SimNode, snapshot: Snapshot): void {
+    const restored = decodeSmSnapshot(snapshot.data);
+    if (restored.applied !== snapshot.meta.index) this.checker.fail('snapshot integrity', `node ${node.id} got a snapshot labelled ${snapshot.meta.index} holding ${restored.applied}`);
+    this.checker.onSnapshotInstalled(node.id, restored.applied, restored.hash);
+    node.sm.applied = restored.applied;
+    node.sm.hash = restored.hash;
   }
 
   /**
@@ -697,6 +797,11 @@ export class SimCluster {
     raw.setSnapshot(node.sm.applied, encodeSmSnapshot(node.sm));
     const meta = raw.status();
     node.snapshot = { meta: { index: node.sm.applied, term: raw.termAt(node.sm.applied)!, conf: meta.conf }, data: encodeSmSnapshot(node.sm) };
+    // The server fsyncs the snapshot's file and records it with a synced write, which makes
+    // everything written before it (applies included) durable too; the compaction is not synced.
+    node.sync();
+    this.onSnapshotTaken?.(node.id);
+    if (node.raw !== raw) return;
     const compactTo = node.sm.applied - o.logTrailingEntries;
     if (compactTo > meta.firstIndex && compactTo <= meta.stableIndex) {
       raw.compactLog(compactTo);

@@ -21,22 +21,28 @@ const mixed = (options: Partial<ChaosOptions>): Partial<ChaosOptions> => ({ prof
 const elections = (options: Partial<ChaosOptions>): Partial<ChaosOptions> => ({ profile: 'elections', ...options });
 
 const variants: Variant[] = [
-  // Elections and commitment (first caught at seeds 1, 1 and 34).
+  // Elections and commitment (first caught at seeds 2, 2 and 16).
   { name: 'voteWithoutLogCheck', options: mixed({ faults: { voteWithoutLogCheck: true } }), seedsMax: 100, invariants: /leader completeness|committed entries never change|identical applied sequences/ },
   { name: 'commitBeforeQuorum', options: mixed({ faults: { commitBeforeQuorum: true } }), seedsMax: 100, invariants: /leader completeness|committed entries never change|acknowledged writes are durable/ },
   { name: 'readWithoutHeartbeat', options: mixed({ faults: { readWithoutHeartbeat: true } }), seedsMax: 300, invariants: /linearizable reads/ },
   // Durability of acknowledged writes (every seed catches it). Without reads, because a read
   // after the early acknowledgement would catch it first and hide whether this check can.
   { name: 'ackBeforeCommit (driver)', options: mixed({ driverFaults: { ackBeforeCommit: true }, reads: false }), seedsMax: 20, invariants: /acknowledged writes are durable/ },
+  // A driver that skips the fsync passes every plain crash (the page cache keeps its writes) and
+  // is caught only through power losses: a forgotten vote, or a lost entry that a quorum had
+  // counted on (first at seed 1 in both profiles; in 62 of the first 100 mixed seeds and in
+  // every one of the first 30 election churn seeds).
+  { name: 'skipSync (driver)', options: mixed({ driverFaults: { skipSync: true } }), seedsMax: 20, invariants: /election safety|vote once per term|leader completeness|committed entries never change|log matching/ },
+  { name: 'skipSync (driver, election churn)', options: elections({ driverFaults: { skipSync: true } }), seedsMax: 10, invariants: /vote once per term|election safety|leader completeness/ },
   // Log matching (seed 2).
   { name: 'appendWithoutLogCheck', options: mixed({ faults: { appendWithoutLogCheck: true } }), seedsMax: 100, invariants: /log matching/ },
-  // Snapshots (seeds 13 and 36).
+  // Snapshots (seeds 3 and 12).
   { name: 'snapshotWithoutTermCheck', options: mixed({ faults: { snapshotWithoutTermCheck: true } }), seedsMax: 150, invariants: /committed entries never change|identical applied sequences/ },
   { name: 'installStaleSnapshot', options: mixed({ faults: { installStaleSnapshot: true } }), seedsMax: 300, invariants: /commit never decreases|applied never decreases/ },
-  // Membership (seeds 13 and 5).
+  // Membership (seeds 3 and 8).
   { name: 'learnersInQuorum', options: mixed({ faults: { learnersInQuorum: true } }), seedsMax: 150, invariants: /leader completeness|committed entries never change/ },
   { name: 'learnersVote', options: mixed({ faults: { learnersVote: true } }), seedsMax: 150, invariants: /leader completeness|election safety|committed entries never change/ },
-  // The election churn profile (each caught in more than half its seeds; first at seeds 1, 1 and 3).
+  // The election churn profile (each caught in more than half its seeds; first at seed 1 each).
   // A second vote is seen when it is granted, before any second leader it makes.
   { name: 'forgetVote', options: elections({ faults: { forgetVote: true } }), seedsMax: 30, invariants: /vote once per term/ },
   { name: 'commitPreviousTermByCount (Figure 8)', options: elections({ faults: { commitPreviousTermByCount: true } }), seedsMax: 30, invariants: /leader completeness|committed entries never change/ },

@@ -18,6 +18,8 @@ export const exitCodes = {
   notEmpty: 6,
   /** No member could be reached or none answered in time, no leader, session lost: try again. */
   unavailable: 7,
+  /** `vigil server`: writing the data directory failed (a full disk, an I/O error); the member stopped. */
+  storageFailed: 70,
   /** Interrupted by Ctrl-C (128 + SIGINT, as shells report it). */
   interrupted: 130,
 } as const;
@@ -34,5 +36,6 @@ export const exitCodeMeanings: readonly (readonly [ExitCode, string])[] = [
   [exitCodes.badVersion, 'version mismatch (-v)'],
   [exitCodes.notEmpty, 'node has children'],
   [exitCodes.unavailable, 'cluster unavailable: cannot connect, timed out, no leader, session lost'],
+  [exitCodes.storageFailed, 'vigil server: the data directory could not be written (full disk, I/O error); the member stopped'],
   [exitCodes.interrupted, 'interrupted (Ctrl-C)'],
 ];

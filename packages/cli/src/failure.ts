@@ -26,7 +26,7 @@ export function describeFailure(err: unknown, path?: string): Failure & { readon
   if (err instanceof CliError) return { exitCode: err.exitCode, code: err.code, message: err.message, ...pathField(err.path), unexpected: false };
   if (isVigilError(err)) return { ...vigilFailure(err.code, detail(err.message, err.code), err.path ?? path), unexpected: false };
   if (isServerError(err)) {
-    const exitCode = err.code === 'CONFIG_INVALID' ? exitCodes.usage : exitCodes.failure;
+    const exitCode = err.code === 'CONFIG_INVALID' ? exitCodes.usage : err.code === 'STORAGE_FAILED' ? exitCodes.storageFailed : exitCodes.failure;
     return { exitCode, code: err.code, message: err.message, unexpected: false };
   }
   if (err instanceof CommanderError) return { exitCode: exitCodes.usage, code: 'USAGE', message: err.message.replace(/^error: /, ''), unexpected: false };

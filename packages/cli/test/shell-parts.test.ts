@@ -91,6 +91,11 @@ describe('describeFailure', () => {
     expect(describeFailure(new CommanderError(1, 'commander.unknownOption', "error: unknown option '--x'"))).toMatchObject({ exitCode: 2, message: "unknown option '--x'" });
     expect(describeFailure(new CliError('nope', exitCodes.unavailable, 'UNREACHABLE'))).toMatchObject({ exitCode: 7, code: 'UNREACHABLE', unexpected: false });
     expect(describeFailure(new TypeError('a bug'))).toMatchObject({ exitCode: 1, unexpected: true });
+    // vigil server: the server's errors, recognised by shape (the CLI loads @vigil/server lazily).
+    const serverError = (code: string): Error => Object.assign(new Error(code), { name: 'ServerError', code });
+    expect(describeFailure(serverError('CONFIG_INVALID'))).toMatchObject({ exitCode: 2, unexpected: false });
+    expect(describeFailure(serverError('STORAGE_FAILED'))).toMatchObject({ exitCode: 70, unexpected: false });
+    expect(describeFailure(serverError('DATA_DIR_INVALID'))).toMatchObject({ exitCode: 1, unexpected: false });
   });
 });
 

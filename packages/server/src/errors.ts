@@ -30,6 +30,8 @@ export const serverErrorCatalogue = {
   DATA_DIR_INVALID: { status: 500, message: 'the data directory cannot be used' },
   /** A bounded resource (such as concurrent snapshot downloads) is in use; try again later. */
   BUSY: { status: 503, message: 'the node is busy; try again later' },
+  /** Writing the data directory failed (a full disk, an I/O error): the member stops (`vigil server` exits 70). */
+  STORAGE_FAILED: { status: 500, message: 'the data directory could not be written' },
   /** A backup file that is not a Vigil backup, or is truncated or damaged. */
   BACKUP_INVALID: { status: 400, message: 'not a valid Vigil backup' },
 } as const;

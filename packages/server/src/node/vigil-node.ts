@@ -413,8 +413,21 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     };
   } catch (err) {
     await shutdown(performance.now() + config.shutdownTimeoutMs);
-    throw err;
+    throw storageFailure(err, config.dataDir) ?? err;
   }
+}
+
+/** Error codes of a write the data directory refused: LevelDB's, and the file system's. */
+const storageErrorCodes: ReadonlySet<string> = new Set(['LEVEL_IO_ERROR', 'ENOSPC', 'EDQUOT', 'EIO', 'EROFS']);
+
+/**
+ * A start-up that failed writing the data directory (recovery replays and writes before the node
+ * serves): STORAGE_FAILED, as a running node's failed write stops it; null for anything else.
+ */
+function storageFailure(err: unknown, dataDir: string): ServerError | null {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string' || !storageErrorCodes.has(code)) return null;
+  return new ServerError('STORAGE_FAILED', `cannot write the data directory ${dataDir}: ${(err as Error).message}`);
 }
 
 function metricsObserver(m: Metrics): DriverObserver {

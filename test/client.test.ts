@@ -173,7 +173,9 @@ describe('watches', () => {
     const victim = watcher.serverId;
     const writes = (async () => {
       for (let i = 0; i < 200; i++) {
-        if (i === 60) await cluster.kill(victim);
+        // Late enough that the writes after the kill fit the watch history (64 events), however
+        // long the watcher takes to resume on another member.
+        if (i === 150) await cluster.kill(victim);
         for (;;) {
           try {
             await writer.create(`/stream/k${String(i).padStart(4, '0')}`);
@@ -277,9 +279,9 @@ describe('sessions and failover', () => {
     // Still there right after the kill: the session outlives its client by its timeout.
     expect(await observer.exists('/held-kill')).not.toBeNull();
     const goneAt = await deleted;
-    // The session ends a timeout after the server last heard from the client, which pinged at most
-    // a third of a timeout before the kill.
-    expect(goneAt - killedAt).toBeGreaterThanOrEqual((timeoutMs * 2) / 3 - 50);
+    // The session ends a timeout after the server last heard from the client, which pings every
+    // third of a timeout: at least half a timeout after the kill (room for a ping sent late).
+    expect(goneAt - killedAt).toBeGreaterThanOrEqual(timeoutMs / 2);
   });
 
   test('close() ends the session at once: its ephemerals are gone when it returns', async () => {

@@ -34,7 +34,12 @@ async function expectAllPresent(c: TestCluster, ids: readonly number[], paths: I
   const expected = [...paths].map((p) => p.slice(parent.length + 1)).sort();
   for (const id of ids) {
     const leader = await c.leader();
-    const target = (await c.status(leader)).commitIndex;
+    // A new leader's commit index covers every acknowledged write only once its own first entry
+    // commits: until then it may be the older value it recovered with.
+    const target = await waitFor(`leader ${leader} to commit its whole log`, async () => {
+      const s = await c.status(leader);
+      return s.commitIndex >= s.lastLogIndex ? s.commitIndex : undefined;
+    });
     await waitFor(`node ${id} to apply ${target}`, async () => ((await c.status(id)).appliedIndex >= target ? true : undefined));
     const names = new Set(await children(c, id, parent));
     const missing = expected.filter((n) => !names.has(n));

@@ -20,6 +20,8 @@ beforeAll(async () => {
   cluster = await TestCluster.start({ env: { [powerLossEnv]: '1' }, extraArgs: ['--snapshot-every-entries', '100', '--log-trailing-entries', '10'] });
   await cluster.leader();
 });
+// A test that failed with members down must not leave the next one without them.
+afterEach(() => cluster.heal());
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
   await cluster.close();
@@ -99,8 +101,6 @@ function waitForAcks(c: VigilClient, count: number): Promise<number> {
 }
 
 describe('crash points inside recovery, each restart a power cut', () => {
-  afterEach(() => cluster.heal());
-
   /** Creates `count` children of `parent` (a fresh znode), one at a time. */
   async function createChildren(c: VigilClient, parent: string, count: number): Promise<void> {
     await c.create(parent);

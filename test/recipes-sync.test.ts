@@ -23,6 +23,8 @@ afterEach(async () => {
   await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
   clients = [];
   for (const r of relays.splice(0)) await r.close();
+  // A test that failed after killing a member must not leave the next one without a majority.
+  await cluster.heal();
 });
 afterAll(async () => {
   await cluster.close();

@@ -1,3 +1,4 @@
+import { ownedCopy } from './owned-bytes.js';
 import type { Command, CreateOp, DeleteOp, Entry, MultiCommand, Op, SetOp, CheckOp } from './command.js';
 import { commandShapeProblem } from './command.js';
 import {
@@ -466,7 +467,7 @@ export class ZnodeTree {
     if (parent.kind === 'ephemeral') return fail('NO_CHILDREN_FOR_EPHEMERALS', 'parent is ephemeral', parentPath);
     const node: Znode = {
       kind,
-      data: op.data,
+      data: ownedCopy(op.data),
       czxid: s.revision,
       mzxid: s.revision,
       pzxid: s.revision,
@@ -508,7 +509,7 @@ export class ZnodeTree {
     if (node === undefined) return fail('NO_NODE', 'no such node', op.path);
     if (!isAnyVersion(op.version) && op.version !== node.version) return fail('BAD_VERSION', 'version mismatch', op.path);
     if (op.data.byteLength > dataBytesMax) return fail('BAD_ARGUMENTS', `data over ${dataBytesMax} bytes`, op.path);
-    const next: Znode = { ...node, data: op.data, version: node.version + 1, mzxid: s.revision, mtime: s.timeMs };
+    const next: Znode = { ...node, data: ownedCopy(op.data), version: node.version + 1, mzxid: s.revision, mtime: s.timeMs };
     s.nodes.set(op.path, next);
     s.events.push({ revision: s.revision, path: op.path, kind: 'dataChanged' });
     return { ok: true, value: { type: 'set', stat: statOf(next) } };

@@ -126,6 +126,22 @@ describe('create', () => {
 });
 
 describe('set, delete, check', () => {
+  it('a node keeps its own copy of its data, not a view into the command that carried it', async () => {
+    // A command decoded from a Raft entry carries views into the entry's buffer; a node holding
+    // such a view would keep the whole buffer alive and change with it.
+    const entryBytes = new Uint8Array([9, 9, 1, 2, 3, 9, 9, 4, 5, 9]);
+    await run(create('/a', { data: entryBytes.subarray(2, 5) }));
+    await run(create('/b'));
+    await run({ type: 'set', path: '/b', data: entryBytes.subarray(7, 9), version: -1 });
+    entryBytes.fill(0);
+    for (const [path, want] of [['/a', [1, 2, 3]], ['/b', [4, 5]]] as const) {
+      const got = store.get(path);
+      if (!got.ok) throw new Error(`no ${path}`);
+      expect([...got.value.data]).toEqual(want);
+      expect(got.value.data.buffer.byteLength).toBe(want.length);
+    }
+  });
+
   it('set bumps version, mzxid and mtime, and honours an expected version', async () => {
     await run(create('/a'), 10);
     const ok = await run({ type: 'set', path: '/a', data: bytes('v1'), version: 0 }, 20);

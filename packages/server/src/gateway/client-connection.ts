@@ -45,6 +45,7 @@ import { pathProblem, type Store, type WatchEvent } from '@vigil/store';
 import { ServerError } from '../errors.js';
 import { corkThisTurn } from '../transport/cork.js';
 import type { Logger } from '../node/logger.js';
+import { withDeadline } from './deadline.js';
 import type { LeaderLink } from './leader-link.js';
 import type { SessionKeeper } from './session-keeper.js';
 import { isOneShot, matches, type Registration, type WatchHub, type WatchKind, type WatchSink } from './watch-hub.js';
@@ -361,7 +362,7 @@ export class ClientConnection implements WatchSink {
     try {
       if (request.op === 'close') this.closingSession = true;
       const command = request.op === 'close' ? { type: 'sessionClose' as const, sessionId: this.sessionId } : commandOf(request, this.sessionId);
-      const p = await this.s.link.propose(command, AbortSignal.timeout(this.s.requestTimeoutMs));
+      const p = await withDeadline(this.s.requestTimeoutMs, (signal) => this.s.link.propose(command, signal));
       // Answer only once this server has applied the write: read-your-writes on this connection,
       // and the write's watch events leave before its response.
       if (!(await this.caughtUp(p.index))) throw new ServerError('TIMEOUT', `the write was committed at ${p.index} but this server has not applied it yet`);
@@ -387,7 +388,7 @@ export class ClientConnection implements WatchSink {
     let outcome: Outcome;
     try {
       const linearizable = request.op === 'sync' || ((request.op === 'get' || request.op === 'exists' || request.op === 'children') && request.consistency !== 'sequential');
-      if (linearizable) await this.s.linearizableRead(AbortSignal.timeout(this.s.requestTimeoutMs));
+      if (linearizable) await withDeadline(this.s.requestTimeoutMs, (signal) => this.s.linearizableRead(signal));
       outcome = this.phase === 'open' ? this.read(request, q.slot) : { revision: 0, error: wireError('CONNECTION_LOSS', 'closed') };
     } catch (err) {
       outcome = { revision: this.s.store.appliedIndex, error: thrownError(err) };

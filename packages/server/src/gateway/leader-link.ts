@@ -16,6 +16,7 @@ import type { NodeId } from '@vigil/raft';
 import { decodeCommand, encodeCommand, type Command, type CommandResult } from '@vigil/store';
 import { isServerError, ServerError, type ServerErrorCode } from '../errors.js';
 import type { Logger } from '../node/logger.js';
+import { withDeadline } from './deadline.js';
 
 /** What a proposal decided: the entry's index (the write's revision) and the store's result. */
 export interface Proposed {
@@ -167,7 +168,7 @@ export class LeaderLink {
     try {
       const command = decodeCommand(bytes);
       if (this.o.leader() !== this.o.selfId) throw new ServerError('NOT_LEADER');
-      const p = await this.o.proposeLocal(command, AbortSignal.timeout(this.o.leaderTimeoutMs));
+      const p = await withDeadline(this.o.leaderTimeoutMs, (signal) => this.o.proposeLocal(command, signal));
       reply = { t: 'proposed', rid, index: p.index, result: p.result };
     } catch (err) {
       const code: ServerErrorCode = isServerError(err) ? err.code : 'BAD_REQUEST';

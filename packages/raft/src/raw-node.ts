@@ -19,7 +19,9 @@ import {
   type ReadState,
   type Ready,
   type Role,
+  type ReceivedSnapshot,
   type Snapshot,
+  type SnapshotBytes,
   type SnapshotChunk,
   type SnapshotChunkResponse,
   type Status,
@@ -323,7 +325,7 @@ export class RawNode {
 
   private snapshot: Snapshot | null;
   private incomingSnapshot: IncomingSnapshot | null = null;
-  private completedSnapshot: Snapshot | null = null;
+  private completedSnapshot: ReceivedSnapshot | null = null;
 
   private msgs: Message[] = [];
   private readStates: ReadState[] = [];
@@ -506,7 +508,7 @@ export class RawNode {
   }
 
   /** The state machine has a snapshot at `index` (≤ applied); followers behind the log get it. */
-  setSnapshot(index: number, data: Uint8Array): void {
+  setSnapshot(index: number, data: SnapshotBytes): void {
     assert(index <= this.applied, 'a snapshot covers only applied entries');
     assert(data.length > 0, 'snapshot data is not empty');
     if (this.snapshot !== null && index <= this.snapshot.meta.index) return;
@@ -514,6 +516,19 @@ export class RawNode {
     assert(term !== undefined, 'the snapshot index is in the log');
     this.snapshot = { meta: { index, term, conf: this.confAt(index) }, data };
     this.confHistory = this.confHistory.filter((c) => c.index > index);
+  }
+
+  /**
+   * The same snapshot's bytes from elsewhere: the driver, once it has written the image to a
+   * file, hands in a reader of the file so that the bytes need not stay in memory. Same index,
+   * same length (a transfer under way goes on from its offset). False, and nothing changes, if
+   * this node's snapshot is no longer the one at `index`.
+   */
+  replaceSnapshotBytes(index: number, data: SnapshotBytes): boolean {
+    if (this.snapshot === null || this.snapshot.meta.index !== index) return false;
+    assert(data.length === this.snapshot.data.length, 'replacement snapshot bytes have the same length');
+    this.snapshot = { meta: this.snapshot.meta, data };
+    return true;
   }
 
   /** Forget log entries through `index` (the driver keeps its own trailing window). */
@@ -645,7 +660,7 @@ export class RawNode {
 
   ready(): Ready {
     assert(this.readyInFlight === null, 'advance() the previous Ready before asking for another');
-    let snapshot: Snapshot | null = null;
+    let snapshot: ReceivedSnapshot | null = null;
     if (this.completedSnapshot !== null) {
       // Only a follower installs; a node that has since campaigned drops the transfer.
       if (this.role === 'follower') snapshot = this.restoreSnapshot(this.completedSnapshot);
@@ -1079,7 +1094,7 @@ export class RawNode {
   }
 
   /** Returns the snapshot the driver must persist and install, or null if it was not needed. */
-  private restoreSnapshot(snap: Snapshot): Snapshot | null {
+  private restoreSnapshot(snap: ReceivedSnapshot): ReceivedSnapshot | null {
     const { index, term } = snap.meta;
     const reply = (at: number): void => {
       if (this.leader !== NONE) {

@@ -51,9 +51,24 @@ export interface SnapshotMeta {
   readonly conf: ConfState;
 }
 
+/**
+ * A snapshot's bytes as Raft uses them: their length, and a range of them to send to a follower.
+ * A `Uint8Array` is one; a driver may hand in a reader of the snapshot's file instead, so that the
+ * image is not held in memory between transfers. `subarray` must return bytes the caller may keep.
+ */
+export interface SnapshotBytes {
+  readonly length: number;
+  subarray(start: number, end: number): Uint8Array;
+}
+
 export interface Snapshot {
   readonly meta: SnapshotMeta;
   /** The state machine's image at `meta.index`, opaque to Raft. */
+  readonly data: SnapshotBytes;
+}
+
+/** A snapshot received from a leader, whole in memory: what a Ready hands the driver to store and install. */
+export interface ReceivedSnapshot extends Snapshot {
   readonly data: Uint8Array;
 }
 
@@ -176,7 +191,7 @@ export interface ReadState {
 export interface Ready {
   readonly hardState: HardState | null;
   readonly entries: readonly Entry[];
-  readonly snapshot: Snapshot | null;
+  readonly snapshot: ReceivedSnapshot | null;
   /**
    * A leader's appends, heartbeats, snapshot chunks and transfer requests, when this Ready does
    * not change the term or vote: they depend on nothing being persisted here, so the driver may

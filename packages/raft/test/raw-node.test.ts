@@ -118,6 +118,57 @@ describe('RawNode', () => {
     expect(rd.committedEntries).toHaveLength(0);
   });
 
+  test('a snapshot read from elsewhere: the driver may swap the image for a reader of the same bytes, and a lagging follower gets its chunks from the reader', () => {
+    const ids = [1, 2, 3];
+    const nodes = new Map(ids.map((id) => [id, node(id, RawNode.bootstrap(ids), { snapshotChunkBytes: 300 })]));
+    settle(nodes);
+    nodes.get(1)!.campaign();
+    settle(nodes);
+    const leader = nodes.get(1)!;
+    const behind = nodes.get(3)!;
+    nodes.delete(3);
+    for (let i = 0; i < 5; i++) leader.propose(new Uint8Array([i]));
+    settle(nodes);
+    const index = leader.status().commit;
+    const image = Uint8Array.from({ length: 1000 }, (_, i) => i % 251);
+    leader.setSnapshot(index, image.slice());
+    leader.compactLog(index);
+    const reads: [number, number][] = [];
+    const reader = {
+      length: image.length,
+      subarray: (start: number, end: number): Uint8Array => {
+        reads.push([start, end]);
+        return image.slice(start, end);
+      },
+    };
+    expect(leader.replaceSnapshotBytes(index - 1, reader)).toBe(false);
+    expect(() => leader.replaceSnapshotBytes(index, { length: 999, subarray: () => new Uint8Array(0) })).toThrow();
+    expect(leader.replaceSnapshotBytes(index, reader)).toBe(true);
+    nodes.set(3, behind);
+    const received: Uint8Array[] = [];
+    for (let round = 0; round < 50 && received.length === 0; round++) {
+      leader.tick();
+      for (let step = 0; step < 100; step++) {
+        const msgs: Message[] = [];
+        for (const n of nodes.values()) {
+          while (n.hasReady()) {
+            const rd = n.ready();
+            if (n === behind && rd.snapshot !== null) received.push(rd.snapshot.data);
+            msgs.push(...rd.earlyMessages, ...rd.messages);
+            n.advance(rd);
+          }
+        }
+        if (msgs.length === 0) break;
+        for (const m of msgs) nodes.get(m.to)?.step(m);
+      }
+    }
+    expect(received).toHaveLength(1);
+    expect(received[0]).toEqual(image);
+    expect(reads.length).toBeGreaterThanOrEqual(4);
+    expect(reads.every(([start, end]) => end - start <= 300)).toBe(true);
+    expect(behind.status().snapshotIndex).toBe(index);
+  });
+
   test('the leader refuses proposals beyond its uncommitted byte bound', () => {
     const nodes = new Map([1, 2, 3].map((id) => [id, node(id, RawNode.bootstrap([1, 2, 3]), { uncommittedBytesMax: 1000 })]));
     settle(nodes);

@@ -13,7 +13,7 @@ import {
   type Prng,
   type RaftConfig,
   type Ready,
-  type Snapshot,
+  type ReceivedSnapshot,
   type UnsafeTestFaults,
 } from '@vigil/raft';
 import { Checker, entryHash, SimViolation } from './checker.js';
@@ -111,7 +111,7 @@ interface SimStateMachine {
  */
 interface SyncedImage {
   readonly hardState: HardState;
-  readonly snapshot: Snapshot | null;
+  readonly snapshot: ReceivedSnapshot | null;
   entries: Entry[];
   prefixHashes: number[];
   readonly entryCount: number;
@@ -149,7 +149,7 @@ export class SimNode {
   readyInFlight = false;
   /** The written image: a Ready's part once its write completes, compaction when it happens. */
   hardState: HardState;
-  snapshot: Snapshot | null;
+  snapshot: ReceivedSnapshot | null;
   entries: Entry[];
   /** Hash of the written log prefix ending at each entry in `entries`. */
   private prefixHashes: number[];
@@ -176,7 +176,9 @@ export class SimNode {
 
   constructor(readonly id: NodeId, durable: DurableState, tickUnits: number, checker: Checker) {
     this.hardState = durable.hardState;
-    this.snapshot = durable.snapshot;
+    const snap = durable.snapshot;
+    // The simulated disk holds a snapshot's bytes in memory.
+    this.snapshot = snap === null ? null : { meta: snap.meta, data: snap.data.subarray(0, snap.data.length) };
     this.entries = [];
     this.prefixHashes = [];
     this.tickUnits = tickUnits;
@@ -766,7 +768,7 @@ export class SimCluster {
   }
 
   /** Set the state machine of `node` to `snapshot` (a write, not synced). */
-  private installSnapshot(node: SimNode, snapshot: Snapshot): void {
+  private installSnapshot(node: SimNode, snapshot: ReceivedSnapshot): void {
     const restored = decodeSmSnapshot(snapshot.data);
     if (restored.applied !== snapshot.meta.index) this.checker.fail('snapshot integrity', `node ${node.id} got a snapshot labelled ${snapshot.meta.index} holding ${restored.applied}`);
     this.checker.onSnapshotInstalled(node.id, restored.applied, restored.hash);

@@ -11,12 +11,14 @@ import {
   type RawNode,
   type Ready,
   type Role,
+  type SnapshotMeta,
   type Status,
 } from '@vigil/raft';
 import { applyEntriesMax, type Applied, type Command, type Entry as StoreEntry, type Store } from '@vigil/store';
 import { ServerError } from '../errors.js';
 import type { Logger } from '../node/logger.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
+import type { SnapshotFileBytes } from '../storage/snapshot-file-bytes.js';
 import { decodeEntryPayload, encodeEntryPayload } from './entry-payload.js';
 import { applyAddressChange, type MemberAddress } from './members.js';
 
@@ -221,6 +223,8 @@ export class RaftDriver {
   private readonly snapshotEvery: number;
   /** A snapshot being streamed and written beside the Ready loop; one at a time. */
   private snapshotting: Promise<void> | null = null;
+  /** The file Raft reads its snapshot's bytes from (rather than holding the image in memory). */
+  private snapshotFile: SnapshotFileBytes | null = null;
 
   constructor(options: DriverOptions) {
     this.o = options;
@@ -233,6 +237,8 @@ export class RaftDriver {
   }
 
   start(): void {
+    const loaded = this.o.storage.latestSnapshotMeta();
+    if (loaded !== null) this.adoptSnapshotFile(loaded);
     this.tickTimer = setInterval(() => {
       this.raw.tick();
       this.retryRefusedReads();
@@ -454,6 +460,21 @@ export class RaftDriver {
     for (const r of this.reads.values()) r.reject(err);
     this.proposals.clear();
     this.reads.clear();
+    this.snapshotFile?.close();
+  }
+
+  /**
+   * Raft reads its snapshot's bytes from the file just written (or loaded) for it, and the image
+   * in memory can go. Nothing changes if Raft's snapshot has moved on meanwhile.
+   */
+  private adoptSnapshotFile(meta: Pick<SnapshotMeta, 'index' | 'term'>): void {
+    const bytes = this.o.storage.openSnapshotBytes(meta);
+    if (!this.raw.replaceSnapshotBytes(meta.index, bytes)) {
+      bytes.close();
+      return;
+    }
+    this.snapshotFile?.close();
+    this.snapshotFile = bytes;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -509,6 +530,7 @@ export class RaftDriver {
     if (rd.snapshot !== null) {
       this.o.crashPoint?.('snapshot-received');
       await this.installSnapshot(rd.snapshot.meta.index, rd.snapshot.data);
+      this.adoptSnapshotFile(rd.snapshot.meta);
     }
     if (rd.committedEntries.length > 0 && !applyFirst) this.apply(rd.committedEntries);
     for (const rs of rd.readStates) this.answerRead(rs.ctx, rs.ok, rs.index);
@@ -687,6 +709,7 @@ export class RaftDriver {
     // A snapshot received from the leader meanwhile supersedes this one.
     if (this.closed || index <= this.snapshotIndex) return;
     this.raw.setSnapshot(index, data);
+    this.adoptSnapshotFile({ index, term });
     await this.o.storage.saveSnapshotMeta({ index, term, conf });
     this.o.crashPoint?.('snapshot-taken');
     this.snapshotIndex = index;

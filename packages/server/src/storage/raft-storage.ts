@@ -2,6 +2,7 @@ import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'nod
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { assert, type Entry, type EntryKind, type HardState, type SnapshotMeta } from '@vigil/raft';
+import { SnapshotFileBytes } from './snapshot-file-bytes.js';
 
 /** The port of LevelDB the Raft log needs: a sublevel with buffer keys and values. */
 export interface RaftDatabase {
@@ -190,6 +191,16 @@ export class RaftStorage {
       await dir.close();
     }
     await this.pruneSnapshotFiles();
+  }
+
+  /** The metadata of the newest snapshot recorded (loaded, received or taken), null before the first. */
+  latestSnapshotMeta(): SnapshotMeta | null {
+    return this.snapshotMeta;
+  }
+
+  /** The snapshot file's bytes, read from the file when needed (see SnapshotFileBytes). */
+  openSnapshotBytes(meta: Pick<SnapshotMeta, 'index' | 'term'>): SnapshotFileBytes {
+    return SnapshotFileBytes.open(this.fileOf(meta));
   }
 
   async readSnapshotFile(meta: Pick<SnapshotMeta, 'index' | 'term'>): Promise<Uint8Array> {

@@ -59,6 +59,7 @@ describe('loadConfig', () => {
       sessionTimeoutMinMs: 1_000,
       sessionTimeoutMaxMs: 300_000,
       watchHistoryEvents: 100_000,
+      watchHistoryBytes: 64 * 1024 * 1024,
       requestTimeoutMs: 10_000,
     });
   });
@@ -71,6 +72,7 @@ describe('loadConfig', () => {
         VIGIL_PEERS: '2=[::1]:8282', VIGIL_JOIN: 'true', VIGIL_LOG_LEVEL: 'debug',
         VIGIL_TICK_MS: '50', VIGIL_ELECTION_TICKS: '20', VIGIL_HEARTBEAT_TICKS: '2',
         VIGIL_SNAPSHOT_EVERY_ENTRIES: '100', VIGIL_LOG_TRAILING_ENTRIES: '0', VIGIL_SHUTDOWN_TIMEOUT_MS: '1000',
+        VIGIL_WATCH_HISTORY_BYTES: '1048576',
         HOME: '/root',
       },
     });
@@ -78,6 +80,7 @@ describe('loadConfig', () => {
       id: 2, clusterId: 'prod-eu', dataDir: '/var/lib/vigil', join: true, logLevel: 'debug',
       clientListen: { host: '0.0.0.0', port: 8182 }, peerListen: { host: '::1', port: 8282 },
       tickMs: 50, electionTicks: 20, heartbeatTicks: 2, snapshotEveryEntries: 100, logTrailingEntries: 0, shutdownTimeoutMs: 1000,
+      watchHistoryBytes: 1_048_576,
     });
     expect(config.peers.get(2)).toEqual({ host: '::1', port: 8282 });
   });

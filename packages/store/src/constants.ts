@@ -21,6 +21,8 @@ export const ttlMsMax = 365 * 24 * 60 * 60 * 1000;
 export const applyEntriesMax = 65_536;
 /** Default bound of the in-memory watch history (events, not entries). */
 export const watchHistoryEventsMax = 100_000;
+/** Default bound of the in-memory watch history in bytes: what 100,000 events on paths of 300 characters take. */
+export const watchHistoryBytesMax = 64 * 1024 * 1024;
 /** Snapshot chunks aim at this size; a chunk holds at least one record, so one node's data may exceed it. */
 export const snapshotChunkBytesMax = 1024 * 1024;
 /** Children returned by one page of `children()`. */

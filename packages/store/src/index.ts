@@ -54,6 +54,7 @@ export {
   ttlMsMax,
   applyEntriesMax,
   watchHistoryEventsMax,
+  watchHistoryBytesMax,
   snapshotChunkBytesMax,
   childrenPageMax,
   sequenceDigits,

@@ -1,6 +1,6 @@
 import { Level } from 'level';
 import type { Entry } from './command.js';
-import { applyEntriesMax, snapshotChunkBytesMax, watchHistoryEventsMax } from './constants.js';
+import { applyEntriesMax, snapshotChunkBytesMax, watchHistoryBytesMax, watchHistoryEventsMax } from './constants.js';
 import { DigestBuilder, digestOfRecords } from './digest.js';
 import { assert, StoreError } from './errors.js';
 import {
@@ -41,6 +41,8 @@ export interface StoreOptions {
   readonly logger?: Logger;
   /** Bound of the in-memory watch history, in events. */
   readonly watchHistoryEventsMax?: number;
+  /** Bound of the in-memory watch history, in bytes (as `watchEventBytes` counts them). */
+  readonly watchHistoryBytesMax?: number;
   /**
    * Called synchronously by `apply` once its entries are applied in memory, before their batch is
    * written and before any read can observe them: the place to fire watches.
@@ -53,6 +55,7 @@ export interface OpenStoreOptions {
   readonly path: string;
   readonly logger?: Logger;
   readonly watchHistoryEventsMax?: number;
+  readonly watchHistoryBytesMax?: number;
   readonly onApplied?: (applied: readonly Applied[]) => void;
 }
 
@@ -81,7 +84,7 @@ export class Store {
   private constructor(options: StoreOptions, tree: ZnodeTree, closeDb: (() => Promise<void>) | undefined) {
     this.#db = options.db;
     this.#logger = options.logger ?? silentLogger;
-    this.#history = new WatchHistory(options.watchHistoryEventsMax ?? watchHistoryEventsMax, tree.appliedIndex);
+    this.#history = new WatchHistory(options.watchHistoryEventsMax ?? watchHistoryEventsMax, tree.appliedIndex, options.watchHistoryBytesMax ?? watchHistoryBytesMax);
     this.#tree = tree;
     this.#closeDb = closeDb;
     this.#onApplied = options.onApplied;
@@ -100,6 +103,7 @@ export class Store {
         db,
         ...(options.logger === undefined ? {} : { logger: options.logger }),
         ...(options.watchHistoryEventsMax === undefined ? {} : { watchHistoryEventsMax: options.watchHistoryEventsMax }),
+        ...(options.watchHistoryBytesMax === undefined ? {} : { watchHistoryBytesMax: options.watchHistoryBytesMax }),
         ...(options.onApplied === undefined ? {} : { onApplied: options.onApplied }),
       };
       return await Store.#open(storeOptions, () => db.close());

@@ -7,19 +7,35 @@ export type EventsSince =
   | { readonly compacted: true; readonly floor: number };
 
 /**
- * The most recent events in revision order, in a ring of fixed capacity. `floor` is the highest
- * revision whose events may be incomplete here: every event with a revision above it is held.
- * History lives in memory only; after a restart or a restore the floor is the applied index.
+ * What one event is counted as against the history's byte bound: its path (two bytes per UTF-16
+ * unit, an upper bound of what V8 stores) and the event object with its slot in the ring.
+ */
+export function watchEventBytes(event: WatchEvent): number {
+  return watchEventOverheadBytes + 2 * event.path.length;
+}
+
+const watchEventOverheadBytes = 64;
+
+/**
+ * The most recent events in revision order, in a ring of at most `capacity` events and
+ * `bytesMax` bytes (as `watchEventBytes` counts them; paths may be long, so a bound in events
+ * alone does not bound memory). `floor` is the highest revision whose events may be incomplete
+ * here: every event with a revision above it is held. History lives in memory only; after a
+ * restart or a restore the floor is the applied index.
  */
 export class WatchHistory {
   readonly #ring: (WatchEvent | undefined)[];
+  readonly #bytesMax: number;
   #start = 0;
   #size = 0;
+  #bytes = 0;
   #floor: number;
 
-  constructor(capacity: number, floor: number) {
+  constructor(capacity: number, floor: number, bytesMax = Number.POSITIVE_INFINITY) {
     assert(Number.isSafeInteger(capacity) && capacity > 0, 'watch history capacity');
+    assert(bytesMax > 0, 'watch history byte bound');
     this.#ring = new Array<WatchEvent | undefined>(capacity);
+    this.#bytesMax = bytesMax;
     this.#floor = floor;
   }
 
@@ -27,19 +43,31 @@ export class WatchHistory {
     return this.#floor;
   }
 
+  /** Events held, and the bytes they are counted as. */
+  get size(): { readonly events: number; readonly bytes: number } {
+    return { events: this.#size, bytes: this.#bytes };
+  }
+
   append(events: readonly WatchEvent[]): void {
     const capacity = this.#ring.length;
     for (const event of events) {
-      if (this.#size === capacity) {
-        const evicted = this.#ring[this.#start] as WatchEvent;
-        this.#ring[this.#start] = undefined;
-        this.#start = (this.#start + 1) % capacity;
-        this.#size--;
-        if (evicted.revision > this.#floor) this.#floor = evicted.revision;
-      }
+      const bytes = watchEventBytes(event);
+      // An event larger than the whole bound is still held, alone: the newest event is always
+      // replayable.
+      while (this.#size === capacity || (this.#size > 0 && this.#bytes + bytes > this.#bytesMax)) this.#evictOldest();
       this.#ring[(this.#start + this.#size) % capacity] = event;
       this.#size++;
+      this.#bytes += bytes;
     }
+  }
+
+  #evictOldest(): void {
+    const evicted = this.#ring[this.#start] as WatchEvent;
+    this.#ring[this.#start] = undefined;
+    this.#start = (this.#start + 1) % this.#ring.length;
+    this.#size--;
+    this.#bytes -= watchEventBytes(evicted);
+    if (evicted.revision > this.#floor) this.#floor = evicted.revision;
   }
 
   /** Forgets everything: after a restore, nothing at or below `floor` can be replayed. */
@@ -47,6 +75,7 @@ export class WatchHistory {
     this.#ring.fill(undefined);
     this.#start = 0;
     this.#size = 0;
+    this.#bytes = 0;
     this.#floor = floor;
   }
 

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore, type Entry, type Store } from '../src/index.js';
 import { tempDir } from './support.js';
+import { watchEventBytes, WatchHistory } from '../src/watch-history.js';
+import type { WatchEvent } from '../src/index.js';
 
 const created = (index: number, name: string): Entry => ({
   index,
@@ -77,5 +79,48 @@ describe('watch history', () => {
     expect(reopened.eventsSince(2)).toEqual({ compacted: false, events: [] });
     await reopened.apply([created(3, 'c')]);
     expect(reopened.eventsSince(2)).toMatchObject({ compacted: false, events: [{ revision: 3, path: '/c' }, { revision: 3 }] });
+  });
+});
+
+describe('watch history bounded in bytes', () => {
+  const event = (revision: number, path: string): WatchEvent => ({ revision, path, kind: 'created' });
+
+  it('evicts the oldest events once their bytes pass the bound, and raises the floor to the last evicted', () => {
+    const e = (revision: number): WatchEvent => event(revision, `/${'x'.repeat(99)}`); // 64 + 200 bytes
+    expect(watchEventBytes(e(1))).toBe(264);
+    const history = new WatchHistory(1_000, 0, 1_000);
+    history.append([e(1), e(2), e(3)]);
+    expect(history.size).toEqual({ events: 3, bytes: 792 });
+    expect(history.floor).toBe(0);
+    history.append([e(4)]);
+    expect(history.size).toEqual({ events: 3, bytes: 792 });
+    expect(history.floor).toBe(1);
+    expect(history.since(0)).toEqual({ compacted: true, floor: 1 });
+    expect(history.since(1)).toEqual({ compacted: false, events: [e(2), e(3), e(4)] });
+  });
+
+  it('still holds the newest event when it alone is larger than the bound', () => {
+    const history = new WatchHistory(1_000, 0, 300);
+    history.append([event(1, '/a'), event(2, `/${'y'.repeat(500)}`)]);
+    expect(history.size.events).toBe(1);
+    expect(history.floor).toBe(1);
+    expect(history.since(1)).toEqual({ compacted: false, events: [event(2, `/${'y'.repeat(500)}`)] });
+    history.append([event(3, '/b')]);
+    expect(history.since(2)).toEqual({ compacted: false, events: [event(3, '/b')] });
+    expect(history.size).toEqual({ events: 1, bytes: watchEventBytes(event(3, '/b')) });
+  });
+
+  it('a store keeps to its byte bound', async () => {
+    const dir = await tempDir();
+    const store = await openStore({ path: dir.path, watchHistoryEventsMax: 1_000, watchHistoryBytesMax: 10 * watchEventBytes(event(1, '/n00')) });
+    cleanup.push(dir.remove, () => store.close());
+    await store.apply(Array.from({ length: 30 }, (_, i) => created(i + 1, `n${String(i).padStart(2, '0')}`)));
+    // Each create is two events, the node's (72 bytes) and its parent's children (66 bytes): the
+    // 720 bytes hold the last five creates' ten events.
+    expect(store.eventsSince(0)).toEqual({ compacted: true, floor: 25 });
+    const kept = store.eventsSince(25);
+    expect(kept.compacted === false && kept.events.map((x) => `${x.revision} ${x.path}`)).toEqual(
+      [26, 27, 28, 29, 30].flatMap((r) => [`${r} /n${r - 1}`, `${r} /`]),
+    );
   });
 });

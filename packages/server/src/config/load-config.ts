@@ -259,6 +259,7 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
   const sessionTimeoutMinMs = get('sessionTimeoutMinMs', integer(sessionTimeoutMsMin, sessionTimeoutMsMax));
   const sessionTimeoutMaxMs = get('sessionTimeoutMaxMs', integer(sessionTimeoutMsMin, sessionTimeoutMsMax));
   const watchHistoryEvents = get('watchHistoryEvents', integer(1, 10_000_000));
+  const watchHistoryBytes = get('watchHistoryBytes', integer(1024, 64 * 1024 * 1024 * 1024));
   const requestTimeoutMs = get('requestTimeoutMs', integer(100, 600_000));
 
   const origin = (key: ConfigKey): string => describe(origins.get(key) ?? { source: 'default', name: key });
@@ -284,14 +285,14 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
     tickMs === undefined || electionTicks === undefined || heartbeatTicks === undefined ||
     snapshotEveryEntries === undefined || logTrailingEntries === undefined || shutdownTimeoutMs === undefined ||
     sessionTimeoutMinMs === undefined || sessionTimeoutMaxMs === undefined || watchHistoryEvents === undefined ||
-    requestTimeoutMs === undefined
+    watchHistoryBytes === undefined || requestTimeoutMs === undefined
   ) {
     return undefined;
   }
   return {
     id, clusterId, dataDir, clientListen, peerListen, peers, join, logLevel,
     tickMs, electionTicks, heartbeatTicks, snapshotEveryEntries, logTrailingEntries, shutdownTimeoutMs,
-    sessionTimeoutMinMs, sessionTimeoutMaxMs, watchHistoryEvents, requestTimeoutMs,
+    sessionTimeoutMinMs, sessionTimeoutMaxMs, watchHistoryEvents, watchHistoryBytes, requestTimeoutMs,
   };
 }
 

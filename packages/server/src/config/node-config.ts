@@ -30,6 +30,8 @@ export interface NodeConfig {
   readonly sessionTimeoutMaxMs: number;
   /** Watch events kept in memory for persistent watches that resume from a revision. */
   readonly watchHistoryEvents: number;
+  /** The same history's bound in bytes (paths may be long; a bound in events alone does not bound memory). */
+  readonly watchHistoryBytes: number;
   /** A client request not decided within this is answered TIMEOUT. */
   readonly requestTimeoutMs: number;
 }
@@ -75,6 +77,7 @@ export const configDefaults = {
   sessionTimeoutMinMs: 1_000,
   sessionTimeoutMaxMs: 300_000,
   watchHistoryEvents: 100_000,
+  watchHistoryBytes: 64 * 1024 * 1024,
   requestTimeoutMs: 10_000,
 } as const satisfies Partial<NodeConfig>;
 
@@ -118,6 +121,7 @@ export const configSettings: readonly ConfigSetting[] = [
   setting('sessionTimeoutMinMs', 'positiveInteger', 'lowest session timeout granted to a client', { valueName: '<ms>', defaultValue: configDefaults.sessionTimeoutMinMs }),
   setting('sessionTimeoutMaxMs', 'positiveInteger', 'highest session timeout granted to a client', { valueName: '<ms>', defaultValue: configDefaults.sessionTimeoutMaxMs }),
   setting('watchHistoryEvents', 'positiveInteger', 'watch events kept for persistent watches resuming from a revision', { valueName: '<n>', defaultValue: configDefaults.watchHistoryEvents }),
+  setting('watchHistoryBytes', 'positiveInteger', 'bytes the kept watch events may take (64 bytes plus two per path character each)', { valueName: '<bytes>', defaultValue: configDefaults.watchHistoryBytes }),
   setting('requestTimeoutMs', 'positiveInteger', 'a client request not decided within this is answered TIMEOUT', { valueName: '<ms>', defaultValue: configDefaults.requestTimeoutMs }),
   setting('shutdownTimeoutMs', 'positiveInteger', 'how long a graceful shutdown may take before the node gives up', { valueName: '<ms>', defaultValue: configDefaults.shutdownTimeoutMs }),
 ];

@@ -129,6 +129,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       db: powerLoss?.storeDatabase() ?? levels.store,
       logger: log.child({ component: 'store' }),
       watchHistoryEventsMax: config.watchHistoryEvents,
+      watchHistoryBytesMax: config.watchHistoryBytes,
       onApplied: (applied) => inbox.gateway?.onApplied(applied),
     });
     parts.store = store;

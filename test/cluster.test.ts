@@ -108,13 +108,18 @@ describe('a three-node cluster of real processes', () => {
     const leader = await c.leader();
     const lagging = [1, 2, 3].find((id) => id !== leader)!;
     await c.kill(lagging);
+    // 40 nodes of 8,000 bytes: a snapshot of more than one 256 KiB chunk, which the leader reads
+    // from its snapshot file a chunk at a time.
+    const bulk = (i: number): string => `${i}:`.padEnd(8_000, String.fromCharCode(97 + (i % 26)));
+    for (let i = 0; i < 40; i++) expect((await create(c, `/bulk${i}`, bulk(i))).ok).toBe(true);
     const load = new WriteLoad(c).start(4);
-    await waitFor('the log to move past the window', async () => ((await c.status(leader)).firstLogIndex > 60 ? true : undefined), 30_000);
+    await waitFor('the log to move past the window', async () => ((await c.status(leader)).firstLogIndex > 100 ? true : undefined), 30_000);
     await load.stop();
     c.spawn(lagging);
     await expectAllPresent(c, [lagging], load.acknowledged);
     const s = await c.status(lagging);
     expect(s.snapshotIndex).toBeGreaterThan(0);
+    for (let i = 0; i < 40; i++) expect((await get(c, lagging, `/bulk${i}`, 'sequential')).data).toBe(bulk(i));
   });
 
   test('add a fourth member as a learner, promote it, remove an old one, all under load', async () => {

@@ -465,10 +465,17 @@ export class RaftDriver {
 
   /**
    * Raft reads its snapshot's bytes from the file just written (or loaded) for it, and the image
-   * in memory can go. Nothing changes if Raft's snapshot has moved on meanwhile.
+   * in memory can go. Nothing changes if Raft's snapshot has moved on meanwhile, or if the file
+   * cannot be opened (Raft then keeps the image it has: memory, not correctness, is at stake).
    */
   private adoptSnapshotFile(meta: Pick<SnapshotMeta, 'index' | 'term'>): void {
-    const bytes = this.o.storage.openSnapshotBytes(meta);
+    let bytes: SnapshotFileBytes;
+    try {
+      bytes = this.o.storage.openSnapshotBytes(meta);
+    } catch (err) {
+      this.log.warn({ err, index: meta.index }, 'cannot open the snapshot file; its image stays in memory');
+      return;
+    }
     if (!this.raw.replaceSnapshotBytes(meta.index, bytes)) {
       bytes.close();
       return;

@@ -30,10 +30,12 @@ export interface Member {
   paused: boolean;
   /** Exits the runner did not cause (a crash), with how the process ended. */
   readonly unexpectedExits: string[];
-  /** The runner filled this member's disk: a fail-stop exit (70, storage error) is then expected. */
+  /** The runner has filled this member's disk (set through `Members.setDiskFull`). */
   diskFull: boolean;
-  /** Exits while its disk was full. */
+  /** Fail-stops (exit 70, storage error) of processes that ran while the disk was full. */
   readonly diskFullExits: string[];
+  /** The peers it was last started with, for a restart after a fail-stop that ended late. */
+  peers: readonly number[];
 }
 
 export interface MembersOptions {
@@ -51,6 +53,12 @@ export interface MembersOptions {
 export class Members {
   readonly all = new Map<number, Member>();
   private readonly expectedExit = new Set<ChildProcess>();
+  /**
+   * Processes that ran while their member's disk was full. Such a process may fail-stop (exit 70)
+   * after the disk was freed: its graceful shutdown takes up to its deadline, and LevelDB keeps a
+   * write error it met until it is reopened. That stop is the expected one, not a crash.
+   */
+  private readonly sawFullDisk = new WeakSet<ChildProcess>();
 
   constructor(private readonly options: MembersOptions) {}
 
@@ -66,6 +74,7 @@ export class Members {
       unexpectedExits: [],
       diskFull: false,
       diskFullExits: [],
+      peers: [],
     };
     await mkdir(member.dataDir, { recursive: true });
     this.all.set(id, member);
@@ -94,10 +103,22 @@ export class Members {
     return [...this.all.values()].filter((m) => m.proc !== null).map((m) => m.id);
   }
 
+  /**
+   * Marks member `id`'s disk full or freed. The process running now (and any started while it is
+   * full) may then fail-stop; one that ends after the disk was freed is restarted at once, as a
+   * supervisor would.
+   */
+  setDiskFull(id: number, full: boolean): void {
+    const m = this.get(id);
+    m.diskFull = full;
+    if (full && m.proc !== null) this.sawFullDisk.add(m.proc);
+  }
+
   /** Starts member `id` with this peer list (a founding member, or `join` for a new one). */
   start(id: number, peers: readonly number[], options: { join?: boolean } = {}): void {
     const m = this.get(id);
     if (m.proc !== null) return;
+    m.peers = [...peers];
     const args = [
       'netns', 'exec', m.host.namespace,
       process.execPath, vigilBin, 'server',
@@ -115,6 +136,7 @@ export class Members {
     proc.stdout!.pipe(log);
     proc.stderr!.pipe(log);
     if (proc.pid !== undefined) this.options.ledger.addPid(proc.pid);
+    if (m.diskFull) this.sawFullDisk.add(proc);
     proc.on('exit', (code, signal) => {
       if (proc.pid !== undefined) this.options.ledger.removePid(proc.pid);
       if (m.proc === proc) m.proc = null;
@@ -122,8 +144,12 @@ export class Members {
       if (this.expectedExit.delete(proc)) return;
       const how = signal !== null ? `signal ${signal}` : `exit ${String(code)}`;
       // A member that cannot write stops rather than serve what it cannot make durable.
-      if (m.diskFull && code === fatalExitCode) m.diskFullExits.push(how);
-      else m.unexpectedExits.push(how);
+      if (code === fatalExitCode && this.sawFullDisk.has(proc)) {
+        m.diskFullExits.push(how);
+        if (!m.diskFull) this.start(id, m.peers);
+      } else {
+        m.unexpectedExits.push(how);
+      }
     });
     m.proc = proc;
   }

@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
-import { open, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import type { Prng } from '@vigil/raft';
+import { fillDisk, freeDisk } from './disk.js';
 import { clientPort, peerPort, type Members } from './members.js';
 import type { FaultNetwork } from './net.js';
 
@@ -38,7 +36,6 @@ export interface FaultRecord {
 
 /** How long a new member may take to catch up before it is promoted anyway (the promote then fails). */
 const catchUpWaitMs = 10_000;
-const execFileAsync = promisify(execFile);
 
 export class Nemesis {
   /** The voters as the runner last configured them; members outside it are spares or removed. */
@@ -78,7 +75,7 @@ export class Nemesis {
     await this.net.heal();
     for (const id of this.members.all.keys()) this.members.resume(id);
     await this.freeDisk();
-    for (const m of this.members.all.values()) m.diskFull = false;
+    for (const id of this.members.all.keys()) this.members.setDiskFull(id, false);
     for (const id of this.voters) this.members.start(id, this.voters);
   }
 
@@ -162,16 +159,17 @@ export class Nemesis {
         if (this.diskMember === undefined || !voters.includes(this.diskMember)) return { heal: async () => undefined, detail: 'no disk member' };
         const id = this.diskMember;
         const stopsBefore = m.get(id).diskFullExits.length;
-        m.get(id).diskFull = true;
+        m.setDiskFull(id, true);
         await this.fillDisk(id);
         return {
           heal: async () => {
             await this.freeDisk();
-            m.get(id).diskFull = false;
-            // A member that stopped on ENOSPC comes back once there is room again.
+            m.setDiskFull(id, false);
+            // A member that stopped on ENOSPC comes back once there is room again (one still
+            // stopping is restarted when it has ended: Members.setDiskFull).
             m.start(id, this.voters);
             const stopped = m.get(id).diskFullExits.length > stopsBefore;
-            return stopped ? `member ${id} stopped on the full disk (${m.get(id).diskFullExits.at(-1)}) and was restarted` : `member ${id} kept running`;
+            return stopped ? `member ${id} stopped on the full disk (${m.get(id).diskFullExits.at(-1)}) and was restarted` : `member ${id} running when the disk was freed`;
           },
           detail: `data disk of member ${id} full`,
         };
@@ -245,42 +243,12 @@ export class Nemesis {
 
   private async fillDisk(id: number): Promise<void> {
     const filler = this.fillerPath();
-    if (filler === undefined) return;
-    // The member keeps writing meanwhile: take the bulk at once, then the rest until ENOSPC.
-    const fs = await statfs(this.members.get(id).dataDir);
-    // fallocate is all or nothing, and the member may take more than the margin between statfs and
-    // the call: then ask for half as much, down to 1 MB (the writes below take the rest).
-    for (let bulk = Math.max(0, fs.bavail * fs.bsize - 1024 * 1024); bulk >= 1024 * 1024; bulk = Math.floor(bulk / 2)) {
-      const taken = await execFileAsync('fallocate', ['-l', String(bulk), filler], { timeout: 10_000 }).then(
-        () => true,
-        (err: unknown) => {
-          if (/No space left/.test(String((err as { stderr?: string }).stderr ?? err))) return false;
-          throw err;
-        },
-      );
-      if (taken) break;
-    }
-    const file = await open(filler, 'a');
-    try {
-      for (const size of [64 * 1024, 4 * 1024, 512]) {
-        const chunk = Buffer.alloc(size);
-        for (;;) {
-          try {
-            await file.write(chunk);
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
-            throw err;
-          }
-        }
-      }
-    } finally {
-      await file.close();
-    }
+    if (filler !== undefined) await fillDisk(this.members.get(id).dataDir, filler);
   }
 
   private async freeDisk(): Promise<void> {
     const filler = this.fillerPath();
-    if (filler !== undefined) await unlink(filler).catch(() => undefined);
+    if (filler !== undefined) await freeDisk(filler);
   }
 }
 

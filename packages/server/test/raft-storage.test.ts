@@ -85,6 +85,12 @@ describe('data directory identity', () => {
     expect(await prepareDataDir(join(dir, 'n1'), { clusterId: 'a', nodeId: 1 })).toEqual({ fresh: false });
   });
 
+  test('a first start that ended while writing the identity leaves a directory that is still new', async () => {
+    await writeFile(join(dir, 'vigil-node.json.tmp'), '{"format":1,"clus');
+    expect(await prepareDataDir(dir, { clusterId: 'a', nodeId: 1 })).toEqual({ fresh: true });
+    expect(await prepareDataDir(dir, { clusterId: 'a', nodeId: 1 })).toEqual({ fresh: false });
+  });
+
   test('a directory of another cluster or member is refused with a clear message', async () => {
     await prepareDataDir(dir, { clusterId: 'a', nodeId: 1 });
     await expect(prepareDataDir(dir, { clusterId: 'b', nodeId: 1 })).rejects.toThrow(/belongs to cluster 'a', not 'b'/);

@@ -62,14 +62,20 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   const knownBad = options.knownBad ?? new Set<KnownBug>();
   for (const bug of knownBad) log.error({ bug, effect: knownBugs[bug] }, 'KNOWN-BAD switch on: this member has a deliberate bug (testing only)');
   const started = Date.now();
-  await prepareDataDir(config.dataDir, { clusterId: config.clusterId, nodeId: config.id });
+  await prepareDataDir(config.dataDir, { clusterId: config.clusterId, nodeId: config.id }).catch((err: unknown) => {
+    throw storageFailure(err, config.dataDir) ?? err;
+  });
 
   const db = new Level<Buffer, Buffer>(join(config.dataDir, DATABASE_DIR), buffers);
   try {
     await db.open();
   } catch (err) {
-    const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
-    throw new ServerError('DATA_DIR_INVALID', `cannot open the database in ${config.dataDir}: ${cause}`);
+    // A database that cannot be written (a full disk) is a storage failure, not a bad directory.
+    const cause = (err as { cause?: unknown }).cause;
+    const failed = storageFailure(cause ?? err, config.dataDir);
+    if (failed !== null) throw failed;
+    const message = (cause as Error | undefined)?.message ?? (err as Error).message;
+    throw new ServerError('DATA_DIR_INVALID', `cannot open the database in ${config.dataDir}: ${message}`);
   }
   const levels = { store: db.sublevel<Buffer, Buffer>('store', buffers), raft: db.sublevel<Buffer, Buffer>('raft', buffers) };
   // Test-only (testing/power-loss.ts): undo what the previous life left unsynced, journal from here on.

@@ -546,6 +546,11 @@ export class ZnodeTree {
         this.#insert(path, node);
       } else {
         this.#nodes.set(path, node);
+        // Deleted and created again in one multi: the new node may be of another kind or owner.
+        if (previous.kind !== node.kind || previous.ephemeralOwner !== node.ephemeralOwner) {
+          this.#untrackKind(path, previous);
+          this.#trackKind(path, node);
+        }
       }
       this.#dirtyNodes.set(path, node);
     }
@@ -567,6 +572,11 @@ export class ZnodeTree {
       list.names.add(nameOf(path));
       list.sorted = null;
     }
+    this.#trackKind(path, node);
+  }
+
+  /** Ephemerals by owner, TTL nodes for the sweep. */
+  #trackKind(path: string, node: Znode): void {
     if (node.kind === 'ephemeral') {
       let owned = this.#ephemerals.get(node.ephemeralOwner);
       if (owned === undefined) {
@@ -585,6 +595,10 @@ export class ZnodeTree {
     assert(list !== undefined && list.names.delete(nameOf(path)), `${path} missing from its parent's children`);
     list.sorted = null;
     if (list.names.size === 0) this.#children.delete(parentOf(path));
+    this.#untrackKind(path, node);
+  }
+
+  #untrackKind(path: string, node: Znode): void {
     if (node.kind === 'ephemeral') {
       const owned = this.#ephemerals.get(node.ephemeralOwner);
       owned?.delete(path);

@@ -262,6 +262,32 @@ describe('sessions', () => {
     expect(store.children('/locks')).toEqual({ ok: true, value: { names: [] } });
   });
 
+  it('a node deleted and created again in one multi belongs to what the new node is, not the old', async () => {
+    await run({ type: 'sessionOpen', sessionId: 1, timeoutMs: 5_000 }, 100);
+    await run({ type: 'sessionOpen', sessionId: 2, timeoutMs: 5_000 }, 100);
+    // An ephemeral replaced by a persistent node: the session no longer owns it, and its end keeps it.
+    await run({ ...create('/e', { mode: 'ephemeral' }), sessionId: 1 });
+    await run({ type: 'multi', ops: [{ type: 'delete', path: '/e' }, create('/e')] });
+    // A persistent node replaced by an ephemeral one: the session owns it, and its end deletes it.
+    await run(create('/p'));
+    await run({ type: 'multi', ops: [{ type: 'delete', path: '/p' }, create('/p', { mode: 'ephemeral' })], sessionId: 1 });
+    // An ephemeral of one session replaced by an ephemeral of another.
+    await run({ ...create('/o', { mode: 'ephemeral' }), sessionId: 1 });
+    await run({ type: 'multi', ops: [{ type: 'delete', path: '/o' }, create('/o', { mode: 'ephemeral' })], sessionId: 2 });
+    expect(store.session(1)?.ephemerals).toEqual(['/p']);
+    expect(store.session(2)?.ephemerals).toEqual(['/o']);
+    const closed = await run({ type: 'sessionClose', sessionId: 1 });
+    expect(closed.result).toMatchObject({ ok: true, value: { deleted: ['/p'] } });
+    expect(statOf('/e').ephemeralOwner).toBe(0);
+    expect(statOf('/o').ephemeralOwner).toBe(2);
+    // A TTL node replaced by a persistent one is never swept; a persistent one replaced by a TTL node is.
+    await run(create('/t', { mode: 'ttl', ttlMs: 1_000 }), 1_000);
+    await run({ type: 'multi', ops: [{ type: 'delete', path: '/t' }, create('/t')] }, 1_000);
+    await run(create('/u'), 1_000);
+    await run({ type: 'multi', ops: [{ type: 'delete', path: '/u' }, create('/u', { mode: 'ttl', ttlMs: 1_000 })] }, 1_000);
+    expect(store.sweepCandidates(10_000)).toEqual(['/u']);
+  });
+
   it('records open time, timeout and committed heartbeats; refuses a reused id and a bad timeout', async () => {
     const secret = new Uint8Array([1, 2, 3, 4]);
     await run({ type: 'sessionOpen', sessionId: 3, timeoutMs: 4_000, secret }, 1_000);

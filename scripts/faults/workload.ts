@@ -62,6 +62,8 @@ export interface History {
 
 const utf8 = new TextDecoder();
 const definiteErrors = new Set(['NO_NODE', 'NODE_EXISTS', 'BAD_VERSION', 'NOT_EMPTY']);
+/** Process numbers of the pinned readers (one per member), apart from every other client's. */
+const pinnedReaderProcess = 500;
 
 /** A VigilError's outcome for the checkers: see docs/errors.md for what each code promises. */
 export function outcomeOf(err: unknown, isWrite: boolean): { outcome: 'error' | 'fail' | 'info'; error: string } {
@@ -127,6 +129,9 @@ export class Workload {
     // fault cuts off or makes leader, some writer is on it — a write acknowledged by a cut-off
     // leader without a majority is then lost for certain, and the check below sees it.
     for (let m = 0; m < this.endpoints.length; m++) this.spawn(() => this.acknowledgedCreator(o.registerClients + 1 + m, true, m));
+    // Likewise a reader pinned to each member: a member cut off from the leader always has a reader
+    // on it until it ends its connections, so a read it answers from its own state is seen stale.
+    for (let m = 0; m < this.endpoints.length; m++) this.spawn(() => this.pinnedReader(pinnedReaderProcess + m, m));
     for (let e = 0; e < o.ephemeralOwners; e++) this.spawn(() => this.ephemeralOwner(e));
     if (o.ephemeralOwners > 0) this.spawn(() => this.ephemeralObserver());
     for (let l = 0; l < o.lockClients; l++) this.spawn(() => this.lockClient(1000 + l));
@@ -230,6 +235,13 @@ export class Workload {
       const recorded = await this.op(client, process, op);
       if (recorded.outcome === 'ok' && recorded.resultVersion !== undefined) versions.set(key, recorded.resultVersion);
     }
+  }
+
+  /** Linearizable reads of the registers, on one member only. */
+  private async pinnedReader(process: number, member: number): Promise<void> {
+    const { prng, keys } = this.options;
+    const client = await this.client(member, true);
+    while (!this.stop.signal.aborted) await this.op(client, process, { f: 'get', key: registerPath(this.generation(), prng.nextInt(keys)) });
   }
 
   private async op(

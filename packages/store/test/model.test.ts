@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { openStore, type Applied, type Command, type CreateMode, type Entry, type Op } from '../src/index.js';
+import { compareCodePoints, openStore, type Applied, type Command, type CreateMode, type Entry, type Op } from '../src/index.js';
 import { ReferenceModel } from './reference-model.js';
 import { tempDir } from './support.js';
 
@@ -38,6 +38,12 @@ const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.array(sessionId, { maxLength: 3 }).map((ids): Command => ({ type: 'sessionHeartbeat', sessionIds: ids })) },
   { weight: 1, arbitrary: fc.array(anyPath, { maxLength: 4 }).map((paths): Command => ({ type: 'sweep', paths })) },
   { weight: 1, arbitrary: fc.constant<Command>({ type: 'noop' }) },
+  // A node replaced in one multi (deleted, then created again, maybe of another kind or owner).
+  { weight: 4, arbitrary: fc.tuple(pathOfDepth(1), data, mode, sessionId, fc.boolean()).map(([p, d, m, id, onBehalf]): Command => {
+    const s = onBehalf ? id : undefined;
+    const ops: Op[] = [{ type: 'delete', path: p }, { type: 'create', path: p, data: d, mode: m, ...(m.includes('ttl') ? { ttlMs: 500 } : {}) }];
+    return s === undefined ? { type: 'multi', ops } : { type: 'multi', ops, sessionId: s };
+  }) },
   // Container churn in a tiny corner of the tree, so emptied containers are reaped often.
   { weight: 2, arbitrary: fc.constantFrom('/k', '/k/j').map((p): Command => ({ type: 'create', path: p, data: new Uint8Array(0), mode: 'container' })) },
   { weight: 3, arbitrary: fc.tuple(fc.constantFrom('/k/x', '/k/y', '/k/j/x', '/k/j/y'), fc.boolean(), sessionId).map(([p, eph, s]): Command =>
@@ -109,6 +115,10 @@ describe('the LevelDB store against the reference model', () => {
               if (page.ok) expect(page.value.names).toEqual(model.childrenOf(p));
               else expect(model.nodes.has(p)).toBe(false);
             }
+            // Each session's ephemerals, as the store indexes them, are the nodes it owns.
+            const owned = (id: number): string[] =>
+              [...model.nodes].filter(([, n]) => n.kind === 'ephemeral' && n.ephemeralOwner === id).map(([p]) => p).sort(compareCodePoints);
+            expect(store.sessions().map((x) => [x.sessionId, x.ephemerals])).toEqual([...model.sessions.keys()].sort((a, b) => a - b).map((id) => [id, owned(id)]));
             const modelDigest = model.digest();
             expect(store.memoryDigest()).toBe(modelDigest);
             expect(await store.digest()).toBe(modelDigest);

@@ -2,19 +2,16 @@
 // because its disk is full (exit 70) is that fault's outcome, not a crash, even when the stop ends
 // after the runner freed the disk (its graceful shutdown takes up to its deadline), and it is then
 // restarted. Needs root (a network namespace and a tmpfs), as CI has.
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../scripts/cluster/process-cluster.js';
-import { fillDisk, freeDisk } from '../scripts/faults/disk.js';
+import { fillDisk, freeDisk, mountDisk, unmountDisk } from '../scripts/faults/disk.js';
 import { RunLedger } from '../scripts/faults/ledger.js';
 import { Members } from '../scripts/faults/members.js';
 import { FaultNetwork, faultSuiteUnavailable } from '../scripts/faults/net.js';
 
-const execFileAsync = promisify(execFile);
 const unavailable = await faultSuiteUnavailable();
 if (unavailable !== undefined) process.stderr.write(`fault runner members test SKIPPED: ${unavailable}\n`);
 
@@ -28,7 +25,7 @@ describe.skipIf(unavailable !== undefined)('the fault runner members', () => {
     const disk = join(root, 'disk');
     await mkdir(disk);
     ledger.addMount(disk);
-    await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', disk], { timeout: 10_000 });
+    await mountDisk(disk, 64 * 1024 * 1024);
     const net = await FaultNetwork.create(run);
     const members = new Members({ net, root, clusterId: 'fault-members', serverArgs: ['--tick-ms', '50'], env: {}, ledger });
     try {
@@ -63,7 +60,7 @@ describe.skipIf(unavailable !== undefined)('the fault runner members', () => {
       expect(member.unexpectedExits).toEqual([]);
     } finally {
       await members.close();
-      await execFileAsync('umount', ['-l', disk], { timeout: 10_000 }).catch(() => undefined);
+      await unmountDisk(disk);
       ledger.removeMount(disk);
       await net.close();
       ledger.close();

@@ -9,6 +9,16 @@ import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 
+/** Mounts a tmpfs of `bytes` on `dir` (which must exist). */
+export async function mountDisk(dir: string, bytes: number): Promise<void> {
+  await execFileAsync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir], { timeout: 10_000 });
+}
+
+/** Unmounts it (lazily, so that a process still holding a file there cannot stop it); never throws. */
+export async function unmountDisk(dir: string): Promise<void> {
+  await execFileAsync('umount', ['-l', dir], { timeout: 10_000 }).catch(() => undefined);
+}
+
 /** Takes every free byte of the file system that holds `dir` with the file `filler`. */
 export async function fillDisk(dir: string, filler: string): Promise<void> {
   // The member keeps writing meanwhile: take the bulk at once, then the rest until ENOSPC.

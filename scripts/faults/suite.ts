@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import {
   checkAcknowledgedPresent,
   checkEphemerals,
@@ -20,6 +18,7 @@ import {
   type ZnodeOp,
 } from '@vigil/check';
 import { createPrng } from '@vigil/raft';
+import { mountDisk, unmountDisk } from './disk.js';
 import { RunLedger } from './ledger.js';
 import { Members } from './members.js';
 import { FaultNetwork } from './net.js';
@@ -94,7 +93,6 @@ const requestTimeoutMs = 5_000;
  * fault fills it; tmpfs takes memory only for what is written.
  */
 const diskBytes = 1024 * 1024 * 1024;
-const execFileAsync = promisify(execFile);
 
 export async function runFaults(options: FaultRunOptions): Promise<FaultRunReport> {
   const log = options.log ?? (() => undefined);
@@ -128,7 +126,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunRepor
     // Member 1's data lives on a small tmpfs of its own, for the disk-full fault.
     await mkdir(diskMount, { recursive: true });
     ledger.addMount(diskMount);
-    await execFileAsync('mount', ['-t', 'tmpfs', '-o', `size=${diskBytes}`, 'tmpfs', diskMount], { timeout: 10_000 });
+    await mountDisk(diskMount, diskBytes);
     mounted = true;
     for (const id of voters) await members.define(id, id === 1 ? join(diskMount, 'data') : undefined);
     for (const id of voters) members.start(id, voters);
@@ -192,7 +190,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunRepor
   } finally {
     await workload?.close();
     await members.close();
-    if (mounted) await execFileAsync('umount', ['-l', diskMount], { timeout: 10_000 }).catch(() => undefined);
+    if (mounted) await unmountDisk(diskMount);
     await net.close();
     ledger.close();
     if (options.outDir === undefined) await rm(root, { recursive: true, force: true });

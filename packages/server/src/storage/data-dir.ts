@@ -27,15 +27,16 @@ export async function prepareDataDir(dir: string, expected: { clusterId: string;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const tmp = `${idPath}.tmp`;
+  const tmpName = `${IDENTITY_FILE}.tmp`;
   if (text === undefined) {
     // A first start that ended while writing the identity (a full disk, a crash) leaves its
     // temporary file: the directory is still new.
-    const present = (await readdir(dir)).filter((f) => !f.startsWith('.') && join(dir, f) !== tmp);
+    const present = (await readdir(dir)).filter((f) => !f.startsWith('.') && f !== tmpName);
     if (present.length > 0) {
       throw new ServerError('DATA_DIR_INVALID', `data directory ${dir} is not empty but has no ${IDENTITY_FILE}: it is not a Vigil data directory (found ${present.slice(0, 5).join(', ')})`);
     }
     const identity: DataDirIdentity = { format: 1, clusterId: expected.clusterId, nodeId: expected.nodeId };
+    const tmp = join(dir, tmpName);
     const fh = await open(tmp, 'w');
     try {
       await fh.writeFile(`${JSON.stringify(identity)}\n`);

@@ -1,12 +1,14 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { TestCluster, waitFor } from './support/cluster.js';
 import { RawClient } from './support/raw-client.js';
 
 /**
  * A member cut off from the leader (a leader, from its majority) cannot report the sessions it
- * hears, so the leader will expire them: it must not vouch for them. It ends its client
- * connections with NO_LEADER the moment it loses touch (the SDK resumes on another member), answers
- * pings NO_LEADER and refuses to resume a session, until it hears from a leader again.
+ * hears, so the leader will expire them: it must not vouch for them. After half an election timeout
+ * of silence it holds pings and resumes at the door; after a whole one it ends its client
+ * connections with NO_LEADER (the SDK resumes on another member), answers pings NO_LEADER and
+ * refuses to resume a session, until it hears from a leader again (decisions 29, 32, 33 and 40).
  */
 
 let cluster: TestCluster;
@@ -31,8 +33,8 @@ test('a leader cut off from its majority ends its client connections with NO_LEA
   expect((await client.response(1)).response.ok).toBe(true);
   const hello = { t: 'hello', protocolVersion: 1, sessionTimeoutMs: 10_000, session: { id: welcome.sessionId, secret: welcome.secret, lastRevision: welcome.revision } } as const;
 
-  // The leader loses its majority. Before check-quorum makes it step down, and without waiting
-  // for the client's next ping, it tells the client to go elsewhere.
+  // The leader loses its majority. Without waiting for the client's next ping, it tells the
+  // client to go elsewhere.
   for (const f of followers) await cluster.pause(f);
   const ended = await client.closedWith();
   expect(ended.frames).toContainEqual(expect.objectContaining({ t: 'error', error: expect.objectContaining({ name: 'NO_LEADER' }) }));
@@ -76,4 +78,26 @@ test('a resume that arrives while an election is under way waits at the door and
   expect(await resume.next()).toMatchObject({ t: 'welcome', sessionId: welcome.sessionId, resumed: true });
   resume.ws.terminate();
   expect([member, other]).toContain(await cluster.leader([member, other]));
+});
+
+test('a silence shorter than an election timeout only holds a ping, which is answered once the leader is heard again; the connection stays', async () => {
+  // 100 ms ticks: a member holds pings from 0.6 s without its leader and ends its connections from
+  // 1.1 s; the peer transport's keepalive (not scaled by ticks) drops a silent link after 1 s at
+  // the soonest. The leader's process stops for 0.75 s (a lost packet's retransmission, a GC pause).
+  const slow = await TestCluster.start({ tickMs: 100 });
+  try {
+    const leader = await slow.leader();
+    const member = [1, 2, 3].find((id) => id !== leader) as number;
+    const { client } = await RawClient.session(slow.node(member).clientPort);
+    await slow.pause(leader);
+    await delay(700);
+    client.send({ t: 'req', id: 1, op: 'ping' });
+    await delay(50);
+    await slow.resume(leader);
+    expect((await client.response(1)).response).toMatchObject({ ok: true, op: 'ping' });
+    expect(client.closed).toBeNull();
+    expect(await slow.leader()).toBe(leader);
+  } finally {
+    await slow.close();
+  }
 });

@@ -313,6 +313,12 @@ export class RawNode {
   private electionElapsed = 0;
   /** Ticks since this node started (a clock for the leader's contact with its followers). */
   private ticks = 0;
+  /**
+   * When this node last heard the leader of its current term (`ticks`), kept while it doubts that
+   * leader in a pre-vote (same term) and forgotten with the term: a pre-vote that a majority
+   * refuses does not mean the leader is gone.
+   */
+  private leaderHeardAtTick: number | undefined = undefined;
   private heartbeatElapsed = 0;
   private randomizedElectionTicks = 0;
   private leadTransferee: NodeId = NONE;
@@ -757,7 +763,8 @@ export class RawNode {
   /**
    * Ticks since this node last heard from its leader; on the leader itself, since it last heard
    * from a majority (it steps down only when check-quorum's window ends, up to twice as late);
-   * undefined when it knows no leader. What a member may
+   * undefined when it has heard no leader in its current term. A pre-candidate still counts from
+   * the leader it doubts: its pre-vote may be refused by a majority that hears it. What a member may
    * vouch for on the leader's behalf — that a session it hears is alive — goes stale with it.
    */
   ticksSinceLeaderContact(): number | undefined {
@@ -767,7 +774,7 @@ export class RawNode {
       const ages = [...this.membership.voters].map((id) => (id === this.id ? 0 : this.ticks - (this.progress.get(id)?.heardAtTick ?? 0))).sort((a, b) => a - b);
       return ages[this.membership.quorum() - 1] ?? 0;
     }
-    return this.leader === NONE ? undefined : this.electionElapsed;
+    return this.leaderHeardAtTick === undefined ? undefined : this.ticks - this.leaderHeardAtTick;
   }
 
   /** The term of the entry at `index`, if this node still holds it (for checkers and drivers). */
@@ -791,7 +798,10 @@ export class RawNode {
     if (this.term !== term) {
       this.term = term;
       this.vote = NONE;
+      this.leaderHeardAtTick = undefined;
     }
+    // A leader stepping down heard no other leader in its term.
+    if (this.role === 'leader') this.leaderHeardAtTick = undefined;
     this.leader = NONE;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
@@ -1013,16 +1023,19 @@ export class RawNode {
       case 'app':
         this.electionElapsed = 0;
         this.leader = m.from;
+        this.leaderHeardAtTick = this.ticks;
         this.handleAppend(m);
         return;
       case 'heartbeat':
         this.electionElapsed = 0;
         this.leader = m.from;
+        this.leaderHeardAtTick = this.ticks;
         this.handleHeartbeat(m);
         return;
       case 'snap':
         this.electionElapsed = 0;
         this.leader = m.from;
+        this.leaderHeardAtTick = this.ticks;
         this.handleSnapshotChunk(m);
         return;
       case 'timeoutNow':

@@ -393,6 +393,27 @@ describe('RawNode', () => {
     expect(leader.status().role).toBe('leader');
   });
 
+  test('ticksSinceLeaderContact on a pre-candidate counts from the leader it doubts; a heartbeat brings it back to 0; a new term forgets the leader', () => {
+    const { nodes, leader } = threeWithLeader();
+    const f3 = nodes.get(3)!;
+    f3.peerDisconnected(1);
+    f3.tick();
+    f3.tick();
+    expect(f3.status().role).toBe('preCandidate');
+    // Its pre-vote is a doubt, not proof that the leader is gone: the age goes on from its last word.
+    expect(f3.ticksSinceLeaderContact()).toBe(2);
+    drain(f3);
+    leader.tick();
+    for (const m of drain(leader).messages) if (m.to === 3) f3.step(m);
+    expect(f3.status()).toMatchObject({ role: 'follower', leader: 1 });
+    expect(f3.ticksSinceLeaderContact()).toBe(0);
+    // Standing in a later term (here, at the leader's request) starts a term whose leader it has not heard.
+    leader.transferLeadership(3);
+    for (const m of drain(leader).messages) if (m.to === 3) f3.step(m);
+    expect(f3.status()).toMatchObject({ role: 'candidate', term: leader.status().term + 1 });
+    expect(f3.ticksSinceLeaderContact()).toBeUndefined();
+  });
+
   /**
    * `first` stands while `second` still holds the lease of `leader` (gone) and ignores it; then
    * `second` learns that its connection to the leader closed and stands too. Their pre-votes to

@@ -69,7 +69,7 @@ export interface GatewayServices {
   /**
    * Resolves true once `leaderContact()` is ok again, false after `leaderWaitMs` or when the
    * gateway closes: a resume that arrives during an election waits for its end at the door
-   * instead of being sent away to dial again.
+   * instead of being sent away to dial again, and a ping waits out a lost packet's retransmission.
    */
   untilLeaderContact(): Promise<boolean>;
   readonly sessionTimeoutMsMin: number;
@@ -328,12 +328,9 @@ export class ClientConnection implements WatchSink {
     const slot: Slot = { id: request.id, bytes: null, announces: null };
     this.slots.push(slot);
     switch (request.op) {
-      case 'ping': {
-        const contact = this.s.leaderContact();
-        const answer = contact.ok ? { result: { op: 'ping' } as const } : { error: wireError('NO_LEADER', `${contact.why}: this member cannot keep the session alive, try another`) };
-        this.finish(slot, request, { revision: this.s.store.appliedIndex, ...answer }, bytes);
+      case 'ping':
+        void this.answerPing(slot, request, bytes);
         return;
-      }
       case 'unwatch':
         this.finish(slot, request, this.unwatch(request.watchId), bytes);
         return;
@@ -344,6 +341,18 @@ export class ClientConnection implements WatchSink {
   }
 
   /** Starts every queued request the ordering rules allow. */
+  /**
+   * A member that has not heard its leader lately holds a ping until it does (a lost packet's
+   * retransmission), up to `leaderWaitMs`; it answers NO_LEADER only if the silence lasts, as it
+   * does not vouch for a session it cannot report (decisions 29 and 40).
+   */
+  private async answerPing(slot: Slot, request: Request, bytes: number): Promise<void> {
+    let contact = this.s.leaderContact();
+    if (!contact.ok && (await this.s.untilLeaderContact())) contact = this.s.leaderContact();
+    const answer = contact.ok ? { result: { op: 'ping' } as const } : { error: wireError('NO_LEADER', `${contact.why}: this member cannot keep the session alive, try another`) };
+    this.finish(slot, request, { revision: this.s.store.appliedIndex, ...answer }, bytes);
+  }
+
   private pump(): void {
     while (this.waiting.length > 0 && this.phase === 'open') {
       const head = this.waiting[0] as Queued;

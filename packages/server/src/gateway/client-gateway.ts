@@ -110,7 +110,7 @@ export class ClientGateway {
     this.dropAll('NO_LEADER', `this member lost touch with the leader (${why}); resume the session on another member`);
   }
 
-  /** This member is in touch with a leader again: resumes waiting at the door go ahead. */
+  /** This member is in touch with a leader (again): pings and resumes waiting at the door go ahead. */
   leaderContactRegained(): void {
     for (const done of [...this.contactWaiters]) done(true);
   }

@@ -284,14 +284,16 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       neverExpire: knownBad.has('keep-ephemerals'),
     });
     // Half an election timeout without a word from the leader: this member no longer vouches for
-    // sessions (docs/design.md, session liveness).
-    const leaderContactTicks = Math.max(2 * config.heartbeatTicks, Math.ceil(config.electionTicks / 2));
-    const leaderContact = (): { readonly ok: true } | { readonly ok: false; readonly why: string } => {
+    // sessions (docs/design.md, session liveness); pings and resumes wait at the door. A whole
+    // election timeout: the leader is taken for gone and the clients leave (decision 40).
+    const vouchTicks = Math.max(2 * config.heartbeatTicks, Math.ceil(config.electionTicks / 2));
+    const contactAfter = (limitTicks: number): { readonly ok: true } | { readonly ok: false; readonly why: string } => {
       const ticks = raw.ticksSinceLeaderContact();
       if (ticks === undefined) return { ok: false, why: 'no leader known' };
-      if (ticks > leaderContactTicks) return { ok: false, why: `nothing from ${raw.summary().role === 'leader' ? 'a majority of the members' : 'the leader'} for ${ticks * config.tickMs} ms` };
+      if (ticks > limitTicks) return { ok: false, why: `nothing from ${raw.summary().role === 'leader' ? 'a majority of the members' : 'the leader'} for ${ticks * config.tickMs} ms` };
       return { ok: true };
     };
+    const leaderContact = () => contactAfter(vouchTicks);
     const gateway = new ClientGateway({
       nodeId: config.id,
       store,
@@ -316,15 +318,18 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     parts.sessions = sessions;
     parts.link = link;
 
-    // The moment this member loses touch, its clients are told (their connections end with
-    // NO_LEADER) and resume on another member, rather than at their next ping, up to a third of a
-    // session timeout later: what ZooKeeper's servers do when they lose their quorum.
-    let inContact = false;
+    // Once this member takes its leader for gone (an election timeout of silence, as its own
+    // election timer does, or a new term without a leader yet), its clients are told (their
+    // connections end with NO_LEADER) and resume on another member, rather than at their next
+    // ping, up to a third of a session timeout later: what ZooKeeper's servers do when they lose
+    // their quorum. A shorter silence (a lost packet's retransmission) only holds pings and resumes.
+    // Pings and resumes held at the door go ahead at the first tick that finds contact.
+    let inTouch = false;
     const contactWatch = setInterval(() => {
-      const contact = leaderContact();
-      if (inContact && !contact.ok) gateway.leaderContactLost(contact.why);
-      if (!inContact && contact.ok) gateway.leaderContactRegained();
-      inContact = contact.ok;
+      const touch = contactAfter(config.electionTicks);
+      if (inTouch && !touch.ok) gateway.leaderContactLost(touch.why);
+      inTouch = touch.ok;
+      if (leaderContact().ok) gateway.leaderContactRegained();
     }, config.tickMs);
     parts.timers.push(contactWatch);
 

@@ -85,7 +85,7 @@ async function benchSystem(system: System): Promise<SystemReport> {
   if (failoverRuns > 0) {
     try {
       report.failover = await failover(system, failoverRuns);
-      log(`${system.name} failover: median ${report.failover.medianMs.toFixed(0)} ms of [${report.failover.allMs.map((v) => v.toFixed(0)).join(', ')}]`);
+      log(`${system.name} failover: median ${report.failover.medianMs.toFixed(0)} ms of [${report.failover.allMs.map((v) => v.toFixed(0)).join(', ')}]; restart to serving: median ${report.failover.restart.medianMs.toFixed(0)} ms of [${report.failover.restart.allMs.map((v) => v.toFixed(0)).join(', ')}]`);
     } catch (err) {
       failures.push(`failover: ${String(err)}`);
     }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { nowMs } from './latency.js';
 
 /**
  * Member processes of the compared systems. Every process spawned here is remembered by PID so that
@@ -62,6 +63,24 @@ export async function rssKiB(pid: number | undefined): Promise<number> {
   } catch {
     return Number.NaN;
   }
+}
+
+/**
+ * Milliseconds from `sinceMs` (`nowMs()`) until `probe` first resolves, trying it again every
+ * `everyMs` after each failure; each try bounded by `tryMs`, the whole by `deadlineMs`.
+ */
+export async function msUntil(what: string, sinceMs: number, probe: () => Promise<void>, options = { everyMs: 10, tryMs: 2_000, deadlineMs: 60_000 }): Promise<number> {
+  let last: unknown;
+  while (nowMs() - sinceMs < options.deadlineMs) {
+    try {
+      await withDeadline(probe(), options.tryMs, what);
+      return nowMs() - sinceMs;
+    } catch (err) {
+      last = err;
+      await sleep(options.everyMs);
+    }
+  }
+  throw new Error(`${what}: not within ${options.deadlineMs} ms (last: ${String(last)})`);
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -76,6 +76,11 @@ export function renderOthers(reports: readonly SystemReport[]): string {
       num: (r) => r?.failover?.medianMs,
     },
     {
+      name: 'restart: killed leader restarted → it serves a linearizable read, median ms',
+      value: (r) => (r.failover === undefined ? '–' : `${fmt(r.failover.restart.medianMs, 0)} [${r.failover.restart.allMs.map((v) => v.toFixed(0)).join(', ')}]`),
+      num: (r) => r?.failover?.restart.medianMs,
+    },
+    {
       name: 'RSS after the write workload, MiB (n1 / n2 / n3)',
       value: (r) => (r.rssAfterWritesKiB === undefined ? '–' : r.rssAfterWritesKiB.map((k) => (k / 1024).toFixed(0)).join(' / ')),
       num: rss,

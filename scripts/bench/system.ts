@@ -59,8 +59,12 @@ export interface System {
    * just before the signal, so that leader discovery is not counted as failover time.
    */
   killLeader(): Promise<number>;
-  /** Restart the killed member and wait until all three members are back with one leader. */
-  restartKilled(): Promise<void>;
+  /**
+   * Restart the killed member; resolve, once all three members are back with one leader, with
+   * the time from its spawn until it first answered a linearizable read through its own client
+   * endpoint (a client given that endpoint alone): how long a restarted member takes to serve.
+   */
+  restartKilled(): Promise<number>;
   /** VmRSS of the three member processes, KiB, in member order. */
   rssKiB(): Promise<number[]>;
   /** Idempotent: SIGKILL every member process still running. */

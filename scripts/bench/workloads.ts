@@ -216,18 +216,21 @@ export async function watchLatency(system: System, rounds: number): Promise<Watc
 export interface FailoverResult {
   medianMs: number;
   allMs: number[];
+  /** Each run's killed leader restarted: its spawn → its first linearizable read served (`System.restartKilled`). */
+  restart: { medianMs: number; allMs: number[] };
 }
 
 /**
  * On each of two connections a write (set of one key) is issued every `failoverWriteEveryMs`
  * without waiting for the previous ones, so that the figure's resolution is that period rather
  * than a request deadline; the leader is killed with SIGKILL; the figure is the time from the kill
- * to the acknowledgement of the first write issued after it. The killed member is restarted and
- * the cluster settles between runs.
+ * to the acknowledgement of the first write issued after it. The killed member is restarted (timed
+ * until it serves a linearizable read through its own endpoint) and the cluster settles between runs.
  */
 export async function failover(system: System, runs: number): Promise<FailoverResult> {
   const drivers = [await system.connect({ preferredMember: 0 }), await system.connect({ preferredMember: 1 })];
   const allMs: number[] = [];
+  const restartMs: number[] = [];
   try {
     for (let run = 0; run < runs; run++) {
       let killedAt = Number.POSITIVE_INFINITY;
@@ -265,10 +268,10 @@ export async function failover(system: System, runs: number): Promise<FailoverRe
         clearInterval(ticker);
         await Promise.all(inFlight);
       }
-      await system.restartKilled();
+      restartMs.push(await system.restartKilled());
     }
   } finally {
     await Promise.all(drivers.map((d) => d.close().catch(() => undefined)));
   }
-  return { medianMs: median(allMs), allMs };
+  return { medianMs: median(allMs), allMs, restart: { medianMs: median(restartMs), allMs: restartMs } };
 }

@@ -17,6 +17,8 @@ export interface StoreDatabase {
     lt: Buffer;
     keyEncoding: 'buffer';
     valueEncoding: 'buffer';
+    /** How many bytes one `nextv` may read ahead (classic-level's option; its default, 16 KiB, is ~140 znodes). */
+    highWaterMarkBytes: number;
   }): StoreIterator;
 }
 

@@ -61,7 +61,13 @@ export interface OpenStoreOptions {
 
 const buffers = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const;
 const storeFormat = Buffer.from([1]);
-const loadBatchEntries = 1024;
+/**
+ * Whole-image reads (open, digest, snapshot) take this many entries per `nextv`, up to this many
+ * bytes: each `nextv` is a trip to LevelDB's thread, and with classic-level's 16 KiB read-ahead a
+ * store of 200,000 znodes took 1,500 of them (docs/decisions.md, decision 41).
+ */
+const loadBatchEntries = 8_192;
+const readAheadBytes = 4 * 1024 * 1024;
 
 /**
  * The znode tree made durable. The whole tree lives in memory (reads never touch LevelDB); the
@@ -223,17 +229,19 @@ export class Store {
   /** sha256 (hex) of the durable image: applied index, sessions and znodes, in key order. */
   async digest(): Promise<string> {
     await this.#settle();
-    const iterator = this.#db.iterator({ ...storeRange, ...buffers });
+    const iterator = this.#db.iterator({ ...storeRange, ...buffers, highWaterMarkBytes: readAheadBytes });
     try {
       let builder: DigestBuilder | undefined;
-      for await (const [key, value] of readAll(iterator)) {
-        if (key[0] === metaPrefix) {
-          if (key.equals(appliedIndexKey)) builder = new DigestBuilder(decodeIndex(value));
-          continue;
+      for await (const batch of readAll(iterator)) {
+        for (const [key, value] of batch) {
+          if (key[0] === metaPrefix) {
+            if (key.equals(appliedIndexKey)) builder = new DigestBuilder(decodeIndex(value));
+            continue;
+          }
+          if (key[0] !== sessionPrefix && key[0] !== treePrefix) continue;
+          assert(builder !== undefined, 'image without applied index');
+          builder.add(key, value);
         }
-        if (key[0] !== sessionPrefix && key[0] !== treePrefix) continue;
-        assert(builder !== undefined, 'image without applied index');
-        builder.add(key, value);
       }
       assert(builder !== undefined, 'image without applied index');
       return builder.finish().toString('hex');
@@ -263,7 +271,7 @@ export class Store {
    */
   snapshotStream(): AsyncIterable<Uint8Array> {
     this.#checkUsable();
-    return snapshotChunks(this.#db.iterator({ ...storeRange, ...buffers }));
+    return snapshotChunks(this.#db.iterator({ ...storeRange, ...buffers, highWaterMarkBytes: readAheadBytes }));
   }
 
   /**
@@ -364,28 +372,31 @@ export function openStore(options: OpenStoreOptions): Promise<Store> {
   return Store.open(options);
 }
 
-async function* readAll(iterator: StoreIterator): AsyncGenerator<[Buffer, Buffer]> {
+/** The iterator's entries a batch at a time: one await per batch, not per entry. */
+async function* readAll(iterator: StoreIterator): AsyncGenerator<readonly [Buffer, Buffer][]> {
   while (true) {
     const batch = await iterator.nextv(loadBatchEntries);
     if (batch.length === 0) return;
-    yield* batch;
+    yield batch;
   }
 }
 
 async function loadTree(db: StoreDatabase): Promise<ZnodeTree | undefined> {
-  const iterator = db.iterator({ ...storeRange, ...buffers });
+  const iterator = db.iterator({ ...storeRange, ...buffers, highWaterMarkBytes: readAheadBytes });
   let appliedIndex: number | undefined;
   const sessions: SessionRecord[] = [];
   const nodes: [string, Znode][] = [];
   try {
-    for await (const [key, value] of readAll(iterator)) {
-      if (key[0] === metaPrefix) {
-        if (key.equals(appliedIndexKey)) appliedIndex = decodeIndex(value);
-        else if (key.equals(formatKey)) assert(value.equals(storeFormat), 'unknown store format');
-      } else if (key[0] === sessionPrefix) {
-        sessions.push(decodeSession(sessionIdOfKey(key), value));
-      } else if (key[0] === treePrefix) {
-        nodes.push([pathOfNodeKey(key), decodeZnode(value)]);
+    for await (const batch of readAll(iterator)) {
+      for (const [key, value] of batch) {
+        if (key[0] === metaPrefix) {
+          if (key.equals(appliedIndexKey)) appliedIndex = decodeIndex(value);
+          else if (key.equals(formatKey)) assert(value.equals(storeFormat), 'unknown store format');
+        } else if (key[0] === sessionPrefix) {
+          sessions.push(decodeSession(sessionIdOfKey(key), value));
+        } else if (key[0] === treePrefix) {
+          nodes.push([pathOfNodeKey(key), decodeZnode(value)]);
+        }
       }
     }
   } finally {
@@ -404,25 +415,27 @@ async function* snapshotChunks(iterator: StoreIterator): AsyncGenerator<Uint8Arr
     let builder: DigestBuilder | undefined;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
-    for await (const [key, value] of readAll(iterator)) {
-      if (key[0] === metaPrefix) {
-        if (key.equals(appliedIndexKey)) {
-          const appliedIndex = decodeIndex(value);
-          builder = new DigestBuilder(appliedIndex);
-          yield encodeChunk(chunkKinds.header, seq++, encodeHeader(appliedIndex));
+    for await (const batch of readAll(iterator)) {
+      for (const [key, value] of batch) {
+        if (key[0] === metaPrefix) {
+          if (key.equals(appliedIndexKey)) {
+            const appliedIndex = decodeIndex(value);
+            builder = new DigestBuilder(appliedIndex);
+            yield encodeChunk(chunkKinds.header, seq++, encodeHeader(appliedIndex));
+          }
+          continue;
         }
-        continue;
-      }
-      if (key[0] !== sessionPrefix && key[0] !== treePrefix) continue;
-      assert(builder !== undefined, 'image without applied index');
-      builder.add(key, value);
-      const record = encodeRecord(key, value);
-      pending.push(record);
-      pendingBytes += record.byteLength;
-      if (pendingBytes >= snapshotChunkBytesMax) {
-        yield encodeChunk(chunkKinds.records, seq++, Buffer.concat(pending, pendingBytes));
-        pending = [];
-        pendingBytes = 0;
+        if (key[0] !== sessionPrefix && key[0] !== treePrefix) continue;
+        assert(builder !== undefined, 'image without applied index');
+        builder.add(key, value);
+        const record = encodeRecord(key, value);
+        pending.push(record);
+        pendingBytes += record.byteLength;
+        if (pendingBytes >= snapshotChunkBytesMax) {
+          yield encodeChunk(chunkKinds.records, seq++, Buffer.concat(pending, pendingBytes));
+          pending = [];
+          pendingBytes = 0;
+        }
       }
     }
     assert(builder !== undefined, 'image without applied index');

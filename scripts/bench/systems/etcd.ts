@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { Etcd3, type IOptions } from 'etcd3';
 import { freePort, waitFor } from '../../cluster/process-cluster.js';
 import { nowMs } from '../latency.js';
-import { isRunning, killHard, rssKiB, spawnLogged, withDeadline } from '../processes.js';
+import { isRunning, killHard, msUntil, rssKiB, spawnLogged, withDeadline } from '../processes.js';
 import type { ConnectOptions, Driver, ReadConsistency, StartOptions, System } from '../system.js';
 
 /**
@@ -131,16 +131,26 @@ export class EtcdSystem implements System {
     return killedAt;
   }
 
-  async restartKilled(): Promise<void> {
+  async restartKilled(): Promise<number> {
     const m = this.killed;
-    if (m === null) return;
+    if (m === null) throw new Error('etcd: no member was killed');
     this.killed = null;
+    const spawnedAt = nowMs();
     this.spawn(m);
+    // One client on the restarted member alone; a range is linearizable by default (ReadIndex).
+    const client = new Etcd3({ ...clientOptions([`http://127.0.0.1:${m.clientPort}`]), dialTimeout: 1_000 });
+    let servingMs: number;
+    try {
+      servingMs = await msUntil('the restarted etcd member to serve', spawnedAt, () => new EtcdDriver(client).get('/', 'linearizable'));
+    } finally {
+      client.close();
+    }
     await waitFor('the restarted etcd member to follow', async () => {
       const statuses = await Promise.all(this.members.map((o) => memberStatus(o.clientPort)));
       const leader = statuses[0]!.leader;
       return leader !== '0' && statuses.every((s) => s.leader === leader) ? true : undefined;
     }, 30_000, 100);
+    return servingMs;
   }
 
   async rssKiB(): Promise<number[]> {

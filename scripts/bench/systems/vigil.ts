@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { connect } from '@vigil/client';
 import { ProcessCluster } from '../../cluster/process-cluster.js';
 import { nowMs } from '../latency.js';
-import { rssKiB } from '../processes.js';
+import { msUntil, rssKiB } from '../processes.js';
 import type { ConnectOptions, Driver, ReadConsistency, StartOptions, System } from '../system.js';
 
 /**
@@ -68,11 +68,21 @@ export class VigilSystem implements System {
     return killedAt;
   }
 
-  async restartKilled(): Promise<void> {
-    if (this.killed === null) return;
-    this.nodes.spawn(this.killed);
+  async restartKilled(): Promise<number> {
+    const id = this.killed;
+    if (id === null) throw new Error('vigil: no member was killed');
     this.killed = null;
-    await this.nodes.leader([...this.nodes.nodes.keys()], 30_000);
+    const spawnedAt = nowMs();
+    this.nodes.spawn(id);
+    // One client on the restarted member alone, redialing every few ms until it is up.
+    const client = await connect({ endpoints: [`ws://127.0.0.1:${this.nodes.node(id).clientPort}`], sessionTimeoutMs, connectTimeoutMs: 60_000, reconnectBackoff: { baseMs: 5, maxMs: 20 } });
+    try {
+      const servingMs = await msUntil('the restarted vigil member to serve', spawnedAt, () => new VigilDriver(client).get('/', 'linearizable'));
+      await this.nodes.leader([...this.nodes.nodes.keys()], 30_000);
+      return servingMs;
+    } finally {
+      await client.close().catch(() => undefined);
+    }
   }
 
   async rssKiB(): Promise<number[]> {

@@ -7,7 +7,7 @@ import zookeeper, { type Client, type ZkException } from 'node-zookeeper-client'
 import jute from 'node-zookeeper-client/lib/jute/index.js';
 import { freePort, waitFor } from '../../cluster/process-cluster.js';
 import { nowMs } from '../latency.js';
-import { isRunning, killHard, rssKiB, spawnLogged, withDeadline } from '../processes.js';
+import { isRunning, killHard, msUntil, rssKiB, spawnLogged, withDeadline } from '../processes.js';
 import type { ConnectOptions, Driver, ReadConsistency, StartOptions, System } from '../system.js';
 
 /**
@@ -30,6 +30,8 @@ const tickTimeMsDefault = 2_000;
  * client waits a random 0–1000 ms. 100 ms keeps the client library from dominating failover.
  */
 const spinDelayMs = 100;
+/** The restart probe's client redials this often, so that its figure is not rounded up to spinDelayMs. */
+const restartProbeSpinDelayMs = 10;
 const fourLetterDeadlineMs = 1_000;
 const connectDeadlineMs = 15_000;
 
@@ -150,12 +152,23 @@ export class ZooKeeperSystem implements System {
     return killedAt;
   }
 
-  async restartKilled(): Promise<void> {
+  async restartKilled(): Promise<number> {
     const m = this.killed;
-    if (m === null) return;
+    if (m === null) throw new Error('zookeeper: no member was killed');
     this.killed = null;
+    const spawnedAt = nowMs();
     this.spawn(m);
-    await this.waitForQuorum(this.members);
+    // A session on the restarted member alone (the client redials every spinDelay until it is up);
+    // a linearizable read is sync + getData, as the driver does it.
+    const session = await openSession(`127.0.0.1:${m.clientPort}`, sessionTimeoutMs, restartProbeSpinDelayMs);
+    const driver = new ZooKeeperDriver(session, () => openSession(`127.0.0.1:${m.clientPort}`));
+    try {
+      const servingMs = await msUntil('the restarted ZooKeeper member to serve', spawnedAt, () => driver.get('/', 'linearizable'));
+      await this.waitForQuorum(this.members);
+      return servingMs;
+    } finally {
+      await driver.close();
+    }
   }
 
   async rssKiB(): Promise<number[]> {
@@ -171,8 +184,8 @@ export class ZooKeeperSystem implements System {
 }
 
 /** A connected session of node-zookeeper-client on `connectionString` (`host:port,…`). */
-export async function openSession(connectionString: string, sessionTimeout = sessionTimeoutMs): Promise<Client> {
-  const client = zookeeper.createClient(connectionString, { sessionTimeout, spinDelay: spinDelayMs, retries: 0 });
+export async function openSession(connectionString: string, sessionTimeout = sessionTimeoutMs, spinDelay = spinDelayMs): Promise<Client> {
+  const client = zookeeper.createClient(connectionString, { sessionTimeout, spinDelay, retries: 0 });
   const connected = new Promise<void>((resolve) => client.once('connected', () => resolve()));
   client.connect();
   try {

@@ -8,7 +8,7 @@ import { SnapshotFileBytes } from './snapshot-file-bytes.js';
 export interface RaftDatabase {
   get(key: Buffer): Promise<Buffer | undefined>;
   batch(): RaftChainedBatch;
-  iterator(options: { gte: Buffer; lt: Buffer }): { nextv(size: number): Promise<[Buffer, Buffer][]>; close(): Promise<void> };
+  iterator(options: { gte: Buffer; lt: Buffer; highWaterMarkBytes: number }): { nextv(size: number): Promise<[Buffer, Buffer][]>; close(): Promise<void> };
 }
 
 export interface RaftChainedBatch {
@@ -38,7 +38,9 @@ const HARD_STATE = Buffer.from('h');
 const SNAPSHOT_META = Buffer.from('s');
 const ENTRY_PREFIX = 0x65; // 'e'
 const ENTRY_END = Buffer.from([ENTRY_PREFIX + 1]);
-const loadBatchEntries = 1024;
+/** The log is read at start-up in batches of this many entries, up to this many bytes (as the store does). */
+const loadBatchEntries = 8_192;
+const readAheadBytes = 4 * 1024 * 1024;
 const snapshotFilesKept = 2;
 
 function entryKey(index: number): Buffer {
@@ -91,7 +93,7 @@ export class RaftStorage {
     const hs = await this.db.get(HARD_STATE);
     const meta = await this.db.get(SNAPSHOT_META);
     const entries: Entry[] = [];
-    const it = this.db.iterator({ gte: entryKey(0), lt: ENTRY_END });
+    const it = this.db.iterator({ gte: entryKey(0), lt: ENTRY_END, highWaterMarkBytes: readAheadBytes });
     try {
       for (;;) {
         const page = await it.nextv(loadBatchEntries);

@@ -40,7 +40,7 @@ export const powerLossJournalFile = 'power-loss-journal';
 export interface JournaledLevel {
   get(key: Buffer): Promise<Buffer | undefined>;
   batch(): { put(key: Buffer, value: Buffer): unknown; del(key: Buffer): unknown; write(options?: { sync?: boolean }): Promise<void> };
-  iterator(options: { gte: Buffer; lt: Buffer }): { nextv(size: number): Promise<[Buffer, Buffer][]>; close(): Promise<void> };
+  iterator(options: { gte: Buffer; lt: Buffer; highWaterMarkBytes: number }): { nextv(size: number): Promise<[Buffer, Buffer][]>; close(): Promise<void> };
   keyEncoding(): { readonly name: string };
   valueEncoding(): { readonly name: string };
 }

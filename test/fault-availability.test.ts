@@ -11,3 +11,10 @@ test('availability counts the workload only: the final reads after the clients s
   expect(a.within2sFraction).toBe(2 / 4);
   expect(a.longestGapMs).toBe(2_600 - 900);
 });
+
+test('availability leaves out the pinned readers: a client bound to one member cannot be served while it is cut off', () => {
+  const a = availability([op(0, 0, 5), op(500, 0, 3_000, 'fail'), op(502, 10, 2_900), op(0, 20, 30)]);
+  expect(a.ops).toBe(2);
+  expect(a.within2sFraction).toBe(1);
+  expect(a.longestGapMs).toBe(25);
+});

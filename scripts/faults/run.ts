@@ -59,7 +59,7 @@ const report = await runFaults({
 for (const c of report.checks) process.stdout.write(`${c.valid ? 'ok  ' : 'FAIL'} ${c.name}: ${c.summary}\n`);
 const a = report.availability;
 process.stdout.write(
-  `register ops ${a.ops}; by kind, sequential reads included: (${Object.entries(report.opCounts).map(([k, v]) => `${k} ${v}`).join(', ')})\n` +
+  `register ops ${a.ops} (clients that move between members); all by kind, pinned and sequential reads included: (${Object.entries(report.opCounts).map(([k, v]) => `${k} ${v}`).join(', ')})\n` +
     `faults ${report.faults.length}; answered within 2 s ${(a.within2sFraction * 100).toFixed(3)} %; p50 ${a.latencyP50Ms.toFixed(1)} ms, p99 ${a.latencyP99Ms.toFixed(1)} ms; longest gap ${a.longestGapMs.toFixed(0)} ms\n`,
 );
 for (const v of report.violations) process.stdout.write(`VIOLATION ${v}\n`);

@@ -23,7 +23,7 @@ import { RunLedger } from './ledger.js';
 import { Members } from './members.js';
 import { FaultNetwork } from './net.js';
 import { faultKinds, Nemesis, shuffle, type FaultKind, type FaultRecord } from './nemesis.js';
-import { registerNumber, Workload } from './workload.js';
+import { failsOver, registerNumber, Workload } from './workload.js';
 
 /**
  * One fault run: real members in network namespaces, clients recording a history, a seeded
@@ -60,7 +60,10 @@ export interface CheckSummary {
 
 export interface Availability {
   readonly ops: number;
-  /** Of all register operations, the fraction answered (ok or a definite error) within 2 s. */
+  /**
+   * Of the register operations of clients that may move between members (not the pinned
+   * readers: `failsOver`), the fraction answered (ok or a definite error) within 2 s.
+   */
   readonly within2sFraction: number;
   readonly latencyP50Ms: number;
   readonly latencyP99Ms: number;
@@ -283,8 +286,9 @@ function watchedWrites(ops: readonly ZnodeOp[]): WriteEvent[] {
 
 export function availability(history: readonly ZnodeOp[]): Availability {
   // The workload's clients only: the final reads (process -1) come after the clients have stopped,
-  // and the pause before them is the runner's, not the cluster's.
-  const ops = history.filter((op) => op.process >= 0);
+  // and the pause before them is the runner's, not the cluster's. Pinned readers are left out: a
+  // client bound to one member is unavailable whenever that member is cut off, whatever the cluster does.
+  const ops = history.filter((op) => op.process >= 0 && failsOver(op.process));
   const answered = ops.filter((op) => op.outcome === 'ok' || op.outcome === 'error').sort((a, b) => a.completeMs - b.completeMs);
   const latencies = answered.map((op) => op.completeMs - op.invokeMs).sort((a, b) => a - b);
   const within = answered.filter((op) => op.completeMs - op.invokeMs <= 2_000).length;

@@ -64,6 +64,17 @@ const utf8 = new TextDecoder();
 const definiteErrors = new Set(['NO_NODE', 'NODE_EXISTS', 'BAD_VERSION', 'NOT_EMPTY']);
 /** Process numbers of the pinned readers (one per member), apart from every other client's. */
 const pinnedReaderProcess = 500;
+/** Above every pinned reader of the largest cluster the runner makes; the lock clients start at 1000. */
+const pinnedReaderProcessEnd = 600;
+
+/**
+ * Whether the operations of `process` are a client's that may move between members (given every
+ * endpoint), which is what availability measures. A pinned reader models a client bound to one
+ * member: while that member is cut off it cannot be served anywhere, by design.
+ */
+export function failsOver(process: number): boolean {
+  return process < pinnedReaderProcess || process >= pinnedReaderProcessEnd;
+}
 
 /** A VigilError's outcome for the checkers: see docs/errors.md for what each code promises. */
 export function outcomeOf(err: unknown, isWrite: boolean): { outcome: 'error' | 'fail' | 'info'; error: string } {

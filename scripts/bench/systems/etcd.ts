@@ -137,14 +137,16 @@ export class EtcdSystem implements System {
     this.killed = null;
     const spawnedAt = nowMs();
     this.spawn(m);
-    // One client on the restarted member alone; a range is linearizable by default (ReadIndex).
-    const client = new Etcd3({ ...clientOptions([`http://127.0.0.1:${m.clientPort}`]), dialTimeout: 1_000 });
-    let servingMs: number;
-    try {
-      servingMs = await msUntil('the restarted etcd member to serve', spawnedAt, () => new EtcdDriver(client).get('/', 'linearizable'));
-    } finally {
-      client.close();
-    }
+    // A fresh client on the restarted member alone for each try (etcd3 backs off from a host that
+    // failed, 5 s, which would be timed instead of etcd); a range is linearizable by default (ReadIndex).
+    const servingMs = await msUntil('the restarted etcd member to serve', spawnedAt, async () => {
+      const client = new Etcd3({ ...clientOptions([`http://127.0.0.1:${m.clientPort}`]), dialTimeout: 1_000 });
+      try {
+        await new EtcdDriver(client).get('/', 'linearizable');
+      } finally {
+        client.close();
+      }
+    });
     await waitFor('the restarted etcd member to follow', async () => {
       const statuses = await Promise.all(this.members.map((o) => memberStatus(o.clientPort)));
       const leader = statuses[0]!.leader;

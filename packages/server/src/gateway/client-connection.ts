@@ -340,7 +340,6 @@ export class ClientConnection implements WatchSink {
     }
   }
 
-  /** Starts every queued request the ordering rules allow. */
   /**
    * A member that has not heard its leader lately holds a ping until it does (a lost packet's
    * retransmission), up to `leaderWaitMs`; it answers NO_LEADER only if the silence lasts, as it
@@ -353,6 +352,7 @@ export class ClientConnection implements WatchSink {
     this.finish(slot, request, { revision: this.s.store.appliedIndex, ...answer }, bytes);
   }
 
+  /** Starts every queued request the ordering rules allow. */
   private pump(): void {
     while (this.waiting.length > 0 && this.phase === 'open') {
       const head = this.waiting[0] as Queued;

@@ -62,12 +62,18 @@ export interface OpenStoreOptions {
 const buffers = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const;
 const storeFormat = Buffer.from([1]);
 /**
- * Whole-image reads (open, digest, snapshot) take this many entries per `nextv`, up to this many
- * bytes: each `nextv` is a trip to LevelDB's thread, and with classic-level's 16 KiB read-ahead a
- * store of 200,000 znodes took 1,500 of them (docs/decisions.md, decision 41).
+ * Whole-image reads take up to this many entries and bytes per `nextv`: each `nextv` is a trip to
+ * LevelDB's thread, and with classic-level's 16 KiB read-ahead a store of 200,000 znodes took
+ * 1,500 of them to open (docs/decisions.md, decision 41). Loading at open, before the member
+ * serves, takes large batches; a snapshot or digest of a serving member takes smaller ones, so
+ * that each batch handled between two turns of the event loop stays short (about 2 ms).
  */
-const loadBatchEntries = 8_192;
-const readAheadBytes = 4 * 1024 * 1024;
+const openBatch = { entries: 8_192, readAheadBytes: 4 * 1024 * 1024 };
+const servingBatch = { entries: 1_024, readAheadBytes: 256 * 1024 };
+interface ReadBatch {
+  readonly entries: number;
+  readonly readAheadBytes: number;
+}
 
 /**
  * The znode tree made durable. The whole tree lives in memory (reads never touch LevelDB); the
@@ -229,10 +235,10 @@ export class Store {
   /** sha256 (hex) of the durable image: applied index, sessions and znodes, in key order. */
   async digest(): Promise<string> {
     await this.#settle();
-    const iterator = this.#db.iterator({ ...storeRange, ...buffers, highWaterMarkBytes: readAheadBytes });
+    const iterator = this.#db.iterator({ ...storeRange, ...buffers, highWaterMarkBytes: servingBatch.readAheadBytes });
     try {
       let builder: DigestBuilder | undefined;
-      for await (const batch of readAll(iterator)) {
+      for await (const batch of readAll(iterator, servingBatch)) {
         for (const [key, value] of batch) {
           if (key[0] === metaPrefix) {
             if (key.equals(appliedIndexKey)) builder = new DigestBuilder(decodeIndex(value));
@@ -271,7 +277,7 @@ export class Store {
    */
   snapshotStream(): AsyncIterable<Uint8Array> {
     this.#checkUsable();
-    return snapshotChunks(this.#db.iterator({ ...storeRange, ...buffers, highWaterMarkBytes: readAheadBytes }));
+    return snapshotChunks(this.#db.iterator({ ...storeRange, ...buffers, highWaterMarkBytes: servingBatch.readAheadBytes }));
   }
 
   /**
@@ -373,21 +379,21 @@ export function openStore(options: OpenStoreOptions): Promise<Store> {
 }
 
 /** The iterator's entries a batch at a time: one await per batch, not per entry. */
-async function* readAll(iterator: StoreIterator): AsyncGenerator<readonly [Buffer, Buffer][]> {
+async function* readAll(iterator: StoreIterator, size: ReadBatch): AsyncGenerator<readonly [Buffer, Buffer][]> {
   while (true) {
-    const batch = await iterator.nextv(loadBatchEntries);
+    const batch = await iterator.nextv(size.entries);
     if (batch.length === 0) return;
     yield batch;
   }
 }
 
 async function loadTree(db: StoreDatabase): Promise<ZnodeTree | undefined> {
-  const iterator = db.iterator({ ...storeRange, ...buffers, highWaterMarkBytes: readAheadBytes });
+  const iterator = db.iterator({ ...storeRange, ...buffers, highWaterMarkBytes: openBatch.readAheadBytes });
   let appliedIndex: number | undefined;
   const sessions: SessionRecord[] = [];
   const nodes: [string, Znode][] = [];
   try {
-    for await (const batch of readAll(iterator)) {
+    for await (const batch of readAll(iterator, openBatch)) {
       for (const [key, value] of batch) {
         if (key[0] === metaPrefix) {
           if (key.equals(appliedIndexKey)) appliedIndex = decodeIndex(value);
@@ -415,7 +421,7 @@ async function* snapshotChunks(iterator: StoreIterator): AsyncGenerator<Uint8Arr
     let builder: DigestBuilder | undefined;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
-    for await (const batch of readAll(iterator)) {
+    for await (const batch of readAll(iterator, servingBatch)) {
       for (const [key, value] of batch) {
         if (key[0] === metaPrefix) {
           if (key.equals(appliedIndexKey)) {

@@ -80,11 +80,13 @@ test('writes failed by a leader stopping without a quorum are never answered as 
 
   const present = new Set((await client.children('/w')).names.map((name) => `/w/${name}`));
   const failed = outcomes.filter((o) => o.code !== 'ok');
-  // The scenario did what it is for: writes were caught in the stopping leader. Their member
-  // answered them TIMEOUT (or lost the connection), which the SDK no longer passes on: it
-  // reconnects and resends them under their sequence numbers (decision 26). A write answered
-  // with a code that says it did not take effect is passed on, and checked below.
-  expect(states).toContain('reconnected');
+  // The leader stopped holding uncommitted entries (the wait above). Either the client's member
+  // ended its connection as the leader changed and the SDK resent the writes in flight under their
+  // sequence numbers (decision 26), or the member stayed in touch through a quick election
+  // (decision 40) and every write was answered ok (a member forwards a write again only when it
+  // certainly did not reach the old leader). No unknown outcome reaches the caller either way; a
+  // write answered with a code that says it did not take effect is passed on, and checked below.
+  expect(states.includes('reconnected') || failed.length === 0, `states ${states.join(',')}; failed ${failed.map((o) => o.code).join(',')}`).toBe(true);
   for (const o of outcomes) {
     if (o.code === 'ok') expect(present.has(o.path), `${o.path} was acknowledged`).toBe(true);
     else if (o.retryable) {

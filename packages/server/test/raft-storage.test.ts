@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
@@ -28,6 +28,18 @@ describe('RaftStorage', () => {
     await db.open();
     return RaftStorage.open(db.sublevel<Buffer, Buffer>('raft', { keyEncoding: 'buffer', valueEncoding: 'buffer' }), join(dir, 'snapshots'));
   }
+
+  test('writing a snapshot file leaves another one that is being written alone; a leftover from an earlier process goes at open', async () => {
+    const s = await reopen();
+    // Found by test/power-loss.test.ts under load: a member catching up wrote the leader's snapshot
+    // while taking its own, and the first to finish removed the other's unfinished file.
+    const unfinished = join(dir, 'snapshots', 'snap-0000000000000007-1.bin.tmp');
+    await writeFile(unfinished, 'half a snapshot');
+    await s.writeSnapshotFile({ index: 5, term: 1 }, new Uint8Array([1, 2, 3]));
+    expect(await readdir(join(dir, 'snapshots'))).toEqual(['snap-0000000000000005-1.bin', 'snap-0000000000000007-1.bin.tmp']);
+    await reopen();
+    expect(await readdir(join(dir, 'snapshots'))).toEqual(['snap-0000000000000005-1.bin']);
+  });
 
   test('entries and hard state survive a reopen, byte for byte', async () => {
     const s = await reopen();

@@ -86,6 +86,8 @@ export class RaftStorage {
 
   static async open(db: RaftDatabase, snapshotDir: string): Promise<RaftStorage> {
     await mkdir(snapshotDir, { recursive: true });
+    // A snapshot file still being written when the last process ended: never renamed, never used.
+    for (const f of await readdir(snapshotDir)) if (f.startsWith('snap-') && f.endsWith('.tmp')) await rm(join(snapshotDir, f), { force: true });
     return new RaftStorage(db, snapshotDir);
   }
 
@@ -236,9 +238,13 @@ export class RaftStorage {
     }
   }
 
+  /**
+   * Keeps the newest complete files. A `.tmp` file is left alone: another snapshot (one taken while
+   * one from the leader is written, or the other way round) may be writing it now; leftovers from
+   * an earlier process are removed at open.
+   */
   private async pruneSnapshotFiles(): Promise<void> {
     const files = (await readdir(this.snapshotDir)).filter((f) => f.startsWith('snap-')).sort();
-    for (const f of files.filter((x) => x.endsWith('.tmp'))) await rm(join(this.snapshotDir, f), { force: true });
     const complete = files.filter((x) => x.endsWith('.bin'));
     for (const f of complete.slice(0, Math.max(0, complete.length - snapshotFilesKept))) await rm(join(this.snapshotDir, f), { force: true });
   }

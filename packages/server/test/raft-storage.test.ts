@@ -41,6 +41,22 @@ describe('RaftStorage', () => {
     expect(await readdir(join(dir, 'snapshots'))).toEqual(['snap-0000000000000005-1.bin']);
   });
 
+  test('a snapshot taken while a newer one from the leader was recorded is not recorded over it', async () => {
+    const s = await reopen();
+    await s.load();
+    await s.persist({ hardState: { term: 4, vote: 1, commit: 10 }, entries: [entry(1, 4), entry(2, 4), entry(3, 4)], snapshotMeta: null, sync: true });
+    // Found by test/power-loss.test.ts under load: a follower's own snapshot at 2 finished after
+    // the leader's at 9 was persisted (log deleted, commit 9) but before it was installed; its
+    // metadata overwrote the newer one, and the member could not start again (commit beyond its log).
+    const received = s.persist({ hardState: { term: 4, vote: 1, commit: 9 }, entries: [], snapshotMeta: { index: 9, term: 4, conf: { voters: [1, 2, 3], learners: [] } }, sync: true });
+    expect(await s.saveSnapshotMeta({ index: 2, term: 4, conf: { voters: [1, 2, 3], learners: [] } })).toBe(false);
+    await received;
+    const image = await (await reopen()).load();
+    expect(image.snapshotMeta?.index).toBe(9);
+    expect(image.hardState?.commit).toBe(9);
+    expect(await (await reopen()).saveSnapshotMeta({ index: 12, term: 4, conf: { voters: [1, 2, 3], learners: [] } })).toBe(true);
+  });
+
   test('entries and hard state survive a reopen, byte for byte', async () => {
     const s = await reopen();
     await s.load();

@@ -713,11 +713,12 @@ export class RaftDriver {
     for await (const c of image) chunks.push(c);
     const data = await encodeSnapshotEnvelope(members, removed, chunks);
     await this.o.storage.writeSnapshotFile({ index, term }, data);
-    // A snapshot received from the leader meanwhile supersedes this one.
-    if (this.closed || index <= this.snapshotIndex) return;
+    // A snapshot received from the leader meanwhile supersedes this one. The storage knows as soon
+    // as its persist is written, before the store has installed it (this.snapshotIndex).
+    if (this.closed || index <= this.snapshotIndex || !(await this.o.storage.saveSnapshotMeta({ index, term, conf }))) return;
+    if (this.closed) return;
     this.raw.setSnapshot(index, data);
     this.adoptSnapshotFile({ index, term });
-    await this.o.storage.saveSnapshotMeta({ index, term, conf });
     this.o.crashPoint?.('snapshot-taken');
     this.snapshotIndex = index;
     const compactTo = index - this.o.logTrailingEntries;

@@ -138,16 +138,25 @@ export class RaftStorage {
       this.lastIndex = input.entries[input.entries.length - 1]!.index;
     }
     if (input.hardState !== null) batch.put(HARD_STATE, packr.pack(input.hardState));
-    await batch.write({ sync: input.sync });
+    // Recorded before the write completes, as firstIndex and lastIndex are: LevelDB applies
+    // batches in the order they are written, so a later saveSnapshotMeta must already see it.
     if (input.snapshotMeta !== null) this.snapshotMeta = input.snapshotMeta;
+    await batch.write({ sync: input.sync });
   }
 
-  /** Record a snapshot this node took of its own state machine (its file is already durable). */
-  async saveSnapshotMeta(meta: SnapshotMeta): Promise<void> {
+  /**
+   * Record a snapshot this node took of its own state machine (its file is already durable).
+   * False, and nothing written, if a snapshot at or after `meta.index` is already recorded: one
+   * received from the leader while this one was being taken, whose persist deleted the log this
+   * one would need; recording the older one after it would leave a commit index beyond the log.
+   */
+  async saveSnapshotMeta(meta: SnapshotMeta): Promise<boolean> {
+    if (this.snapshotMeta !== null && this.snapshotMeta.index >= meta.index) return false;
+    this.snapshotMeta = meta;
     const batch = this.db.batch();
     batch.put(SNAPSHOT_META, packr.pack(meta));
     await batch.write({ sync: true });
-    this.snapshotMeta = meta;
+    return true;
   }
 
   /** The newest snapshot this node holds (its file is durable), or null before the first. */

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { waitFor } from '../cluster/process-cluster.js';
 import { nowMs } from './latency.js';
 
 /**
@@ -66,21 +67,12 @@ export async function rssKiB(pid: number | undefined): Promise<number> {
 }
 
 /**
- * Milliseconds from `sinceMs` (`nowMs()`) until `probe` first resolves, trying it again every
- * `everyMs` after each failure; each try bounded by `tryMs`, the whole by `deadlineMs`.
+ * Milliseconds from `sinceMs` (`nowMs()`) until `probe` first resolves: tried every 10 ms, each try
+ * bounded by 2 s, the whole by a minute.
  */
-export async function msUntil(what: string, sinceMs: number, probe: () => Promise<void>, options = { everyMs: 10, tryMs: 2_000, deadlineMs: 60_000 }): Promise<number> {
-  let last: unknown;
-  while (nowMs() - sinceMs < options.deadlineMs) {
-    try {
-      await withDeadline(probe(), options.tryMs, what);
-      return nowMs() - sinceMs;
-    } catch (err) {
-      last = err;
-      await sleep(options.everyMs);
-    }
-  }
-  throw new Error(`${what}: not within ${options.deadlineMs} ms (last: ${String(last)})`);
+export async function msUntil(what: string, sinceMs: number, probe: () => Promise<void>): Promise<number> {
+  await waitFor(what, () => withDeadline(probe(), 2_000, what).then(() => true), 60_000, 10);
+  return nowMs() - sinceMs;
 }
 
 export function sleep(ms: number): Promise<void> {

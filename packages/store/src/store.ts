@@ -235,7 +235,7 @@ export class Store {
   /** sha256 (hex) of the durable image: applied index, sessions and znodes, in key order. */
   async digest(): Promise<string> {
     await this.#settle();
-    const iterator = this.#db.iterator({ ...storeRange, ...buffers, highWaterMarkBytes: servingBatch.readAheadBytes });
+    const iterator = imageIterator(this.#db, servingBatch);
     try {
       let builder: DigestBuilder | undefined;
       for await (const batch of readAll(iterator, servingBatch)) {
@@ -277,7 +277,7 @@ export class Store {
    */
   snapshotStream(): AsyncIterable<Uint8Array> {
     this.#checkUsable();
-    return snapshotChunks(this.#db.iterator({ ...storeRange, ...buffers, highWaterMarkBytes: servingBatch.readAheadBytes }));
+    return snapshotChunks(imageIterator(this.#db, servingBatch));
   }
 
   /**
@@ -378,6 +378,11 @@ export function openStore(options: OpenStoreOptions): Promise<Store> {
   return Store.open(options);
 }
 
+/** An iterator over the whole image, reading ahead as `batch` says (made at once: it sees the image as it is now). */
+function imageIterator(db: StoreDatabase, batch: ReadBatch): StoreIterator {
+  return db.iterator({ ...storeRange, ...buffers, highWaterMarkBytes: batch.readAheadBytes });
+}
+
 /** The iterator's entries a batch at a time: one await per batch, not per entry. */
 async function* readAll(iterator: StoreIterator, size: ReadBatch): AsyncGenerator<readonly [Buffer, Buffer][]> {
   while (true) {
@@ -388,7 +393,7 @@ async function* readAll(iterator: StoreIterator, size: ReadBatch): AsyncGenerato
 }
 
 async function loadTree(db: StoreDatabase): Promise<ZnodeTree | undefined> {
-  const iterator = db.iterator({ ...storeRange, ...buffers, highWaterMarkBytes: openBatch.readAheadBytes });
+  const iterator = imageIterator(db, openBatch);
   let appliedIndex: number | undefined;
   const sessions: SessionRecord[] = [];
   const nodes: [string, Znode][] = [];

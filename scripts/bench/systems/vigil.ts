@@ -77,7 +77,7 @@ export class VigilSystem implements System {
     // One client on the restarted member alone, redialing every few ms until it is up.
     const client = await connect({ endpoints: [`ws://127.0.0.1:${this.nodes.node(id).clientPort}`], sessionTimeoutMs, connectTimeoutMs: 60_000, reconnectBackoff: { baseMs: 5, maxMs: 20 } });
     try {
-      const servingMs = await msUntil('the restarted vigil member to serve', spawnedAt, () => new VigilDriver(client).get('/', 'linearizable'));
+      const servingMs = await msUntil('the restarted vigil member to serve', spawnedAt, async () => void (await client.get('/', { consistency: 'linearizable' })));
       await this.nodes.leader([...this.nodes.nodes.keys()], 30_000);
       return servingMs;
     } finally {

@@ -52,6 +52,9 @@ import { isOneShot, matches, type Registration, type WatchHub, type WatchKind, t
 import { commandOf, storeError, thrownError, writeResult, type WriteRequest } from './wire.js';
 
 /** What a connection needs from its node; built once by the gateway. */
+/** Whether a member is in touch with a leader, and if not, why (for the NO_LEADER message). */
+export type LeaderContact = { readonly ok: true } | { readonly ok: false; readonly why: string };
+
 export interface GatewayServices {
   readonly nodeId: NodeId;
   readonly store: Store;
@@ -65,7 +68,7 @@ export interface GatewayServices {
    * (answer their pings, resume them): a member cut off from the leader cannot report them, and the
    * leader will expire them while their clients believe them alive.
    */
-  leaderContact(): { readonly ok: true } | { readonly ok: false; readonly why: string };
+  leaderContact(): LeaderContact;
   /**
    * Resolves true once `leaderContact()` is ok again, false after `leaderWaitMs` or when the
    * gateway closes: a resume that arrives during an election waits for its end at the door
@@ -259,11 +262,8 @@ export class ClientConnection implements WatchSink {
     try {
       if (hello.session !== undefined) {
         const { id, secret, lastRevision } = hello.session;
-        let contact = this.s.leaderContact();
-        if (!contact.ok && (await this.s.untilLeaderContact())) {
-          if (this.phase === 'closed') return;
-          contact = this.s.leaderContact();
-        }
+        const contact = await this.leaderContactAtTheDoor();
+        if (this.phase === 'closed') return;
         if (!contact.ok) {
           this.fail('NO_LEADER', `${contact.why}: this member cannot resume the session, try another`);
           return;
@@ -341,13 +341,19 @@ export class ClientConnection implements WatchSink {
   }
 
   /**
-   * A member that has not heard its leader lately holds a ping until it does (a lost packet's
-   * retransmission), up to `leaderWaitMs`; it answers NO_LEADER only if the silence lasts, as it
-   * does not vouch for a session it cannot report (decisions 29 and 40).
+   * Whether this member can vouch for a session, after waiting at the door (up to `leaderWaitMs`)
+   * for a leader if it has not heard one lately: an election under way, a lost packet's
+   * retransmission. Resumes and pings ask it; a member that cannot report a session does not
+   * vouch for it (decisions 29, 33 and 40).
    */
+  private async leaderContactAtTheDoor(): Promise<LeaderContact> {
+    const contact = this.s.leaderContact();
+    if (contact.ok || !(await this.s.untilLeaderContact())) return contact;
+    return this.s.leaderContact();
+  }
+
   private async answerPing(slot: Slot, request: Request, bytes: number): Promise<void> {
-    let contact = this.s.leaderContact();
-    if (!contact.ok && (await this.s.untilLeaderContact())) contact = this.s.leaderContact();
+    const contact = await this.leaderContactAtTheDoor();
     const answer = contact.ok ? { result: { op: 'ping' } as const } : { error: wireError('NO_LEADER', `${contact.why}: this member cannot keep the session alive, try another`) };
     this.finish(slot, request, { revision: this.s.store.appliedIndex, ...answer }, bytes);
   }

@@ -15,6 +15,7 @@ import type { NodeConfig } from '../config/node-config.js';
 import { applyAddressChange, bootstrapContext, memberContext, type MemberAddress } from '../consensus/members.js';
 import { decodeSnapshotEnvelope, RaftDriver, type DriverObserver } from '../consensus/raft-driver.js';
 import { ServerError } from '../errors.js';
+import type { LeaderContact } from '../gateway/client-connection.js';
 import { ClientGateway } from '../gateway/client-gateway.js';
 import { LeaderLink } from '../gateway/leader-link.js';
 import { SessionKeeper } from '../gateway/session-keeper.js';
@@ -287,7 +288,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     // sessions (docs/design.md, session liveness); pings and resumes wait at the door. A whole
     // election timeout: the leader is taken for gone and the clients leave (decision 40).
     const vouchTicks = Math.max(2 * config.heartbeatTicks, Math.ceil(config.electionTicks / 2));
-    const contactAfter = (limitTicks: number): { readonly ok: true } | { readonly ok: false; readonly why: string } => {
+    const contactAfter = (limitTicks: number): LeaderContact => {
       const ticks = raw.ticksSinceLeaderContact();
       if (ticks === undefined) return { ok: false, why: 'no leader known' };
       if (ticks > limitTicks) return { ok: false, why: `nothing from ${raw.summary().role === 'leader' ? 'a majority of the members' : 'the leader'} for ${ticks * config.tickMs} ms` };

@@ -11,8 +11,8 @@ import { waitFor, type NodeStatusJson } from '../cluster/process-cluster.js';
  *   form      the three containers turn healthy (the image's HEALTHCHECK on /readyz); a write
  *             through the SDK is read back from every member
  *   chaos     writes go on while the leader's container is killed (docker kill), the new leader's
- *             is paused (docker pause: no quorum), the killed one restarted and the paused one
- *             resumed; then every acknowledged write is on all three members
+ *             is stopped (SIGSTOP: no quorum), the killed one restarted and the stopped one
+ *             continued; then every acknowledged write is on all three members
  *   durable   after `compose down` and `up` on the same volumes: every acknowledged write is there
  *   handover  `docker stop` of the leader while writes go on: it exits 0, the new leader's term
  *             is the old term + 1, and no member went through pre-vote (no election timeout)
@@ -228,16 +228,22 @@ async function chaos(): Promise<void> {
     const rest = ids.filter((id) => id !== killed);
     await writer.progressed(writer.acked.length, 50, 'writes after the leader was killed', 30_000);
     const paused = (await leader(rest)).id;
-    say(`writes resumed; docker pause of the new leader, member ${paused} (no quorum)`);
-    await docker(['pause', get(containers, paused)]);
+    // SIGSTOP rather than `docker pause`: the cgroup freezer behind `docker pause` can fail
+    // ("OCI runtime pause failed: unable to freeze") while a thread is in uninterruptible I/O —
+    // as an fsync-heavy member's often is — and CI saw it do so. SIGSTOP from outside the
+    // container's PID namespace is always delivered to its PID 1 (the server) and stops every
+    // thread, which is what the phase needs: a member that holds its sockets open and answers
+    // nothing.
+    say(`writes resumed; SIGSTOP to the new leader, member ${paused} (no quorum)`);
+    await docker(['kill', '--signal', 'SIGSTOP', get(containers, paused)]);
     await sleep(2_000);
 
     const beforeRestart = writer.acked.length;
     say(`docker start of member ${killed}`);
     await docker(['start', get(containers, killed)]);
     await writer.progressed(beforeRestart, 50, 'writes after the killed member restarted', 45_000);
-    say(`writes resumed; docker unpause of member ${paused}`);
-    await docker(['unpause', get(containers, paused)]);
+    say(`writes resumed; SIGCONT to member ${paused}`);
+    await docker(['kill', '--signal', 'SIGCONT', get(containers, paused)]);
     await writer.progressed(writer.acked.length, 50, 'writes with all three back', 30_000);
   } finally {
     await writer.stop();

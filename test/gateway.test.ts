@@ -133,6 +133,58 @@ describe('ordering', () => {
   });
 });
 
+describe('session order with pipelined writes (decision 42)', () => {
+  test('each read between two pipelined sequenced writes sees the first and not the second, on the leader and on a follower', async () => {
+    const leader = await cluster.leader();
+    for (const id of [leader, await followerId()]) {
+      const { client } = await session(id);
+      const path = `/between-${id}`;
+      client.send({ t: 'req', id: 1, op: 'create', path, data: enc.encode('0'), mode: 'persistent' });
+      expect((await client.response(1)).response).toMatchObject({ ok: true });
+      let reqId = 2;
+      let seq = 1;
+      for (let round = 0; round < 4; round++) {
+        // A window of sets (within sessionWritesInFlightMax), each followed by reads of every kind.
+        const seqFloor = seq;
+        const firstId = reqId;
+        const reads = new Map<number, number>();
+        for (let i = 0; i < 40; i++, seq++) {
+          client.send({ t: 'req', id: reqId++, op: 'set', path, data: enc.encode(String(seq)), seq, seqFloor });
+          const kind = (i + round) % 4;
+          if (kind === 0) client.send({ t: 'req', id: reqId, op: 'get', path, consistency: 'sequential' });
+          if (kind === 1) client.send({ t: 'req', id: reqId, op: 'get', path });
+          if (kind === 2) client.send({ t: 'req', id: reqId, op: 'exists', path });
+          if (kind === 3) client.send({ t: 'req', id: reqId, op: 'exists', path, consistency: 'sequential' });
+          reads.set(reqId++, seq);
+        }
+        const { response: last, before } = await client.response(reqId - 1);
+        const answers = [...before.filter((f): f is Extract<ServerFrame, { t: 'res' }> => f.t === 'res'), last];
+        let sets = 0;
+        let revision = 0;
+        for (const a of answers) {
+          expect(a).toMatchObject({ ok: true });
+          if (!a.ok) continue;
+          // Answers leave in order, at revisions that never go back.
+          expect(a.revision).toBeGreaterThanOrEqual(revision);
+          revision = a.revision;
+          const wrote = reads.get(a.id);
+          if (wrote === undefined) {
+            sets++;
+            continue;
+          }
+          // The set just before this read, and none after it: data and version agree.
+          if (a.op === 'get') expect(new TextDecoder().decode(a.data)).toBe(String(wrote));
+          if (a.op === 'get' || a.op === 'exists') expect(a.stat?.version).toBe(wrote);
+        }
+        expect(sets).toBe(40);
+        // Every request answered once, in the order sent.
+        expect(answers.map((a) => a.id)).toEqual(Array.from({ length: reqId - firstId }, (_, k) => firstId + k));
+      }
+      client.close();
+    }
+  });
+});
+
 describe('bad input', () => {
   test('answers bad requests with typed errors and keeps the connection', async () => {
     const { client } = await session(1);

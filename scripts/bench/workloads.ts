@@ -26,8 +26,8 @@ const watchRoundDeadlineMs = 5_000;
 export const value = new Uint8Array(Buffer.alloc(valueBytes, 'v'));
 export const keyPath = (i: number): string => `/bench/k${i}`;
 
-export type WorkloadName = 'create' | 'set' | 'get-linearizable' | 'get-sequential' | 'mix-90-10';
-export const workloadNames: readonly WorkloadName[] = ['create', 'set', 'get-linearizable', 'get-sequential', 'mix-90-10'];
+export type WorkloadName = 'create' | 'set' | 'get-linearizable' | 'get-sequential' | 'mix-90-10' | 'mix-90-10-linearizable';
+export const workloadNames: readonly WorkloadName[] = ['create', 'set', 'get-linearizable', 'get-sequential', 'mix-90-10', 'mix-90-10-linearizable'];
 
 export interface StepTiming {
   readonly warmupMs: number;
@@ -77,8 +77,12 @@ function operation(workload: WorkloadName, concurrency: number, run: number): Op
       return (d, _seq, random) => d.get(key(random), consistency);
     }
     case 'mix-90-10':
-      // Reads are sequential: the read a ZooKeeper or Vigil client issues by default, and etcd's cheap one.
-      return (d, _seq, random) => (random() < 0.1 ? d.set(key(random), value) : d.get(key(random), 'sequential'));
+    case 'mix-90-10-linearizable': {
+      // Sequential reads are the read a ZooKeeper client issues, and etcd's cheap one; the
+      // linearizable mix reads as get-linearizable does (ZooKeeper: sync + getData).
+      const consistency: ReadConsistency = workload === 'mix-90-10' ? 'sequential' : 'linearizable';
+      return (d, _seq, random) => (random() < 0.1 ? d.set(key(random), value) : d.get(key(random), consistency));
+    }
   }
 }
 

@@ -51,8 +51,17 @@ export interface DriverOptions {
   readonly observer?: DriverObserver;
   /** A persistence failure: the node cannot go on safely. */
   readonly onFatal: (err: unknown) => void;
+  /** The store is about to be replaced by a snapshot image. */
+  readonly onSnapshotInstalling?: () => void;
   /** The store was replaced by a snapshot image: changes up to it have no watch events. */
   readonly onSnapshotInstalled?: (index: number) => void;
+  /**
+   * Asked, before a committed client write with a session sequence number is applied, for
+   * something to run at that point: the store then holds every entry before the write and none
+   * from it on. The gateway answers there the reads that arrived before the write on the same
+   * connection and must not see it (decision 42). Null: nothing; the batch is not split.
+   */
+  readonly pointBeforeWrite?: (sessionId: number, seq: number) => (() => void) | null;
   /** Known-bad switch (testing/known-bad.ts): answer linearizable reads from the local store at once. */
   readonly staleReads?: boolean;
   /** Test-only crash points (testing/crash-points.ts): called where a crash leaves recovery most to do. */
@@ -594,11 +603,27 @@ export class RaftDriver {
     // and a restarted node replays the log from the store's applied index.
     const writes: Promise<void>[] = [];
     const results = new Map<number, Applied>();
-    for (let i = 0; i < storeEntries.length; i += applyEntriesMax) {
-      const { applied, written } = this.o.store.applyNow(storeEntries.slice(i, i + applyEntriesMax));
-      for (const a of applied) results.set(a.index, a);
-      writes.push(written);
+    let from = 0;
+    const applyUpTo = (to: number): void => {
+      for (let i = from; i < to; i += applyEntriesMax) {
+        const { applied, written } = this.o.store.applyNow(storeEntries.slice(i, Math.min(to, i + applyEntriesMax)));
+        for (const a of applied) results.set(a.index, a);
+        writes.push(written);
+      }
+      from = to;
+    };
+    const pointBeforeWrite = this.o.pointBeforeWrite;
+    if (pointBeforeWrite !== undefined) {
+      for (let k = 0; k < storeEntries.length; k++) {
+        const c = (storeEntries[k] as StoreEntry).command;
+        if (!('seq' in c) || c.seq === undefined || c.sessionId === undefined) continue;
+        const point = pointBeforeWrite(c.sessionId, c.seq);
+        if (point === null) continue;
+        applyUpTo(k);
+        point();
+      }
     }
+    applyUpTo(storeEntries.length);
     if (membersChanged) this.o.onMembersChanged(this.o.members);
     for (const e of entries) {
       const pending = this.proposals.get(e.index);
@@ -652,6 +677,7 @@ export class RaftDriver {
   private async installSnapshot(index: number, data: Uint8Array): Promise<void> {
     await this.storeWrites;
     const envelope = decodeSnapshotEnvelope(data);
+    this.o.onSnapshotInstalling?.();
     await this.o.store.restoreSnapshot(envelope.store);
     assert(this.o.store.appliedIndex === index, 'the installed store image is at the snapshot index');
     this.o.members.clear();

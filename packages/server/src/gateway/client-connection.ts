@@ -3,9 +3,14 @@
  *
  * Ordering rules, which together give the session order of docs/design.md:
  * - Responses leave in the order the requests arrived (a FIFO of answer slots).
- * - Writes are proposed in arrival order and pipelined; a read starts only once every earlier
- *   write of the connection is applied on this server, and a write is proposed only once every
- *   earlier read has read. Runs of reads (or of writes) therefore proceed in parallel.
+ * - Writes are proposed in arrival order and pipelined. A read reads only once every earlier
+ *   write of the connection is applied on this server (a linearizable read also once its read
+ *   index is), and before any later write of the connection is applied here: the driver stops
+ *   its apply loop just before such a write (`pointBeforeWrite`) and the reads still waiting
+ *   there read then (decision 42). So a write never waits for the reads before it, and reads and
+ *   writes of one connection overlap. A write without a session sequence number (`close`, or a
+ *   client that sends none) cannot be recognised in the log: it waits, as before decision 42,
+ *   until every earlier read has read, and what follows it waits behind it.
  * - A watch event leaves before any response that reflects it: events are sent as the store
  *   applies them, and a response is only sent after its revision is applied here. A watch's
  *   events wait until the response that announced its id has gone out.
@@ -99,10 +104,20 @@ interface ConnectionWatch extends Registration {
   readonly held: (WatchEvent | { readonly floor: number })[];
 }
 
+/** A request in the connection's order: a write until it is answered, a read until it has read. */
 interface Queued {
   readonly request: Request;
   readonly slot: Slot;
   readonly bytes: number;
+  readonly isRead: boolean;
+  /** A read that must first see a read index applied here: `sync`, and get/exists/children unless sequential. */
+  readonly linearizable: boolean;
+  /** A write's session sequence number; 0 when it has none. */
+  readonly seq: number;
+  /** A write proposed; a linearizable read's read index asked for. */
+  started: boolean;
+  /** A linearizable read whose read index this server has applied. */
+  readIndexApplied: boolean;
 }
 
 type Outcome = { readonly revision: number } & ({ readonly result: OpResult } | { readonly error: WireError });
@@ -120,11 +135,10 @@ export class ClientConnection implements WatchSink {
   private phase: 'awaitingHello' | 'handshaking' | 'open' | 'closed' = 'awaitingHello';
   private readonly handshakeTimer: NodeJS.Timeout;
   private readonly slots: Slot[] = [];
-  private readonly waiting: Queued[] = [];
+  /** Requests in arrival order: writes until answered, reads until they have read. */
+  private readonly queue: Queued[] = [];
   private inFlight = 0;
   private inFlightBytes = 0;
-  private pendingWrites = 0;
-  private pendingReads = 0;
   private readonly watches = new Map<number, ConnectionWatch>();
   private nextWatchId = 1;
   /** Events for announced watches, sent as one frame per run of one watch. */
@@ -334,9 +348,13 @@ export class ClientConnection implements WatchSink {
       case 'unwatch':
         this.finish(slot, request, this.unwatch(request.watchId), bytes);
         return;
-      default:
-        this.waiting.push({ request, slot, bytes });
+      default: {
+        const isRead = readOps.has(request.op);
+        const linearizable = request.op === 'sync' || ((request.op === 'get' || request.op === 'exists' || request.op === 'children') && request.consistency !== 'sequential');
+        const seq = !isRead && 'seq' in request && request.seq !== undefined ? request.seq : 0;
+        this.queue.push({ request, slot, bytes, isRead, linearizable, seq, started: false, readIndexApplied: false });
         this.pump();
+      }
     }
   }
 
@@ -358,20 +376,91 @@ export class ClientConnection implements WatchSink {
     this.finish(slot, request, { revision: this.s.store.appliedIndex, ...answer }, bytes);
   }
 
-  /** Starts every queued request the ordering rules allow. */
+  /**
+   * Starts every queued request the ordering rules allow, and reads every read that may read now:
+   * one with no unanswered write before it (and, if linearizable, its read index applied).
+   */
   private pump(): void {
-    while (this.waiting.length > 0 && this.phase === 'open') {
-      const head = this.waiting[0] as Queued;
-      const isRead = readOps.has(head.request.op);
-      if (isRead ? this.pendingWrites > 0 : this.pendingReads > 0) return;
-      this.waiting.shift();
-      if (isRead) void this.runRead(head);
-      else void this.runWrite(head);
+    let writeBefore = false;
+    let readBefore = false;
+    for (let i = 0; i < this.queue.length && this.phase === 'open'; ) {
+      const q = this.queue[i] as Queued;
+      if (q.isRead) {
+        if (q.linearizable && !q.started) {
+          q.started = true;
+          void this.untilReadIndex(q);
+        }
+        if (!writeBefore && (!q.linearizable || q.readIndexApplied)) {
+          this.readNow(q); // leaves the queue
+          continue;
+        }
+        readBefore = true;
+      } else {
+        if (!q.started) {
+          // Unrecognisable in the log, it cannot stop the apply loop for the reads before it.
+          if (readBefore && q.seq === 0) return;
+          q.started = true;
+          void this.runWrite(q);
+        }
+        writeBefore = true;
+      }
+      i++;
     }
   }
 
+  /**
+   * The driver is about to apply this session's write `seq` (decision 42): what to run first, so
+   * that the reads queued before that write read a store without it. Every write before those
+   * reads is applied by then (a session's writes enter the log in the order they were proposed),
+   * and the write itself, proposed after they arrived, stands in for a read index: every entry
+   * committed before they arrived lies below it, and the state just before it was current at a
+   * moment between their arrival and their answer. Null when no read waits before it.
+   */
+  pointBeforeWrite(seq: number): (() => void) | null {
+    if (this.phase !== 'open') return null;
+    const at = this.queue.findIndex((q) => !q.isRead && q.started && q.seq === seq);
+    if (at < 0) return null;
+    const reads = this.queue.slice(0, at).filter((q) => q.isRead);
+    if (reads.length === 0) return null;
+    return () => {
+      for (const q of reads) if (this.phase === 'open' && this.queue.includes(q)) this.readNow(q);
+    };
+  }
+
+  private async untilReadIndex(q: Queued): Promise<void> {
+    try {
+      await withDeadline(this.s.requestTimeoutMs, (signal) => this.s.linearizableRead(signal));
+      q.readIndexApplied = true;
+    } catch (err) {
+      // Unless a later write's point has already read it.
+      if (this.take(q)) this.finish(q.slot, q.request, { revision: this.s.store.appliedIndex, error: thrownError(err) }, q.bytes);
+    }
+    this.pump();
+  }
+
+  /** Reads `q` now and answers it; it leaves the queue. */
+  private readNow(q: Queued): void {
+    this.take(q);
+    let outcome: Outcome;
+    try {
+      outcome = this.read(q.request, q.slot);
+    } catch (err) {
+      // Also inside the driver's apply loop (pointBeforeWrite): nothing may escape into it.
+      this.log.error({ err, op: q.request.op }, 'a read failed');
+      outcome = { revision: this.s.store.appliedIndex, error: thrownError(err) };
+    }
+    this.finish(q.slot, q.request, outcome, q.bytes);
+  }
+
+  /** Removes `q` from the queue; whether it was there. */
+  private take(q: Queued): boolean {
+    const i = this.queue.indexOf(q);
+    if (i < 0) return false;
+    this.queue.splice(i, 1);
+    return true;
+  }
+
   private async runWrite(q: Queued): Promise<void> {
-    this.pendingWrites++;
     const request = q.request as WriteRequest | Extract<Request, { op: 'close' }>;
     let outcome: Outcome;
     try {
@@ -391,25 +480,9 @@ export class ClientConnection implements WatchSink {
       outcome = { revision: this.s.store.appliedIndex, error: thrownError(err) };
       if (request.op === 'close') this.closingSession = false;
     }
-    this.pendingWrites--;
+    this.take(q);
     this.finish(q.slot, request, outcome, q.bytes);
     if (request.op === 'close' && 'result' in outcome) this.close(closeCodeNormal, 'session closed');
-    this.pump();
-  }
-
-  private async runRead(q: Queued): Promise<void> {
-    this.pendingReads++;
-    const request = q.request;
-    let outcome: Outcome;
-    try {
-      const linearizable = request.op === 'sync' || ((request.op === 'get' || request.op === 'exists' || request.op === 'children') && request.consistency !== 'sequential');
-      if (linearizable) await withDeadline(this.s.requestTimeoutMs, (signal) => this.s.linearizableRead(signal));
-      outcome = this.phase === 'open' ? this.read(request, q.slot) : { revision: 0, error: wireError('CONNECTION_LOSS', 'closed') };
-    } catch (err) {
-      outcome = { revision: this.s.store.appliedIndex, error: thrownError(err) };
-    }
-    this.pendingReads--;
-    this.finish(q.slot, request, outcome, q.bytes);
     this.pump();
   }
 
@@ -578,7 +651,7 @@ export class ClientConnection implements WatchSink {
     clearTimeout(this.handshakeTimer);
     for (const w of this.watches.values()) this.s.watches.remove(w);
     this.watches.clear();
-    this.waiting.length = 0;
+    this.queue.length = 0;
     this.outgoing = [];
     if (wasOpen) this.s.detach(this.sessionId, this);
   }

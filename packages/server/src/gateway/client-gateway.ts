@@ -84,6 +84,19 @@ export class ClientGateway {
     }
   }
 
+  /** The driver is about to apply a session's write: what to run first (ClientConnection.pointBeforeWrite). */
+  pointBeforeWrite(sessionId: number, seq: number): (() => void) | null {
+    return this.bySession.get(sessionId)?.pointBeforeWrite(seq) ?? null;
+  }
+
+  /**
+   * The store is about to jump to a snapshot, which may hold writes that reads queued before them
+   * must not see: those reads cannot be placed, so their connections end first (and again below).
+   */
+  onSnapshotInstalling(): void {
+    this.dropAll('UNAVAILABLE', 'this server is installing a snapshot; reconnect and resume');
+  }
+
   /** The store jumped to a snapshot: events before it are unknown, so watchers must resume. */
   onSnapshotInstalled(): void {
     this.dropAll('UNAVAILABLE', 'this server installed a snapshot; reconnect and resume');

@@ -250,6 +250,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
           inbox.link?.leaderChanged(leader);
         },
       },
+      pointBeforeWrite: (sessionId, seq) => inbox.gateway?.pointBeforeWrite(sessionId, seq) ?? null,
+      onSnapshotInstalling: () => inbox.gateway?.onSnapshotInstalling(),
       onSnapshotInstalled: () => inbox.gateway?.onSnapshotInstalled(),
       onFatal: (err) => {
         fatal = true;

@@ -51,6 +51,11 @@ export class VigilSystem implements System {
     return this.cluster;
   }
 
+  /** The member processes, for what only Vigil has (its admin API, its data directories). */
+  members(): ProcessCluster {
+    return this.nodes;
+  }
+
   endpoints(options: ConnectOptions): string[] {
     const ports = [...this.nodes.nodes.values()].map((n) => n.clientPort);
     return ports.map((_, i) => `ws://127.0.0.1:${ports[(options.preferredMember + i) % ports.length]!}`);

@@ -1,0 +1,200 @@
+/**
+ * `npm run bench:scale`: Vigil as its tree grows. One three-member cluster (real processes on
+ * loopback, fsync on) grows to each size in turn — by default 10,000, 100,000 and 1,000,000 znodes
+ * of 100 bytes, 1,000 children to a parent — while `--sessions` SDK sessions stay open and hold
+ * `--watches` persistent watches between them. At each size it measures:
+ *
+ *   - write and read throughput and p99: `set` and linearizable `get` on 1,000 keys, 128 in flight
+ *     over 8 connections, as `npm run bench:cluster` measures them;
+ *   - RSS of each member, and what the tree adds per znode (RSS over the empty cluster's, with the
+ *     sessions and watches already open, divided by the znodes);
+ *   - a snapshot the leader takes on request (`POST /admin/snapshot`): how long, and the file's size;
+ *   - leader failover (kill -9 of the leader → the next acknowledged write) and restart to serving
+ *     (the killed member respawned → it answers a linearizable read through its own endpoint).
+ *
+ *   npm run bench:scale -- [--sizes 10000,100000,1000000] [--sessions 10000] [--watches 100000]
+ *                          [--seconds 5] [--failovers 3]
+ *
+ * Writes a Markdown table to stdout and every figure to bench-results/<timestamp>-scale.json.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { connect, type VigilClient } from '@vigil/client';
+import { BenchRoot, describeMachine, logTo, machineLine, writeResults } from './harness.js';
+import { median, nowMs } from './latency.js';
+import { VigilSystem } from './systems/vigil.js';
+import type { Driver } from './system.js';
+import { connectionsMax, failover, prepare, runStep, type StepResult, value } from './workloads.js';
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '10000,100000,1000000' },
+    sessions: { type: 'string', default: '10000' },
+    watches: { type: 'string', default: '100000' },
+    seconds: { type: 'string', default: '5' },
+    failovers: { type: 'string', default: '3' },
+  },
+});
+const sizes = values.sizes.split(',').map(Number);
+const sessionCount = Number(values.sessions);
+const watchCount = Number(values.watches);
+const measureMs = Number(values.seconds) * 1000;
+const failoverRuns = Number(values.failovers);
+for (const [name, n] of [['sizes', Math.min(...sizes)], ['sessions', sessionCount], ['watches', watchCount], ['seconds', measureMs], ['failovers', failoverRuns]] as const) {
+  if (!Number.isFinite(n) || n < 0) throw new Error(`bad --${name}`);
+}
+if (sizes.some((n, i) => !Number.isInteger(n) || n < 1 || (i > 0 && n <= sizes[i - 1]!))) throw new Error(`--sizes must be increasing positive integers, not ${values.sizes}`);
+
+const childrenPerParent = 1000;
+/** Creates in flight while the tree grows, over `connectionsMax` connections. */
+const growInFlight = 512;
+const stepConcurrency = 128;
+/** Sessions opened at once. */
+const openInFlight = 100;
+const sessionTimeoutMs = 30_000;
+const log = logTo('scale');
+
+const znodePath = (i: number): string => `/scale/p${i % childrenPerParent}/n${i}`;
+
+interface SizeReport {
+  znodes: number;
+  growSeconds: number;
+  createsPerSecond: number;
+  set: StepResult;
+  getLinearizable: StepResult;
+  rssKiB: number[];
+  bytesPerZnode: number;
+  snapshot: { ms: number; bytes: number; index: number };
+  failover?: { medianMs: number; allMs: number[]; restartMedianMs: number; restartAllMs: number[] };
+  failed?: string;
+}
+
+/** Creates znodes `from`..`to − 1`, `growInFlight` at a time; returns creates per second. */
+async function grow(drivers: readonly Driver[], from: number, to: number): Promise<number> {
+  const started = nowMs();
+  let next = from;
+  let lastLog = started;
+  await Promise.all(Array.from({ length: growInFlight }, async (_, worker) => {
+    const driver = drivers[worker % drivers.length]!;
+    for (let i = next++; i < to; i = next++) {
+      await driver.create(znodePath(i), value);
+      if (worker === 0 && nowMs() - lastLog > 10_000) {
+        lastLog = nowMs();
+        log(`  ${i.toLocaleString('en')} znodes`);
+      }
+    }
+  }));
+  return (to - from) / ((nowMs() - started) / 1000);
+}
+
+/** Opens the sessions, and the watches spread evenly over them; resolves once every watch is armed. */
+async function openSessions(endpoints: readonly string[]): Promise<VigilClient[]> {
+  const clients: VigilClient[] = [];
+  for (let i = 0; i < sessionCount; i += openInFlight) {
+    const batch = await Promise.all(Array.from({ length: Math.min(openInFlight, sessionCount - i) }, async (_, k) => {
+      const first = (i + k) % endpoints.length;
+      const client = await connect({ endpoints: endpoints.map((_, j) => endpoints[(first + j) % endpoints.length]!), sessionTimeoutMs });
+      const own = Array.from({ length: Math.max(0, Math.ceil((watchCount - (i + k)) / sessionCount)) }, (_, w) => (i + k) + w * sessionCount);
+      for (const z of own) client.watch(znodePath(z), {}, () => undefined);
+      // Answered after the watches' own requests on this connection: they are armed.
+      if (own.length > 0) await client.sync();
+      return client;
+    }));
+    clients.push(...batch);
+  }
+  return clients;
+}
+
+async function snapshot(system: VigilSystem): Promise<{ ms: number; bytes: number; index: number }> {
+  const cluster = system.members();
+  const leader = cluster.node(await cluster.leader());
+  const started = nowMs();
+  const response = await fetch(`http://127.0.0.1:${leader.clientPort}/admin/snapshot`, { method: 'POST' });
+  if (!response.ok) throw new Error(`POST /admin/snapshot: ${response.status} ${await response.text()}`);
+  const { index } = (await response.json()) as { index: number };
+  const ms = nowMs() - started;
+  const dir = join(leader.dataDir, 'snapshots');
+  let bytes = 0;
+  let newest = 0;
+  for (const name of await readdir(dir)) {
+    if (name.endsWith('.tmp')) continue;
+    const s = await stat(join(dir, name));
+    if (s.mtimeMs > newest) {
+      newest = s.mtimeMs;
+      bytes = s.size;
+    }
+  }
+  return { ms, bytes, index };
+}
+
+const startedAt = new Date().toISOString();
+const root = await BenchRoot.create();
+const system = new VigilSystem();
+root.track(system);
+const reports: SizeReport[] = [];
+let sessions: VigilClient[] = [];
+const drivers: Driver[] = [];
+let exitCode = 0;
+let emptyRssKiB: number[] = [];
+try {
+  log(`starting three members under ${root.path}`);
+  await system.start(join(root.path, 'vigil'));
+  for (let i = 0; i < connectionsMax; i++) drivers.push(await system.connect({ preferredMember: i % 3 }));
+  await prepare(drivers[0]!, []);
+  await drivers[0]!.create('/scale', new Uint8Array(0));
+  for (let p = 0; p < childrenPerParent; p += 100) await Promise.all(Array.from({ length: 100 }, (_, k) => drivers[k % drivers.length]!.create(`/scale/p${p + k}`, new Uint8Array(0))));
+  const opened = nowMs();
+  sessions = await openSessions(system.endpoints({ preferredMember: 0 }));
+  log(`${sessions.length.toLocaleString('en')} sessions with ${watchCount.toLocaleString('en')} watches open in ${((nowMs() - opened) / 1000).toFixed(1)} s`);
+  emptyRssKiB = await system.rssKiB();
+
+  let have = 0;
+  for (const size of sizes) {
+    log(`growing the tree to ${size.toLocaleString('en')} znodes`);
+    const growStarted = nowMs();
+    const createsPerSecond = await grow(drivers, have, size);
+    const growSeconds = (nowMs() - growStarted) / 1000;
+    have = size;
+    const rssKiB = await system.rssKiB();
+    const bytesPerZnode = (median(rssKiB) - median(emptyRssKiB)) * 1024 / size;
+    const timing = { warmupMs: 1000, measureMs };
+    const set = await runStep({ drivers, workload: 'set', concurrency: stepConcurrency, run: 0, timing });
+    const getLinearizable = await runStep({ drivers, workload: 'get-linearizable', concurrency: stepConcurrency, run: 0, timing });
+    const snap = await snapshot(system);
+    const report: SizeReport = { znodes: size, growSeconds, createsPerSecond, set, getLinearizable, rssKiB, bytesPerZnode, snapshot: snap };
+    log(`${size.toLocaleString('en')} znodes: grew at ${createsPerSecond.toFixed(0)} creates/s; set ${set.opsPerSecond.toFixed(0)}/s p99 ${set.latency.p99Ms.toFixed(1)} ms; get ${getLinearizable.opsPerSecond.toFixed(0)}/s p99 ${getLinearizable.latency.p99Ms.toFixed(1)} ms; RSS ${rssKiB.map((k) => (k / 1024).toFixed(0)).join('/')} MiB (${bytesPerZnode.toFixed(0)} B/znode); snapshot ${snap.ms.toFixed(0)} ms, ${(snap.bytes / 2 ** 20).toFixed(1)} MiB`);
+    if (failoverRuns > 0) {
+      try {
+        const f = await failover(system, failoverRuns);
+        report.failover = { medianMs: f.medianMs, allMs: f.allMs, restartMedianMs: f.restart.medianMs, restartAllMs: f.restart.allMs };
+        log(`  failover median ${f.medianMs.toFixed(0)} ms of [${f.allMs.map((v) => v.toFixed(0)).join(', ')}]; restart to serving median ${f.restart.medianMs.toFixed(0)} ms of [${f.restart.allMs.map((v) => v.toFixed(0)).join(', ')}]`);
+      } catch (err) {
+        report.failed = `failover: ${String(err)}`;
+        exitCode = 1;
+        console.error(report.failed);
+      }
+    }
+    reports.push(report);
+  }
+} catch (err) {
+  console.error('bench:scale failed:', err);
+  exitCode = 1;
+} finally {
+  await Promise.all([...drivers, ...sessions.map((c) => ({ close: () => c.close() }))].map((d) => d.close().catch(() => undefined)));
+}
+
+const machine = await describeMachine(root.path);
+const mib = (kib: number): string => (kib / 1024).toFixed(0);
+console.log(`\n## Vigil at scale (${new Date().toISOString()})\n`);
+console.log(machineLine(machine));
+console.log(`${sessionCount.toLocaleString('en')} sessions and ${watchCount.toLocaleString('en')} persistent watches open throughout; 100-byte znodes, ${childrenPerParent} to a parent. set and linearizable get: ${stepConcurrency} in flight over ${connectionsMax} connections, 1 s warm-up + ${measureMs / 1000} s measured, on 1,000 keys. Empty cluster with the sessions open: RSS ${emptyRssKiB.map(mib).join(' / ')} MiB.\n`);
+console.log('| znodes | grow creates/s | set ops/s | set p99 ms | get-lin ops/s | get-lin p99 ms | RSS per member MiB | bytes per znode | snapshot ms | snapshot MiB | failover median ms | restart to serving median ms |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+for (const r of reports) {
+  console.log(`| ${r.znodes.toLocaleString('en')} | ${r.createsPerSecond.toFixed(0)} | ${r.set.opsPerSecond.toFixed(0)} | ${r.set.latency.p99Ms.toFixed(1)} | ${r.getLinearizable.opsPerSecond.toFixed(0)} | ${r.getLinearizable.latency.p99Ms.toFixed(1)} | ${r.rssKiB.map(mib).join(' / ')} | ${r.bytesPerZnode.toFixed(0)} | ${r.snapshot.ms.toFixed(0)} | ${(r.snapshot.bytes / 2 ** 20).toFixed(1)} | ${r.failover?.medianMs.toFixed(0) ?? '—'} | ${r.failover?.restartMedianMs.toFixed(0) ?? '—'} |`);
+}
+const file = await writeResults('-scale', { bench: 'scale', startedAt, finishedAt: new Date().toISOString(), machine, settings: { sizes, sessions: sessionCount, watches: watchCount, measureMs, failoverRuns, stepConcurrency, childrenPerParent }, emptyRssKiB, sizes: reports });
+console.log(`\nraw figures: ${file}`);
+await root.cleanUp();
+process.exit(exitCode);

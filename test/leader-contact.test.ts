@@ -101,3 +101,28 @@ test('a silence shorter than an election timeout only holds a ping, which is ans
     await slow.close();
   }
 });
+
+test('the leader killed: the surviving members keep their clients connected through the election, and writes sent meanwhile are answered (decision 43)', async () => {
+  const own = await TestCluster.start();
+  try {
+    const leader = await own.leader();
+    const survivors = [1, 2, 3].filter((id) => id !== leader);
+    const clients = await Promise.all(survivors.map(async (id) => (await RawClient.session(own.node(id).clientPort)).client));
+    for (const [i, c] of clients.entries()) {
+      c.send({ t: 'req', id: 1, op: 'create', path: `/through-${i}`, data: new Uint8Array(0), mode: 'persistent', seq: 1, seqFloor: 1 });
+      expect((await c.response(1)).response).toMatchObject({ ok: true });
+    }
+    await own.kill(leader);
+    // Only a new leader can answer these: each member holds them through the election.
+    for (const [i, c] of clients.entries()) c.send({ t: 'req', id: 2, op: 'set', path: `/through-${i}`, data: new Uint8Array([1]), seq: 2, seqFloor: 2 });
+    for (const c of clients) {
+      const { response, before } = await c.response(2);
+      expect(response).toMatchObject({ ok: true, op: 'set', stat: { version: 1 } });
+      expect(before).toEqual([]);
+      expect(c.closed).toBeNull();
+    }
+    expect(survivors).toContain(await own.leader(survivors));
+  } finally {
+    await own.close();
+  }
+});

@@ -148,10 +148,17 @@ describe('crash points inside recovery, each restart a power cut', () => {
     const { victim, others } = await follower();
     await cluster.kill(victim);
     cluster.spawn(victim, { env: { [crashAtEnv]: 'snapshot-taken' } });
-    const crashed = crashesAt(victim, 'snapshot-taken');
-    await createChildren(await client(others), '/cp-taken', 300);
+    let crashSeen = false;
+    const crashed = crashesAt(victim, 'snapshot-taken').finally(() => (crashSeen = true));
+    // Writes go on until the victim has taken a snapshot of its own: a victim that starts behind
+    // the others' compaction catches up by their snapshots first, and only then counts entries
+    // towards its own (a fixed number of writes was sometimes all spent before that).
+    const c = await client(others);
+    await c.create('/cp-taken');
+    let count = 0;
+    while (!crashSeen && count < 5_000) await c.create(`/cp-taken/c${count++}`);
     await crashed;
-    await recovers(victim, '/cp-taken', 300);
+    await recovers(victim, '/cp-taken', count);
   }, 120_000);
 
   test('committed entries durable in the log, the store behind them', async () => {

@@ -15,7 +15,7 @@ function keeper(options: { leader?: () => boolean } = {}) {
   const here: Command[] = [];
   const k = new SessionKeeper({
     // Only the fields the keeper reads.
-    store: { sessionRecords: () => [session].values(), session: (id: number) => (id === 7 ? session : undefined) } as unknown as ConstructorParameters<typeof SessionKeeper>[0]['store'],
+    store: { sessionRecords: () => [session].values(), session: (id: number) => (id === 7 ? session : undefined), hasSession: (id: number) => id === 7 } as unknown as ConstructorParameters<typeof SessionKeeper>[0]['store'],
     propose: (command) => {
       forwarded.push(command);
       return new Promise(() => undefined);

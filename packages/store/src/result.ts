@@ -13,7 +13,7 @@ export type CommandValue =
   | { readonly type: 'multi'; readonly results: readonly OpResult[] }
   | { readonly type: 'sessionOpen' }
   | { readonly type: 'sessionHeartbeat'; readonly touched: number }
-  | { readonly type: 'sessionClose' | 'sessionExpire'; readonly deleted: readonly string[] }
+  | { readonly type: 'sessionClose' | 'sessionExpire'; readonly sessionId: number; readonly deleted: readonly string[] }
   | { readonly type: 'sweep'; readonly deleted: readonly string[] }
   | { readonly type: 'noop' };
 

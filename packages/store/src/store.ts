@@ -216,6 +216,11 @@ export class Store {
     return this.#tree.sessionRecords();
   }
 
+  /** Whether the session is open: a map lookup, unlike `session()`, which copies its ephemerals. */
+  hasSession(sessionId: number): boolean {
+    return this.#tree.hasSession(sessionId);
+  }
+
   session(sessionId: number): SessionInfo | undefined {
     return this.#tree.session(sessionId);
   }

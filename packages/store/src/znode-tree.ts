@@ -291,6 +291,10 @@ export class ZnodeTree {
       .map((s) => ({ ...s, ephemerals: [...(this.#ephemerals.get(s.sessionId) ?? [])].sort(compareCodePoints) }));
   }
 
+  hasSession(sessionId: number): boolean {
+    return this.#sessions.has(sessionId);
+  }
+
   session(sessionId: number): SessionInfo | undefined {
     const s = this.#sessions.get(sessionId);
     if (s === undefined) return undefined;
@@ -370,7 +374,7 @@ export class ZnodeTree {
         // The session goes in the same entry as its ephemerals, so no replica ever sees one without the other.
         this.#sessions.delete(command.sessionId);
         this.#dirtySessions.set(command.sessionId, null);
-        return { ok: true, value: { type: command.type, deleted } };
+        return { ok: true, value: { type: command.type, sessionId: command.sessionId, deleted } };
       }
       case 'sweep': {
         const deleted: string[] = [];

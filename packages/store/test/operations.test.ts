@@ -253,7 +253,7 @@ describe('sessions', () => {
     await run({ ...create('/locks/b', { mode: 'ephemeral' }), sessionId: 2 });
     expect(store.session(1)?.ephemerals).toEqual(['/locks/a', '/locks/n-0000000001']);
     const expired = await run({ type: 'sessionExpire', sessionId: 1 });
-    expect(expired.result).toEqual({ ok: true, value: { type: 'sessionExpire', deleted: ['/locks/a', '/locks/n-0000000001'] } });
+    expect(expired.result).toEqual({ ok: true, value: { type: 'sessionExpire', sessionId: 1, deleted: ['/locks/a', '/locks/n-0000000001'] } });
     expect(expired.events.filter((e) => e.kind === 'deleted').map((e) => e.path)).toEqual(['/locks/a', '/locks/n-0000000001']);
     expect(store.session(1)).toBeUndefined();
     expect(errorCode(await run({ type: 'sessionExpire', sessionId: 1 }))).toBe('SESSION_EXPIRED');

@@ -123,7 +123,7 @@ export class ReferenceModel {
         const mine = [...this.nodes].filter(([, n]) => n.kind === 'ephemeral' && n.ephemeralOwner === c.sessionId).map(([p]) => p).sort(byCodePoint);
         for (const p of mine) this.remove(p);
         this.sessions.delete(c.sessionId);
-        return { type: c.type, deleted: mine };
+        return { type: c.type, sessionId: c.sessionId, deleted: mine };
       }
       case 'sweep': {
         const deleted: string[] = [];

@@ -74,13 +74,13 @@ export class ClientGateway {
 
   /**
    * Entries just applied in the store's memory (the store calls this before any read can see
-   * them): fire watches, then end the connections of sessions that ended.
+   * them): fire watches, then end the connection of a session that ended.
    */
   onApplied(applied: readonly Applied[]): void {
     for (const a of applied) {
       if (a.events.length > 0) this.watches.dispatch(a.events);
       const value = a.result.ok ? a.result.value : null;
-      if (value?.type === 'sessionExpire' || value?.type === 'sessionClose') this.endSessionsWithout();
+      if (value?.type === 'sessionExpire' || value?.type === 'sessionClose') this.bySession.get(value.sessionId)?.sessionEnded();
     }
   }
 
@@ -100,11 +100,6 @@ export class ClientGateway {
   /** The store jumped to a snapshot: events before it are unknown, so watchers must resume. */
   onSnapshotInstalled(): void {
     this.dropAll('UNAVAILABLE', 'this server installed a snapshot; reconnect and resume');
-  }
-
-  private endSessionsWithout(): void {
-    const store = this.services.store;
-    for (const [sessionId, connection] of this.bySession) if (store.session(sessionId) === undefined) connection.sessionEnded();
   }
 
   /** Ends every client connection (clients resume their sessions elsewhere). */

@@ -23,7 +23,7 @@ import type { Logger } from '../node/logger.js';
 import type { Proposed } from './leader-link.js';
 
 export interface SessionKeeperOptions {
-  readonly store: Pick<Store, 'sessionRecords' | 'session'>;
+  readonly store: Pick<Store, 'sessionRecords' | 'session' | 'hasSession'>;
   /** Propose through the leader (forwarding as needed). */
   readonly propose: (command: Command, signal: AbortSignal) => Promise<Proposed>;
   /** Propose on this member only: fails unless it is the leader, and is dropped if it stops being one. */
@@ -159,6 +159,6 @@ export class SessionKeeper {
   /** Forget sightings of sessions that are gone. */
   private pruneHeard(now: number): void {
     if (this.heardAt.size < 1024) return;
-    for (const [id, at] of this.heardAt) if (this.o.store.session(id) === undefined && now - at > 60_000) this.heardAt.delete(id);
+    for (const [id, at] of this.heardAt) if (!this.o.store.hasSession(id) && now - at > 60_000) this.heardAt.delete(id);
   }
 }

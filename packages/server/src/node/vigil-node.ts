@@ -18,6 +18,7 @@ import { ServerError } from '../errors.js';
 import type { LeaderContact } from '../gateway/client-connection.js';
 import { ClientGateway } from '../gateway/client-gateway.js';
 import { LeaderLink } from '../gateway/leader-link.js';
+import { LeaderLossWatch } from '../gateway/leader-loss.js';
 import { SessionKeeper } from '../gateway/session-keeper.js';
 import { registerZnodeRoutes } from '../http-api/znode-routes.js';
 import { DATABASE_DIR, prepareDataDir, SNAPSHOT_DIR } from '../storage/data-dir.js';
@@ -322,16 +323,20 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     parts.link = link;
 
     // Once this member takes its leader for gone (an election timeout of silence, as its own
-    // election timer does, or a new term without a leader yet), its clients are told (their
-    // connections end with NO_LEADER) and resume on another member, rather than at their next
-    // ping, up to a third of a session timeout later: what ZooKeeper's servers do when they lose
-    // their quorum. A shorter silence (a lost packet's retransmission) only holds pings and resumes.
-    // Pings and resumes held at the door go ahead at the first tick that finds contact.
-    let inTouch = false;
+    // election timer does), its clients are told (their connections end with NO_LEADER) and
+    // resume on another member, rather than at their next ping, up to a third of a session timeout
+    // later: what ZooKeeper's servers do when they lose their quorum. A shorter silence (a lost
+    // packet's retransmission) only holds pings and resumes, and so does an election this member
+    // takes part in, for up to another election timeout (LeaderLossWatch, decision 43). Pings and
+    // resumes held at the door go ahead at the first tick that finds contact.
+    const leaderLoss = new LeaderLossWatch(config.electionTicks);
     const contactWatch = setInterval(() => {
-      const touch = contactAfter(config.electionTicks);
-      if (inTouch && !touch.ok) gateway.leaderContactLost(touch.why);
-      inTouch = touch.ok;
+      const loss = leaderLoss.tick(raw.ticksSinceLeaderContact());
+      if (loss === 'leaderless') gateway.leaderContactLost(`no leader for ${leaderLoss.ticksWithoutLeader * config.tickMs} ms`);
+      if (loss === 'silent') {
+        const touch = contactAfter(config.electionTicks);
+        gateway.leaderContactLost(touch.ok ? 'silence' : touch.why);
+      }
       if (leaderContact().ok) gateway.leaderContactRegained();
     }, config.tickMs);
     parts.timers.push(contactWatch);

@@ -1,0 +1,39 @@
+import { describe, expect, test } from 'vitest';
+import { LeaderLossWatch } from '../src/gateway/leader-loss.js';
+
+/** Feeds one age per tick; returns what each tick said. */
+function run(watch: LeaderLossWatch, ages: readonly (number | undefined)[]): (string | null)[] {
+  return ages.map((age) => watch.tick(age));
+}
+
+describe('LeaderLossWatch: when a member ends its client connections (decisions 40 and 43)', () => {
+  test('silence: once, on the first tick past a whole election timeout', () => {
+    const said = run(new LeaderLossWatch(10), [0, 1, 5, 10, 11, 12, 13]);
+    expect(said).toEqual([null, null, null, null, 'silent', null, null]);
+  });
+
+  test('an election in a new term: held for another election timeout, so a quick election ends no connection', () => {
+    // The leader dies: its last word ages for 3 ticks, then the member stands in a new term (no
+    // leader known) and hears the new leader 8 ticks later.
+    const quick = run(new LeaderLossWatch(10), [0, 1, 2, 3, ...Array<undefined>(8).fill(undefined), 0, 1]);
+    expect(quick.every((s) => s === null)).toBe(true);
+  });
+
+  test('no leader for longer than an election timeout: the connections end, once', () => {
+    const said = run(new LeaderLossWatch(10), [0, ...Array<undefined>(14).fill(undefined)]);
+    expect(said.filter((s) => s !== null)).toEqual(['leaderless']);
+    expect(said.indexOf('leaderless')).toBe(11);
+  });
+
+  test('in touch again, the watch arms again', () => {
+    const watch = new LeaderLossWatch(2);
+    expect(run(watch, [0, 3, 4])).toEqual([null, 'silent', null]);
+    expect(run(watch, [0, 1, 3])).toEqual([null, null, 'silent']);
+    expect(watch.ticksWithoutLeader).toBe(0);
+  });
+
+  test('a member that starts with no leader ends nothing it does not have, and fires only after being in touch', () => {
+    const watch = new LeaderLossWatch(2);
+    expect(run(watch, [undefined, undefined, undefined, undefined])).toEqual([null, null, null, null]);
+  });
+});

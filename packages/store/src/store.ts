@@ -230,9 +230,12 @@ export class Store {
     return this.#tree.sweepCandidates(nowMs);
   }
 
-  /** Watch events after `revision`, or `{ compacted: true, floor }` if some are no longer held. */
-  eventsSince(revision: number): EventsSince {
-    return this.#history.since(revision);
+  /**
+   * Watch events after `revision` — only those whose path is `path`, if given — or
+   * `{ compacted: true, floor }` if some are no longer held.
+   */
+  eventsSince(revision: number, path?: string): EventsSince {
+    return this.#history.since(revision, path);
   }
 
   // ---- digests ----

@@ -26,6 +26,12 @@ const watchEventOverheadBytes = 64;
 export class WatchHistory {
   readonly #ring: (WatchEvent | undefined)[];
   readonly #bytesMax: number;
+  /**
+   * The same events by path, oldest first (from `head`): a watch on one path replays from here
+   * without walking the whole ring (a member taking over thousands of resumed sessions replays
+   * one watch at a time).
+   */
+  readonly #byPath = new Map<string, { events: WatchEvent[]; head: number }>();
   #start = 0;
   #size = 0;
   #bytes = 0;
@@ -58,6 +64,9 @@ export class WatchHistory {
       this.#ring[(this.#start + this.#size) % capacity] = event;
       this.#size++;
       this.#bytes += bytes;
+      const onPath = this.#byPath.get(event.path);
+      if (onPath === undefined) this.#byPath.set(event.path, { events: [event], head: 0 });
+      else onPath.events.push(event);
     }
   }
 
@@ -68,20 +77,44 @@ export class WatchHistory {
     this.#size--;
     this.#bytes -= watchEventBytes(evicted);
     if (evicted.revision > this.#floor) this.#floor = evicted.revision;
+    // The oldest event of the ring is the oldest of its path.
+    const onPath = this.#byPath.get(evicted.path) as { events: WatchEvent[]; head: number };
+    onPath.head++;
+    if (onPath.head === onPath.events.length) this.#byPath.delete(evicted.path);
+    else if (onPath.head >= 64 && 2 * onPath.head >= onPath.events.length) {
+      onPath.events.splice(0, onPath.head);
+      onPath.head = 0;
+    }
   }
 
   /** Forgets everything: after a restore, nothing at or below `floor` can be replayed. */
   reset(floor: number): void {
     this.#ring.fill(undefined);
+    this.#byPath.clear();
     this.#start = 0;
     this.#size = 0;
     this.#bytes = 0;
     this.#floor = floor;
   }
 
-  /** Events with a revision above `revision`, or the compaction floor if some are gone. */
-  since(revision: number): EventsSince {
+  /**
+   * Events with a revision above `revision` — only those on `path` if given — or the compaction
+   * floor if some are gone.
+   */
+  since(revision: number, path?: string): EventsSince {
     if (revision < this.#floor) return { compacted: true, floor: this.#floor };
+    if (path !== undefined) {
+      const onPath = this.#byPath.get(path);
+      if (onPath === undefined) return { compacted: false, events: [] };
+      let lo = onPath.head;
+      let hi = onPath.events.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((onPath.events[mid] as WatchEvent).revision <= revision) lo = mid + 1;
+        else hi = mid;
+      }
+      return { compacted: false, events: onPath.events.slice(lo) };
+    }
     const capacity = this.#ring.length;
     const at = (i: number): WatchEvent => this.#ring[(this.#start + i) % capacity] as WatchEvent;
     let lo = 0;

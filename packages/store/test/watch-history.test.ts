@@ -124,3 +124,33 @@ describe('watch history bounded in bytes', () => {
     );
   });
 });
+
+describe('watch history by path', () => {
+  it("answers a path's events as the whole history filtered to that path would, through eviction and reset", () => {
+    const paths = ['/a', '/b', '/a/x', '/hot'];
+    for (const [capacity, bytesMax] of [[7, Number.POSITIVE_INFINITY], [50, 2_000], [300, Number.POSITIVE_INFINITY]] as const) {
+      const history = new WatchHistory(capacity, 0, bytesMax);
+      let seed = capacity;
+      const random = (n: number): number => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed % n;
+      };
+      let revision = 0;
+      for (let round = 0; round < 400; round++) {
+        if (round === 250) history.reset(revision);
+        revision++;
+        // Most events on one hot path, as a set-heavy workload makes them.
+        const events: WatchEvent[] = Array.from({ length: 1 + random(3) }, () => ({ revision, path: random(2) === 0 ? '/hot' : (paths[random(paths.length)] as string), kind: 'dataChanged' }));
+        history.append(events);
+        for (const from of [0, history.floor, revision - 5, revision - 1, revision]) {
+          const all = history.since(from);
+          for (const path of [...paths, '/never']) {
+            const one = history.since(from, path);
+            if (all.compacted) expect(one).toEqual(all);
+            else expect(one).toEqual({ compacted: false, events: all.events.filter((e) => e.path === path) });
+          }
+        }
+      }
+    }
+  });
+});

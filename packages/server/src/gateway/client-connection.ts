@@ -526,11 +526,13 @@ export class ClientConnection implements WatchSink {
         if (typeof watchId === 'object') return { revision, error: watchId };
         if (request.fromRevision !== undefined && request.fromRevision < revision) {
           const w = this.watches.get(watchId) as ConnectionWatch;
-          let since = store.eventsSince(request.fromRevision);
+          // A watch on one path fires only on events of that path: those alone are looked up.
+          const onPath = w.kind === 'persistentRecursive' ? undefined : w.path;
+          let since = store.eventsSince(request.fromRevision, onPath);
           if (since.compacted) {
             // Say what may be missing, then replay everything still held above the floor.
             w.held.push({ floor: since.floor });
-            since = store.eventsSince(since.floor);
+            since = store.eventsSince(since.floor, onPath);
           }
           if (!since.compacted) for (const e of since.events) if (e.revision <= revision && matches(w, e)) w.held.push(e);
           this.countQueued(w.held.length);

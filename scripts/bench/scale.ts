@@ -2,7 +2,8 @@
  * `npm run bench:scale`: Vigil as its tree grows. One three-member cluster (real processes on
  * loopback, fsync on) grows to each size in turn — by default 10,000, 100,000 and 1,000,000 znodes
  * of 100 bytes, 1,000 children to a parent — while `--sessions` SDK sessions stay open and hold
- * `--watches` persistent watches between them. At each size it measures:
+ * `--watches` persistent watches between them (held by worker threads, scale-sessions.js). At
+ * each size it measures:
  *
  *   - write and read throughput and p99: `set` and linearizable `get` on 1,000 keys, 128 in flight
  *     over 8 connections, as `npm run bench:cluster` measures them;
@@ -20,7 +21,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { connect, type VigilClient } from '@vigil/client';
+import { Worker } from 'node:worker_threads';
 import { BenchRoot, describeMachine, logTo, machineLine, writeResults } from './harness.js';
 import { median, nowMs } from './latency.js';
 import { VigilSystem } from './systems/vigil.js';
@@ -88,22 +89,35 @@ async function grow(drivers: readonly Driver[], from: number, to: number): Promi
   return (to - from) / ((nowMs() - started) / 1000);
 }
 
-/** Opens the sessions, and the watches spread evenly over them; resolves once every watch is armed. */
-async function openSessions(endpoints: readonly string[]): Promise<VigilClient[]> {
-  const clients: VigilClient[] = [];
-  for (let i = 0; i < sessionCount; i += openInFlight) {
-    const batch = await Promise.all(Array.from({ length: Math.min(openInFlight, sessionCount - i) }, async (_, k) => {
-      const first = (i + k) % endpoints.length;
-      const client = await connect({ endpoints: endpoints.map((_, j) => endpoints[(first + j) % endpoints.length]!), sessionTimeoutMs });
-      const own = Array.from({ length: Math.max(0, Math.ceil((watchCount - (i + k)) / sessionCount)) }, (_, w) => (i + k) + w * sessionCount);
-      for (const z of own) client.watch(znodePath(z), {}, () => undefined);
-      // Answered after the watches' own requests on this connection: they are armed.
-      if (own.length > 0) await client.sync();
-      return client;
-    }));
-    clients.push(...batch);
+/** Worker threads that hold the sessions (scale-sessions.js): they resume on their own event loops. */
+const sessionWorkers = 2;
+
+/**
+ * Opens the sessions, and the watches spread evenly over them, in `sessionWorkers` worker
+ * threads; resolves once every watch is armed, with a function that closes them all.
+ */
+async function openSessions(endpoints: readonly string[]): Promise<() => Promise<void>> {
+  const shares = Array.from({ length: sessionWorkers }, () => [] as { first: number; watches: string[] }[]);
+  for (let s = 0; s < sessionCount; s++) {
+    const watches: string[] = [];
+    for (let z = s; z < watchCount; z += sessionCount) watches.push(znodePath(z));
+    (shares[s % sessionWorkers] as { first: number; watches: string[] }[]).push({ first: s % endpoints.length, watches });
   }
-  return clients;
+  const workers = shares.map((sessions) => new Worker(new URL('./scale-sessions.js', import.meta.url), { workerData: { endpoints, sessions, sessionTimeoutMs, openInFlight: openInFlight / sessionWorkers } }));
+  const said = (w: Worker): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+  await Promise.all(workers.map(said));
+  return async () => {
+    await Promise.all(workers.map(async (w) => {
+      const closed = said(w);
+      w.postMessage('close');
+      await closed;
+      await w.terminate();
+    }));
+  };
 }
 
 async function snapshot(system: VigilSystem): Promise<{ ms: number; bytes: number; index: number }> {
@@ -133,7 +147,7 @@ const root = await BenchRoot.create();
 const system = new VigilSystem();
 root.track(system);
 const reports: SizeReport[] = [];
-let sessions: VigilClient[] = [];
+let closeSessions: () => Promise<void> = async () => undefined;
 const drivers: Driver[] = [];
 let exitCode = 0;
 let emptyRssKiB: number[] = [];
@@ -145,8 +159,8 @@ try {
   await drivers[0]!.create('/scale', new Uint8Array(0));
   for (let p = 0; p < childrenPerParent; p += 100) await Promise.all(Array.from({ length: 100 }, (_, k) => drivers[k % drivers.length]!.create(`/scale/p${p + k}`, new Uint8Array(0))));
   const opened = nowMs();
-  sessions = await openSessions(system.endpoints({ preferredMember: 0 }));
-  log(`${sessions.length.toLocaleString('en')} sessions with ${watchCount.toLocaleString('en')} watches open in ${((nowMs() - opened) / 1000).toFixed(1)} s`);
+  closeSessions = await openSessions(system.endpoints({ preferredMember: 0 }));
+  log(`${sessionCount.toLocaleString('en')} sessions with ${watchCount.toLocaleString('en')} watches open in ${((nowMs() - opened) / 1000).toFixed(1)} s`);
   emptyRssKiB = await system.rssKiB();
 
   let have = 0;
@@ -181,7 +195,7 @@ try {
   console.error('bench:scale failed:', err);
   exitCode = 1;
 } finally {
-  await Promise.all([...drivers, ...sessions.map((c) => ({ close: () => c.close() }))].map((d) => d.close().catch(() => undefined)));
+  await Promise.all([...drivers.map((d) => d.close()), closeSessions()].map((p) => p.catch(() => undefined)));
 }
 
 const machine = await describeMachine(root.path);

@@ -25,6 +25,7 @@ import { Worker } from 'node:worker_threads';
 import { BenchRoot, describeMachine, logTo, machineLine, writeResults } from './harness.js';
 import { median, nowMs } from './latency.js';
 import { VigilSystem } from './systems/vigil.js';
+import { isVigilError } from '@vigil/client';
 import type { Driver } from './system.js';
 import { connectionsMax, failover, prepare, runStep, type StepResult, value } from './workloads.js';
 
@@ -62,6 +63,9 @@ interface SizeReport {
   znodes: number;
   growSeconds: number;
   createsPerSecond: number;
+  /** Creates that failed while the tree grew (each tried again until it took effect). */
+  growFailures: number;
+  firstGrowFailure?: string;
   set: StepResult;
   getLinearizable: StepResult;
   rssKiB: number[];
@@ -71,22 +75,42 @@ interface SizeReport {
   failed?: string;
 }
 
-/** Creates znodes `from`..`to − 1`, `growInFlight` at a time; returns creates per second. */
-async function grow(drivers: readonly Driver[], from: number, to: number): Promise<number> {
+/** A create that fails this many times in all ends the run. */
+const growFailuresMax = 1000;
+
+/**
+ * Creates znodes `from`..`to − 1`, `growInFlight` at a time. A create that fails (a timeout while
+ * the cluster stalls or elects) is counted and tried again; `NODE_EXISTS` on a retry means the
+ * failed attempt took effect. Returns creates per second and the failures.
+ */
+async function grow(drivers: readonly Driver[], from: number, to: number): Promise<{ perSecond: number; failures: number; firstFailure?: string }> {
   const started = nowMs();
   let next = from;
+  const retry: number[] = [];
+  let failures = 0;
+  let firstFailure: string | undefined;
   let lastLog = started;
   await Promise.all(Array.from({ length: growInFlight }, async (_, worker) => {
     const driver = drivers[worker % drivers.length]!;
-    for (let i = next++; i < to; i = next++) {
-      await driver.create(znodePath(i), value);
+    for (;;) {
+      const i = retry.pop() ?? (next < to ? next++ : -1);
+      if (i < 0) return;
+      try {
+        await driver.create(znodePath(i), value);
+      } catch (err) {
+        if (isVigilError(err) && err.code === 'NODE_EXISTS') continue;
+        failures++;
+        firstFailure ??= String(err);
+        if (failures > growFailuresMax) throw new Error(`more than ${growFailuresMax} creates failed; the first: ${firstFailure}`);
+        retry.push(i);
+      }
       if (worker === 0 && nowMs() - lastLog > 10_000) {
         lastLog = nowMs();
-        log(`  ${i.toLocaleString('en')} znodes`);
+        log(`  ${(next - retry.length).toLocaleString('en')} znodes${failures > 0 ? `, ${failures} creates failed and tried again` : ''}`);
       }
     }
   }));
-  return (to - from) / ((nowMs() - started) / 1000);
+  return { perSecond: (to - from) / ((nowMs() - started) / 1000), failures, ...(firstFailure === undefined ? {} : { firstFailure }) };
 }
 
 /** Worker threads that hold the sessions (scale-sessions.js): they resume on their own event loops. */
@@ -167,7 +191,8 @@ try {
   for (const size of sizes) {
     log(`growing the tree to ${size.toLocaleString('en')} znodes`);
     const growStarted = nowMs();
-    const createsPerSecond = await grow(drivers, have, size);
+    const grown = await grow(drivers, have, size);
+    const createsPerSecond = grown.perSecond;
     const growSeconds = (nowMs() - growStarted) / 1000;
     have = size;
     const rssKiB = await system.rssKiB();
@@ -176,8 +201,8 @@ try {
     const set = await runStep({ drivers, workload: 'set', concurrency: stepConcurrency, run: 0, timing });
     const getLinearizable = await runStep({ drivers, workload: 'get-linearizable', concurrency: stepConcurrency, run: 0, timing });
     const snap = await snapshot(system);
-    const report: SizeReport = { znodes: size, growSeconds, createsPerSecond, set, getLinearizable, rssKiB, bytesPerZnode, snapshot: snap };
-    log(`${size.toLocaleString('en')} znodes: grew at ${createsPerSecond.toFixed(0)} creates/s; set ${set.opsPerSecond.toFixed(0)}/s p99 ${set.latency.p99Ms.toFixed(1)} ms; get ${getLinearizable.opsPerSecond.toFixed(0)}/s p99 ${getLinearizable.latency.p99Ms.toFixed(1)} ms; RSS ${rssKiB.map((k) => (k / 1024).toFixed(0)).join('/')} MiB (${bytesPerZnode.toFixed(0)} B/znode); snapshot ${snap.ms.toFixed(0)} ms, ${(snap.bytes / 2 ** 20).toFixed(1)} MiB`);
+    const report: SizeReport = { znodes: size, growSeconds, createsPerSecond, growFailures: grown.failures, ...(grown.firstFailure === undefined ? {} : { firstGrowFailure: grown.firstFailure }), set, getLinearizable, rssKiB, bytesPerZnode, snapshot: snap };
+    log(`${size.toLocaleString('en')} znodes: grew at ${createsPerSecond.toFixed(0)} creates/s (${grown.failures} failed and tried again${grown.firstFailure === undefined ? '' : `; the first: ${grown.firstFailure}`}); set ${set.opsPerSecond.toFixed(0)}/s p99 ${set.latency.p99Ms.toFixed(1)} ms; get ${getLinearizable.opsPerSecond.toFixed(0)}/s p99 ${getLinearizable.latency.p99Ms.toFixed(1)} ms; RSS ${rssKiB.map((k) => (k / 1024).toFixed(0)).join('/')} MiB (${bytesPerZnode.toFixed(0)} B/znode); snapshot ${snap.ms.toFixed(0)} ms, ${(snap.bytes / 2 ** 20).toFixed(1)} MiB`);
     if (failoverRuns > 0) {
       try {
         const f = await failover(system, failoverRuns);
@@ -203,10 +228,10 @@ const mib = (kib: number): string => (kib / 1024).toFixed(0);
 console.log(`\n## Vigil at scale (${new Date().toISOString()})\n`);
 console.log(machineLine(machine));
 console.log(`${sessionCount.toLocaleString('en')} sessions and ${watchCount.toLocaleString('en')} persistent watches open throughout; 100-byte znodes, ${childrenPerParent} to a parent. set and linearizable get: ${stepConcurrency} in flight over ${connectionsMax} connections, 1 s warm-up + ${measureMs / 1000} s measured, on 1,000 keys. Empty cluster with the sessions open: RSS ${emptyRssKiB.map(mib).join(' / ')} MiB.\n`);
-console.log('| znodes | grow creates/s | set ops/s | set p99 ms | get-lin ops/s | get-lin p99 ms | RSS per member MiB | bytes per znode | snapshot ms | snapshot MiB | failover median ms | restart to serving median ms |');
+console.log('| znodes | grow creates/s (failed) | set ops/s | set p99 ms | get-lin ops/s | get-lin p99 ms | RSS per member MiB | bytes per znode | snapshot ms | snapshot MiB | failover median ms | restart to serving median ms |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of reports) {
-  console.log(`| ${r.znodes.toLocaleString('en')} | ${r.createsPerSecond.toFixed(0)} | ${r.set.opsPerSecond.toFixed(0)} | ${r.set.latency.p99Ms.toFixed(1)} | ${r.getLinearizable.opsPerSecond.toFixed(0)} | ${r.getLinearizable.latency.p99Ms.toFixed(1)} | ${r.rssKiB.map(mib).join(' / ')} | ${r.bytesPerZnode.toFixed(0)} | ${r.snapshot.ms.toFixed(0)} | ${(r.snapshot.bytes / 2 ** 20).toFixed(1)} | ${r.failover?.medianMs.toFixed(0) ?? '—'} | ${r.failover?.restartMedianMs.toFixed(0) ?? '—'} |`);
+  console.log(`| ${r.znodes.toLocaleString('en')} | ${r.createsPerSecond.toFixed(0)} (${r.growFailures}) | ${r.set.opsPerSecond.toFixed(0)} | ${r.set.latency.p99Ms.toFixed(1)} | ${r.getLinearizable.opsPerSecond.toFixed(0)} | ${r.getLinearizable.latency.p99Ms.toFixed(1)} | ${r.rssKiB.map(mib).join(' / ')} | ${r.bytesPerZnode.toFixed(0)} | ${r.snapshot.ms.toFixed(0)} | ${(r.snapshot.bytes / 2 ** 20).toFixed(1)} | ${r.failover?.medianMs.toFixed(0) ?? '—'} | ${r.failover?.restartMedianMs.toFixed(0) ?? '—'} |`);
 }
 const file = await writeResults('-scale', { bench: 'scale', startedAt, finishedAt: new Date().toISOString(), machine, settings: { sizes, sessions: sessionCount, watches: watchCount, measureMs, failoverRuns, stepConcurrency, childrenPerParent }, emptyRssKiB, sizes: reports });
 console.log(`\nraw figures: ${file}`);

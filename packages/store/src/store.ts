@@ -68,11 +68,17 @@ const storeFormat = Buffer.from([1]);
  * serves, takes large batches; a snapshot or digest of a serving member takes smaller ones, so
  * that each batch handled between two turns of the event loop stays short (about 2 ms).
  */
-const openBatch = { entries: 8_192, readAheadBytes: 4 * 1024 * 1024 };
-const servingBatch = { entries: 1_024, readAheadBytes: 256 * 1024 };
+const openBatch = { entries: 8_192, readAheadBytes: 4 * 1024 * 1024, yieldEach: false };
+const servingBatch = { entries: 1_024, readAheadBytes: 256 * 1024, yieldEach: true };
 interface ReadBatch {
   readonly entries: number;
   readonly readAheadBytes: number;
+  /**
+   * Give the event loop a whole turn (timers included) after each batch. An awaited `nextv` that
+   * LevelDB answers at once resumes within the same poll phase, so without this a long read
+   * chains batch after batch while timers — the Raft ticks, the heartbeats — wait (decision 45).
+   */
+  readonly yieldEach: boolean;
 }
 
 /**
@@ -397,6 +403,7 @@ async function* readAll(iterator: StoreIterator, size: ReadBatch): AsyncGenerato
     const batch = await iterator.nextv(size.entries);
     if (batch.length === 0) return;
     yield batch;
+    if (size.yieldEach) await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
 

@@ -65,7 +65,7 @@ function decodeEntry(index: number, value: Buffer): Entry {
 }
 
 /** Log entries deleted per LevelDB batch when compacting. */
-const compactionSliceEntries = 2048;
+const compactionSliceEntries = 1024;
 
 /**
  * The durable Raft log, hard state and snapshot metadata, in the node's LevelDB under their own
@@ -169,13 +169,16 @@ export class RaftStorage {
     if (index <= this.firstIndex) return;
     const end = Math.min(index - 1, this.lastIndex);
     // In slices, so that deleting tens of thousands of entries never holds the event loop (and
-    // with it the Raft ticks and heartbeats) for long.
+    // with it the Raft ticks and heartbeats) for long; and with a whole turn of the event loop
+    // between slices: a write LevelDB completes at once resumes within the same poll phase, so
+    // the slices alone chained on for 0.86 s at 60,000 entries while no timer ran (decision 45).
     for (let from = this.firstIndex; from <= end; from += compactionSliceEntries) {
       const to = Math.min(end, from + compactionSliceEntries - 1);
       const batch = this.db.batch();
       for (let i = from; i <= to; i++) batch.del(entryKey(i));
       await batch.write({ sync: false });
       this.firstIndex = Math.max(this.firstIndex, to + 1);
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 

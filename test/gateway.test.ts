@@ -185,6 +185,29 @@ describe('session order with pipelined writes (decision 42)', () => {
   });
 });
 
+describe('linearizable reads with pipelined writes (decision 42)', () => {
+  test("a linearizable read sent just before its session's next write, on a follower, sees every write acknowledged elsewhere before it was sent", async () => {
+    const f = await followerId();
+    const { client: reader } = await session(f);
+    const { client: writer } = await session(await cluster.leader());
+    writer.send({ t: 'req', id: 1, op: 'create', path: '/elsewhere', data: enc.encode('0'), mode: 'persistent' });
+    expect((await writer.response(1)).response).toMatchObject({ ok: true });
+    reader.send({ t: 'req', id: 1, op: 'create', path: '/mine', data: enc.encode(''), mode: 'persistent' });
+    expect((await reader.response(1)).response).toMatchObject({ ok: true });
+    for (let i = 1; i <= 30; i++) {
+      writer.send({ t: 'req', id: 1 + i, op: 'set', path: '/elsewhere', data: enc.encode(String(i)) });
+      expect((await writer.response(1 + i)).response).toMatchObject({ ok: true });
+      // The read may be answered at the point just before the write behind it (no read index of
+      // its own): that point still lies after the write acknowledged above.
+      reader.send({ t: 'req', id: 2 * i, op: 'get', path: '/elsewhere' });
+      reader.send({ t: 'req', id: 2 * i + 1, op: 'set', path: '/mine', data: enc.encode(String(i)), seq: i, seqFloor: i });
+      const got = (await reader.response(2 * i)).response;
+      expect(got.ok && got.op === 'get' ? new TextDecoder().decode(got.data) : got).toBe(String(i));
+      expect((await reader.response(2 * i + 1)).response).toMatchObject({ ok: true, op: 'set' });
+    }
+  });
+});
+
 describe('bad input', () => {
   test('answers bad requests with typed errors and keeps the connection', async () => {
     const { client } = await session(1);

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Level } from 'level';
 import type { Entry } from './command.js';
 import { applyEntriesMax, snapshotChunkBytesMax, watchHistoryBytesMax, watchHistoryEventsMax } from './constants.js';
@@ -403,7 +404,7 @@ async function* readAll(iterator: StoreIterator, size: ReadBatch): AsyncGenerato
     const batch = await iterator.nextv(size.entries);
     if (batch.length === 0) return;
     yield batch;
-    if (size.yieldEach) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (size.yieldEach) await nextTurn();
   }
 }
 

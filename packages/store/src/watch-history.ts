@@ -16,6 +16,12 @@ export function watchEventBytes(event: WatchEvent): number {
 
 const watchEventOverheadBytes = 64;
 
+/** One path's events in the history, oldest first from `head` (those before it are evicted). */
+interface PathEvents {
+  readonly events: WatchEvent[];
+  head: number;
+}
+
 /**
  * The most recent events in revision order, in a ring of at most `capacity` events and
  * `bytesMax` bytes (as `watchEventBytes` counts them; paths may be long, so a bound in events
@@ -31,7 +37,7 @@ export class WatchHistory {
    * without walking the whole ring (a member taking over thousands of resumed sessions replays
    * one watch at a time).
    */
-  readonly #byPath = new Map<string, { events: WatchEvent[]; head: number }>();
+  readonly #byPath = new Map<string, PathEvents>();
   #start = 0;
   #size = 0;
   #bytes = 0;
@@ -78,7 +84,7 @@ export class WatchHistory {
     this.#bytes -= watchEventBytes(evicted);
     if (evicted.revision > this.#floor) this.#floor = evicted.revision;
     // The oldest event of the ring is the oldest of its path.
-    const onPath = this.#byPath.get(evicted.path) as { events: WatchEvent[]; head: number };
+    const onPath = this.#byPath.get(evicted.path) as PathEvents;
     onPath.head++;
     if (onPath.head === onPath.events.length) this.#byPath.delete(evicted.path);
     else if (onPath.head >= 64 && 2 * onPath.head >= onPath.events.length) {

@@ -137,6 +137,8 @@ export class ClientConnection implements WatchSink {
   private readonly slots: Slot[] = [];
   /** Requests in arrival order: writes until answered, reads until they have read. */
   private readonly queue: Queued[] = [];
+  /** How many of them are reads: the driver asks `pointBeforeWrite` for every write it applies. */
+  private queuedReads = 0;
   private inFlight = 0;
   private inFlightBytes = 0;
   private readonly watches = new Map<number, ConnectionWatch>();
@@ -353,6 +355,7 @@ export class ClientConnection implements WatchSink {
         const linearizable = request.op === 'sync' || ((request.op === 'get' || request.op === 'exists' || request.op === 'children') && request.consistency !== 'sequential');
         const seq = !isRead && 'seq' in request && request.seq !== undefined ? request.seq : 0;
         this.queue.push({ request, slot, bytes, isRead, linearizable, seq, started: false, readIndexApplied: false });
+        if (isRead) this.queuedReads++;
         this.pump();
       }
     }
@@ -417,7 +420,7 @@ export class ClientConnection implements WatchSink {
    * moment between their arrival and their answer. Null when no read waits before it.
    */
   pointBeforeWrite(seq: number): (() => void) | null {
-    if (this.phase !== 'open') return null;
+    if (this.phase !== 'open' || this.queuedReads === 0) return null;
     const at = this.queue.findIndex((q) => !q.isRead && q.started && q.seq === seq);
     if (at < 0) return null;
     const reads = this.queue.slice(0, at).filter((q) => q.isRead);
@@ -457,6 +460,7 @@ export class ClientConnection implements WatchSink {
     const i = this.queue.indexOf(q);
     if (i < 0) return false;
     this.queue.splice(i, 1);
+    if (q.isRead) this.queuedReads--;
     return true;
   }
 
@@ -654,6 +658,7 @@ export class ClientConnection implements WatchSink {
     for (const w of this.watches.values()) this.s.watches.remove(w);
     this.watches.clear();
     this.queue.length = 0;
+    this.queuedReads = 0;
     this.outgoing = [];
     if (wasOpen) this.s.detach(this.sessionId, this);
   }

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
@@ -178,7 +179,7 @@ export class RaftStorage {
       for (let i = from; i <= to; i++) batch.del(entryKey(i));
       await batch.write({ sync: false });
       this.firstIndex = Math.max(this.firstIndex, to + 1);
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
   }
 

@@ -6,9 +6,11 @@ import { RawClient } from './support/raw-client.js';
 /**
  * A member cut off from the leader (a leader, from its majority) cannot report the sessions it
  * hears, so the leader will expire them: it must not vouch for them. After half an election timeout
- * of silence it holds pings and resumes at the door; after a whole one it ends its client
- * connections with NO_LEADER (the SDK resumes on another member), answers pings NO_LEADER and
- * refuses to resume a session, until it hears from a leader again (decisions 29, 32, 33 and 40).
+ * of silence it holds pings and resumes at the door; it answers them NO_LEADER if the silence
+ * outlasts the wait, and after three election timeouts (a leader: once check-quorum makes it step
+ * down and no leader follows) it ends its client connections with NO_LEADER (the SDK resumes on
+ * another member) and refuses to resume a session, until it hears from a leader again (decisions
+ * 29, 32, 33, 40, 43 and 46).
  */
 
 let cluster: TestCluster;
@@ -81,8 +83,8 @@ test('a resume that arrives while an election is under way waits at the door and
 });
 
 test('a silence shorter than an election timeout only holds a ping, which is answered once the leader is heard again; the connection stays', async () => {
-  // 100 ms ticks: a member holds pings from 0.6 s without its leader and ends its connections from
-  // 1.1 s; the peer transport's keepalive (not scaled by ticks) drops a silent link after 1 s at
+  // 100 ms ticks: a member holds pings from 0.6 s without its leader (and would answer them
+  // NO_LEADER after holding them 0.75 s); the peer transport's keepalive (not scaled by ticks) drops a silent link after 1 s at
   // the soonest. The leader's process stops for 0.75 s (a lost packet's retransmission, a GC pause).
   const slow = await TestCluster.start({ tickMs: 100 });
   try {
@@ -124,5 +126,33 @@ test('the leader killed: the surviving members keep their clients connected thro
     expect(survivors).toContain(await own.leader(survivors));
   } finally {
     await own.close();
+  }
+});
+
+test('a member that hears no leader for two election timeouts keeps its client connections; after three it ends them (decision 46)', async () => {
+  // 100 ms ticks: an election timeout is 1 s. The leader and the other follower stop, so this
+  // member can neither hear a leader nor elect one: to it, that is a stalled leader.
+  const slow = await TestCluster.start({ tickMs: 100 });
+  try {
+    const leader = await slow.leader();
+    const [member, other] = [1, 2, 3].filter((id) => id !== leader) as [number, number];
+    const { client } = await RawClient.session(slow.node(member).clientPort);
+    await slow.pause(leader);
+    await slow.pause(other);
+    await delay(2_000);
+    await slow.resume(leader);
+    await slow.resume(other);
+    client.send({ t: 'req', id: 1, op: 'ping' });
+    expect((await client.response(1)).response).toMatchObject({ ok: true, op: 'ping' });
+    expect(client.closed).toBeNull();
+
+    await slow.leader();
+    const others = [1, 2, 3].filter((id) => id !== member);
+    for (const id of others) await slow.pause(id);
+    const ended = await client.closedWith();
+    expect(ended.frames).toContainEqual(expect.objectContaining({ t: 'error', error: expect.objectContaining({ name: 'NO_LEADER' }) }));
+    for (const id of others) await slow.resume(id);
+  } finally {
+    await slow.close();
   }
 });

@@ -72,6 +72,8 @@ interface SizeReport {
   bytesPerZnode: number;
   snapshot: { ms: number; bytes: number; index: number };
   failover?: { medianMs: number; allMs: number[]; restartMedianMs: number; restartAllMs: number[] };
+  /** Sessions the cluster expired so far (none should: every client pings throughout). */
+  sessionsExpired: number;
   failed?: string;
 }
 
@@ -113,6 +115,9 @@ async function grow(drivers: readonly Driver[], from: number, to: number): Promi
   return { perSecond: (to - from) / ((nowMs() - started) / 1000), failures, ...(firstFailure === undefined ? {} : { firstFailure }) };
 }
 
+/** Session state changes the workers reported since the run began (`expired` is a session lost). */
+const sessionStates: Record<string, number> = {};
+
 /** Worker threads that hold the sessions (scale-sessions.js): they resume on their own event loops. */
 const sessionWorkers = 2;
 
@@ -128,15 +133,29 @@ async function openSessions(endpoints: readonly string[]): Promise<() => Promise
     (shares[s % sessionWorkers] as { first: number; watches: string[] }[]).push({ first: s % endpoints.length, watches });
   }
   const workers = shares.map((sessions) => new Worker(new URL('./scale-sessions.js', import.meta.url), { workerData: { endpoints, sessions, sessionTimeoutMs, openInFlight: openInFlight / sessionWorkers } }));
-  const said = (w: Worker): Promise<unknown> =>
+  // A worker reports every 10 s its sessions' state changes and its own event loop's worst delay.
+  for (const [i, w] of workers.entries()) {
+    w.on('message', (m: { states?: Record<string, number>; loopDelayMaxMs?: number }) => {
+      if (m.states === undefined) return;
+      for (const [state, n] of Object.entries(m.states)) sessionStates[state] = (sessionStates[state] ?? 0) + n;
+      const changes = Object.entries(m.states).map(([state, n]) => `${n} ${state}`).join(', ');
+      if (changes !== '' || (m.loopDelayMaxMs ?? 0) > 500) log(`  sessions (worker ${i}): ${changes || 'no state changes'}; its event loop ran up to ${m.loopDelayMaxMs} ms late`);
+    });
+  }
+  const said = (w: Worker, what: 'opened' | 'closed'): Promise<unknown> =>
     new Promise((resolve, reject) => {
-      w.once('message', resolve);
+      const onMessage = (m: Record<string, unknown>): void => {
+        if (!(what in m)) return;
+        w.off('message', onMessage);
+        resolve(m);
+      };
+      w.on('message', onMessage);
       w.once('error', reject);
     });
-  await Promise.all(workers.map(said));
+  await Promise.all(workers.map((w) => said(w, 'opened')));
   return async () => {
     await Promise.all(workers.map(async (w) => {
-      const closed = said(w);
+      const closed = said(w, 'closed');
       w.postMessage('close');
       await closed;
       await w.terminate();
@@ -201,7 +220,7 @@ try {
     const set = await runStep({ drivers, workload: 'set', concurrency: stepConcurrency, run: 0, timing });
     const getLinearizable = await runStep({ drivers, workload: 'get-linearizable', concurrency: stepConcurrency, run: 0, timing });
     const snap = await snapshot(system);
-    const report: SizeReport = { znodes: size, growSeconds, createsPerSecond, growFailures: grown.failures, ...(grown.firstFailure === undefined ? {} : { firstGrowFailure: grown.firstFailure }), set, getLinearizable, rssKiB, bytesPerZnode, snapshot: snap };
+    const report: SizeReport = { znodes: size, growSeconds, createsPerSecond, growFailures: grown.failures, ...(grown.firstFailure === undefined ? {} : { firstGrowFailure: grown.firstFailure }), set, getLinearizable, rssKiB, bytesPerZnode, snapshot: snap, sessionsExpired: sessionStates['expired'] ?? 0 };
     log(`${size.toLocaleString('en')} znodes: grew at ${createsPerSecond.toFixed(0)} creates/s (${grown.failures} failed and tried again${grown.firstFailure === undefined ? '' : `; the first: ${grown.firstFailure}`}); set ${set.opsPerSecond.toFixed(0)}/s p99 ${set.latency.p99Ms.toFixed(1)} ms; get ${getLinearizable.opsPerSecond.toFixed(0)}/s p99 ${getLinearizable.latency.p99Ms.toFixed(1)} ms; RSS ${rssKiB.map((k) => (k / 1024).toFixed(0)).join('/')} MiB (${bytesPerZnode.toFixed(0)} B/znode); snapshot ${snap.ms.toFixed(0)} ms, ${(snap.bytes / 2 ** 20).toFixed(1)} MiB`);
     if (failoverRuns > 0) {
       try {
@@ -214,6 +233,7 @@ try {
         console.error(report.failed);
       }
     }
+    report.sessionsExpired = sessionStates['expired'] ?? 0;
     reports.push(report);
   }
 } catch (err) {
@@ -228,10 +248,10 @@ const mib = (kib: number): string => (kib / 1024).toFixed(0);
 console.log(`\n## Vigil at scale (${new Date().toISOString()})\n`);
 console.log(machineLine(machine));
 console.log(`${sessionCount.toLocaleString('en')} sessions and ${watchCount.toLocaleString('en')} persistent watches open throughout; 100-byte znodes, ${childrenPerParent} to a parent. set and linearizable get: ${stepConcurrency} in flight over ${connectionsMax} connections, 1 s warm-up + ${measureMs / 1000} s measured, on 1,000 keys. Empty cluster with the sessions open: RSS ${emptyRssKiB.map(mib).join(' / ')} MiB.\n`);
-console.log('| znodes | grow creates/s (failed) | set ops/s | set p99 ms | get-lin ops/s | get-lin p99 ms | RSS per member MiB | bytes per znode | snapshot ms | snapshot MiB | failover median ms | restart to serving median ms |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+console.log('| znodes | grow creates/s (failed) | set ops/s | set p99 ms | get-lin ops/s | get-lin p99 ms | RSS per member MiB | bytes per znode | snapshot ms | snapshot MiB | failover median ms | restart to serving median ms | sessions expired |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of reports) {
-  console.log(`| ${r.znodes.toLocaleString('en')} | ${r.createsPerSecond.toFixed(0)} (${r.growFailures}) | ${r.set.opsPerSecond.toFixed(0)} | ${r.set.latency.p99Ms.toFixed(1)} | ${r.getLinearizable.opsPerSecond.toFixed(0)} | ${r.getLinearizable.latency.p99Ms.toFixed(1)} | ${r.rssKiB.map(mib).join(' / ')} | ${r.bytesPerZnode.toFixed(0)} | ${r.snapshot.ms.toFixed(0)} | ${(r.snapshot.bytes / 2 ** 20).toFixed(1)} | ${r.failover?.medianMs.toFixed(0) ?? '—'} | ${r.failover?.restartMedianMs.toFixed(0) ?? '—'} |`);
+  console.log(`| ${r.znodes.toLocaleString('en')} | ${r.createsPerSecond.toFixed(0)} (${r.growFailures}) | ${r.set.opsPerSecond.toFixed(0)} | ${r.set.latency.p99Ms.toFixed(1)} | ${r.getLinearizable.opsPerSecond.toFixed(0)} | ${r.getLinearizable.latency.p99Ms.toFixed(1)} | ${r.rssKiB.map(mib).join(' / ')} | ${r.bytesPerZnode.toFixed(0)} | ${r.snapshot.ms.toFixed(0)} | ${(r.snapshot.bytes / 2 ** 20).toFixed(1)} | ${r.failover?.medianMs.toFixed(0) ?? '—'} | ${r.failover?.restartMedianMs.toFixed(0) ?? '—'} | ${r.sessionsExpired} |`);
 }
 const file = await writeResults('-scale', { bench: 'scale', startedAt, finishedAt: new Date().toISOString(), machine, settings: { sizes, sessions: sessionCount, watches: watchCount, measureMs, failoverRuns, stepConcurrency, childrenPerParent }, emptyRssKiB, sizes: reports });
 console.log(`\nraw figures: ${file}`);

@@ -6,10 +6,15 @@ function run(watch: LeaderLossWatch, ages: readonly (number | undefined)[]): (st
   return ages.map((age) => watch.tick(age));
 }
 
-describe('LeaderLossWatch: when a member ends its client connections (decisions 40 and 43)', () => {
-  test('silence: once, on the first tick past a whole election timeout', () => {
-    const said = run(new LeaderLossWatch(10), [0, 1, 5, 10, 11, 12, 13]);
-    expect(said).toEqual([null, null, null, null, 'silent', null, null]);
+describe('LeaderLossWatch: when a member ends its client connections (decisions 40, 43 and 46)', () => {
+  test('silence: once, on the first tick past three election timeouts', () => {
+    const said = run(new LeaderLossWatch(10), [0, 1, 5, 10, 11, 20, 29, 30, 31, 32, 33]);
+    expect(said).toEqual([null, null, null, null, null, null, null, null, 'silent', null, null]);
+  });
+
+  test('a stalled leader heard again after two election timeouts ends nothing', () => {
+    const watch = new LeaderLossWatch(10);
+    expect(run(watch, [0, 5, 12, 20, 25, 0, 1]).every((s) => s === null)).toBe(true);
   });
 
   test('an election in a new term: held for another election timeout, so a quick election ends no connection', () => {
@@ -27,8 +32,8 @@ describe('LeaderLossWatch: when a member ends its client connections (decisions 
 
   test('in touch again, the watch arms again', () => {
     const watch = new LeaderLossWatch(2);
-    expect(run(watch, [0, 3, 4])).toEqual([null, 'silent', null]);
-    expect(run(watch, [0, 1, 3])).toEqual([null, null, 'silent']);
+    expect(run(watch, [0, 7, 8])).toEqual([null, 'silent', null]);
+    expect(run(watch, [0, 1, 7])).toEqual([null, null, 'silent']);
     expect(watch.ticksWithoutLeader).toBe(0);
   });
 

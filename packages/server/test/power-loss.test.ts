@@ -79,6 +79,26 @@ describe('PowerLossJournal', () => {
     await end();
   });
 
+  test('a range the Raft log cleared without sync is put back; one a later sync covered stays cleared', async () => {
+    await life();
+    const put = async (keys: string[], sync: boolean): Promise<void> => {
+      const batch = journal.raftDatabase().batch();
+      for (const k of keys) batch.put(b(k), b(`v-${k}`));
+      await batch.write({ sync });
+    };
+    await put(['e1', 'e2', 'e3', 'e4', 'f'], true);
+    await journal.raftDatabase().clear({ gte: b('e1'), lte: b('e2') });
+    await put(['s'], true); // covers the first clear
+    await journal.raftDatabase().clear({ gte: b('e3'), lte: b('e4') });
+    expect(await read('raft', 'e3')).toBeUndefined();
+    await end();
+
+    expect(await life()).toBe(2);
+    expect([await read('raft', 'e1'), await read('raft', 'e2')]).toEqual([undefined, undefined]);
+    expect([await read('raft', 'e3'), await read('raft', 'e4'), await read('raft', 'f')]).toEqual(['v-e3', 'v-e4', 'v-f']);
+    await end();
+  });
+
   test('a record cut short by the kill is ignored (its batch was never written)', async () => {
     await life();
     const batch = journal.storeDatabase().batch();

@@ -97,6 +97,26 @@ describe('RaftStorage', () => {
     await s.compactBefore(4);
     expect((await (await reopen()).load()).entries.map((e) => e.index)).toEqual([4, 5]);
   });
+
+  test('compaction deletes exactly the range below the point, across key bytes, and nothing outside the log', async () => {
+    const s = await reopen();
+    await s.load();
+    const hardState = { term: 2, vote: 1, commit: 70_000 };
+    // Indexes 250 to 70,000 span a change of the key's second-lowest byte (65,536).
+    const all = Array.from({ length: 70_000 - 249 }, (_, i) => entry(250 + i, 2, i % 256));
+    for (let i = 0; i < all.length; i += 10_000) await s.persist({ hardState: i === 0 ? hardState : null, entries: all.slice(i, i + 10_000), snapshotMeta: null, sync: false });
+    const store = db.sublevel<Buffer, Buffer>('store', { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await store.put(Buffer.from([0x00]), Buffer.from('below'));
+    await store.put(Buffer.from([0xff]), Buffer.from('above'));
+    await s.compactBefore(65_600);
+    const image = await (await reopen()).load();
+    expect(image.hardState).toEqual(hardState);
+    expect(image.entries.length).toBe(70_000 - 65_600 + 1);
+    expect(image.entries[0]).toEqual(entry(65_600, 2, (65_600 - 250) % 256));
+    expect(image.entries.at(-1)).toEqual(entry(70_000, 2, (70_000 - 250) % 256));
+    const sibling = db.sublevel<Buffer, Buffer>('store', { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    expect((await sibling.values().all()).map(String)).toEqual(['below', 'above']);
+  });
 });
 
 describe('data directory identity', () => {

@@ -322,13 +322,13 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     parts.sessions = sessions;
     parts.link = link;
 
-    // Once this member takes its leader for gone (an election timeout of silence, as its own
-    // election timer does), its clients are told (their connections end with NO_LEADER) and
-    // resume on another member, rather than at their next ping, up to a third of a session timeout
-    // later: what ZooKeeper's servers do when they lose their quorum. A shorter silence (a lost
-    // packet's retransmission) only holds pings and resumes, and so does an election this member
-    // takes part in, for up to another election timeout (LeaderLossWatch, decision 43). Pings and
-    // resumes held at the door go ahead at the first tick that finds contact.
+    // Once this member takes its leader for gone (three election timeouts of silence, or an
+    // election timeout without a leader in a new term: LeaderLossWatch, decisions 43 and 46), its
+    // clients are told (their connections end with NO_LEADER) and resume on another member,
+    // rather than at their next ping, up to a third of a session timeout later: what ZooKeeper's
+    // servers do when they lose their quorum. A shorter silence (a stalled leader, a lost packet's
+    // retransmission) only holds pings and resumes, and so does an election this member takes
+    // part in. Pings and resumes held at the door go ahead at the first tick that finds contact.
     const leaderLoss = new LeaderLossWatch(config.electionTicks);
     const contactWatch = setInterval(() => {
       const loss = leaderLoss.tick(raw.ticksSinceLeaderContact());

@@ -40,7 +40,8 @@ export const powerLossJournalFile = 'power-loss-journal';
 export interface JournaledLevel {
   get(key: Buffer): Promise<Buffer | undefined>;
   batch(): { put(key: Buffer, value: Buffer): unknown; del(key: Buffer): unknown; write(options?: { sync?: boolean }): Promise<void> };
-  iterator(options: { gte: Buffer; lt: Buffer; highWaterMarkBytes: number }): { nextv(size: number): Promise<[Buffer, Buffer][]>; close(): Promise<void> };
+  iterator(options: { gte: Buffer; lt: Buffer; highWaterMarkBytes: number } | { gte: Buffer; lte: Buffer }): { nextv(size: number): Promise<[Buffer, Buffer][]>; close(): Promise<void> };
+  clear(range: { gte: Buffer; lte: Buffer }): Promise<void>;
   keyEncoding(): { readonly name: string };
   valueEncoding(): { readonly name: string };
 }
@@ -127,7 +128,16 @@ export class PowerLossJournal {
   /** The Raft log's database, journaled. */
   raftDatabase(): RaftDatabase {
     const level = this.levels.raft;
-    return { get: (key) => level.get(key), iterator: (options) => level.iterator(options), batch: () => this.batch('raft') };
+    return {
+      get: (key) => level.get(key),
+      iterator: (options) => level.iterator(options),
+      batch: () => this.batch('raft'),
+      clear: (range) => {
+        const cleared = this.tail.then(() => this.clear('raft', range));
+        this.tail = cleared.catch(() => undefined);
+        return cleared;
+      },
+    };
   }
 
   close(): Promise<void> {
@@ -145,6 +155,20 @@ export class PowerLossJournal {
         return written;
       },
     };
+  }
+
+  /** A range deletion (never synced): journals every record it deletes, then deletes them. */
+  private async clear(name: LevelName, range: { gte: Buffer; lte: Buffer }): Promise<void> {
+    const level = this.levels[name];
+    const it = level.iterator(range);
+    try {
+      for (let batch = await it.nextv(1024); batch.length > 0; batch = await it.nextv(1024)) {
+        await this.file.write(encodeRecords(batch.map(([key, value]) => [name, key, value])));
+      }
+    } finally {
+      await it.close();
+    }
+    await level.clear(range);
   }
 
   private async write(name: LevelName, ops: readonly Op[], sync: boolean): Promise<void> {

@@ -10,7 +10,7 @@ import { Level } from 'level';
 import type { Logger } from '../src/node/logger.js';
 import { createPrng, RawNode, type Message, type NodeId } from '@vigil/raft';
 import { Store } from '@vigil/store';
-import { RaftDriver } from '../src/consensus/raft-driver.js';
+import { RaftDriver, type DriverObserver } from '../src/consensus/raft-driver.js';
 import { RaftStorage } from '../src/storage/raft-storage.js';
 
 const buffers = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const;
@@ -29,6 +29,9 @@ export interface DriverClusterOptions {
   readonly logger: (id: NodeId) => Logger;
   readonly removed?: ReadonlySet<NodeId>;
   readonly onFatal: (err: unknown) => void;
+  /** `snapshotEveryEntries` of every driver (default: never, in practice). */
+  readonly snapshotEveryEntries?: number;
+  readonly observer?: (id: NodeId) => DriverObserver;
   /** Gets one closer per member and one for the directory; the caller runs them newest first. */
   readonly cleanups: (() => Promise<void>)[];
 }
@@ -58,10 +61,11 @@ export async function driverCluster(o: DriverClusterOptions): Promise<Map<NodeId
       logger: o.logger(id),
       tickMs: 50,
       electionTicks: 10,
-      snapshotEveryEntries: 1_000_000,
+      snapshotEveryEntries: o.snapshotEveryEntries ?? 1_000_000,
       logTrailingEntries: 10,
       snapshotIndex: 0,
       onFatal: o.onFatal,
+      ...(o.observer === undefined ? {} : { observer: o.observer(id) }),
     });
     members.set(id, { raw, driver, store, db });
     o.cleanups.push(async () => {

@@ -17,17 +17,22 @@ describe('LeaderLossWatch: when a member ends its client connections (decisions 
     expect(run(watch, [0, 5, 12, 20, 25, 0, 1]).every((s) => s === null)).toBe(true);
   });
 
-  test('an election in a new term: held for another election timeout, so a quick election ends no connection', () => {
+  test('an election in a new term: held for two more election timeouts, so a quick election ends no connection', () => {
     // The leader dies: its last word ages for 3 ticks, then the member stands in a new term (no
     // leader known) and hears the new leader 8 ticks later.
     const quick = run(new LeaderLossWatch(10), [0, 1, 2, 3, ...Array<undefined>(8).fill(undefined), 0, 1]);
     expect(quick.every((s) => s === null)).toBe(true);
   });
 
-  test('no leader for longer than an election timeout: the connections end, once', () => {
-    const said = run(new LeaderLossWatch(10), [0, ...Array<undefined>(14).fill(undefined)]);
+  test('no leader for longer than two election timeouts: the connections end, once', () => {
+    const said = run(new LeaderLossWatch(10), [0, ...Array<undefined>(24).fill(undefined)]);
     expect(said.filter((s) => s !== null)).toEqual(['leaderless']);
-    expect(said.indexOf('leaderless')).toBe(11);
+    expect(said.indexOf('leaderless')).toBe(21);
+  });
+
+  test('an election that takes one and a half election timeouts ends nothing', () => {
+    const said = run(new LeaderLossWatch(10), [0, 4, 8, ...Array<undefined>(15).fill(undefined), 0]);
+    expect(said.every((s) => s === null)).toBe(true);
   });
 
   test('in touch again, the watch arms again', () => {

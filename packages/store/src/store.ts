@@ -153,6 +153,11 @@ export class Store {
     return this.#writesPending;
   }
 
+  /** The records of the image (znodes and sessions): what a snapshot writes and reads. */
+  get recordCount(): number {
+    return this.#tree.recordCount;
+  }
+
   /** Highest entry index applied in memory; on open, the driver replays the log from its successor. */
   get appliedIndex(): number {
     return this.#tree.appliedIndex;

@@ -284,6 +284,11 @@ export class ZnodeTree {
     return this.#nodes.size;
   }
 
+  /** Znodes and sessions: the records of the image. */
+  get recordCount(): number {
+    return this.#nodes.size + this.#sessions.size;
+  }
+
   /** Sessions with their timeouts and ephemerals, by id. */
   sessions(): SessionInfo[] {
     return [...this.#sessions.values()]

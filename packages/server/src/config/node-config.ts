@@ -116,7 +116,7 @@ export const configSettings: readonly ConfigSetting[] = [
   setting('tickMs', 'positiveInteger', 'length of one Raft tick in milliseconds', { valueName: '<ms>', defaultValue: configDefaults.tickMs }),
   setting('electionTicks', 'positiveInteger', 'election timeout in ticks (randomized up to twice this)', { valueName: '<n>', defaultValue: configDefaults.electionTicks }),
   setting('heartbeatTicks', 'positiveInteger', 'leader heartbeat interval in ticks', { valueName: '<n>', defaultValue: configDefaults.heartbeatTicks }),
-  setting('snapshotEveryEntries', 'positiveInteger', 'take a snapshot after this many applied entries', { valueName: '<n>', defaultValue: configDefaults.snapshotEveryEntries }),
+  setting('snapshotEveryEntries', 'positiveInteger', 'take a snapshot after this many applied entries (or a quarter of the tree\'s records, if more)', { valueName: '<n>', defaultValue: configDefaults.snapshotEveryEntries }),
   setting('logTrailingEntries', 'nonNegativeInteger', 'log entries kept behind a snapshot', { valueName: '<n>', defaultValue: configDefaults.logTrailingEntries }),
   setting('sessionTimeoutMinMs', 'positiveInteger', 'lowest session timeout granted to a client', { valueName: '<ms>', defaultValue: configDefaults.sessionTimeoutMinMs }),
   setting('sessionTimeoutMaxMs', 'positiveInteger', 'highest session timeout granted to a client', { valueName: '<ms>', defaultValue: configDefaults.sessionTimeoutMaxMs }),

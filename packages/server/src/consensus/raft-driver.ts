@@ -206,6 +206,9 @@ const storeWritesPendingMax = 8;
  * Proposals resolve with the store's result when their entry is applied; reads resolve once a
  * ReadIndex round confirmed leadership and the store caught up with the read point.
  */
+/** At most this many records of snapshot per entry of log (decision 47). */
+const snapshotRecordsPerEntry = 4;
+
 export class RaftDriver {
   private readonly raw: RawNode;
   private readonly o: DriverOptions;
@@ -440,7 +443,24 @@ export class RaftDriver {
     return best?.id;
   }
 
-  /** Take a snapshot now (also done automatically every `snapshotEveryEntries`). */
+  /**
+   * Entries after the last snapshot that make the next one due: `snapshotEveryEntries` (staggered),
+   * or a quarter of the image's records if that is more (decision 47). A snapshot reads and writes
+   * every record, so at a fixed interval its cost per write would grow with the tree: at 600,000
+   * znodes a member spent most of its time snapshotting. A quarter bounds it at four records per
+   * entry whatever the size; the log between snapshots grows with the tree instead (a restart
+   * replays only what the store's own image lacks, so not that).
+   */
+  private snapshotDue(): number {
+    return Math.max(this.snapshotEvery, Math.ceil((this.o.store.recordCount * this.snapshotEvery) / this.o.snapshotEveryEntries / snapshotRecordsPerEntry));
+  }
+
+  /** Resolves once no snapshot is being taken (one begun meanwhile is not waited for). */
+  async snapshotSettled(): Promise<void> {
+    await this.snapshotting;
+  }
+
+  /** Take a snapshot now (also done automatically: snapshotDue). */
   async snapshotNow(): Promise<number> {
     await this.snapshotting;
     await this.idle();
@@ -554,7 +574,7 @@ export class RaftDriver {
     // Nobody waits for the store's writes, so bound their backlog here: a store whose disk falls
     // behind slows the Ready loop (and so commits) instead of piling batches up in memory.
     if (this.o.store.writesPending > storeWritesPendingMax) await this.storeWrites;
-    if (this.snapshotting === null && this.o.store.appliedIndex - this.snapshotIndex >= this.snapshotEvery) await this.beginSnapshot();
+    if (this.snapshotting === null && this.o.store.appliedIndex - this.snapshotIndex >= this.snapshotDue()) await this.beginSnapshot();
   }
 
   private answerRead(ctx: number, ok: boolean, index: number): void {

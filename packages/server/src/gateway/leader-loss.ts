@@ -2,8 +2,8 @@
  * When a member takes its leader for gone, and so ends its client connections for them to resume
  * elsewhere (decisions 32, 40, 43 and 46). Fed once a tick with the age, in ticks, of the member's
  * last word from its leader (for a leader: from its majority), or undefined when no leader is known
- * in its current term. The leader is gone after three election timeouts of silence, or after an
- * election timeout without any leader in a new term.
+ * in its current term. The leader is gone after three election timeouts of silence, or after two
+ * election timeouts without any leader in a new term (or after the member stepped down as leader).
  *
  * Ending a connection costs far more than holding a request: every session on it dials again and
  * re-registers its watches, thousands at once on a busy member. A silence of one election timeout
@@ -18,6 +18,11 @@ export type LeaderLoss = 'silent' | 'leaderless';
 
 /** Election timeouts of silence from the leader after which it is taken for gone. */
 export const silentElectionTimeouts = 3;
+/**
+ * Election timeouts without any leader (a new term, or a leader that stepped down) after which
+ * the leader is taken for gone; the silence before the election began usually adds another.
+ */
+export const leaderlessElectionTimeouts = 2;
 
 export class LeaderLossWatch {
   private inTouch = false;
@@ -34,7 +39,7 @@ export class LeaderLossWatch {
   tick(ticksSinceLeaderContact: number | undefined): LeaderLoss | null {
     const leaderless = ticksSinceLeaderContact === undefined;
     this.leaderlessTicks = leaderless ? this.leaderlessTicks + 1 : 0;
-    const loss: LeaderLoss | null = leaderless ? (this.leaderlessTicks > this.electionTicks ? 'leaderless' : null) : ticksSinceLeaderContact > silentElectionTimeouts * this.electionTicks ? 'silent' : null;
+    const loss: LeaderLoss | null = leaderless ? (this.leaderlessTicks > leaderlessElectionTimeouts * this.electionTicks ? 'leaderless' : null) : ticksSinceLeaderContact > silentElectionTimeouts * this.electionTicks ? 'silent' : null;
     if (loss !== null) {
       const lostNow = this.inTouch;
       this.inTouch = false;

@@ -322,8 +322,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     parts.sessions = sessions;
     parts.link = link;
 
-    // Once this member takes its leader for gone (three election timeouts of silence, or an
-    // election timeout without a leader in a new term: LeaderLossWatch, decisions 43 and 46), its
+    // Once this member takes its leader for gone (three election timeouts of silence, or two
+    // election timeouts without a leader in a new term: LeaderLossWatch, decisions 43 and 46), its
     // clients are told (their connections end with NO_LEADER) and resume on another member,
     // rather than at their next ping, up to a third of a session timeout later: what ZooKeeper's
     // servers do when they lose their quorum. A shorter silence (a stalled leader, a lost packet's

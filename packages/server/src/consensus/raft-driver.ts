@@ -11,6 +11,7 @@ import {
   type RawNode,
   type Ready,
   type Role,
+  type SnapshotBytes,
   type SnapshotMeta,
   type Status,
 } from '@vigil/raft';
@@ -48,6 +49,8 @@ export interface DriverOptions {
   readonly logTrailingEntries: number;
   /** The index of the snapshot the node started from (0 for none). */
   readonly snapshotIndex: number;
+  /** The file of that snapshot, already handed to Raft as its bytes: the driver closes it when done. */
+  readonly snapshotFile?: SnapshotFileBytes;
   readonly observer?: DriverObserver;
   /** A persistence failure: the node cannot go on safely. */
   readonly onFatal: (err: unknown) => void;
@@ -90,7 +93,7 @@ interface PendingRead {
 }
 
 /** What a server snapshot holds: the store image and the member addresses, at one index. */
-interface SnapshotEnvelope {
+export interface SnapshotEnvelope {
   readonly v: 1;
   readonly members: [NodeId, MemberAddress][];
   readonly removed: NodeId[];
@@ -157,6 +160,22 @@ export function decodeSnapshotEnvelope(data: Uint8Array): SnapshotEnvelope {
   }
   assert(at === bytes.length, 'the snapshot envelope ends after its last chunk');
   return { v: 1, members: header.members, removed: header.removed, store };
+}
+
+/**
+ * The members and removed ids of an envelope, read from its header alone (a version 1 envelope,
+ * which has none, is read whole): what a restarting member needs when its store already holds
+ * the image, without reading the whole snapshot (200 MB at a million znodes) into memory.
+ */
+export function decodeSnapshotEnvelopeMembers(bytes: SnapshotBytes): Pick<SnapshotEnvelope, 'members' | 'removed'> {
+  const prefix = envelopeMagic.length + 4;
+  const head = bytes.length >= prefix ? Buffer.from(bytes.subarray(0, prefix)) : null;
+  if (head === null || !head.subarray(0, envelopeMagic.length).equals(envelopeMagic)) return decodeSnapshotEnvelope(bytes.subarray(0, bytes.length));
+  const headerLength = head.readUInt32BE(envelopeMagic.length);
+  assert(prefix + headerLength <= bytes.length, 'the snapshot envelope holds its header');
+  const header = packr.unpack(bytes.subarray(prefix, prefix + headerLength)) as EnvelopeHeader;
+  assert(Array.isArray(header.members) && Array.isArray(header.removed), 'a snapshot envelope of version 2');
+  return { members: header.members, removed: header.removed };
 }
 
 function isMemberAddress(v: unknown): boolean {
@@ -250,7 +269,8 @@ export class RaftDriver {
 
   start(): void {
     const loaded = this.o.storage.latestSnapshotMeta();
-    if (loaded !== null) this.adoptSnapshotFile(loaded);
+    if (this.o.snapshotFile !== undefined) this.snapshotFile = this.o.snapshotFile;
+    else if (loaded !== null) this.adoptSnapshotFile(loaded);
     this.tickTimer = setInterval(() => {
       this.raw.tick();
       this.retryRefusedReads();

@@ -13,7 +13,8 @@ import { createMetrics, type Metrics } from '../admin/metrics.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../config/host-port.js';
 import type { NodeConfig } from '../config/node-config.js';
 import { applyAddressChange, bootstrapContext, memberContext, type MemberAddress } from '../consensus/members.js';
-import { decodeSnapshotEnvelope, RaftDriver, type DriverObserver } from '../consensus/raft-driver.js';
+import type { SnapshotFileBytes } from '../storage/snapshot-file-bytes.js';
+import { decodeSnapshotEnvelope, decodeSnapshotEnvelopeMembers, RaftDriver, type DriverObserver, type SnapshotEnvelope } from '../consensus/raft-driver.js';
 import { ServerError } from '../errors.js';
 import type { LeaderContact } from '../gateway/client-connection.js';
 import { ClientGateway } from '../gateway/client-gateway.js';
@@ -92,6 +93,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     readonly timers: NodeJS.Timeout[];
     app?: FastifyInstance;
     gateway?: ClientGateway;
+    /** The snapshot file Raft starts with; the driver owns it once it exists. */
+    snapshotFile?: SnapshotFileBytes;
     /** Every socket of the client port (HTTP and WebSocket), to cut when HTTP will not close. */
     readonly clientSockets: Set<Socket>;
   } = { timers: [], clientSockets: new Set() };
@@ -114,6 +117,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       parts.link?.close();
       const { driver, transport, store } = parts;
       if (driver !== undefined) await step('raftDriver', () => driver.close());
+      else parts.snapshotFile?.close();
       if (httpClosed !== undefined && !(await step('httpClose', () => httpClosed))) {
         log.warn({ sockets: parts.clientSockets.size }, 'cutting client connections');
         for (const socket of parts.clientSockets) socket.destroy();
@@ -161,12 +165,19 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     } else {
       let snapshot: Snapshot | null = null;
       if (image.snapshotMeta !== null) {
-        const data = await storage.readSnapshotFile(image.snapshotMeta);
-        snapshot = { meta: image.snapshotMeta, data };
-        const envelope = decodeSnapshotEnvelope(data);
+        // Raft reads the snapshot from its file when a follower needs it (decision 38); only a
+        // store that lacks the image reads it whole.
+        const file = storage.openSnapshotBytes(image.snapshotMeta);
+        parts.snapshotFile = file;
+        snapshot = { meta: image.snapshotMeta, data: file };
+        let envelope: Pick<SnapshotEnvelope, 'members' | 'removed'>;
         if (store.appliedIndex < image.snapshotMeta.index) {
           // Crashed after persisting a received snapshot but before installing it.
-          await store.restoreSnapshot(envelope.store);
+          const whole = decodeSnapshotEnvelope(file.subarray(0, file.length));
+          await store.restoreSnapshot(whole.store);
+          envelope = whole;
+        } else {
+          envelope = decodeSnapshotEnvelopeMembers(file);
         }
         for (const [id, a] of envelope.members) members.set(id, a);
         for (const id of envelope.removed) removed.add(id);
@@ -243,6 +254,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       snapshotEveryEntries: config.snapshotEveryEntries,
       logTrailingEntries: config.logTrailingEntries,
       snapshotIndex: image.snapshotMeta?.index ?? 0,
+      ...(parts.snapshotFile === undefined ? {} : { snapshotFile: parts.snapshotFile }),
       observer: {
         ...metricsHooks,
         roleChanged: (role, term, leader) => {

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { assert, type Entry, type EntryKind, type HardState, type SnapshotMeta } from '@vigil/raft';
@@ -210,10 +210,6 @@ export class RaftStorage {
   /** The snapshot file's bytes, read from the file when needed (see SnapshotFileBytes). */
   openSnapshotBytes(meta: Pick<SnapshotMeta, 'index' | 'term'>): SnapshotFileBytes {
     return SnapshotFileBytes.open(this.fileOf(meta));
-  }
-
-  async readSnapshotFile(meta: Pick<SnapshotMeta, 'index' | 'term'>): Promise<Uint8Array> {
-    return new Uint8Array(await readFile(this.fileOf(meta)));
   }
 
   /**

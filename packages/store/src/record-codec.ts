@@ -6,6 +6,7 @@ import { assert, errorCodes, type ErrorCode } from './errors.js';
 import type { CommandResult, OpError, OpResult } from './result.js';
 import type { SessionRecord, SessionReply } from './session.js';
 import type { Stat, Znode, ZnodeKind } from './znode.js';
+import { ownedCopy } from './owned-bytes.js';
 
 const recordFormat = 1;
 /** Session records with a reply table (see encodeSession). */
@@ -35,27 +36,29 @@ export function encodeZnode(node: Znode): Buffer {
   return out;
 }
 
-export function decodeZnode(bytes: Uint8Array): Znode {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** `copy` makes the node's own copy of its data (a loaded tree's come from one DataArena). */
+export function decodeZnode(bytes: Uint8Array, copy: (data: Uint8Array) => Uint8Array = ownedCopy): Znode {
+  // Called once per znode when a member loads its tree: plain reads, no closure, no copy of the
+  // record (LevelDB's values are Buffers already).
+  const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   assert(b.byteLength >= nodeHeaderBytes && b[0] === recordFormat, 'znode record format');
   const kind = kinds[b[1] as number];
   assert(kind !== undefined, 'znode record kind');
-  const at = (i: number): number => b.readDoubleBE(2 + i * 8);
   return {
     kind,
-    czxid: at(0),
-    mzxid: at(1),
-    pzxid: at(2),
-    ctime: at(3),
-    mtime: at(4),
-    version: at(5),
-    cversion: at(6),
-    aversion: at(7),
-    ephemeralOwner: at(8),
-    numChildren: at(9),
-    ttlMs: at(10),
+    czxid: b.readDoubleBE(2),
+    mzxid: b.readDoubleBE(10),
+    pzxid: b.readDoubleBE(18),
+    ctime: b.readDoubleBE(26),
+    mtime: b.readDoubleBE(34),
+    version: b.readDoubleBE(42),
+    cversion: b.readDoubleBE(50),
+    aversion: b.readDoubleBE(58),
+    ephemeralOwner: b.readDoubleBE(66),
+    numChildren: b.readDoubleBE(74),
+    ttlMs: b.readDoubleBE(82),
     // A copy, so that a node's data never aliases a buffer LevelDB or the caller may reuse.
-    data: new Uint8Array(b.subarray(nodeHeaderBytes)),
+    data: copy(b.subarray(nodeHeaderBytes)),
   };
 }
 

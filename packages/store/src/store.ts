@@ -17,6 +17,7 @@ import {
   treePrefix,
 } from './keys.js';
 import { silentLogger, type Logger } from './logger.js';
+import { DataArena } from './owned-bytes.js';
 import { decodeIndex, decodeSession, decodeZnode, encodeIndex, encodeSession, encodeZnode } from './record-codec.js';
 import type { Applied, Result } from './result.js';
 import type { SessionInfo, SessionRecord } from './session.js';
@@ -312,9 +313,11 @@ export class Store {
     try {
       const sessions: SessionRecord[] = [];
       const nodes: [string, Znode][] = [];
+      const arena = new DataArena();
+      const copy = (data: Uint8Array): Uint8Array => arena.copy(data);
       for (const [key, value] of records) {
         if (key[0] === sessionPrefix) sessions.push(decodeSession(sessionIdOfKey(key), value));
-        else nodes.push([pathOfNodeKey(key), decodeZnode(value)]);
+        else nodes.push([pathOfNodeKey(key), decodeZnode(value, copy)]);
       }
       tree = ZnodeTree.fromRecords(appliedIndex, nodes, sessions);
     } catch (cause) {
@@ -418,6 +421,8 @@ async function loadTree(db: StoreDatabase): Promise<ZnodeTree | undefined> {
   let appliedIndex: number | undefined;
   const sessions: SessionRecord[] = [];
   const nodes: [string, Znode][] = [];
+  const arena = new DataArena();
+  const copy = (data: Uint8Array): Uint8Array => arena.copy(data);
   try {
     for await (const batch of readAll(iterator, openBatch)) {
       for (const [key, value] of batch) {
@@ -427,7 +432,7 @@ async function loadTree(db: StoreDatabase): Promise<ZnodeTree | undefined> {
         } else if (key[0] === sessionPrefix) {
           sessions.push(decodeSession(sessionIdOfKey(key), value));
         } else if (key[0] === treePrefix) {
-          nodes.push([pathOfNodeKey(key), decodeZnode(value)]);
+          nodes.push([pathOfNodeKey(key), decodeZnode(value, copy)]);
         }
       }
     }

@@ -219,15 +219,15 @@ const NOOP: Command = { type: 'noop' };
 /** Store batches (one per apply) allowed in flight before the Ready loop waits for them. */
 const storeWritesPendingMax = 8;
 
+/** At most this many records of snapshot per entry of log (decision 47). */
+const snapshotRecordsPerEntry = 4;
+
 /**
  * Runs one RawNode for real: ticks from a timer, messages from the transport, and the Ready loop
  * — persist (one synced LevelDB batch: the group commit), send, apply into the store, advance.
  * Proposals resolve with the store's result when their entry is applied; reads resolve once a
  * ReadIndex round confirmed leadership and the store caught up with the read point.
  */
-/** At most this many records of snapshot per entry of log (decision 47). */
-const snapshotRecordsPerEntry = 4;
-
 export class RaftDriver {
   private readonly raw: RawNode;
   private readonly o: DriverOptions;
@@ -468,8 +468,8 @@ export class RaftDriver {
    * or a quarter of the image's records if that is more (decision 47). A snapshot reads and writes
    * every record, so at a fixed interval its cost per write would grow with the tree: at 600,000
    * znodes a member spent most of its time snapshotting. A quarter bounds it at four records per
-   * entry whatever the size; the log between snapshots grows with the tree instead (a restart
-   * replays only what the store's own image lacks, so not that).
+   * entry whatever the size; the log between snapshots grows with the tree instead, and with it
+   * the memory it takes and a restart's time to read it.
    */
   private snapshotDue(): number {
     return Math.max(this.snapshotEvery, Math.ceil((this.o.store.recordCount * this.snapshotEvery) / this.o.snapshotEveryEntries / snapshotRecordsPerEntry));

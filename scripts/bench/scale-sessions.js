@@ -3,6 +3,7 @@
 // failover do not delay the main thread's own measurements. Plain JavaScript against the built
 // @vigil/client, so that workers need no TypeScript loader.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { clearInterval, setInterval } from 'node:timers';
 import { parentPort, workerData } from 'node:worker_threads';
 import { connect } from '@vigil/client';
 

@@ -311,15 +311,9 @@ export class Store {
     const { appliedIndex, records } = await readSnapshot(chunks);
     let tree: ZnodeTree;
     try {
-      const sessions: SessionRecord[] = [];
-      const nodes: [string, Znode][] = [];
-      const arena = new DataArena();
-      const copy = (data: Uint8Array): Uint8Array => arena.copy(data);
-      for (const [key, value] of records) {
-        if (key[0] === sessionPrefix) sessions.push(decodeSession(sessionIdOfKey(key), value));
-        else nodes.push([pathOfNodeKey(key), decodeZnode(value, copy)]);
-      }
-      tree = ZnodeTree.fromRecords(appliedIndex, nodes, sessions);
+      const image = new ImageRecords();
+      for (const [key, value] of records) image.add(key, value);
+      tree = image.tree(appliedIndex);
     } catch (cause) {
       throw new StoreError('SNAPSHOT_INVALID', 'snapshot records are inconsistent', { cause });
     }
@@ -419,20 +413,15 @@ async function* readAll(iterator: StoreIterator, size: ReadBatch): AsyncGenerato
 async function loadTree(db: StoreDatabase): Promise<ZnodeTree | undefined> {
   const iterator = imageIterator(db, openBatch);
   let appliedIndex: number | undefined;
-  const sessions: SessionRecord[] = [];
-  const nodes: [string, Znode][] = [];
-  const arena = new DataArena();
-  const copy = (data: Uint8Array): Uint8Array => arena.copy(data);
+  const image = new ImageRecords();
   try {
     for await (const batch of readAll(iterator, openBatch)) {
       for (const [key, value] of batch) {
         if (key[0] === metaPrefix) {
           if (key.equals(appliedIndexKey)) appliedIndex = decodeIndex(value);
           else if (key.equals(formatKey)) assert(value.equals(storeFormat), 'unknown store format');
-        } else if (key[0] === sessionPrefix) {
-          sessions.push(decodeSession(sessionIdOfKey(key), value));
-        } else if (key[0] === treePrefix) {
-          nodes.push([pathOfNodeKey(key), decodeZnode(value, copy)]);
+        } else if (key[0] === sessionPrefix || key[0] === treePrefix) {
+          image.add(key, value);
         }
       }
     }
@@ -440,10 +429,35 @@ async function loadTree(db: StoreDatabase): Promise<ZnodeTree | undefined> {
     await iterator.close();
   }
   if (appliedIndex === undefined) {
-    assert(nodes.length === 0 && sessions.length === 0, 'records without an applied index');
+    assert(image.empty, 'records without an applied index');
     return undefined;
   }
-  return ZnodeTree.fromRecords(appliedIndex, nodes, sessions);
+  return image.tree(appliedIndex);
+}
+
+/**
+ * A whole image's session and znode records (a member's own at open, or a snapshot's), decoded
+ * into a tree. Their data is copied into shared slabs, not an ArrayBuffer per znode (decision 48).
+ */
+class ImageRecords {
+  readonly #sessions: SessionRecord[] = [];
+  readonly #nodes: [string, Znode][] = [];
+  readonly #arena = new DataArena();
+  readonly #copy = (data: Uint8Array): Uint8Array => this.#arena.copy(data);
+
+  /** A session record (`sessionPrefix`) or a znode record (`treePrefix`). */
+  add(key: Buffer, value: Buffer): void {
+    if (key[0] === sessionPrefix) this.#sessions.push(decodeSession(sessionIdOfKey(key), value));
+    else this.#nodes.push([pathOfNodeKey(key), decodeZnode(value, this.#copy)]);
+  }
+
+  get empty(): boolean {
+    return this.#sessions.length === 0 && this.#nodes.length === 0;
+  }
+
+  tree(appliedIndex: number): ZnodeTree {
+    return ZnodeTree.fromRecords(appliedIndex, this.#nodes, this.#sessions);
+  }
 }
 
 async function* snapshotChunks(iterator: StoreIterator): AsyncGenerator<Uint8Array> {

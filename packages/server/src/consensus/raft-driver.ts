@@ -139,26 +139,38 @@ export async function encodeSnapshotEnvelope(
   return out;
 }
 
+/**
+ * The version 2 header of an envelope and where its chunks begin, reading only the header's
+ * bytes; null for a version 1 envelope (one msgpack map, written before the chunked layout).
+ */
+function envelopeHeader(bytes: SnapshotBytes): { header: EnvelopeHeader; chunksAt: number } | null {
+  const prefix = envelopeMagic.length + 4;
+  if (bytes.length < prefix) return null;
+  const head = Buffer.from(bytes.subarray(0, prefix));
+  if (!head.subarray(0, envelopeMagic.length).equals(envelopeMagic)) return null;
+  const chunksAt = prefix + head.readUInt32BE(envelopeMagic.length);
+  assert(chunksAt <= bytes.length, 'the snapshot envelope holds its header');
+  const header = packr.unpack(bytes.subarray(prefix, chunksAt)) as EnvelopeHeader;
+  assert(Array.isArray(header.members) && Array.isArray(header.removed) && Array.isArray(header.chunkBytes), 'a snapshot envelope of version 2');
+  return { header, chunksAt };
+}
+
 export function decodeSnapshotEnvelope(data: Uint8Array): SnapshotEnvelope {
-  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (bytes.length < envelopeMagic.length + 4 || !bytes.subarray(0, envelopeMagic.length).equals(envelopeMagic)) {
-    // Version 1, written before the chunked layout.
+  const v2 = envelopeHeader(data);
+  if (v2 === null) {
     const e = packr.unpack(data) as SnapshotEnvelope;
     assert(e.v === 1 && Array.isArray(e.members) && Array.isArray(e.removed) && Array.isArray(e.store), 'a snapshot envelope of version 1');
     return e;
   }
-  const headerLength = bytes.readUInt32BE(envelopeMagic.length);
-  let at = envelopeMagic.length + 4;
-  const header = packr.unpack(bytes.subarray(at, at + headerLength)) as EnvelopeHeader;
-  assert(Array.isArray(header.members) && Array.isArray(header.removed) && Array.isArray(header.chunkBytes), 'a snapshot envelope of version 2');
-  at += headerLength;
+  const { header } = v2;
+  let at = v2.chunksAt;
   const store: Uint8Array[] = [];
   for (const n of header.chunkBytes) {
-    assert(Number.isSafeInteger(n) && n >= 0 && at + n <= bytes.length, 'snapshot chunk lengths fit the envelope');
-    store.push(new Uint8Array(bytes.buffer, bytes.byteOffset + at, n));
+    assert(Number.isSafeInteger(n) && n >= 0 && at + n <= data.length, 'snapshot chunk lengths fit the envelope');
+    store.push(new Uint8Array(data.buffer, data.byteOffset + at, n));
     at += n;
   }
-  assert(at === bytes.length, 'the snapshot envelope ends after its last chunk');
+  assert(at === data.length, 'the snapshot envelope ends after its last chunk');
   return { v: 1, members: header.members, removed: header.removed, store };
 }
 
@@ -168,14 +180,8 @@ export function decodeSnapshotEnvelope(data: Uint8Array): SnapshotEnvelope {
  * the image, without reading the whole snapshot (200 MB at a million znodes) into memory.
  */
 export function decodeSnapshotEnvelopeMembers(bytes: SnapshotBytes): Pick<SnapshotEnvelope, 'members' | 'removed'> {
-  const prefix = envelopeMagic.length + 4;
-  const head = bytes.length >= prefix ? Buffer.from(bytes.subarray(0, prefix)) : null;
-  if (head === null || !head.subarray(0, envelopeMagic.length).equals(envelopeMagic)) return decodeSnapshotEnvelope(bytes.subarray(0, bytes.length));
-  const headerLength = head.readUInt32BE(envelopeMagic.length);
-  assert(prefix + headerLength <= bytes.length, 'the snapshot envelope holds its header');
-  const header = packr.unpack(bytes.subarray(prefix, prefix + headerLength)) as EnvelopeHeader;
-  assert(Array.isArray(header.members) && Array.isArray(header.removed), 'a snapshot envelope of version 2');
-  return { members: header.members, removed: header.removed };
+  const v2 = envelopeHeader(bytes);
+  return v2 === null ? decodeSnapshotEnvelope(bytes.subarray(0, bytes.length)) : { members: v2.header.members, removed: v2.header.removed };
 }
 
 function isMemberAddress(v: unknown): boolean {

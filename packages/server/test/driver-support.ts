@@ -19,6 +19,7 @@ export interface DriverMember {
   readonly raw: RawNode;
   readonly driver: RaftDriver;
   readonly store: Store;
+  readonly storage: RaftStorage;
   readonly db: Level<Buffer, Buffer>;
 }
 
@@ -67,7 +68,7 @@ export async function driverCluster(o: DriverClusterOptions): Promise<Map<NodeId
       onFatal: o.onFatal,
       ...(o.observer === undefined ? {} : { observer: o.observer(id) }),
     });
-    members.set(id, { raw, driver, store, db });
+    members.set(id, { raw, driver, store, storage, db });
     o.cleanups.push(async () => {
       await driver.close();
       await store.close();

@@ -85,8 +85,9 @@ interface ReadBatch {
 
 /**
  * The znode tree made durable. The whole tree lives in memory (reads never touch LevelDB); the
- * LevelDB image is written one batch per `apply` call, carrying every change of every entry in the
- * call together with the new applied index, so a crash leaves the image at a whole batch boundary.
+ * LevelDB image is written one batch at a time (per `apply` call, or per `writeImage` after any
+ * number of `applyInMemory` calls), carrying every record changed since the previous batch
+ * together with the new applied index, so a crash leaves the image at a whole batch boundary.
  */
 export class Store {
   readonly #db: StoreDatabase;
@@ -98,6 +99,9 @@ export class Store {
   /** Tail of the write chain: batches must reach LevelDB in apply order. */
   #writing: Promise<void> = Promise.resolve();
   #writesPending = 0;
+  /** The latest write itself (it rejects if it failed, unlike `#writing`). */
+  #lastWrite: Promise<void> = Promise.resolve();
+  #unwrittenEntries = 0;
   #failure: unknown = undefined;
   #closed = false;
 
@@ -149,7 +153,7 @@ export class Store {
     return store;
   }
 
-  /** Batches applied in memory whose LevelDB write has not completed yet. */
+  /** Batches taken by `writeImage` (or `apply`) whose LevelDB write has not completed yet. */
   get writesPending(): number {
     return this.#writesPending;
   }
@@ -170,16 +174,19 @@ export class Store {
    * Resolves once the batch is written. Calls may overlap; their batches are written in call order.
    */
   apply(entries: readonly Entry[]): Promise<Applied[]> {
-    const { applied, written } = this.applyNow(entries);
-    return written.then(() => applied);
+    const applied = this.applyInMemory(entries);
+    if (applied.length === 0) return this.#writing.then(() => applied);
+    return this.writeImage().then(() => applied);
   }
 
   /**
-   * `apply`, with the results at once: the entries are applied in memory when this returns, and
-   * `written` resolves once their batch is in LevelDB. A caller whose durability comes from
-   * elsewhere (the Raft log) may answer from `applied` without waiting for the write.
+   * `apply` without the write: the entries are applied in memory when this returns, and their
+   * changes wait for the next `writeImage`, which writes them (with those of every call before it)
+   * as one batch. A caller whose durability comes from elsewhere (the Raft log, replayed from the
+   * image's applied index after a restart) answers from the results at once and writes the image
+   * when it chooses (decision 49).
    */
-  applyNow(entries: readonly Entry[]): { readonly applied: Applied[]; readonly written: Promise<void> } {
+  applyInMemory(entries: readonly Entry[]): Applied[] {
     this.#checkUsable();
     assert(entries.length <= applyEntriesMax, `more than ${applyEntriesMax} entries in one apply`);
     const applied: Applied[] = [];
@@ -195,14 +202,31 @@ export class Store {
       this.#failure ??= err;
       throw err;
     }
-    if (applied.length === 0) return { applied, written: this.#writing };
-    const written = this.#write(this.#changeOps());
+    this.#unwrittenEntries += applied.length;
+    if (applied.length === 0) return applied;
     try {
       this.#onApplied?.(applied);
     } catch (err) {
       this.#logger.error({ err }, 'onApplied hook failed');
     }
-    return { applied, written };
+    return applied;
+  }
+
+  /**
+   * Writes what was applied in memory since the previous write as one LevelDB batch, with the new
+   * applied index: each record once, however many entries changed it. Resolves once that batch
+   * (and every one before it) is in LevelDB; rejects if it failed, and the store is unusable then.
+   */
+  writeImage(): Promise<void> {
+    this.#checkUsable();
+    if (this.#unwrittenEntries === 0) return this.#lastWrite;
+    this.#unwrittenEntries = 0;
+    return this.#write(this.#changeOps());
+  }
+
+  /** Entries applied in memory whose changes no `writeImage` has taken yet. */
+  get unwrittenEntries(): number {
+    return this.#unwrittenEntries;
   }
 
   // ---- reads, from memory ----
@@ -318,7 +342,10 @@ export class Store {
       throw new StoreError('SNAPSHOT_INVALID', 'snapshot records are inconsistent', { cause });
     }
     this.#checkUsable();
-    const ops: StoreBatchOperation[] = [];
+    // Changes not written yet go first: a node deleted since the last write is still in the image,
+    // and no longer among the tree's records that the deletions below are made from.
+    const ops: StoreBatchOperation[] = this.#unwrittenEntries > 0 ? this.#changeOps() : [];
+    this.#unwrittenEntries = 0;
     for (const [path] of this.#tree.nodeRecords()) ops.push({ type: 'del', key: nodeKey(path) });
     for (const session of this.#tree.sessionRecords()) ops.push({ type: 'del', key: sessionKey(session.sessionId) });
     // LevelDB applies a batch in order, so a put after a del of the same key wins.
@@ -334,6 +361,8 @@ export class Store {
   /** Waits for pending writes and releases the store (and the database, if `openStore` made it). Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    // What was applied and not yet written goes to the image (a restart would replay it anyway).
+    if (this.#unwrittenEntries > 0 && this.#failure === undefined) this.writeImage().catch(() => undefined);
     this.#closed = true;
     await this.#writing;
     await this.#closeDb?.();
@@ -371,6 +400,7 @@ export class Store {
       }
       return batch.write();
     });
+    this.#lastWrite = write;
     this.#writing = write.then(
       () => {
         this.#writesPending--;
@@ -384,9 +414,12 @@ export class Store {
     return write;
   }
 
-  /** Resolves when no write is pending (applies may keep arriving; this waits them out). */
+  /** Writes what memory holds and resolves when no write is pending (applies may keep arriving; this waits them out). */
   async #settle(): Promise<void> {
-    while (this.#writesPending > 0) await this.#writing;
+    while (this.#writesPending > 0 || this.#unwrittenEntries > 0) {
+      if (this.#unwrittenEntries > 0) await this.writeImage();
+      else await this.#writing;
+    }
   }
 }
 

@@ -222,8 +222,16 @@ function confContextProblem(data: unknown): string | null {
 
 const NOOP: Command = { type: 'noop' };
 
-/** Store batches (one per apply) allowed in flight before the Ready loop waits for them. */
+/** Store batches allowed in flight before the Ready loop waits for them. */
 const storeWritesPendingMax = 8;
+
+/**
+ * The store's image is written every this many ticks (200 ms at the default tick), or once this
+ * many entries are applied and unwritten, whichever comes first: one LevelDB batch for all of them,
+ * each changed record once (decision 49). The restart replays at most that much log.
+ */
+const imageWriteTicks = 4;
+const imageWriteEntries = 4_096;
 
 /** At most this many records of snapshot per entry of log (decision 47). */
 const snapshotRecordsPerEntry = 4;
@@ -255,6 +263,7 @@ export class RaftDriver {
   private lastRole: Role = 'follower';
   /** The store's LevelDB writes still in flight (in order); snapshots and close wait for them. */
   private storeWrites: Promise<void> = Promise.resolve();
+  private ticksSinceImageWrite = 0;
   private lastLeader: NodeId = 0;
   /** snapshotEveryEntries, staggered by member id. */
   private readonly snapshotEvery: number;
@@ -278,6 +287,7 @@ export class RaftDriver {
     if (this.o.snapshotFile !== undefined) this.snapshotFile = this.o.snapshotFile;
     else if (loaded !== null) this.adoptSnapshotFile(loaded);
     this.tickTimer = setInterval(() => {
+      if (++this.ticksSinceImageWrite >= imageWriteTicks) this.writeImage();
       this.raw.tick();
       this.retryRefusedReads();
       this.schedule();
@@ -507,8 +517,8 @@ export class RaftDriver {
     this.closed = true;
     clearInterval(this.tickTimer);
     await this.running;
-    await this.storeWrites;
     await this.snapshotting;
+    await this.imageWritten().catch(() => undefined); // a failure is already reported (onFatal)
     const unknown = new ServerError('TIMEOUT', 'this server stopped after the write entered its log; it may or may not take effect');
     for (const p of this.proposals.values()) p.reject(unknown);
     const err = new ServerError('SHUTTING_DOWN');
@@ -644,17 +654,15 @@ export class RaftDriver {
         storeEntries.push({ index: e.index, timeMs: 0, command: NOOP });
       }
     }
-    // The store applies in memory at once and writes its LevelDB batch behind. Neither the Ready
-    // loop nor the proposals wait for that write: the synced Raft log is the point of durability,
-    // and a restarted node replays the log from the store's applied index.
-    const writes: Promise<void>[] = [];
+    // The store applies in memory at once; its LevelDB image is written behind, a batch per
+    // imageWriteTicks or imageWriteEntries (writeImageWhenDue). Neither the Ready loop nor the
+    // proposals wait for that write: the synced Raft log is the point of durability, and a
+    // restarted node replays the log from the image's applied index.
     const results = new Map<number, Applied>();
     let from = 0;
     const applyUpTo = (to: number): void => {
       for (let i = from; i < to; i += applyEntriesMax) {
-        const { applied, written } = this.o.store.applyNow(storeEntries.slice(i, Math.min(to, i + applyEntriesMax)));
-        for (const a of applied) results.set(a.index, a);
-        writes.push(written);
+        for (const a of this.o.store.applyInMemory(storeEntries.slice(i, Math.min(to, i + applyEntriesMax)))) results.set(a.index, a);
       }
       from = to;
     };
@@ -685,14 +693,33 @@ export class RaftDriver {
       }
     }
     this.o.observer?.applied?.(Number(process.hrtime.bigint() - started) / 1e9, entries.length);
-    const written = Promise.all(writes);
-    this.storeWrites = written.then(() => undefined).catch((err: unknown) => {
+    if (this.o.store.unwrittenEntries >= imageWriteEntries) this.writeImage();
+    this.wakeAppliedWaiters();
+  }
+
+  /**
+   * Hands what the store applied since its last image write to LevelDB as one batch. The Ready
+   * loop does not wait for it (see `apply`); snapshots and close do (`storeWrites`).
+   */
+  private writeImage(): void {
+    this.ticksSinceImageWrite = 0;
+    if (this.o.store.unwrittenEntries === 0) return;
+    this.storeWrites = this.o.store.writeImage().catch((err: unknown) => {
       // A failed store write leaves memory ahead of disk: stop (the log replays on restart).
       this.closed = true;
       clearInterval(this.tickTimer);
       this.o.onFatal(err);
     });
-    this.wakeAppliedWaiters();
+  }
+
+  /** Writes the store's image once memory and disk are equal, whatever was applied meanwhile. */
+  private async imageWritten(): Promise<void> {
+    for (;;) {
+      this.writeImage();
+      const writes = this.storeWrites;
+      await writes;
+      if (writes === this.storeWrites && this.o.store.unwrittenEntries === 0) return;
+    }
   }
 
   private wakeAppliedWaiters(): void {
@@ -721,6 +748,7 @@ export class RaftDriver {
   }
 
   private async installSnapshot(index: number, data: Uint8Array): Promise<void> {
+    // The store writes its unwritten changes with the snapshot's records, in one batch.
     await this.storeWrites;
     const envelope = decodeSnapshotEnvelope(data);
     this.o.onSnapshotInstalling?.();
@@ -751,11 +779,7 @@ export class RaftDriver {
    * tree then costs the loop only the wait for in-flight store writes, not the whole snapshot.
    */
   private async beginSnapshot(): Promise<void> {
-    for (;;) {
-      const writes = this.storeWrites;
-      await writes;
-      if (writes === this.storeWrites) break; // nothing applied meanwhile: disk equals memory
-    }
+    await this.imageWritten();
     const index = this.o.store.appliedIndex;
     if (index <= this.snapshotIndex || this.snapshotting !== null || this.closed) return;
     const term = this.raw.termAt(index);

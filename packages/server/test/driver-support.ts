@@ -46,7 +46,7 @@ export async function driverCluster(o: DriverClusterOptions): Promise<Map<NodeId
     const db = new Level<Buffer, Buffer>(join(dir, `n${id}`), buffers);
     await db.open();
     const store = await Store.open({ db: db.sublevel<Buffer, Buffer>('store', buffers) });
-    const storage = await RaftStorage.open(db.sublevel<Buffer, Buffer>('raft', buffers), join(dir, `s${id}`));
+    const storage = await RaftStorage.open({ walDir: join(dir, `w${id}`), snapshotDir: join(dir, `s${id}`) });
     await storage.load();
     const durable = RawNode.bootstrap([...o.ids]);
     await storage.persist({ hardState: durable.hardState, entries: durable.entries, snapshotMeta: null, sync: true });
@@ -71,6 +71,7 @@ export async function driverCluster(o: DriverClusterOptions): Promise<Map<NodeId
     members.set(id, { raw, driver, store, storage, db });
     o.cleanups.push(async () => {
       await driver.close();
+      await storage.close();
       await store.close();
       await db.close();
     });

@@ -24,7 +24,7 @@ describe('PowerLossJournal', () => {
   async function life(): Promise<number> {
     db = new Level<Buffer, Buffer>(join(dir, 'db'), buffers);
     await db.open();
-    const opened = await PowerLossJournal.open(dir, { store: db.sublevel('store', buffers), raft: db.sublevel('raft', buffers) }, log);
+    const opened = await PowerLossJournal.open(dir, { store: db.sublevel('store', buffers) }, log);
     journal = opened.journal;
     return opened.undone;
   }
@@ -34,8 +34,8 @@ describe('PowerLossJournal', () => {
     await db.close();
   }
 
-  async function read(level: 'store' | 'raft', key: string): Promise<string | undefined> {
-    return (await db.sublevel<Buffer, Buffer>(level, buffers).get(b(key)))?.toString();
+  async function read(key: string): Promise<string | undefined> {
+    return (await db.sublevel<Buffer, Buffer>('store', buffers).get(b(key)))?.toString();
   }
 
   beforeEach(async () => {
@@ -47,55 +47,29 @@ describe('PowerLossJournal', () => {
 
   test('unsynced writes after the last sync are undone, newest first; synced ones and those before them stay', async () => {
     expect(await life()).toBe(0);
-    const store = async (pairs: [string, string | null][]): Promise<void> => {
+    const store = async (pairs: [string, string | null][], sync = false): Promise<void> => {
       const batch = journal.storeDatabase().batch();
       for (const [k, v] of pairs) if (v === null) batch.del(b(k)); else batch.put(b(k), b(v));
-      await batch.write(); // the store never syncs
-    };
-    const raft = async (k: string, v: string, sync: boolean): Promise<void> => {
-      const batch = journal.raftDatabase().batch();
-      batch.put(b(k), b(v));
       await batch.write({ sync });
     };
     await store([['a', 'a1'], ['gone', 'g1']]);
-    await raft('h', 'h1', true); // covers a1 and g1 too
+    await store([['i', 'i1']], true); // covers a1 and g1 too
     await store([['a', 'a2'], ['new', 'n1']]);
     await store([['a', 'a3'], ['gone', null]]);
-    await raft('e', 'e1', false);
+    await store([['i', 'i2']]);
     // Before the power cut, everything is readable (reads see unsynced writes).
-    expect([await read('store', 'a'), await read('store', 'gone'), await read('raft', 'e')]).toEqual(['a3', undefined, 'e1']);
+    expect([await read('a'), await read('gone'), await read('i')]).toEqual(['a3', undefined, 'i2']);
     await end();
 
     expect(await life()).toBe(5);
-    expect(await read('store', 'a')).toBe('a1');
-    expect(await read('store', 'gone')).toBe('g1');
-    expect(await read('store', 'new')).toBeUndefined();
-    expect(await read('raft', 'h')).toBe('h1');
-    expect(await read('raft', 'e')).toBeUndefined();
+    expect(await read('a')).toBe('a1');
+    expect(await read('gone')).toBe('g1');
+    expect(await read('new')).toBeUndefined();
+    expect(await read('i')).toBe('i1');
     await end();
     // The undo was synced and the journal emptied: a second start changes nothing.
     expect(await life()).toBe(0);
-    expect(await read('store', 'a')).toBe('a1');
-    await end();
-  });
-
-  test('a range the Raft log cleared without sync is put back; one a later sync covered stays cleared', async () => {
-    await life();
-    const put = async (keys: string[], sync: boolean): Promise<void> => {
-      const batch = journal.raftDatabase().batch();
-      for (const k of keys) batch.put(b(k), b(`v-${k}`));
-      await batch.write({ sync });
-    };
-    await put(['e1', 'e2', 'e3', 'e4', 'f'], true);
-    await journal.raftDatabase().clear({ gte: b('e1'), lte: b('e2') });
-    await put(['s'], true); // covers the first clear
-    await journal.raftDatabase().clear({ gte: b('e3'), lte: b('e4') });
-    expect(await read('raft', 'e3')).toBeUndefined();
-    await end();
-
-    expect(await life()).toBe(2);
-    expect([await read('raft', 'e1'), await read('raft', 'e2')]).toEqual([undefined, undefined]);
-    expect([await read('raft', 'e3'), await read('raft', 'e4'), await read('raft', 'f')]).toEqual(['v-e3', 'v-e4', 'v-f']);
+    expect(await read('a')).toBe('a1');
     await end();
   });
 
@@ -108,7 +82,7 @@ describe('PowerLossJournal', () => {
     await appendFile(join(dir, powerLossJournalFile), Buffer.from([0, 0, 0, 200, 1, 2, 3]));
     expect(decodeJournal(await readFile(join(dir, powerLossJournalFile)))).toHaveLength(1);
     expect(await life()).toBe(1);
-    expect(await read('store', 'k')).toBeUndefined();
+    expect(await read('k')).toBeUndefined();
     await end();
   });
 

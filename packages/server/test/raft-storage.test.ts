@@ -1,7 +1,8 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
+import { Packr } from 'msgpackr';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { Entry } from '@vigil/raft';
 import { RaftStorage } from '../src/storage/raft-storage.js';
@@ -12,22 +13,33 @@ const entry = (index: number, term: number, byte = index): Entry => ({ index, te
 describe('RaftStorage', () => {
   let dir: string;
   let db: Level<Buffer, Buffer>;
+  let open: RaftStorage | null = null;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'vigil-raft-storage-'));
     db = new Level<Buffer, Buffer>(join(dir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     await db.open();
   });
   afterEach(async () => {
+    await open?.close();
+    open = null;
     await db.close();
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function reopen(): Promise<RaftStorage> {
-    await db.close();
-    db = new Level<Buffer, Buffer>(join(dir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    await db.open();
-    return RaftStorage.open(db.sublevel<Buffer, Buffer>('raft', { keyEncoding: 'buffer', valueEncoding: 'buffer' }), join(dir, 'snapshots'));
+  /** The storage of a process started now (the previous one's files closed, as a kill -9 would leave them). */
+  async function reopen(options: { segmentBytes?: number; powerLoss?: boolean } = {}): Promise<RaftStorage> {
+    await open?.close();
+    open = await RaftStorage.open({
+      walDir: join(dir, 'wal'),
+      snapshotDir: join(dir, 'snapshots'),
+      legacy: db.sublevel<Buffer, Buffer>('raft', { keyEncoding: 'buffer', valueEncoding: 'buffer' }),
+      segmentBytes: options.segmentBytes ?? 64 * 1024,
+      ...(options.powerLoss === true ? { powerLoss: true } : {}),
+    });
+    return open;
   }
+
+  const segments = async (): Promise<string[]> => (await readdir(join(dir, 'wal'))).filter((f) => f.endsWith('.wal')).sort();
 
   test('writing a snapshot file leaves another one that is being written alone; a leftover from an earlier process goes at open', async () => {
     const s = await reopen();
@@ -92,32 +104,96 @@ describe('RaftStorage', () => {
     file.close();
   });
 
-  test('compaction keeps the entry at the compaction point', async () => {
-    const s = await reopen();
+  test('compaction deletes whole segments before the point; what stays restarts with its hard state and snapshot', async () => {
+    const s = await reopen({ segmentBytes: 4096 });
     await s.load();
-    await s.persist({ hardState: null, entries: [1, 2, 3, 4, 5].map((i) => entry(i, 1)), snapshotMeta: null, sync: true });
-    await s.compactBefore(4);
-    expect((await (await reopen()).load()).entries.map((e) => e.index)).toEqual([4, 5]);
+    const hardState = { term: 2, vote: 1, commit: 2_000 };
+    const meta = { index: 1_500, term: 2, conf: { voters: [1, 2, 3], learners: [] } };
+    const all = Array.from({ length: 2_000 }, (_, i) => entry(i + 1, 2, i % 256));
+    for (let i = 0; i < all.length; i += 50) await s.persist({ hardState: i === 0 ? hardState : null, entries: all.slice(i, i + 50), snapshotMeta: null, sync: i % 100 === 0 });
+    await s.writeSnapshotFile(meta, new Uint8Array([9]));
+    expect(await s.saveSnapshotMeta(meta)).toBe(true);
+    const before = (await segments()).length;
+    expect(before).toBeGreaterThan(10);
+    await s.compactBefore(1_500);
+    const after = (await segments()).length;
+    expect(after).toBeLessThan(before / 2);
+    const image = await (await reopen({ segmentBytes: 4096 })).load();
+    expect(image.hardState).toEqual(hardState);
+    expect(image.snapshotMeta).toEqual(meta);
+    // Whole segments go: the first kept entry is at or before the point, and everything after it is there.
+    const first = image.entries[0]!.index;
+    expect(first).toBeLessThanOrEqual(1_500);
+    expect(first).toBeGreaterThan(1_000);
+    expect(image.entries).toEqual(all.slice(first - 1));
   });
 
-  test('compaction deletes exactly the range below the point, across key bytes, and nothing outside the log', async () => {
+  test('a torn tail (the unsynced end of a crash) ends the log, is made zeros, and appends go on after the last whole record', async () => {
     const s = await reopen();
     await s.load();
-    const hardState = { term: 2, vote: 1, commit: 70_000 };
-    // Indexes 250 to 70,000 span a change of the key's second-lowest byte (65,536).
-    const all = Array.from({ length: 70_000 - 249 }, (_, i) => entry(250 + i, 2, i % 256));
-    for (let i = 0; i < all.length; i += 10_000) await s.persist({ hardState: i === 0 ? hardState : null, entries: all.slice(i, i + 10_000), snapshotMeta: null, sync: false });
-    const store = db.sublevel<Buffer, Buffer>('store', { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    await store.put(Buffer.from([0x00]), Buffer.from('below'));
-    await store.put(Buffer.from([0xff]), Buffer.from('above'));
-    await s.compactBefore(65_600);
+    await s.persist({ hardState: { term: 1, vote: 1, commit: 3 }, entries: [entry(1, 1), entry(2, 1), entry(3, 1)], snapshotMeta: null, sync: true });
+    await s.persist({ hardState: null, entries: [entry(4, 1, 44), entry(5, 1, 55)], snapshotMeta: null, sync: true });
+    await s.close();
+    // Damage entry 4's record (a write torn by the crash) and leave entry 5's whole behind it.
+    const [last] = (await segments()).slice(-1);
+    const path = join(dir, 'wal', last!);
+    const bytes = await readFile(path);
+    const termAndIndex = Buffer.alloc(16);
+    termAndIndex.writeDoubleLE(1, 0);
+    termAndIndex.writeDoubleLE(4, 8);
+    const at = bytes.indexOf(termAndIndex);
+    expect(bytes[at + 17]).toBe(44); // entry 4's data
+    bytes[at + 17] = 45;
+    await writeFile(path, bytes);
+    const r = await reopen();
+    expect((await r.load()).entries.map((e) => e.index)).toEqual([1, 2, 3]);
+    // A new entry 4 of another term: entry 5 of the earlier life must not come back after it.
+    await r.persist({ hardState: null, entries: [entry(4, 2, 40)], snapshotMeta: null, sync: true });
+    expect((await (await reopen()).load()).entries).toEqual([entry(1, 1), entry(2, 1), entry(3, 1), entry(4, 2, 40)]);
+  });
+
+  test('a damaged record in a segment before the last is refused, not skipped', async () => {
+    const s = await reopen({ segmentBytes: 1024 });
+    await s.load();
+    for (let i = 1; i <= 200; i += 10) await s.persist({ hardState: null, entries: Array.from({ length: 10 }, (_, k) => entry(i + k, 1, 7)), snapshotMeta: null, sync: true });
+    await s.close();
+    const [first] = await segments();
+    const path = join(dir, 'wal', first!);
+    const bytes = await readFile(path);
+    bytes[bytes.indexOf(Buffer.from([7]))] = 8;
+    await writeFile(path, bytes);
+    await expect(reopen({ segmentBytes: 1024 })).rejects.toMatchObject({ code: 'DATA_DIR_INVALID', message: expect.stringMatching(/damaged/) });
+    open = null;
+  });
+
+  test('in power-loss mode, a restart keeps only what was synced', async () => {
+    const s = await reopen({ powerLoss: true, segmentBytes: 1024 });
+    await s.load();
+    await s.persist({ hardState: { term: 1, vote: 1, commit: 0 }, entries: Array.from({ length: 40 }, (_, i) => entry(i + 1, 1)), snapshotMeta: null, sync: true });
+    await s.persist({ hardState: { term: 1, vote: 1, commit: 40 }, entries: Array.from({ length: 40 }, (_, i) => entry(i + 41, 1)), snapshotMeta: null, sync: false });
+    const image = await (await reopen({ powerLoss: true, segmentBytes: 1024 })).load();
+    expect(image.entries.map((e) => e.index)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(image.hardState).toEqual({ term: 1, vote: 1, commit: 0 });
+  });
+
+  test('a log kept in LevelDB by an earlier version is moved into the log files once, and deleted from LevelDB', async () => {
+    const legacy = db.sublevel<Buffer, Buffer>('raft', { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, bundleStrings: false, int64AsType: 'number' });
+    const meta = { index: 3, term: 1, conf: { voters: [1], learners: [] } };
+    await legacy.put(Buffer.from('h'), packr.pack({ term: 2, vote: 1, commit: 5 }));
+    await legacy.put(Buffer.from('s'), packr.pack(meta));
+    for (const e of [entry(3, 1), entry(4, 2), entry(5, 2)]) {
+      const key = Buffer.alloc(9);
+      key[0] = 0x65;
+      key.writeBigUInt64BE(BigInt(e.index), 1);
+      await legacy.put(key, packr.pack([e.term, ['normal', 'noop', 'conf'].indexOf(e.kind), e.data]));
+    }
     const image = await (await reopen()).load();
-    expect(image.hardState).toEqual(hardState);
-    expect(image.entries.length).toBe(70_000 - 65_600 + 1);
-    expect(image.entries[0]).toEqual(entry(65_600, 2, (65_600 - 250) % 256));
-    expect(image.entries.at(-1)).toEqual(entry(70_000, 2, (70_000 - 250) % 256));
-    const sibling = db.sublevel<Buffer, Buffer>('store', { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    expect((await sibling.values().all()).map(String)).toEqual(['below', 'above']);
+    expect(image.hardState).toEqual({ term: 2, vote: 1, commit: 5 });
+    expect(image.snapshotMeta).toEqual(meta);
+    expect(image.entries).toEqual([entry(3, 1), entry(4, 2), entry(5, 2)]);
+    expect(await legacy.keys().all()).toEqual([]);
+    expect((await (await reopen()).load()).entries).toEqual([entry(3, 1), entry(4, 2), entry(5, 2)]);
   });
 });
 

@@ -79,7 +79,7 @@ describe('restoreDataDir', () => {
     const restored = await restoreDataDir({ backupPath: backup.path, config: configFor(dataDir) });
     expect(restored.backup).toMatchObject({ clusterId: 'old', memberId: 7, index: backup.index, term: 4 });
     expect(restored.sessions).toBe(0);
-    expect((await readdir(dataDir)).sort()).toEqual(['db', 'snapshots', 'vigil-node.json']);
+    expect((await readdir(dataDir)).sort()).toEqual(['db', 'snapshots', 'vigil-node.json', 'wal']);
     expect(JSON.parse(await readFile(join(dataDir, 'vigil-node.json'), 'utf8'))).toEqual({ format: 1, clusterId: 'new', nodeId: 1 });
 
     const node = await startNode(configFor(dataDir), { logger: silentLogger() });

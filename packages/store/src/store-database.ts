@@ -25,7 +25,8 @@ export interface StoreDatabase {
 export interface StoreChainedBatch {
   put(key: Buffer, value: Buffer): unknown;
   del(key: Buffer): unknown;
-  write(): Promise<void>;
+  /** `sync`: durable when it resolves (LevelDB syncs its write-ahead log), and with it every earlier write. */
+  write(options?: { sync?: boolean }): Promise<void>;
 }
 
 export type StoreBatchOperation =

@@ -216,12 +216,15 @@ export class Store {
    * Writes what was applied in memory since the previous write as one LevelDB batch, with the new
    * applied index: each record once, however many entries changed it. Resolves once that batch
    * (and every one before it) is in LevelDB; rejects if it failed, and the store is unusable then.
+   * With `sync`, the image is durable at the applied index when it resolves (a batch is written
+   * even if nothing changed): before the log it would be replayed from is deleted.
    */
-  writeImage(): Promise<void> {
+  writeImage(options?: { sync?: boolean }): Promise<void> {
     this.#checkUsable();
-    if (this.#unwrittenEntries === 0) return this.#lastWrite;
+    const sync = options?.sync === true;
+    if (this.#unwrittenEntries === 0 && !sync) return this.#lastWrite;
     this.#unwrittenEntries = 0;
-    return this.#write(this.#changeOps());
+    return this.#write(this.#changeOps(), sync);
   }
 
   /** Entries applied in memory whose changes no `writeImage` has taken yet. */
@@ -389,7 +392,7 @@ export class Store {
     return ops;
   }
 
-  #write(ops: StoreBatchOperation[]): Promise<void> {
+  #write(ops: StoreBatchOperation[], sync = false): Promise<void> {
     this.#writesPending++;
     const write = this.#writing.then(() => {
       if (this.#failure !== undefined) throw new Error('store write failed earlier', { cause: this.#failure });
@@ -398,7 +401,7 @@ export class Store {
         if (op.type === 'put') batch.put(op.key, op.value);
         else batch.del(op.key);
       }
-      return batch.write();
+      return sync ? batch.write({ sync: true }) : batch.write();
     });
     this.#lastWrite = write;
     this.#writing = write.then(

@@ -820,6 +820,9 @@ export class RaftDriver {
     const compactTo = index - this.o.logTrailingEntries;
     if (compactTo > this.raw.status().firstIndex) {
       this.raw.compactLog(compactTo);
+      // The log is what a restart replays the store's image from: the image must be durable past
+      // the entries about to go (it was written at `index` before the snapshot began, unsynced).
+      await this.o.store.writeImage({ sync: true });
       await this.o.storage.compactBefore(compactTo);
     }
     this.o.observer?.snapshot?.('created');

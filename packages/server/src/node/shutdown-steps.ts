@@ -21,6 +21,8 @@ export const shutdownStepMaxMs = {
   httpCut: 200,
   peerTransport: 1_000,
   store: 1_000,
+  /** The Raft log's last appends, and its file closed. */
+  raftLog: 1_000,
   database: 1_000,
 } as const;
 

@@ -22,7 +22,7 @@ import { LeaderLink } from '../gateway/leader-link.js';
 import { LeaderLossWatch } from '../gateway/leader-loss.js';
 import { SessionKeeper } from '../gateway/session-keeper.js';
 import { registerZnodeRoutes } from '../http-api/znode-routes.js';
-import { DATABASE_DIR, prepareDataDir, SNAPSHOT_DIR } from '../storage/data-dir.js';
+import { DATABASE_DIR, prepareDataDir, SNAPSHOT_DIR, WAL_DIR } from '../storage/data-dir.js';
 import { RaftStorage } from '../storage/raft-storage.js';
 import { knownBugs, type KnownBug } from '../testing/known-bad.js';
 import { crashAt, type CrashPoint } from '../testing/crash-points.js';
@@ -86,6 +86,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   // What has started so far; shutdown() stops it.
   const parts: {
     store?: Store;
+    storage?: RaftStorage;
     transport?: PeerTransport;
     driver?: RaftDriver;
     sessions?: SessionKeeper;
@@ -125,6 +126,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       }
       if (transport !== undefined) await step('peerTransport', () => transport.close());
       if (store !== undefined) await step('store', () => store.close());
+      const storage = parts.storage;
+      if (storage !== undefined) await step('raftLog', () => storage.close());
       if (powerLoss !== null) await step('database', () => powerLoss.close());
       await step('database', () => db.close());
     })());
@@ -145,7 +148,13 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       onApplied: (applied) => inbox.gateway?.onApplied(applied),
     });
     parts.store = store;
-    const storage = await RaftStorage.open(powerLoss?.raftDatabase() ?? levels.raft, join(config.dataDir, SNAPSHOT_DIR));
+    const storage = await RaftStorage.open({
+      walDir: join(config.dataDir, WAL_DIR),
+      snapshotDir: join(config.dataDir, SNAPSHOT_DIR),
+      legacy: levels.raft,
+      ...(options.powerLoss === true ? { powerLoss: true } : {}),
+    });
+    parts.storage = storage;
     const image = await storage.load();
 
     const members = new Map<NodeId, MemberAddress>();

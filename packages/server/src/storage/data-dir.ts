@@ -12,6 +12,7 @@ export interface DataDirIdentity {
 export const IDENTITY_FILE = 'vigil-node.json';
 export const DATABASE_DIR = 'db';
 export const SNAPSHOT_DIR = 'snapshots';
+export const WAL_DIR = 'wal';
 
 /**
  * Make sure `dir` is this member's data directory, creating it (and its identity file) when it is

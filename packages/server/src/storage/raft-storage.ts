@@ -1,22 +1,19 @@
-import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { assert, type Entry, type EntryKind, type HardState, type SnapshotMeta } from '@vigil/raft';
 import { SnapshotFileBytes } from './snapshot-file-bytes.js';
+import { WriteAheadLog, type ReplayedRecord, type WalRecord } from './wal.js';
 
-/** The port of LevelDB the Raft log needs: a sublevel with buffer keys and values. */
-export interface RaftDatabase {
+/**
+ * The port of LevelDB where the Raft log lived before decision 50 (sublevel "raft"): read once, by
+ * a member whose data directory still has it, to move it into the log's own files.
+ */
+export interface LegacyRaftDatabase {
   get(key: Buffer): Promise<Buffer | undefined>;
-  batch(): RaftChainedBatch;
   iterator(options: { gte: Buffer; lt: Buffer; highWaterMarkBytes: number }): { nextv(size: number): Promise<[Buffer, Buffer][]>; close(): Promise<void> };
-  /** Deletes every key in the range, on LevelDB's own thread. */
+  /** Deletes every key in the range. */
   clear(range: { gte: Buffer; lte: Buffer }): Promise<void>;
-}
-
-export interface RaftChainedBatch {
-  put(key: Buffer, value: Buffer): unknown;
-  del(key: Buffer): unknown;
-  write(options?: { sync?: boolean }): Promise<void>;
 }
 
 /** What a node restarts from. */
@@ -34,113 +31,192 @@ export interface PersistInput {
   readonly sync: boolean;
 }
 
+export interface RaftStorageOptions {
+  /** The log's segment files (created if missing). */
+  readonly walDir: string;
+  /** The snapshot files (created if missing). */
+  readonly snapshotDir: string;
+  /** A LevelDB sublevel that may still hold the log of an older version: moved into `walDir` once. */
+  readonly legacy?: LegacyRaftDatabase;
+  /** Segment size (default 16 MiB). */
+  readonly segmentBytes?: number;
+  /** Test-only: see `WalOptions.powerLoss`. */
+  readonly powerLoss?: boolean;
+}
+
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, bundleStrings: false, int64AsType: 'number' });
 
-const HARD_STATE = Buffer.from('h');
-const SNAPSHOT_META = Buffer.from('s');
-const ENTRY_PREFIX = 0x65; // 'e'
-const ENTRY_END = Buffer.from([ENTRY_PREFIX + 1]);
-/** The log is read at start-up in batches of this many entries, up to this many bytes (as the store does). */
-const loadBatchEntries = 8_192;
-const readAheadBytes = 4 * 1024 * 1024;
+/** The log's records (wal.ts gives them no meaning). */
+const ENTRY = 1;
+const HARD_STATE = 2;
+/** A snapshot from the leader: it replaces the whole log. */
+const SNAPSHOT_INSTALLED = 3;
+/** A snapshot this member took (or the newest snapshot, restated in a segment's header): metadata only. */
+const SNAPSHOT_RECORDED = 4;
+
+const defaultSegmentBytes = 16 * 1024 * 1024;
 const snapshotFilesKept = 2;
-
-function entryKey(index: number): Buffer {
-  const key = Buffer.allocUnsafe(9);
-  key[0] = ENTRY_PREFIX;
-  key.writeBigUInt64BE(BigInt(index), 1);
-  return key;
-}
-
 const kinds: readonly EntryKind[] = ['normal', 'noop', 'conf'];
+const entryHeaderBytes = 17;
 
-function encodeEntry(e: Entry): Buffer {
-  return packr.pack([e.term, kinds.indexOf(e.kind), e.data]);
+function entryRecord(e: Entry): WalRecord {
+  const payload = Buffer.allocUnsafe(entryHeaderBytes + e.data.length);
+  payload.writeDoubleLE(e.term, 0);
+  payload.writeDoubleLE(e.index, 8);
+  payload[16] = kinds.indexOf(e.kind);
+  payload.set(e.data, entryHeaderBytes);
+  return { type: ENTRY, payload };
 }
 
-function decodeEntry(index: number, value: Buffer): Entry {
-  const [term, kind, data] = packr.unpack(value) as [number, number, Uint8Array];
-  const k = kinds[kind];
-  assert(k !== undefined && Number.isSafeInteger(term), `log entry ${index} is well formed`);
-  // msgpackr yields Buffers; the core's entries are plain Uint8Array views (no copy).
-  return { term, index, kind: k, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+function decodeEntryRecord(payload: Uint8Array): Entry {
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const term = view.getFloat64(0, true);
+  const index = view.getFloat64(8, true);
+  const kind = kinds[payload[16]!];
+  assert(kind !== undefined && Number.isSafeInteger(term) && Number.isSafeInteger(index), 'a log entry record is well formed');
+  // A view of the segment's bytes (no copy), as a plain Uint8Array (the core's entries are).
+  return { term, index, kind, data: new Uint8Array(payload.buffer, payload.byteOffset + entryHeaderBytes, payload.byteLength - entryHeaderBytes) };
+}
+
+function hardStateRecord(hs: HardState): WalRecord {
+  const payload = Buffer.allocUnsafe(24);
+  payload.writeDoubleLE(hs.term, 0);
+  payload.writeDoubleLE(hs.vote, 8);
+  payload.writeDoubleLE(hs.commit, 16);
+  return { type: HARD_STATE, payload };
+}
+
+function decodeHardState(payload: Uint8Array): HardState {
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  return { term: view.getFloat64(0, true), vote: view.getFloat64(8, true), commit: view.getFloat64(16, true) };
 }
 
 /**
- * The durable Raft log, hard state and snapshot metadata, in the node's LevelDB under their own
- * sublevel. Snapshot data lives in files next to it (written, fsynced and renamed before the
- * metadata that names them). One `persist` call is one LevelDB batch: the group commit of
- * everything the core produced since the previous one.
+ * The durable Raft log, hard state and snapshot metadata, in a write-ahead log of their own
+ * (wal.ts: preallocated segment files, `fdatasync`; decision 50). Snapshot data lives in files
+ * next to it (written, fsynced and renamed before the metadata that names them). One `persist`
+ * call is one write of the log (synced if asked): the group commit of everything the core
+ * produced since the previous one.
+ *
+ * The log is only appended to. A later record supersedes: an entry at an index already in the log
+ * replaces it and everything after it, a snapshot received from the leader replaces the whole log,
+ * the latest hard state and snapshot metadata are the ones that count. Compaction deletes whole
+ * segments whose entries are all before the compaction point; every segment starts with the hard
+ * state and snapshot metadata of the moment it was started, so no later segment needs an earlier one.
  */
 export class RaftStorage {
   private firstIndex = 1;
   private lastIndex = 0;
   /** The metadata of the newest snapshot recorded (loaded, received or taken). */
   private snapshotMeta: SnapshotMeta | null = null;
+  private hardState: HardState | null = null;
+  /** The highest entry index appended in each segment that holds entries. */
+  private readonly lastEntryOf = new Map<number, number>();
+  private wal: WriteAheadLog | null = null;
+  private image: RaftImage | null = null;
 
   private constructor(
-    private readonly db: RaftDatabase,
+    private readonly o: RaftStorageOptions,
     private readonly snapshotDir: string,
   ) {}
 
-  static async open(db: RaftDatabase, snapshotDir: string): Promise<RaftStorage> {
-    await mkdir(snapshotDir, { recursive: true });
+  static async open(o: RaftStorageOptions): Promise<RaftStorage> {
+    await mkdir(o.snapshotDir, { recursive: true });
     // A snapshot file still being written when the last process ended: never renamed, never used.
-    for (const f of await readdir(snapshotDir)) if (f.startsWith('snap-') && f.endsWith('.tmp')) await rm(join(snapshotDir, f), { force: true });
-    return new RaftStorage(db, snapshotDir);
+    for (const f of await readdir(o.snapshotDir)) if (f.startsWith('snap-') && f.endsWith('.tmp')) await rm(join(o.snapshotDir, f), { force: true });
+    const storage = new RaftStorage(o, o.snapshotDir);
+    if (o.legacy !== undefined) await moveLegacyLog(o, o.legacy);
+    const { wal, records } = await WriteAheadLog.open({
+      dir: o.walDir,
+      segmentBytes: o.segmentBytes ?? defaultSegmentBytes,
+      header: () => storage.headerRecords(),
+      ...(o.powerLoss === true ? { powerLoss: true } : {}),
+    });
+    storage.wal = wal;
+    storage.image = storage.replay(records);
+    return storage;
   }
 
+  /** What the log holds: the state a restarted node starts from. */
   async load(): Promise<RaftImage> {
-    const hs = await this.db.get(HARD_STATE);
-    const meta = await this.db.get(SNAPSHOT_META);
-    const entries: Entry[] = [];
-    const it = this.db.iterator({ gte: entryKey(0), lt: ENTRY_END, highWaterMarkBytes: readAheadBytes });
-    try {
-      for (;;) {
-        const page = await it.nextv(loadBatchEntries);
-        if (page.length === 0) break;
-        for (const [k, v] of page) {
-          const index = Number(k.readBigUInt64BE(1));
-          const e = decodeEntry(index, v);
-          const prev = entries[entries.length - 1];
-          assert(prev === undefined || prev.index + 1 === index, `the durable log is contiguous at ${index}`);
-          entries.push(e);
-        }
-      }
-    } finally {
-      await it.close();
-    }
-    this.firstIndex = entries[0]?.index ?? 1;
-    this.lastIndex = entries[entries.length - 1]?.index ?? 0;
-    this.snapshotMeta = meta === undefined ? null : (packr.unpack(meta) as SnapshotMeta);
-    return {
-      hardState: hs === undefined ? null : (packr.unpack(hs) as HardState),
-      snapshotMeta: this.snapshotMeta,
-      entries,
-    };
+    const image = this.image;
+    assert(image !== null, 'load is called once, after open');
+    this.image = null;
+    return Promise.resolve(image);
   }
 
-  /** One batch: snapshot metadata (replacing the whole log), entries (replacing any suffix), hard state. */
-  async persist(input: PersistInput): Promise<void> {
-    const batch = this.db.batch();
+  private replay(records: readonly ReplayedRecord[]): RaftImage {
+    let entries: Entry[] = [];
+    for (const r of records) {
+      switch (r.type) {
+        case ENTRY: {
+          const e = decodeEntryRecord(r.payload);
+          const first = entries[0]?.index ?? e.index;
+          const last = entries[entries.length - 1]?.index ?? e.index - 1;
+          assert(e.index <= last + 1, `the durable log is contiguous at ${e.index} (segment ${r.segment})`);
+          if (e.index < first) entries = [];
+          else if (e.index <= last) entries.length = e.index - first;
+          entries.push(e);
+          this.lastEntryOf.set(r.segment, e.index);
+          break;
+        }
+        case HARD_STATE:
+          this.hardState = decodeHardState(r.payload);
+          break;
+        case SNAPSHOT_INSTALLED:
+          this.snapshotMeta = packr.unpack(r.payload) as SnapshotMeta;
+          entries = [];
+          break;
+        case SNAPSHOT_RECORDED: {
+          const meta = packr.unpack(r.payload) as SnapshotMeta;
+          if (this.snapshotMeta === null || meta.index >= this.snapshotMeta.index) this.snapshotMeta = meta;
+          break;
+        }
+        default:
+          assert(false, `a Raft log record of a known type (${r.type}, segment ${r.segment})`);
+      }
+    }
+    this.firstIndex = entries[0]?.index ?? (this.snapshotMeta?.index ?? 0) + 1;
+    this.lastIndex = entries[entries.length - 1]?.index ?? this.firstIndex - 1;
+    return { hardState: this.hardState, snapshotMeta: this.snapshotMeta, entries };
+  }
+
+  /** What a new segment starts with: the state that no earlier segment is needed for. */
+  private headerRecords(): WalRecord[] {
+    const records: WalRecord[] = [];
+    if (this.snapshotMeta !== null) records.push({ type: SNAPSHOT_RECORDED, payload: packr.pack(this.snapshotMeta) });
+    if (this.hardState !== null) records.push(hardStateRecord(this.hardState));
+    return records;
+  }
+
+  private get log(): WriteAheadLog {
+    assert(this.wal !== null, 'the Raft log is open');
+    return this.wal;
+  }
+
+  /** One write: snapshot metadata (replacing the whole log), entries (replacing any suffix), hard state. */
+  persist(input: PersistInput): Promise<void> {
+    const records: WalRecord[] = [];
+    if (input.snapshotMeta !== null) records.push({ type: SNAPSHOT_INSTALLED, payload: packr.pack(input.snapshotMeta) });
+    for (const e of input.entries) records.push(entryRecord(e));
+    if (input.hardState !== null) records.push(hardStateRecord(input.hardState));
+    if (records.length === 0) return Promise.resolve();
+    const written = this.log.append(records, input.sync);
+    // Recorded at once, as the records' place in the log is: a later call sees them (and a later
+    // saveSnapshotMeta must see a snapshot received before it).
     if (input.snapshotMeta !== null) {
-      for (let i = this.firstIndex; i <= this.lastIndex; i++) batch.del(entryKey(i));
-      batch.put(SNAPSHOT_META, packr.pack(input.snapshotMeta));
+      this.snapshotMeta = input.snapshotMeta;
       this.firstIndex = input.snapshotMeta.index + 1;
       this.lastIndex = input.snapshotMeta.index;
     }
     if (input.entries.length > 0) {
       const first = input.entries[0]!.index;
-      for (let i = Math.max(first, this.firstIndex); i <= this.lastIndex; i++) batch.del(entryKey(i));
-      for (const e of input.entries) batch.put(entryKey(e.index), encodeEntry(e));
-      if (this.lastIndex < this.firstIndex) this.firstIndex = first;
+      if (this.lastIndex < this.firstIndex || first < this.firstIndex) this.firstIndex = first;
       this.lastIndex = input.entries[input.entries.length - 1]!.index;
+      this.lastEntryOf.set(this.log.currentSegment, this.lastIndex);
     }
-    if (input.hardState !== null) batch.put(HARD_STATE, packr.pack(input.hardState));
-    // Recorded before the write completes, as firstIndex and lastIndex are: LevelDB applies
-    // batches in the order they are written, so a later saveSnapshotMeta must already see it.
-    if (input.snapshotMeta !== null) this.snapshotMeta = input.snapshotMeta;
-    await batch.write({ sync: input.sync });
+    if (input.hardState !== null) this.hardState = input.hardState;
+    return written;
   }
 
   /**
@@ -152,9 +228,7 @@ export class RaftStorage {
   async saveSnapshotMeta(meta: SnapshotMeta): Promise<boolean> {
     if (this.snapshotMeta !== null && this.snapshotMeta.index >= meta.index) return false;
     this.snapshotMeta = meta;
-    const batch = this.db.batch();
-    batch.put(SNAPSHOT_META, packr.pack(meta));
-    await batch.write({ sync: true });
+    await this.log.append([{ type: SNAPSHOT_RECORDED, payload: packr.pack(meta) }], true);
     return true;
   }
 
@@ -163,16 +237,26 @@ export class RaftStorage {
     return this.snapshotMeta;
   }
 
-  /** Delete entries before `index` (the entry at `index` stays: it carries the compaction term). */
+  /**
+   * Entries before `index` are no longer needed (the entry at `index` stays: it carries the
+   * compaction term). Deletes the oldest segments whose entries all come before it; a segment
+   * holding any later entry stays whole, so the log may keep some entries before `index`.
+   */
   async compactBefore(index: number): Promise<void> {
     if (index <= this.firstIndex) return;
-    const end = Math.min(index - 1, this.lastIndex);
-    // One range deletion, which LevelDB's own thread carries out (classic-level's clear: it
-    // iterates the range and deletes in batches there, in key order, so a crash leaves a suffix of
-    // the range). Deleting key by key from here cost the event loop half a second of CPU per
-    // 50,000 entries (building and prefixing a key per entry), even in slices (decisions 45, 46).
-    await this.db.clear({ gte: entryKey(this.firstIndex), lte: entryKey(end) });
-    this.firstIndex = Math.max(this.firstIndex, end + 1);
+    const gone: number[] = [];
+    await this.log.deleteSegments((seq) => {
+      const unneeded = (this.lastEntryOf.get(seq) ?? 0) < index;
+      if (unneeded) gone.push(seq);
+      return unneeded;
+    });
+    for (const seq of gone) this.lastEntryOf.delete(seq);
+    this.firstIndex = Math.max(this.firstIndex, Math.min(index, this.lastIndex + 1));
+  }
+
+  /** Waits for the log's writes and closes its file. */
+  async close(): Promise<void> {
+    await this.wal?.close();
   }
 
   // -- snapshot files ---------------------------------------------------------------------------
@@ -249,4 +333,59 @@ export class RaftStorage {
     const complete = files.filter((x) => x.endsWith('.bin'));
     for (const f of complete.slice(0, Math.max(0, complete.length - snapshotFilesKept))) await rm(join(this.snapshotDir, f), { force: true });
   }
+}
+
+// -- the log of an older version ------------------------------------------------------------------
+
+const LEGACY_HARD_STATE = Buffer.from('h');
+const LEGACY_SNAPSHOT_META = Buffer.from('s');
+const LEGACY_ENTRY_PREFIX = 0x65; // 'e', then the index as u64 BE
+
+/**
+ * A data directory of a version before decision 50 keeps its log in LevelDB. It is copied into a
+ * new log beside (`<walDir>.moving`), synced, renamed into place (the moment it counts), and only
+ * then deleted from LevelDB; a crash at any point leaves one whole copy to start from.
+ */
+async function moveLegacyLog(o: RaftStorageOptions, legacy: LegacyRaftDatabase): Promise<void> {
+  const exists = await stat(o.walDir).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return false;
+      throw err;
+    },
+  );
+  const everything = { gte: Buffer.from([0]), lte: Buffer.from([0xff]) };
+  if (exists) {
+    await legacy.clear(everything); // moved earlier; the process ended before this deletion
+    return;
+  }
+  const hs = await legacy.get(LEGACY_HARD_STATE);
+  if (hs === undefined) return; // a new member, or one of this version
+  const meta = await legacy.get(LEGACY_SNAPSHOT_META);
+  const entries: Entry[] = [];
+  const it = legacy.iterator({ gte: Buffer.from([LEGACY_ENTRY_PREFIX]), lt: Buffer.from([LEGACY_ENTRY_PREFIX + 1]), highWaterMarkBytes: 4 * 1024 * 1024 });
+  try {
+    for (let page = await it.nextv(8_192); page.length > 0; page = await it.nextv(8_192)) {
+      for (const [k, v] of page) {
+        const [term, kind, data] = packr.unpack(v) as [number, number, Uint8Array];
+        entries.push({ term, index: Number(k.readBigUInt64BE(1)), kind: kinds[kind]!, data: new Uint8Array(data) });
+      }
+    }
+  } finally {
+    await it.close();
+  }
+  const moving = `${o.walDir}.moving`;
+  await rm(moving, { recursive: true, force: true });
+  const into = await RaftStorage.open({ walDir: moving, snapshotDir: o.snapshotDir, segmentBytes: o.segmentBytes ?? defaultSegmentBytes });
+  if (meta !== undefined) assert(await into.saveSnapshotMeta(packr.unpack(meta) as SnapshotMeta), 'a new log records a snapshot');
+  await into.persist({ hardState: packr.unpack(hs) as HardState, entries, snapshotMeta: null, sync: true });
+  await into.close();
+  await rename(moving, o.walDir);
+  const parent = await open(dirname(o.walDir), 'r');
+  try {
+    await parent.sync();
+  } finally {
+    await parent.close();
+  }
+  await legacy.clear(everything);
 }

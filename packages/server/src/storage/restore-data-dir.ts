@@ -10,7 +10,7 @@ import type { MemberAddress } from '../consensus/members.js';
 import { ServerError } from '../errors.js';
 import { silentLogger, type Logger } from '../node/logger.js';
 import { readBackupFile, type BackupHeader } from './backup-file.js';
-import { DATABASE_DIR, IDENTITY_FILE, prepareDataDir, SNAPSHOT_DIR } from './data-dir.js';
+import { DATABASE_DIR, IDENTITY_FILE, prepareDataDir, SNAPSHOT_DIR, WAL_DIR } from './data-dir.js';
 import { RaftStorage } from './raft-storage.js';
 
 export interface RestoreDataDirOptions {
@@ -91,10 +91,11 @@ export async function restoreDataDir(options: RestoreDataDirOptions): Promise<Re
     }
     const voters = [...config.peers.keys()].sort((a, b) => a - b);
     const meta = { index: header.index, term: header.term, conf: { voters, learners: [] } };
-    const storage = await RaftStorage.open(db.sublevel<Buffer, Buffer>('raft', buffers), join(dir, SNAPSHOT_DIR));
+    const storage = await RaftStorage.open({ walDir: join(dir, WAL_DIR), snapshotDir: join(dir, SNAPSHOT_DIR) });
     await storage.load();
     await storage.writeSnapshotFile(meta, await encodeSnapshotEnvelope(members, new Set(), envelope.store));
     await storage.persist({ hardState: { term: header.term, vote: 0, commit: header.index }, entries: [], snapshotMeta: meta, sync: true });
+    await storage.close();
     await db.close();
     db = undefined;
     log.info({ index: header.index, term: header.term, voters }, 'data directory restored from a backup');
@@ -102,7 +103,7 @@ export async function restoreDataDir(options: RestoreDataDirOptions): Promise<Re
   } catch (err) {
     await db?.close().catch(() => undefined);
     // Leave the directory as empty as it was found, so that a corrected restore can run again.
-    for (const f of [IDENTITY_FILE, `${IDENTITY_FILE}.tmp`, DATABASE_DIR, SNAPSHOT_DIR]) await rm(join(dir, f), { recursive: true, force: true });
+    for (const f of [IDENTITY_FILE, `${IDENTITY_FILE}.tmp`, DATABASE_DIR, SNAPSHOT_DIR, WAL_DIR]) await rm(join(dir, f), { recursive: true, force: true });
     throw err;
   }
 }

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import type { StoreDatabase } from '@vigil/store';
 import type { Logger } from '../node/logger.js';
-import type { RaftDatabase } from '../storage/raft-storage.js';
 
 /**
  * Power loss for real processes, test-only. A kill -9 keeps what the kernel holds in its page
@@ -36,17 +35,16 @@ export function powerLossFromEnv(env: Readonly<Record<string, string | undefined
 /** The journal's file, in the data directory (beside the database it undoes). */
 export const powerLossJournalFile = 'power-loss-journal';
 
-/** A sublevel as the journal needs it: what the store and the Raft log use, and `get`. */
+/** A sublevel as the journal needs it: what the store uses, and `get`. */
 export interface JournaledLevel {
   get(key: Buffer): Promise<Buffer | undefined>;
   batch(): { put(key: Buffer, value: Buffer): unknown; del(key: Buffer): unknown; write(options?: { sync?: boolean }): Promise<void> };
-  iterator(options: { gte: Buffer; lt: Buffer; highWaterMarkBytes: number } | { gte: Buffer; lte: Buffer }): { nextv(size: number): Promise<[Buffer, Buffer][]>; close(): Promise<void> };
-  clear(range: { gte: Buffer; lte: Buffer }): Promise<void>;
+  iterator(options: { gte: Buffer; lt: Buffer; highWaterMarkBytes: number }): { nextv(size: number): Promise<[Buffer, Buffer][]>; close(): Promise<void> };
   keyEncoding(): { readonly name: string };
   valueEncoding(): { readonly name: string };
 }
 
-type LevelName = 'store' | 'raft';
+type LevelName = 'store';
 type Op = { readonly key: Buffer; readonly value: Buffer | null };
 /** One undo record: put `value` back under `key` of level `name` (delete it when null). */
 type UndoRecord = [name: LevelName, key: Buffer, value: Buffer | null];
@@ -98,15 +96,15 @@ export class PowerLossJournal {
       throw err;
     });
     const records = decodeJournal(bytes);
-    const batches = { store: levels.store.batch(), raft: levels.raft.batch() };
+    const batches = { store: levels.store.batch() };
     // Newest first: a key written twice since the last sync gets the value it had before both.
     for (let i = records.length - 1; i >= 0; i--) {
       const [name, key, value] = records[i]!;
+      if (name !== 'store') continue; // the Raft log's, from a version that kept it in LevelDB
       if (value === null) batches[name].del(key);
       else batches[name].put(key, value);
     }
     await batches.store.write({ sync: true });
-    await batches.raft.write({ sync: true });
     // Appending (O_APPEND), so that every write lands after a truncation, never at an old offset.
     const file = await open(path, 'a');
     await file.truncate(0);
@@ -125,21 +123,6 @@ export class PowerLossJournal {
     };
   }
 
-  /** The Raft log's database, journaled. */
-  raftDatabase(): RaftDatabase {
-    const level = this.levels.raft;
-    return {
-      get: (key) => level.get(key),
-      iterator: (options) => level.iterator(options),
-      batch: () => this.batch('raft'),
-      clear: (range) => {
-        const cleared = this.tail.then(() => this.clear('raft', range));
-        this.tail = cleared.catch(() => undefined);
-        return cleared;
-      },
-    };
-  }
-
   close(): Promise<void> {
     return this.tail.then(() => this.file.close());
   }
@@ -155,20 +138,6 @@ export class PowerLossJournal {
         return written;
       },
     };
-  }
-
-  /** A range deletion (never synced): journals every record it deletes, then deletes them. */
-  private async clear(name: LevelName, range: { gte: Buffer; lte: Buffer }): Promise<void> {
-    const level = this.levels[name];
-    const it = level.iterator(range);
-    try {
-      for (let batch = await it.nextv(1024); batch.length > 0; batch = await it.nextv(1024)) {
-        await this.file.write(encodeRecords(batch.map(([key, value]) => [name, key, value])));
-      }
-    } finally {
-      await it.close();
-    }
-    await level.clear(range);
   }
 
   private async write(name: LevelName, ops: readonly Op[], sync: boolean): Promise<void> {

@@ -166,11 +166,34 @@ describe('RaftStorage', () => {
     open = null;
   });
 
-  test('in power-loss mode, a restart keeps only what was synced', async () => {
+  test('a hard state alone without sync waits for the next write; a restart may lose only it', async () => {
+    const s = await reopen();
+    await s.load();
+    await s.persist({ hardState: { term: 1, vote: 1, commit: 0 }, entries: [entry(1, 1), entry(2, 1)], snapshotMeta: null, sync: true });
+    await s.persist({ hardState: { term: 1, vote: 1, commit: 2 }, entries: [], snapshotMeta: null, sync: false });
+    await s.close(); // a graceful stop writes it
+    open = null;
+    expect((await (await reopen()).load()).hardState).toEqual({ term: 1, vote: 1, commit: 2 });
+    const r = open!;
+    await r.persist({ hardState: { term: 1, vote: 1, commit: 1 }, entries: [], snapshotMeta: null, sync: false });
+    await r.persist({ hardState: null, entries: [entry(3, 1)], snapshotMeta: null, sync: true }); // carries it
+    await r.persist({ hardState: { term: 1, vote: 1, commit: 3 }, entries: [], snapshotMeta: null, sync: false });
+    open = null; // killed: the last one never reached the file
+    const image = await (await reopen()).load();
+    expect(image.hardState).toEqual({ term: 1, vote: 1, commit: 1 });
+    expect(image.entries.map((e) => e.index)).toEqual([1, 2, 3]);
+  });
+
+  test('in power-loss mode, a restart keeps only the writes that had completed', async () => {
     const s = await reopen({ powerLoss: true, segmentBytes: 1024 });
     await s.load();
     await s.persist({ hardState: { term: 1, vote: 1, commit: 0 }, entries: Array.from({ length: 40 }, (_, i) => entry(i + 1, 1)), snapshotMeta: null, sync: true });
-    await s.persist({ hardState: { term: 1, vote: 1, commit: 40 }, entries: Array.from({ length: 40 }, (_, i) => entry(i + 41, 1)), snapshotMeta: null, sync: false });
+    const synced = await readFile(join(dir, 'wal', 'power-loss-synced'), 'utf8');
+    await s.persist({ hardState: { term: 1, vote: 1, commit: 40 }, entries: Array.from({ length: 40 }, (_, i) => entry(i + 41, 1)), snapshotMeta: null, sync: true });
+    await s.close();
+    open = null;
+    // The second write was in flight when the power went: the position it reached was never recorded.
+    await writeFile(join(dir, 'wal', 'power-loss-synced'), synced);
     const image = await (await reopen({ powerLoss: true, segmentBytes: 1024 })).load();
     expect(image.entries.map((e) => e.index)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     expect(image.hardState).toEqual({ term: 1, vote: 1, commit: 0 });

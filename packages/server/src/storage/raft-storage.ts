@@ -110,6 +110,8 @@ export class RaftStorage {
   /** The metadata of the newest snapshot recorded (loaded, received or taken). */
   private snapshotMeta: SnapshotMeta | null = null;
   private hardState: HardState | null = null;
+  /** A hard state written with `sync: false` and not yet in the log (see `persist`). */
+  private deferredHardState: HardState | null = null;
   /** The highest entry index appended in each segment that holds entries. */
   private readonly lastEntryOf = new Map<number, number>();
   private wal: WriteAheadLog | null = null;
@@ -194,14 +196,26 @@ export class RaftStorage {
     return this.wal;
   }
 
-  /** One write: snapshot metadata (replacing the whole log), entries (replacing any suffix), hard state. */
+  /**
+   * One write: snapshot metadata (replacing the whole log), entries (replacing any suffix), hard
+   * state. Every write is durable when it resolves, except a hard state alone with `sync: false`
+   * (the core asks for no sync when only the commit index moved): that one waits in memory and goes
+   * first in the next write, so that it costs no sync of its own. A commit index lost with it is
+   * safe: a restart learns the commit index again (from the leader, and at least the store's
+   * applied index).
+   */
   persist(input: PersistInput): Promise<void> {
+    if (!input.sync && input.entries.length === 0 && input.snapshotMeta === null) {
+      if (input.hardState !== null) this.hardState = this.deferredHardState = input.hardState;
+      return Promise.resolve();
+    }
     const records: WalRecord[] = [];
+    if (this.deferredHardState !== null) records.push(hardStateRecord(this.deferredHardState));
+    this.deferredHardState = null;
     if (input.snapshotMeta !== null) records.push({ type: SNAPSHOT_INSTALLED, payload: packr.pack(input.snapshotMeta) });
     for (const e of input.entries) records.push(entryRecord(e));
     if (input.hardState !== null) records.push(hardStateRecord(input.hardState));
-    if (records.length === 0) return Promise.resolve();
-    const written = this.log.append(records, input.sync);
+    const written = this.log.append(records);
     // Recorded at once, as the records' place in the log is: a later call sees them (and a later
     // saveSnapshotMeta must see a snapshot received before it).
     if (input.snapshotMeta !== null) {
@@ -228,7 +242,7 @@ export class RaftStorage {
   async saveSnapshotMeta(meta: SnapshotMeta): Promise<boolean> {
     if (this.snapshotMeta !== null && this.snapshotMeta.index >= meta.index) return false;
     this.snapshotMeta = meta;
-    await this.log.append([{ type: SNAPSHOT_RECORDED, payload: packr.pack(meta) }], true);
+    await this.log.append([{ type: SNAPSHOT_RECORDED, payload: packr.pack(meta) }]);
     return true;
   }
 
@@ -254,8 +268,10 @@ export class RaftStorage {
     this.firstIndex = Math.max(this.firstIndex, Math.min(index, this.lastIndex + 1));
   }
 
-  /** Waits for the log's writes and closes its file. */
+  /** Writes a hard state still waiting (see `persist`), waits for the log's writes and closes its file. */
   async close(): Promise<void> {
+    if (this.deferredHardState !== null) await this.log.append([hardStateRecord(this.deferredHardState)]).catch(() => undefined);
+    this.deferredHardState = null;
     await this.wal?.close();
   }
 

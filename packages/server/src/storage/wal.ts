@@ -1,10 +1,11 @@
+import { constants } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ServerError } from '../errors.js';
 
 /**
- * An append-only log of typed records in preallocated segment files, written with `fdatasync`: what
+ * An append-only log of typed records in preallocated segment files, written with `O_DSYNC`: what
  * etcd's WAL and ZooKeeper's transaction log are, for the Raft log (decision 50).
  *
  * A segment is a file of `segmentBytes` zeros made ahead of need, written front to back, then
@@ -142,10 +143,11 @@ export class WriteAheadLog {
   }
 
   /**
-   * Appends records (in one write, after every earlier append) and, if `sync`, makes them durable
-   * with `fdatasync` before resolving. Records land in call order whatever their I/O does.
+   * Appends records in one write, after every earlier append, and resolves once they are durable
+   * (the segment is open with `O_DSYNC`: one system call writes and syncs). Records land in call
+   * order whatever their I/O does.
    */
-  append(records: readonly WalRecord[], sync: boolean): Promise<void> {
+  append(records: readonly WalRecord[]): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(new Error('the Raft log failed earlier', { cause: this.failure }));
     let bytes = 0;
     for (const r of records) bytes += headerBytes + r.payload.length;
@@ -156,7 +158,7 @@ export class WriteAheadLog {
     return this.enqueue(async () => {
       const file = await this.fileOf(seq);
       await file.write(buffer, 0, buffer.length, offset);
-      if (sync) await this.synced(file, seq, offset + buffer.length);
+      await this.synced(seq, offset + buffer.length);
     });
   }
 
@@ -192,12 +194,11 @@ export class WriteAheadLog {
 
   /**
    * Starts a new segment for what follows (`atLeast` bytes of it, besides the header): the one
-   * being written is made durable and sealed, the next one's file is made ready (zeros, synced,
+   * being written is sealed (every write to it is already durable), the next one's file is made ready (zeros, synced,
    * renamed into place, directory synced), and its header records go first.
    */
   private cut(atLeast = 0): void {
-    const previous = this.tail.seq;
-    const seq = this.segments.length === 0 ? this.tail.seq : previous + 1;
+    const seq = this.segments.length === 0 ? this.tail.seq : this.tail.seq + 1;
     const header = this.o.header();
     let headerSize = 0;
     for (const r of header) headerSize += headerBytes + r.payload.length;
@@ -208,13 +209,12 @@ export class WriteAheadLog {
     const buffer = this.encode(header, headerSize);
     this.tail.offset = headerSize;
     void this.enqueue(async () => {
-      if (this.file !== null && this.fileSeq === previous) await this.file.datasync(); // sealed: whole and durable
       await prepared;
       await rename(join(this.o.dir, `${segmentName(seq)}.tmp`), join(this.o.dir, segmentName(seq)));
       await syncDir(this.o.dir);
       const file = await this.fileOf(seq);
       await file.write(buffer, 0, buffer.length, 0);
-      await this.synced(file, seq, buffer.length);
+      await this.synced(seq, buffer.length);
     }).catch(() => undefined); // the failure is kept and reported by the next append
   }
 
@@ -243,13 +243,13 @@ export class WriteAheadLog {
     if (this.fileSeq === seq && this.file !== null) return this.file;
     await this.file?.close();
     this.file = null;
-    this.file = await open(join(this.o.dir, segmentName(seq)), 'r+');
+    this.file = await open(join(this.o.dir, segmentName(seq)), constants.O_RDWR | constants.O_DSYNC);
     this.fileSeq = seq;
     return this.file;
   }
 
-  private async synced(file: FileHandle, seq: number, end: number): Promise<void> {
-    await file.datasync();
+  /** A write to the segment has completed, and with it everything before it (O_DSYNC). */
+  private async synced(seq: number, end: number): Promise<void> {
     if (this.o.powerLoss === true) await writeFile(join(this.o.dir, syncedPositionFile), `${seq} ${end}\n`);
   }
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { connect, isVigilError, type VigilClient } from '@vigil/client';
+import { connect, type VigilClient } from '@vigil/client';
+import { survivable } from './support/write-loops.js';
 import { TestCluster, waitFor } from './support/cluster.js';
 
 /**
@@ -57,7 +58,7 @@ test('writers see no unknown outcome across kill -9 and SIGTERM of the leader, a
         if (create) writer.okCreates++;
         else writer.okSets++;
       } catch (err) {
-        if (!isVigilError(err)) throw err;
+        survivable(err);
         writer.errors.push(err.code);
       }
     }

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { connect, isVigilError, type VigilClient } from '@vigil/client';
+import { connect, type VigilClient } from '@vigil/client';
 import { crashAtEnv, powerLossEnv, type CrashPoint } from '@vigil/server';
+import { survivable } from './support/write-loops.js';
 import { TestCluster, waitFor } from './support/cluster.js';
 
 /**
@@ -49,7 +50,7 @@ function writeUntil(c: VigilClient, writers: number, stop: () => boolean): Promi
         await c.create(`/pl/${name}`, name);
         acked.push(name);
       } catch (err) {
-        if (!isVigilError(err)) throw err;
+        survivable(err);
       }
     }
   };

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { connect, isVigilError, type VigilClient } from '@vigil/client';
+import { connect, type VigilClient } from '@vigil/client';
+import { survivable } from './support/write-loops.js';
 import { TestCluster, waitFor } from './support/cluster.js';
 
 /**
@@ -48,7 +49,7 @@ test('writes failed by a leader stopping without a quorum are never answered as 
         await client.create(path, 'x');
         outcomes.push({ path, code: 'ok', retryable: false });
       } catch (err) {
-        if (!isVigilError(err)) throw err;
+        survivable(err);
         outcomes.push({ path, code: err.code, retryable: err.retryable });
       }
     }

@@ -182,6 +182,10 @@ describe('RaftStorage', () => {
     const image = await (await reopen()).load();
     expect(image.hardState).toEqual({ term: 1, vote: 1, commit: 1 });
     expect(image.entries.map((e) => e.index)).toEqual([1, 2, 3]);
+    // A vote (or a new term) with sync is durable when persist resolves, alone as it is.
+    await open!.persist({ hardState: { term: 2, vote: 3, commit: 1 }, entries: [], snapshotMeta: null, sync: true });
+    open = null; // killed
+    expect((await (await reopen()).load()).hardState).toEqual({ term: 2, vote: 3, commit: 1 });
   });
 
   test('in power-loss mode, a restart keeps only the writes that had completed', async () => {

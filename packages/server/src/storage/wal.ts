@@ -53,6 +53,8 @@ export interface WalOptions {
 }
 
 const headerBytes = 9;
+/** Segments are written with O_DSYNC: a write that has completed is durable. */
+const segmentFlags = constants.O_RDWR | constants.O_DSYNC;
 const segmentSuffix = '.wal';
 const preparingSuffix = '.wal.tmp';
 const syncedPositionFile = 'power-loss-synced';
@@ -243,14 +245,18 @@ export class WriteAheadLog {
     if (this.fileSeq === seq && this.file !== null) return this.file;
     await this.file?.close();
     this.file = null;
-    this.file = await open(join(this.o.dir, segmentName(seq)), constants.O_RDWR | constants.O_DSYNC);
+    this.file = await open(join(this.o.dir, segmentName(seq)), segmentFlags);
     this.fileSeq = seq;
     return this.file;
   }
 
-  /** A write to the segment has completed, and with it everything before it (O_DSYNC). */
+  /** A write to the segment has completed: durable, and with it everything before it, if the segment syncs its writes. */
   private async synced(seq: number, end: number): Promise<void> {
-    if (this.o.powerLoss === true) await writeFile(join(this.o.dir, syncedPositionFile), `${seq} ${end}\n`);
+    if (this.o.powerLoss !== true || (segmentFlags & constants.O_DSYNC) === 0) return;
+    // Renamed into place, so that a kill mid-write leaves the previous position whole.
+    const path = join(this.o.dir, syncedPositionFile);
+    await writeFile(`${path}.next`, `${seq} ${end}\n`);
+    await rename(`${path}.next`, path);
   }
 
   private encode(records: readonly WalRecord[], bytes: number): Buffer {
@@ -354,7 +360,8 @@ async function syncDir(dir: string): Promise<void> {
 
 /**
  * Power-loss mode: what a power cut at the last kill keeps. Everything after the last synced
- * position is lost (zeros, as the segment was preallocated), and with it any later segment.
+ * position is lost (zeros, as the segment was preallocated), and with it any later segment; with
+ * no position recorded, nothing was synced.
  */
 async function loseUnsynced(dir: string, segments: number[]): Promise<number[]> {
   let text: string;
@@ -362,7 +369,7 @@ async function loseUnsynced(dir: string, segments: number[]): Promise<number[]> 
     text = await readFile(join(dir, syncedPositionFile), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    return segments;
+    text = '-1 0';
   }
   const [seq, end] = text.trim().split(' ').map(Number) as [number, number];
   const kept: number[] = [];

@@ -67,19 +67,23 @@ test('acknowledged writes survive the leader losing power mid-load, then the who
   await c.create('/pl');
   let stopped = false;
   const writing = writeUntil(c, 16, () => stopped);
+  let leader: number;
+  try {
+    // The leader loses power with writes in flight, and comes back behind its log.
+    const firstAcks = await waitForAcks(c, 200);
+    leader = await cluster.leader();
+    await cluster.kill(leader);
+    await cluster.leader();
+    cluster.spawn(leader);
+    await cluster.leader();
+    await waitForAcks(c, firstAcks + 200);
 
-  // The leader loses power with writes in flight, and comes back behind its log.
-  const firstAcks = await waitForAcks(c, 200);
-  const leader = await cluster.leader();
-  await cluster.kill(leader);
-  await cluster.leader();
-  cluster.spawn(leader);
-  await cluster.leader();
-  await waitForAcks(c, firstAcks + 200);
-
-  // Then every member at once, still under load.
-  await Promise.all([1, 2, 3].map((id) => cluster.kill(id)));
-  stopped = true;
+    // Then every member at once, still under load.
+    await Promise.all([1, 2, 3].map((id) => cluster.kill(id)));
+  } finally {
+    // Failed or not, the writers stop here rather than outlive the test.
+    stopped = true;
+  }
   const names = await writing;
   expect(names.length).toBeGreaterThanOrEqual(200);
 

@@ -96,7 +96,7 @@ describe('npm pack', () => {
     const manifests = await Promise.all(packages.map(async (p) => JSON.parse(await readFile(join(repo, 'packages', p, 'package.json'), 'utf8')) as Record<string, unknown>));
     for (const m of manifests) {
       expect(m['private'], String(m['name'])).toBeUndefined();
-      expect(m).toMatchObject({ license: expect.any(String), engines: { node: '>=20' }, types: './dist/index.d.ts', files: ['dist', 'src'] });
+      expect(m).toMatchObject({ license: expect.any(String), engines: { node: '>=20.15' }, types: './dist/index.d.ts', files: ['dist', 'src'] });
     }
     const [protocol, client] = manifests;
     expect(client!['version']).toBe(protocol!['version']);
@@ -125,7 +125,7 @@ describe('npm pack', () => {
       const m = JSON.parse(await readFile(join(repo, 'packages', p, 'package.json'), 'utf8')) as Record<string, unknown>;
       expect(m['private'], p).toBeUndefined();
       expect(m, p).toMatchObject({
-        version, license: expect.any(String), engines: { node: '>=20' }, types: './dist/index.d.ts',
+        version, license: expect.any(String), engines: { node: '>=20.15' }, types: './dist/index.d.ts',
         files: p === 'cli' ? ['dist', 'bin', 'src'] : ['dist', 'src'],
       });
       const dependencies = (m['dependencies'] ?? {}) as Record<string, string>;

@@ -27,7 +27,7 @@ describe('RaftStorage', () => {
   });
 
   /** The storage of a process started now (the previous one's files closed, as a kill -9 would leave them). */
-  async function reopen(options: { segmentBytes?: number; powerLoss?: boolean } = {}): Promise<RaftStorage> {
+  async function reopen(options: { segmentBytes?: number; powerLoss?: boolean; trailingEntries?: number } = {}): Promise<RaftStorage> {
     await open?.close();
     open = await RaftStorage.open({
       walDir: join(dir, 'wal'),
@@ -35,6 +35,7 @@ describe('RaftStorage', () => {
       legacy: db.sublevel<Buffer, Buffer>('raft', { keyEncoding: 'buffer', valueEncoding: 'buffer' }),
       segmentBytes: options.segmentBytes ?? 64 * 1024,
       ...(options.powerLoss === true ? { powerLoss: true } : {}),
+      ...(options.trailingEntries === undefined ? {} : { trailingEntries: options.trailingEntries }),
     });
     return open;
   }
@@ -126,6 +127,25 @@ describe('RaftStorage', () => {
     expect(first).toBeLessThanOrEqual(1_500);
     expect(first).toBeGreaterThan(1_000);
     expect(image.entries).toEqual(all.slice(first - 1));
+  });
+
+  test('a restart keeps the trailing entries below the snapshot, not every older entry its segments still hold', async () => {
+    // One segment holds everything: compaction can delete no file, yet the log must not grow back.
+    const s = await reopen({ segmentBytes: 1 << 20, trailingEntries: 10 });
+    await s.load();
+    const hardState = { term: 2, vote: 1, commit: 300 };
+    const all = Array.from({ length: 300 }, (_, i) => entry(i + 1, 2));
+    await s.persist({ hardState, entries: all, snapshotMeta: null, sync: true });
+    const meta = { index: 250, term: 2, conf: { voters: [1, 2, 3], learners: [] } };
+    await s.writeSnapshotFile(meta, new Uint8Array([9]));
+    expect(await s.saveSnapshotMeta(meta)).toBe(true);
+    await s.compactBefore(240);
+    expect(await segments()).toHaveLength(1);
+    const image = await (await reopen({ segmentBytes: 1 << 20, trailingEntries: 10 })).load();
+    expect(image.snapshotMeta).toEqual(meta);
+    expect(image.entries).toEqual(all.slice(239));
+    // Without the setting, everything the files hold.
+    expect((await (await reopen({ segmentBytes: 1 << 20 })).load()).entries).toEqual(all);
   });
 
   test('a torn tail (the unsynced end of a crash) ends the log, is made zeros, and appends go on after the last whole record', async () => {

@@ -152,6 +152,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       walDir: join(config.dataDir, WAL_DIR),
       snapshotDir: join(config.dataDir, SNAPSHOT_DIR),
       legacy: levels.raft,
+      trailingEntries: config.logTrailingEntries,
       ...(options.powerLoss === true ? { powerLoss: true } : {}),
     });
     parts.storage = storage;

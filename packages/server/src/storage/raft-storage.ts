@@ -40,6 +40,13 @@ export interface RaftStorageOptions {
   readonly legacy?: LegacyRaftDatabase;
   /** Segment size (default 16 MiB). */
   readonly segmentBytes?: number;
+  /**
+   * Entries kept below the latest snapshot (the driver's `logTrailingEntries`). Compaction deletes
+   * whole segments only, so the files may hold older entries than the last compaction kept: at
+   * load they are left out, and a restarted member's log starts where it did before the restart.
+   * Unset: every entry the segments hold.
+   */
+  readonly trailingEntries?: number;
   /** Test-only: see `WalOptions.powerLoss`. */
   readonly powerLoss?: boolean;
 }
@@ -178,6 +185,8 @@ export class RaftStorage {
           assert(false, `a Raft log record of a known type (${r.type}, segment ${r.segment})`);
       }
     }
+    const keepFrom = this.snapshotMeta === null || this.o.trailingEntries === undefined ? 0 : this.snapshotMeta.index - this.o.trailingEntries;
+    if (entries.length > 0 && entries[0]!.index < keepFrom) entries = entries.slice(keepFrom - entries[0]!.index);
     this.firstIndex = entries[0]?.index ?? (this.snapshotMeta?.index ?? 0) + 1;
     this.lastIndex = entries[entries.length - 1]?.index ?? this.firstIndex - 1;
     return { hardState: this.hardState, snapshotMeta: this.snapshotMeta, entries };

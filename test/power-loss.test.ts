@@ -141,12 +141,19 @@ describe('crash points inside recovery, each restart a power cut', () => {
 
   test('a snapshot from the leader durable, the store not yet replaced by it', async () => {
     const { victim, others } = await follower();
+    const behind = (await cluster.status(victim)).appliedIndex;
     await cluster.kill(victim);
-    // The others snapshot and compact meanwhile: the victim can only catch up by a snapshot.
-    await createChildren(await client(others), '/cp-received', 300);
+    // The others snapshot and compact meanwhile, until neither holds the entries the victim lacks
+    // (a snapshot every 100-odd entries, 10 kept behind it): it can only catch up by a snapshot.
+    const c = await client(others);
+    await c.create('/cp-received');
+    let count = 0;
+    const compactedPast = async (): Promise<boolean> => (await Promise.all(others.map((id) => cluster.status(id)))).every((s) => s.snapshotIndex - 10 > behind + 1);
+    while (count < 3_000 && !(count % 50 === 0 && (await compactedPast()))) await c.create(`/cp-received/c${count++}`);
+    expect(await compactedPast(), `both others compacted past ${behind} after ${count} creates`).toBe(true);
     cluster.spawn(victim, { env: { [crashAtEnv]: 'snapshot-received' } });
     await crashesAt(victim, 'snapshot-received');
-    await recovers(victim, '/cp-received', 300);
+    await recovers(victim, '/cp-received', count);
   }, 120_000);
 
   test('a snapshot of its own durable and recorded, the log not yet compacted', async () => {

@@ -14,11 +14,13 @@ import { TestCluster, waitFor } from './support/cluster.js';
  * Snapshots every hundred-odd entries, keeping ten behind, so that both happen often.
  */
 
+/** Entries each member keeps behind its latest snapshot (`--log-trailing-entries`). */
+const trailingEntries = 10;
 let cluster: TestCluster;
 const clients: VigilClient[] = [];
 
 beforeAll(async () => {
-  cluster = await TestCluster.start({ env: { [powerLossEnv]: '1' }, extraArgs: ['--snapshot-every-entries', '100', '--log-trailing-entries', '10'] });
+  cluster = await TestCluster.start({ env: { [powerLossEnv]: '1' }, extraArgs: ['--snapshot-every-entries', '100', '--log-trailing-entries', String(trailingEntries)] });
   await cluster.leader();
 });
 // A test that failed with members down must not leave the next one without them.
@@ -144,11 +146,11 @@ describe('crash points inside recovery, each restart a power cut', () => {
     const behind = (await cluster.status(victim)).appliedIndex;
     await cluster.kill(victim);
     // The others snapshot and compact meanwhile, until neither holds the entries the victim lacks
-    // (a snapshot every 100-odd entries, 10 kept behind it): it can only catch up by a snapshot.
+    // (a snapshot every 100-odd entries, `trailingEntries` kept behind it): it can only catch up by a snapshot.
     const c = await client(others);
     await c.create('/cp-received');
     let count = 0;
-    const compactedPast = async (): Promise<boolean> => (await Promise.all(others.map((id) => cluster.status(id)))).every((s) => s.snapshotIndex - 10 > behind + 1);
+    const compactedPast = async (): Promise<boolean> => (await Promise.all(others.map((id) => cluster.status(id)))).every((s) => s.snapshotIndex - trailingEntries > behind + 1);
     while (count < 3_000 && !(count % 50 === 0 && (await compactedPast()))) await c.create(`/cp-received/c${count++}`);
     expect(await compactedPast(), `both others compacted past ${behind} after ${count} creates`).toBe(true);
     cluster.spawn(victim, { env: { [crashAtEnv]: 'snapshot-received' } });

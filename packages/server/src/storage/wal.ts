@@ -364,14 +364,7 @@ async function syncDir(dir: string): Promise<void> {
  * no position recorded, nothing was synced.
  */
 async function loseUnsynced(dir: string, segments: number[]): Promise<number[]> {
-  let text: string;
-  try {
-    text = await readFile(join(dir, syncedPositionFile), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    text = '-1 0';
-  }
-  const [seq, end] = text.trim().split(' ').map(Number) as [number, number];
+  const { seq, end } = await syncedPosition(dir);
   const kept: number[] = [];
   for (const s of segments) {
     if (s > seq) await rm(join(dir, segmentName(s)), { force: true });
@@ -382,4 +375,18 @@ async function loseUnsynced(dir: string, segments: number[]): Promise<number[]> 
     await zeroFrom(path, end, (await stat(path)).size);
   }
   return kept;
+}
+
+/** The last synced position `synced` recorded; before any, one before every segment. */
+async function syncedPosition(dir: string): Promise<{ seq: number; end: number }> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, syncedPositionFile), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return { seq: -1, end: 0 };
+  }
+  const [seq, end] = text.trim().split(' ').map(Number);
+  if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(end)) throw new Error(`power-loss mode: ${syncedPositionFile} holds ${JSON.stringify(text)}, not a position`);
+  return { seq: seq!, end: end! };
 }

@@ -1,3 +1,4 @@
+import type { RequestListener, Server } from 'node:http';
 import { Readable } from 'node:stream';
 import { fastify, LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { parseHostPort } from '../config/host-port.js';
@@ -35,6 +36,11 @@ export interface AdminAppOptions {
   readonly logger?: Logger;
   /** The app-wide body limit; admin routes keep their own smaller limit. */
   readonly bodyLimitBytes?: number;
+  /**
+   * An HTTP server that already exists (the node's client port): the app routes its requests
+   * through the handler given to `route` once the app is ready, and does not listen itself.
+   */
+  readonly server?: { readonly server: Server; route(handler: RequestListener): void };
 }
 
 const memberIdSchema = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
@@ -67,6 +73,16 @@ const transferBodySchema = {
  */
 export function buildAdminApp(options: AdminAppOptions): FastifyInstance {
   const { node, metrics } = options;
+  // On the node's client port: fastify takes the existing server, and routes its requests once ready.
+  const existing = options.server;
+  let routeTo: RequestListener | undefined;
+  const serverFactory =
+    existing === undefined
+      ? undefined
+      : (handler: RequestListener): Server => {
+          routeTo = handler;
+          return existing.server;
+        };
   const app = fastify({
     bodyLimit: options.bodyLimitBytes ?? httpBodyBytesMax,
     ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
@@ -74,7 +90,14 @@ export function buildAdminApp(options: AdminAppOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     // Unknown body fields are an error, not silently dropped (fastify's default removes them).
     ajv: { customOptions: { removeAdditional: false } },
+    ...(serverFactory === undefined ? {} : { serverFactory }),
   }) as unknown as FastifyInstance;
+  if (existing !== undefined) {
+    app.addHook('onReady', (done) => {
+      if (routeTo !== undefined) existing.route(routeTo);
+      done();
+    });
+  }
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (isServerError(err)) return sendError(reply, err.status, err.code, err.message, err.details);

@@ -1,6 +1,5 @@
 import { randomInt } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
-import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
@@ -29,6 +28,7 @@ import { crashAt, type CrashPoint } from '../testing/crash-points.js';
 import { PowerLossJournal } from '../testing/power-loss.js';
 import { PeerTransport } from '../transport/peer-transport.js';
 import { createRootLogger, type Logger } from './logger.js';
+import { ClientPort } from './client-port.js';
 import { nodeStatus } from './node-status.js';
 import { runShutdownStep, type ShutdownStep } from './shutdown-steps.js';
 
@@ -92,13 +92,13 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     sessions?: SessionKeeper;
     link?: LeaderLink;
     readonly timers: NodeJS.Timeout[];
-    app?: FastifyInstance;
+    clientPort?: ClientPort;
+    /** The HTTP routes of the client port, once compiled (after the member serves). */
+    app?: Promise<FastifyInstance | null>;
     gateway?: ClientGateway;
     /** The snapshot file Raft starts with; the driver owns it once it exists. */
     snapshotFile?: SnapshotFileBytes;
-    /** Every socket of the client port (HTTP and WebSocket), to cut when HTTP will not close. */
-    readonly clientSockets: Set<Socket>;
-  } = { timers: [], clientSockets: new Set() };
+  } = { timers: [] };
   /**
    * Stops whatever has started, in the reverse order of start-up, each step bounded (see
    * shutdown-steps.ts); idempotent. HTTP is split around the Raft driver, because requests in
@@ -111,7 +111,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     (stopping ??= (async () => {
       const step = (name: ShutdownStep, run: () => Promise<unknown> | void): Promise<boolean> => runShutdownStep({ step: name, deadlineAtMs, log }, run);
       parts.gateway?.close();
-      const httpClosed = parts.app?.close();
+      const { clientPort, app } = parts;
+      const httpClosed = clientPort === undefined ? undefined : Promise.all([clientPort.close(), app?.then((a) => a?.close())]);
       if (httpClosed !== undefined) await step('httpDrain', () => httpClosed);
       for (const timer of parts.timers) clearInterval(timer);
       parts.sessions?.close();
@@ -120,8 +121,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       if (driver !== undefined) await step('raftDriver', () => driver.close());
       else parts.snapshotFile?.close();
       if (httpClosed !== undefined && !(await step('httpClose', () => httpClosed))) {
-        log.warn({ sockets: parts.clientSockets.size }, 'cutting client connections');
-        for (const socket of parts.clientSockets) socket.destroy();
+        log.warn({ sockets: clientPort?.sockets.size }, 'cutting client connections');
+        for (const socket of clientPort?.sockets ?? []) socket.destroy();
         await step('httpCut', () => httpClosed);
       }
       if (transport !== undefined) await step('peerTransport', () => transport.close());
@@ -412,22 +413,27 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       },
     };
 
-    const app = buildAdminApp({ node: port, metrics, logger: log.child({ component: 'http' }) });
-    registerZnodeRoutes(app, {
-      store,
-      propose: (c, signal) => link.propose(c, signal),
-      linearizableRead: (signal) => d.linearizableRead(signal),
-      leaderClientAddress: () => members.get(raw.summary().leader)?.client ?? null,
-    });
-    gateway.listen(app.server);
-    app.server.on('connection', (socket: Socket) => {
-      parts.clientSockets.add(socket);
-      socket.once('close', () => parts.clientSockets.delete(socket));
-    });
-    await app.listen({ host: config.clientListen.host, port: config.clientListen.port });
-    parts.app = app;
+    // Clients first: the port listens and takes WebSocket upgrades now; its HTTP routes are
+    // compiled next, and HTTP requests wait for them (client-port.ts).
+    const clientPort = new ClientPort();
+    parts.clientPort = clientPort;
+    gateway.listen(clientPort.server);
     parts.gateway = gateway;
-    const clientAddress = { host: config.clientListen.host, port: (app.server.address() as { port: number }).port };
+    const clientAddress = await clientPort.listen(config.clientListen);
+    // A turn later, so that this member serves (and startNode returns) first.
+    parts.app = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      if (stopping !== undefined) return null;
+      const app = buildAdminApp({ node: port, metrics, logger: log.child({ component: 'http' }), server: clientPort });
+      registerZnodeRoutes(app, {
+        store,
+        propose: (c, signal) => link.propose(c, signal),
+        linearizableRead: (signal) => d.linearizableRead(signal),
+        leaderClientAddress: () => members.get(raw.summary().leader)?.client ?? null,
+      });
+      await app.ready();
+      log.debug('HTTP routes ready');
+      return app;
+    });
     log.info({ client: formatHostPort(clientAddress), peer: formatHostPort(transport.address) }, 'serving');
 
     let closing: Promise<void> | undefined;

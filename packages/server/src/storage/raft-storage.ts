@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { assert, type Entry, type EntryKind, type HardState, type SnapshotMeta } from '@vigil/raft';
 import { SnapshotFileBytes } from './snapshot-file-bytes.js';
-import { WriteAheadLog, type ReplayedRecord, type WalRecord } from './wal.js';
+import { WriteAheadLog, type ReplayedSegment, type WalRecord } from './wal.js';
 
 /**
  * The port of LevelDB where the Raft log lived before decision 50 (sublevel "raft"): read once, by
@@ -75,14 +75,21 @@ function entryRecord(e: Entry): WalRecord {
   return { type: ENTRY, payload };
 }
 
-function decodeEntryRecord(payload: Uint8Array): Entry {
-  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  const term = view.getFloat64(0, true);
-  const index = view.getFloat64(8, true);
-  const kind = kinds[payload[16]!];
-  assert(kind !== undefined && Number.isSafeInteger(term) && Number.isSafeInteger(index), 'a log entry record is well formed');
+/** The index of the entry whose record payload starts at `start` of `bytes`. */
+function entryIndexAt(bytes: Buffer, start: number): number {
+  const index = bytes.readDoubleLE(start + 8);
+  assert(Number.isSafeInteger(index), 'a log entry record is well formed');
+  return index;
+}
+
+/** The entry whose record payload is bytes [start, end). */
+function decodeEntryAt(bytes: Buffer, start: number, end: number): Entry {
+  const term = bytes.readDoubleLE(start);
+  const index = bytes.readDoubleLE(start + 8);
+  const kind = kinds[bytes[start + 16]!];
+  assert(kind !== undefined && end - start >= entryHeaderBytes && Number.isSafeInteger(term) && Number.isSafeInteger(index), 'a log entry record is well formed');
   // A view of the segment's bytes (no copy), as a plain Uint8Array (the core's entries are).
-  return { term, index, kind, data: new Uint8Array(payload.buffer, payload.byteOffset + entryHeaderBytes, payload.byteLength - entryHeaderBytes) };
+  return { term, index, kind, data: new Uint8Array(bytes.buffer, bytes.byteOffset + start + entryHeaderBytes, end - start - entryHeaderBytes) };
 }
 
 function hardStateRecord(hs: HardState): WalRecord {
@@ -135,14 +142,14 @@ export class RaftStorage {
     for (const f of await readdir(o.snapshotDir)) if (f.startsWith('snap-') && f.endsWith('.tmp')) await rm(join(o.snapshotDir, f), { force: true });
     const storage = new RaftStorage(o, o.snapshotDir);
     if (o.legacy !== undefined) await moveLegacyLog(o, o.legacy);
-    const { wal, records } = await WriteAheadLog.open({
+    const { wal, segments } = await WriteAheadLog.open({
       dir: o.walDir,
       segmentBytes: o.segmentBytes ?? defaultSegmentBytes,
       header: () => storage.headerRecords(),
       ...(o.powerLoss === true ? { powerLoss: true } : {}),
     });
     storage.wal = wal;
-    storage.image = storage.replay(records);
+    storage.image = storage.replay(segments);
     return storage;
   }
 
@@ -154,39 +161,56 @@ export class RaftStorage {
     return Promise.resolve(image);
   }
 
-  private replay(records: readonly ReplayedRecord[]): RaftImage {
-    let entries: Entry[] = [];
-    for (const r of records) {
-      switch (r.type) {
-        case ENTRY: {
-          const e = decodeEntryRecord(r.payload);
-          const first = entries[0]?.index ?? e.index;
-          const last = entries[entries.length - 1]?.index ?? e.index - 1;
-          assert(e.index <= last + 1, `the durable log is contiguous at ${e.index} (segment ${r.segment})`);
-          if (e.index < first) entries = [];
-          else if (e.index <= last) entries.length = e.index - first;
-          entries.push(e);
-          this.lastEntryOf.set(r.segment, e.index);
-          break;
+  /**
+   * The state the records add up to. Two passes: the first follows which record holds each entry
+   * of the final log (a later entry at an index replaces it and every entry after it, an installed
+   * snapshot replaces the whole log) reading only indexes; the second decodes the entries that
+   * are kept, so that entries replaced or left out below the latest snapshot cost no object.
+   */
+  private replay(segments: readonly ReplayedSegment[]): RaftImage {
+    // The record of each entry of the log as it stands, entry `first + i` at i: segment, record.
+    const where: number[] = [];
+    let first = 0;
+    for (let s = 0; s < segments.length; s++) {
+      const segment = segments[s]!;
+      for (let k = 0; k < segment.count; k++) {
+        switch (segment.type(k)) {
+          case ENTRY: {
+            const index = entryIndexAt(segment.bytes, segment.start(k));
+            const last = where.length === 0 ? index - 1 : first + where.length / 2 - 1;
+            assert(index <= last + 1, `the durable log is contiguous at ${index} (segment ${segment.seq})`);
+            if (where.length === 0 || index < first) {
+              where.length = 0;
+              first = index;
+            } else if (index <= last) where.length = 2 * (index - first);
+            where.push(s, k);
+            this.lastEntryOf.set(segment.seq, index);
+            break;
+          }
+          case HARD_STATE:
+            this.hardState = decodeHardState(segment.payload(k));
+            break;
+          case SNAPSHOT_INSTALLED:
+            this.snapshotMeta = packr.unpack(segment.payload(k)) as SnapshotMeta;
+            where.length = 0;
+            break;
+          case SNAPSHOT_RECORDED: {
+            const meta = packr.unpack(segment.payload(k)) as SnapshotMeta;
+            if (this.snapshotMeta === null || meta.index >= this.snapshotMeta.index) this.snapshotMeta = meta;
+            break;
+          }
+          default:
+            assert(false, `a Raft log record of a known type (${segment.type(k)}, segment ${segment.seq})`);
         }
-        case HARD_STATE:
-          this.hardState = decodeHardState(r.payload);
-          break;
-        case SNAPSHOT_INSTALLED:
-          this.snapshotMeta = packr.unpack(r.payload) as SnapshotMeta;
-          entries = [];
-          break;
-        case SNAPSHOT_RECORDED: {
-          const meta = packr.unpack(r.payload) as SnapshotMeta;
-          if (this.snapshotMeta === null || meta.index >= this.snapshotMeta.index) this.snapshotMeta = meta;
-          break;
-        }
-        default:
-          assert(false, `a Raft log record of a known type (${r.type}, segment ${r.segment})`);
       }
     }
     const keepFrom = this.snapshotMeta === null || this.o.trailingEntries === undefined ? 0 : this.snapshotMeta.index - this.o.trailingEntries;
-    if (entries.length > 0 && entries[0]!.index < keepFrom) entries = entries.slice(keepFrom - entries[0]!.index);
+    const entries: Entry[] = [];
+    for (let i = Math.max(0, keepFrom - first); i < where.length / 2; i++) {
+      const segment = segments[where[2 * i]!]!;
+      const k = where[2 * i + 1]!;
+      entries.push(decodeEntryAt(segment.bytes, segment.start(k), segment.end(k)));
+    }
     this.firstIndex = entries[0]?.index ?? (this.snapshotMeta?.index ?? 0) + 1;
     this.lastIndex = entries[entries.length - 1]?.index ?? this.firstIndex - 1;
     return { hardState: this.hardState, snapshotMeta: this.snapshotMeta, entries };

@@ -34,9 +34,43 @@ export interface WalRecord {
   readonly payload: Uint8Array;
 }
 
-export interface ReplayedRecord extends WalRecord {
-  /** The segment the record is in. */
-  readonly segment: number;
+/**
+ * The records one segment held at open, without an object per record (a log of 100,000 entries
+ * is read at every start): record `k` has type `type(k)` and its payload is bytes
+ * `[start(k), end(k))` of `bytes`, a copy of the segment's used part.
+ */
+export class ReplayedSegment {
+  /** type, start, end of each record, one after another. */
+  readonly #spans: number[];
+
+  constructor(
+    readonly seq: number,
+    readonly bytes: Buffer,
+    spans: number[],
+  ) {
+    this.#spans = spans;
+  }
+
+  get count(): number {
+    return this.#spans.length / 3;
+  }
+
+  type(k: number): number {
+    return this.#spans[3 * k]!;
+  }
+
+  start(k: number): number {
+    return this.#spans[3 * k + 1]!;
+  }
+
+  end(k: number): number {
+    return this.#spans[3 * k + 2]!;
+  }
+
+  /** Record `k`'s payload: a view, not a copy. */
+  payload(k: number): Buffer {
+    return this.bytes.subarray(this.start(k), this.end(k));
+  }
 }
 
 export interface WalOptions {
@@ -70,8 +104,9 @@ function segmentSeed(seq: number): number {
   return crc32(b);
 }
 
-function recordCrc(type: number, payload: Uint8Array, previous: number): number {
-  return crc32(payload, crc32(Uint8Array.of(type), previous));
+/** The CRC of a record whose type byte and payload are `typeAndPayload` (they are adjacent in a record). */
+function recordCrc(typeAndPayload: Uint8Array, previous: number): number {
+  return crc32(typeAndPayload, previous);
 }
 
 /** Where the next record of the log goes. */
@@ -106,8 +141,8 @@ export class WriteAheadLog {
     this.tail = tail;
   }
 
-  /** Opens (creating if needed) the log in `o.dir` and returns it with every record it holds, in order. */
-  static async open(o: WalOptions): Promise<{ wal: WriteAheadLog; records: ReplayedRecord[] }> {
+  /** Opens (creating if needed) the log in `o.dir` and returns it with every record it holds, segment by segment in order. */
+  static async open(o: WalOptions): Promise<{ wal: WriteAheadLog; segments: ReplayedSegment[] }> {
     await mkdir(o.dir, { recursive: true });
     const names = await readdir(o.dir);
     for (const n of names) if (n.endsWith(preparingSuffix)) await rm(join(o.dir, n), { force: true });
@@ -116,12 +151,13 @@ export class WriteAheadLog {
       .map((n) => Number(n.slice(0, -segmentSuffix.length)))
       .sort((a, b) => a - b);
     if (o.powerLoss === true) segments = await loseUnsynced(o.dir, segments);
-    const records: ReplayedRecord[] = [];
+    const replayed: ReplayedSegment[] = [];
     let tail: Tail | null = null;
     for (let k = 0; k < segments.length; k++) {
       const seq = segments[k]!;
       const bytes = await readFile(join(o.dir, segmentName(seq)));
-      const { end, crc, clean } = readSegment(seq, bytes, records);
+      const { end, crc, clean, records } = readSegment(seq, bytes);
+      replayed.push(records);
       const last = k === segments.length - 1;
       if (!clean && !last) {
         throw new ServerError('DATA_DIR_INVALID', `the Raft log segment ${segmentName(seq)} in ${o.dir} is damaged at byte ${end} (a record that is not whole and valid, before the last segment); restore the member from a backup or remove its data directory to rejoin as a new member`);
@@ -141,7 +177,7 @@ export class WriteAheadLog {
       await wal.cut();
       await wal.chain;
     }
-    return { wal, records };
+    return { wal, segments: replayed };
   }
 
   /**
@@ -264,12 +300,13 @@ export class WriteAheadLog {
     let at = 0;
     let crc = this.tail.crc;
     for (const r of records) {
-      crc = recordCrc(r.type, r.payload, crc);
+      const end = at + headerBytes + r.payload.length;
       buffer.writeUInt32LE(r.payload.length, at);
-      buffer.writeUInt32LE(crc, at + 4);
       buffer[at + 8] = r.type;
       buffer.set(r.payload, at + headerBytes);
-      at += headerBytes + r.payload.length;
+      crc = recordCrc(buffer.subarray(at + 8, end), crc);
+      buffer.writeUInt32LE(crc, at + 4);
+      at = end;
     }
     this.tail.crc = crc;
     return buffer;
@@ -291,14 +328,14 @@ export class WriteAheadLog {
 }
 
 /**
- * Reads segment `seq`'s records into `out`; where they end, the CRC there, and whether only zeros
- * follow. The records are views of a copy of the segment's used bytes, so that the preallocated
- * rest of the file is not kept in memory for as long as an entry is.
+ * Reads segment `seq`'s records; where they end, the CRC there, and whether only zeros follow.
+ * The records are views of a copy of the segment's used bytes, so that the preallocated rest of
+ * the file is not kept in memory for as long as an entry is.
  */
-function readSegment(seq: number, bytes: Buffer, out: ReplayedRecord[]): { end: number; crc: number; clean: boolean } {
+function readSegment(seq: number, bytes: Buffer): { end: number; crc: number; clean: boolean; records: ReplayedSegment } {
   let at = 0;
   let crc = segmentSeed(seq);
-  const found: { type: number; from: number; to: number }[] = [];
+  const spans: number[] = [];
   let clean = true;
   while (at + headerBytes <= bytes.length) {
     const length = bytes.readUInt32LE(at);
@@ -310,12 +347,12 @@ function readSegment(seq: number, bytes: Buffer, out: ReplayedRecord[]): { end: 
       clean = false;
       break;
     }
-    const next = recordCrc(type, bytes.subarray(at + headerBytes, end), crc);
+    const next = recordCrc(bytes.subarray(at + 8, end), crc);
     if (next !== stored) {
       clean = false;
       break;
     }
-    found.push({ type, from: at + headerBytes, to: end });
+    spans.push(type, at + headerBytes, end);
     crc = next;
     at = end;
   }
@@ -323,9 +360,7 @@ function readSegment(seq: number, bytes: Buffer, out: ReplayedRecord[]): { end: 
     const n = Math.min(zeroChunk.length, bytes.length - i);
     clean = bytes.compare(zeroChunk, 0, n, i, i + n) === 0;
   }
-  const used = Buffer.from(bytes.subarray(0, at));
-  for (const r of found) out.push({ segment: seq, type: r.type, payload: used.subarray(r.from, r.to) });
-  return { end: at, crc, clean };
+  return { end: at, crc, clean, records: new ReplayedSegment(seq, Buffer.from(bytes.subarray(0, at)), spans) };
 }
 
 /** A segment file of `size` zeros under its temporary name, synced. */

@@ -7,6 +7,8 @@ export default defineConfig({
   resolve: {
     // Tests run against the TypeScript sources, so `vitest` needs no prior build.
     alias: {
+      // Before '@vigil/server', which would otherwise take it as a path under its index.
+      '@vigil/server/start': fileURLToPath(new URL('./packages/server/src/start.ts', import.meta.url)),
       '@vigil/raft': src('raft'),
       '@vigil/sim': src('sim'),
       '@vigil/store': src('store'),

@@ -55,7 +55,7 @@ export function buildProgram(io: CliIo): Command {
     // The settings table lives in @vigil/server, loaded (runCli) only when a command needs it.
     .addHelpText('after', () => (serverApi === undefined ? '' : `\n${serverFlagsHelp(serverApi)}`))
     .action(async (_options: unknown, command: Command) => {
-      const { loadConfig, isServerError } = await import('@vigil/server');
+      const { loadConfig, isServerError } = await import('@vigil/server/start');
       let config: NodeConfig;
       try {
         config = loadConfig({ argv: command.args, env: io.env });
@@ -75,12 +75,12 @@ export function buildProgram(io: CliIo): Command {
   return program;
 }
 
-/** @vigil/server, once loaded: it takes most of a second, which only its own commands pay. */
+/** @vigil/server/start, once loaded: only the server's own commands pay for it. */
 let serverApi: ServerSettingsApi | undefined;
 
 /** Runs the CLI on `argv` (without `node` and the script) and resolves with the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  if (argv[0] === 'server' || (argv[0] === 'help' && argv[1] === 'server')) serverApi = await import('@vigil/server');
+  if (argv[0] === 'server' || (argv[0] === 'help' && argv[1] === 'server')) serverApi = await import('@vigil/server/start');
   const program = buildProgram(io);
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -1,4 +1,4 @@
-import { createRootLogger, crashPointsFromEnv, knownBadFromEnv, powerLossFromEnv, startNode, type Logger, type NodeConfig, type StartNodeOptions } from '@vigil/server';
+import { createRootLogger, crashPointsFromEnv, knownBadFromEnv, powerLossFromEnv, startNode, type Logger, type NodeConfig, type StartNodeOptions } from '@vigil/server/start';
 
 /** What `startNode` gives back; all the CLI needs of a running node. */
 export interface RunningNode {

@@ -6,7 +6,6 @@ import type { FastifyInstance } from 'fastify';
 import { Level } from 'level';
 import { createPrng, decodeConfChange, RawNode, type DurableState, type NodeId, type Snapshot } from '@vigil/raft';
 import { Store } from '@vigil/store';
-import { buildAdminApp } from '../admin/admin-app.js';
 import type { AdminNodePort, NodeStatus } from '../admin/admin-node-port.js';
 import { createMetrics, type Metrics } from '../admin/metrics.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../config/host-port.js';
@@ -20,7 +19,6 @@ import { ClientGateway } from '../gateway/client-gateway.js';
 import { LeaderLink } from '../gateway/leader-link.js';
 import { LeaderLossWatch } from '../gateway/leader-loss.js';
 import { SessionKeeper } from '../gateway/session-keeper.js';
-import { registerZnodeRoutes } from '../http-api/znode-routes.js';
 import { DATABASE_DIR, prepareDataDir, SNAPSHOT_DIR, WAL_DIR } from '../storage/data-dir.js';
 import { RaftStorage } from '../storage/raft-storage.js';
 import { knownBugs, type KnownBug } from '../testing/known-bad.js';
@@ -420,8 +418,11 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     gateway.listen(clientPort.server);
     parts.gateway = gateway;
     const clientAddress = await clientPort.listen(config.clientListen);
-    // A turn later, so that this member serves (and startNode returns) first.
+    // A turn later, so that this member serves (and startNode returns) first; fastify is loaded
+    // only then (start.ts).
     parts.app = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      if (stopping !== undefined) return null;
+      const [{ buildAdminApp }, { registerZnodeRoutes }] = await Promise.all([import('../admin/admin-app.js'), import('../http-api/znode-routes.js')]);
       if (stopping !== undefined) return null;
       const app = buildAdminApp({ node: port, metrics, logger: log.child({ component: 'http' }), server: clientPort });
       registerZnodeRoutes(app, {

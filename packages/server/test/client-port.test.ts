@@ -34,7 +34,11 @@ describe('the client port', () => {
   });
 
   it('holds HTTP requests that arrive before the routes, then answers them in arrival order', async () => {
-    const port = (open = new ClientPort());
+    let loads = 0;
+    const port = (open = new ClientPort(() => {
+      loads++;
+      return Promise.resolve();
+    }));
     const { port: number } = await port.listen({ host: '127.0.0.1', port: 0 });
     const seen = requestsSeen(port, 2);
     const first = get(number, '/a');
@@ -48,12 +52,42 @@ describe('the client port', () => {
     expect(await first).toEqual({ status: 200, body: 'routed /a' });
     expect(await second).toEqual({ status: 200, body: 'routed /b' });
     expect(order).toEqual(['/a', '/b']);
-    // Routed at once from now on.
+    // Routed at once from now on, and the routes were loaded once.
     expect(await get(number, '/c')).toEqual({ status: 200, body: 'routed /c' });
+    expect(loads).toBe(1);
+  });
+
+  it('loads the routes at the first HTTP request, not before', async () => {
+    let loads = 0;
+    const port = (open = new ClientPort(() => {
+      loads++;
+      port.route((_req, res) => res.end('ok'));
+      return Promise.resolve();
+    }));
+    const { port: number } = await port.listen({ host: '127.0.0.1', port: 0 });
+    expect(loads).toBe(0);
+    expect(await get(number, '/livez')).toEqual({ status: 200, body: 'ok' });
+    expect(loads).toBe(1);
+  });
+
+  it('answers the requests that waited INTERNAL when the routes fail to load, and tries again at the next', async () => {
+    let loads = 0;
+    const port = (open = new ClientPort(() => {
+      loads++;
+      if (loads === 1) return Promise.reject(new Error('no routes'));
+      port.route((_req, res) => res.end('second'));
+      return Promise.resolve();
+    }));
+    const { port: number } = await port.listen({ host: '127.0.0.1', port: 0 });
+    const failed = await get(number, '/status');
+    expect(failed.status).toBe(500);
+    expect(JSON.parse(failed.body)).toMatchObject({ error: { code: 'INTERNAL' } });
+    expect(await get(number, '/status')).toEqual({ status: 200, body: 'second' });
+    expect(loads).toBe(2);
   });
 
   it('answers a request still waiting for the routes SHUTTING_DOWN when it closes, and closes', async () => {
-    const port = new ClientPort();
+    const port = new ClientPort(() => new Promise(() => undefined));
     const { port: number } = await port.listen({ host: '127.0.0.1', port: 0 });
     const seen = requestsSeen(port, 1);
     const waiting = get(number, '/status');

@@ -110,7 +110,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       const step = (name: ShutdownStep, run: () => Promise<unknown> | void): Promise<boolean> => runShutdownStep({ step: name, deadlineAtMs, log }, run);
       parts.gateway?.close();
       const { clientPort, app } = parts;
-      const httpClosed = clientPort === undefined ? undefined : Promise.all([clientPort.close(), app?.then((a) => a?.close())]);
+      const httpClosed = clientPort === undefined ? undefined : Promise.all([clientPort.close(), app?.then((a) => a?.close(), () => undefined)]);
       if (httpClosed !== undefined) await step('httpDrain', () => httpClosed);
       for (const timer of parts.timers) clearInterval(timer);
       parts.sessions?.close();
@@ -411,17 +411,9 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       },
     };
 
-    // Clients first: the port listens and takes WebSocket upgrades now; its HTTP routes are
-    // compiled next, and HTTP requests wait for them (client-port.ts).
-    const clientPort = new ClientPort();
-    parts.clientPort = clientPort;
-    gateway.listen(clientPort.server);
-    parts.gateway = gateway;
-    const clientAddress = await clientPort.listen(config.clientListen);
-    // A turn later, so that this member serves (and startNode returns) first; fastify is loaded
-    // only then (start.ts).
-    parts.app = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
-      if (stopping !== undefined) return null;
+    // Clients first: the port listens and takes WebSocket upgrades now; fastify and the HTTP
+    // routes are loaded at the first HTTP request, which waits for them (client-port.ts, start.ts).
+    const loadRoutes = async (): Promise<FastifyInstance | null> => {
       const [{ buildAdminApp }, { registerZnodeRoutes }] = await Promise.all([import('../admin/admin-app.js'), import('../http-api/znode-routes.js')]);
       if (stopping !== undefined) return null;
       const app = buildAdminApp({ node: port, metrics, logger: log.child({ component: 'http' }), server: clientPort });
@@ -432,9 +424,22 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
         leaderClientAddress: () => members.get(raw.summary().leader)?.client ?? null,
       });
       await app.ready();
-      log.debug('HTTP routes ready');
       return app;
+    };
+    const clientPort = new ClientPort(async () => {
+      const app = loadRoutes();
+      parts.app = app;
+      try {
+        await app;
+      } catch (err) {
+        log.error({ err }, 'loading the HTTP routes failed');
+        throw err;
+      }
     });
+    parts.clientPort = clientPort;
+    gateway.listen(clientPort.server);
+    parts.gateway = gateway;
+    const clientAddress = await clientPort.listen(config.clientListen);
     log.info({ client: formatHostPort(clientAddress), peer: formatHostPort(transport.address) }, 'serving');
 
     let closing: Promise<void> | undefined;

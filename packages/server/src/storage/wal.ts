@@ -153,9 +153,15 @@ export class WriteAheadLog {
     if (o.powerLoss === true) segments = await loseUnsynced(o.dir, segments);
     const replayed: ReplayedSegment[] = [];
     let tail: Tail | null = null;
+    // One buffer read into for every segment (readSegment copies out what a segment holds): a
+    // restart does not allocate and collect a segment's preallocated size per segment.
+    let scratch = Buffer.alloc(0);
     for (let k = 0; k < segments.length; k++) {
       const seq = segments[k]!;
-      const bytes = await readFile(join(o.dir, segmentName(seq)));
+      const path = join(o.dir, segmentName(seq));
+      const size = (await stat(path)).size;
+      if (scratch.length < size) scratch = Buffer.allocUnsafeSlow(Math.max(size, o.segmentBytes));
+      const bytes = scratch.subarray(0, await readInto(path, scratch, size));
       const { end, crc, clean, records } = readSegment(seq, bytes);
       replayed.push(records);
       const last = k === segments.length - 1;
@@ -361,6 +367,22 @@ function readSegment(seq: number, bytes: Buffer): { end: number; crc: number; cl
     clean = bytes.compare(zeroChunk, 0, n, i, i + n) === 0;
   }
   return { end: at, crc, clean, records: new ReplayedSegment(seq, Buffer.from(bytes.subarray(0, at)), spans) };
+}
+
+/** Reads the first `size` bytes of the file at `path` into `into`; how many there were. */
+async function readInto(path: string, into: Buffer, size: number): Promise<number> {
+  const file = await open(path, 'r');
+  try {
+    let done = 0;
+    while (done < size) {
+      const { bytesRead } = await file.read(into, done, size - done, done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return done;
+  } finally {
+    await file.close();
+  }
 }
 
 /** A segment file of `size` zeros under its temporary name, synced. */

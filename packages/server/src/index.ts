@@ -11,6 +11,9 @@
  * snapshot files, data-dir identity), `consensus/` (the Raft driver: Ready loop, apply,
  * proposals, reads, snapshots), `transport/` (peer mesh over WebSocket), `admin/` (admin HTTP and
  * metrics), `http-api/` (the JSON znode API), `node/` (composition and logging).
+ *
+ * A process that only runs a node imports `@vigil/server/start` (start.ts): the same `loadConfig`
+ * and `startNode`, without loading the admin API's fastify until an HTTP request needs it.
  */
 
 // Running a node.

@@ -32,8 +32,18 @@ function pathOf(wildcard: string | undefined): string {
   return `/${wildcard ?? ''}`;
 }
 
+/** Standard base64 (RFC 4648, section 4) with its padding: what `Buffer.toString('base64')` writes. */
+const base64Text = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * The bytes of a request's `data`. Node's decoder skips what is not base64 and stops at the first
+ * `=`, so `"not base64!!"` would be stored as the bytes of `notbase6`: text that is not base64 is
+ * refused instead.
+ */
 function bytesOf(base64: string | undefined): Uint8Array {
-  return base64 === undefined ? new Uint8Array(0) : new Uint8Array(Buffer.from(base64, 'base64'));
+  if (base64 === undefined) return new Uint8Array(0);
+  if (!base64Text.test(base64)) throw new ServerError('BAD_REQUEST', 'data must be base64 (RFC 4648: A-Z, a-z, 0-9, + and /, padded with = to a multiple of 4 characters)');
+  return new Uint8Array(Buffer.from(base64, 'base64'));
 }
 
 function statJson(stat: Stat): Stat {

@@ -14,7 +14,7 @@ export interface Failure {
 /** The SDK's codes that mean "the cluster could not serve this now": a retry may succeed. */
 const unavailableCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'CONNECTION_LOSS', 'TIMEOUT', 'NO_LEADER', 'UNAVAILABLE', 'SHUTTING_DOWN', 'SERVER_BEHIND', 'SESSION_EXPIRED',
-  'SESSION_MOVED', 'PROPOSAL_DROPPED', 'BACKPRESSURE', 'TOO_MANY_REQUESTS', 'HANDSHAKE_TIMEOUT', 'SLOW_CONSUMER', 'NOT_LEADER',
+  'SESSION_MOVED', 'PROPOSAL_DROPPED', 'BACKPRESSURE', 'TOO_MANY_REQUESTS', 'TOO_MANY_SESSIONS', 'HANDSHAKE_TIMEOUT', 'SLOW_CONSUMER', 'NOT_LEADER',
 ]);
 
 /**

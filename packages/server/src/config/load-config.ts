@@ -13,6 +13,7 @@ import {
   electionTicksMax,
   logLevels,
   peersMax,
+  sessionsMaxMax,
   shutdownTimeoutMsMax,
   tickMsMax,
   type ConfigKey,
@@ -261,6 +262,7 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
   const watchHistoryEvents = get('watchHistoryEvents', integer(1, 10_000_000));
   const watchHistoryBytes = get('watchHistoryBytes', integer(1024, 64 * 1024 * 1024 * 1024));
   const requestTimeoutMs = get('requestTimeoutMs', integer(100, 600_000));
+  const sessionsMax = get('sessionsMax', integer(1, sessionsMaxMax));
 
   const origin = (key: ConfigKey): string => describe(origins.get(key) ?? { source: 'default', name: key });
   const crossProblem = (key: ConfigKey, message: string): void => {
@@ -285,14 +287,14 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
     tickMs === undefined || electionTicks === undefined || heartbeatTicks === undefined ||
     snapshotEveryEntries === undefined || logTrailingEntries === undefined || shutdownTimeoutMs === undefined ||
     sessionTimeoutMinMs === undefined || sessionTimeoutMaxMs === undefined || watchHistoryEvents === undefined ||
-    watchHistoryBytes === undefined || requestTimeoutMs === undefined
+    watchHistoryBytes === undefined || requestTimeoutMs === undefined || sessionsMax === undefined
   ) {
     return undefined;
   }
   return {
     id, clusterId, dataDir, clientListen, peerListen, peers, join, logLevel,
     tickMs, electionTicks, heartbeatTicks, snapshotEveryEntries, logTrailingEntries, shutdownTimeoutMs,
-    sessionTimeoutMinMs, sessionTimeoutMaxMs, watchHistoryEvents, watchHistoryBytes, requestTimeoutMs,
+    sessionTimeoutMinMs, sessionTimeoutMaxMs, watchHistoryEvents, watchHistoryBytes, requestTimeoutMs, sessionsMax,
   };
 }
 

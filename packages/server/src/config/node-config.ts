@@ -34,6 +34,8 @@ export interface NodeConfig {
   readonly watchHistoryBytes: number;
   /** A client request not decided within this is answered TIMEOUT. */
   readonly requestTimeoutMs: number;
+  /** Sessions this member serves at once; a further hello is refused TOO_MANY_SESSIONS. */
+  readonly sessionsMax: number;
 }
 
 export type ConfigKey = keyof NodeConfig;
@@ -79,6 +81,7 @@ export const configDefaults = {
   watchHistoryEvents: 100_000,
   watchHistoryBytes: 64 * 1024 * 1024,
   requestTimeoutMs: 10_000,
+  sessionsMax: 50_000,
 } as const satisfies Partial<NodeConfig>;
 
 export const requiredConfigKeys = ['id', 'dataDir', 'clientListen', 'peerListen', 'peers'] as const satisfies readonly ConfigKey[];
@@ -89,6 +92,8 @@ export const electionTicksMax = 1_000;
 export const shutdownTimeoutMsMax = 600_000;
 export const clusterIdBytesMax = 64;
 export const peersMax = 64;
+/** A typo guard for `sessionsMax`, not a capacity. */
+export const sessionsMaxMax = 10_000_000;
 
 function setting(
   key: ConfigKey,
@@ -123,6 +128,7 @@ export const configSettings: readonly ConfigSetting[] = [
   setting('watchHistoryEvents', 'positiveInteger', 'watch events kept for persistent watches resuming from a revision', { valueName: '<n>', defaultValue: configDefaults.watchHistoryEvents }),
   setting('watchHistoryBytes', 'positiveInteger', 'bytes the kept watch events may take (64 bytes plus two per path character each)', { valueName: '<bytes>', defaultValue: configDefaults.watchHistoryBytes }),
   setting('requestTimeoutMs', 'positiveInteger', 'a client request not decided within this is answered TIMEOUT', { valueName: '<ms>', defaultValue: configDefaults.requestTimeoutMs }),
+  setting('sessionsMax', 'positiveInteger', 'sessions this member serves at once; a client beyond them is refused TOO_MANY_SESSIONS at its hello (the SDK tries another member)', { valueName: '<n>', defaultValue: configDefaults.sessionsMax }),
   setting('shutdownTimeoutMs', 'positiveInteger', 'how long a graceful shutdown may take before the node gives up', { valueName: '<ms>', defaultValue: configDefaults.shutdownTimeoutMs }),
 ];
 

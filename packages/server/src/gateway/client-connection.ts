@@ -85,6 +85,11 @@ export interface GatewayServices {
   readonly requestTimeoutMs: number;
   /** How long a resuming session waits for this server to reach its lastRevision. */
   readonly catchUpTimeoutMs: number;
+  /**
+   * The sessions this member serves at once (`--sessions-max`): a connection takes a slot at its
+   * hello and gives it back when it closes; a hello that finds none is refused TOO_MANY_SESSIONS.
+   */
+  readonly sessionSlots: { take(): boolean; release(): void; readonly max: number };
   /** Bind a session to a connection; an earlier connection of it on this server is told `moved`. */
   attach(sessionId: number, connection: ClientConnection): void;
   detach(sessionId: number, connection: ClientConnection): void;
@@ -133,6 +138,8 @@ const closeGraceMs = 10_000;
 export class ClientConnection implements WatchSink {
   sessionId = 0;
   private phase: 'awaitingHello' | 'handshaking' | 'open' | 'closed' = 'awaitingHello';
+  /** Taken at hello, given back at close (GatewayServices.sessionSlots). */
+  private holdsSessionSlot = false;
   private readonly handshakeTimer: NodeJS.Timeout;
   private readonly slots: Slot[] = [];
   /** Requests in arrival order: writes until answered, reads until they have read. */
@@ -255,6 +262,11 @@ export class ClientConnection implements WatchSink {
         this.fail('PROTOCOL_VIOLATION', 'the first frame must be hello');
         return;
       }
+      if (!this.s.sessionSlots.take()) {
+        this.fail('TOO_MANY_SESSIONS', `this server serves ${this.s.sessionSlots.max} sessions at once; try another`);
+        return;
+      }
+      this.holdsSessionSlot = true;
       this.phase = 'handshaking';
       clearTimeout(this.handshakeTimer);
       void this.handshake(frame);
@@ -661,6 +673,10 @@ export class ClientConnection implements WatchSink {
     this.queuedReads = 0;
     this.outgoing = [];
     if (wasOpen) this.s.detach(this.sessionId, this);
+    if (this.holdsSessionSlot) {
+      this.holdsSessionSlot = false;
+      this.s.sessionSlots.release();
+    }
   }
 }
 

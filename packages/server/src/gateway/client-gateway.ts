@@ -12,9 +12,11 @@ import type { Applied } from '@vigil/store';
 import { ClientConnection, type GatewayServices } from './client-connection.js';
 import { WatchHub } from './watch-hub.js';
 
-export type GatewayOptions = Omit<GatewayServices, 'attach' | 'detach' | 'watches' | 'untilLeaderContact'> & {
+export type GatewayOptions = Omit<GatewayServices, 'attach' | 'detach' | 'watches' | 'untilLeaderContact' | 'sessionSlots'> & {
   /** How long a resume waits for this member to be in touch with a leader before NO_LEADER. */
   readonly leaderWaitMs: number;
+  /** Sessions served at once (connections past their hello); more are refused TOO_MANY_SESSIONS. */
+  readonly sessionsMax: number;
 };
 
 export class ClientGateway {
@@ -26,11 +28,24 @@ export class ClientGateway {
   /** Resumes waiting at the door for this member to be in touch with a leader again. */
   private readonly contactWaiters = new Set<(inContact: boolean) => void>();
   private closed = false;
+  /** Connections past their hello: the slots of GatewayServices.sessionSlots taken. */
+  private sessionsHeld = 0;
 
   constructor(options: GatewayOptions) {
     this.services = {
       ...options,
       watches: this.watches,
+      sessionSlots: {
+        max: options.sessionsMax,
+        take: () => {
+          if (this.sessionsHeld >= options.sessionsMax) return false;
+          this.sessionsHeld++;
+          return true;
+        },
+        release: () => {
+          this.sessionsHeld--;
+        },
+      },
       attach: (sessionId, connection) => {
         const before = this.bySession.get(sessionId);
         this.bySession.set(sessionId, connection);

@@ -333,6 +333,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       sessionTimeoutMsMin: config.sessionTimeoutMinMs,
       sessionTimeoutMsMax: config.sessionTimeoutMaxMs,
       requestTimeoutMs: config.requestTimeoutMs,
+      sessionsMax: config.sessionsMax,
       catchUpTimeoutMs: config.tickMs * config.electionTicks * 4,
       logger: log.child({ component: 'gateway' }),
     });

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { closeCodeOf } from '@vigil/protocol';
+import { connect } from '@vigil/client';
+import { TestCluster } from './support/cluster.js';
+import { RawClient } from './support/raw-client.js';
+
+/** `--sessions-max`: the bound on the sessions one member serves at once (issue 15, hardening). */
+
+let cluster: TestCluster;
+const clients: RawClient[] = [];
+
+beforeAll(async () => {
+  cluster = await TestCluster.start({ extraArgs: ['--sessions-max', '2'] });
+  await cluster.leader();
+});
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await cluster.close();
+});
+
+async function session(id: number): Promise<Awaited<ReturnType<typeof RawClient.session>>> {
+  const s = await RawClient.session(cluster.node(id).clientPort);
+  clients.push(s.client);
+  return s;
+}
+
+describe('sessions per member', () => {
+  test('a member serving --sessions-max sessions refuses the next hello TOO_MANY_SESSIONS, and serves one again once a session leaves', async () => {
+    const first = await session(1);
+    await session(1);
+    // A connection that has not said hello yet holds no session.
+    const quiet = await RawClient.open(cluster.node(1).clientPort);
+    clients.push(quiet);
+
+    const third = await RawClient.open(cluster.node(1).clientPort);
+    clients.push(third);
+    third.send({ t: 'hello', protocolVersion: 1, sessionTimeoutMs: 10_000 });
+    const refused = await third.closedWith();
+    expect(refused.code).toBe(closeCodeOf('TOO_MANY_SESSIONS'));
+    expect(refused.frames[0]).toMatchObject({ t: 'error', error: { name: 'TOO_MANY_SESSIONS' } });
+
+    // The member goes on serving the sessions it holds, and other members are not bound by it.
+    first.client.send({ t: 'req', id: 1, op: 'ping' });
+    expect((await first.client.response(1)).response).toMatchObject({ ok: true });
+    await session(2);
+
+    // A session that closes gives its place back (its connection is closed by the time the client sees it).
+    first.client.send({ t: 'req', id: 2, op: 'close' });
+    expect((await first.client.response(2)).response).toMatchObject({ ok: true, op: 'close' });
+    expect((await first.client.closedWith()).code).toBe(1000);
+    quiet.send({ t: 'hello', protocolVersion: 1, sessionTimeoutMs: 10_000 });
+    expect(await quiet.next()).toMatchObject({ t: 'welcome', resumed: false });
+  });
+
+  test('the SDK given a full member first opens its session on the next endpoint', async () => {
+    // Member 1 now serves two sessions (the test above); member 3 none.
+    const client = await connect({ endpoints: [1, 3].map((id) => `ws://127.0.0.1:${cluster.node(id).clientPort}`), connectTimeoutMs: 10_000 });
+    try {
+      expect(client.serverId).toBe(3);
+      await client.create('/limited', 'ok');
+    } finally {
+      await client.close();
+    }
+  });
+});

@@ -45,7 +45,7 @@ export const errorCatalogue = {
   UNSUPPORTED_VERSION: { wire: 304, retryable: false, origin: 'server', description: 'the hello asks for a protocol version this server does not speak' },
   PROTOCOL_VIOLATION: { wire: 305, retryable: false, origin: 'server', description: 'a frame out of sequence: a request before hello, a second hello, a text frame' },
   HANDSHAKE_TIMEOUT: { wire: 306, retryable: true, origin: 'server', description: 'no hello within handshakeTimeoutMs' },
-  TOO_MANY_REQUESTS: { wire: 307, retryable: true, origin: 'server', description: 'the connection has inFlightRequestsMax (or inFlightRequestBytesMax) unanswered requests' },
+  TOO_MANY_REQUESTS: { wire: 307, retryable: true, origin: 'server', description: 'the connection has inFlightRequestsMax (or inFlightRequestBytesMax) unanswered requests, or sent more requests a second than the server allows (`--client-requests-per-second`)' },
   SLOW_CONSUMER: { wire: 308, retryable: true, origin: 'server', description: 'the client did not read fast enough (watchEventsQueuedMax or outboundBytesMax); the connection is closed, the session lives on' },
   // 4xx: the cluster.
   NOT_LEADER: { wire: 401, retryable: true, origin: 'server', description: 'reserved: followers forward writes, so a client should never see this' },

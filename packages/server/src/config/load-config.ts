@@ -14,6 +14,7 @@ import {
   logLevels,
   peersMax,
   sessionsMaxMax,
+  clientRequestsPerSecondMax,
   shutdownTimeoutMsMax,
   tickMsMax,
   type ConfigKey,
@@ -263,6 +264,7 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
   const watchHistoryBytes = get('watchHistoryBytes', integer(1024, 64 * 1024 * 1024 * 1024));
   const requestTimeoutMs = get('requestTimeoutMs', integer(100, 600_000));
   const sessionsMax = get('sessionsMax', integer(1, sessionsMaxMax));
+  const clientRequestsPerSecond = get('clientRequestsPerSecond', integer(1, clientRequestsPerSecondMax));
 
   const origin = (key: ConfigKey): string => describe(origins.get(key) ?? { source: 'default', name: key });
   const crossProblem = (key: ConfigKey, message: string): void => {
@@ -287,7 +289,8 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
     tickMs === undefined || electionTicks === undefined || heartbeatTicks === undefined ||
     snapshotEveryEntries === undefined || logTrailingEntries === undefined || shutdownTimeoutMs === undefined ||
     sessionTimeoutMinMs === undefined || sessionTimeoutMaxMs === undefined || watchHistoryEvents === undefined ||
-    watchHistoryBytes === undefined || requestTimeoutMs === undefined || sessionsMax === undefined
+    watchHistoryBytes === undefined || requestTimeoutMs === undefined || sessionsMax === undefined ||
+    clientRequestsPerSecond === undefined
   ) {
     return undefined;
   }
@@ -295,6 +298,7 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
     id, clusterId, dataDir, clientListen, peerListen, peers, join, logLevel,
     tickMs, electionTicks, heartbeatTicks, snapshotEveryEntries, logTrailingEntries, shutdownTimeoutMs,
     sessionTimeoutMinMs, sessionTimeoutMaxMs, watchHistoryEvents, watchHistoryBytes, requestTimeoutMs, sessionsMax,
+    clientRequestsPerSecond,
   };
 }
 

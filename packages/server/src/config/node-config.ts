@@ -36,6 +36,8 @@ export interface NodeConfig {
   readonly requestTimeoutMs: number;
   /** Sessions this member serves at once; a further hello is refused TOO_MANY_SESSIONS. */
   readonly sessionsMax: number;
+  /** Requests (pings aside) one client connection may send a second; more are answered TOO_MANY_REQUESTS. */
+  readonly clientRequestsPerSecond: number;
 }
 
 export type ConfigKey = keyof NodeConfig;
@@ -82,6 +84,7 @@ export const configDefaults = {
   watchHistoryBytes: 64 * 1024 * 1024,
   requestTimeoutMs: 10_000,
   sessionsMax: 50_000,
+  clientRequestsPerSecond: 50_000,
 } as const satisfies Partial<NodeConfig>;
 
 export const requiredConfigKeys = ['id', 'dataDir', 'clientListen', 'peerListen', 'peers'] as const satisfies readonly ConfigKey[];
@@ -94,6 +97,8 @@ export const clusterIdBytesMax = 64;
 export const peersMax = 64;
 /** A typo guard for `sessionsMax`, not a capacity. */
 export const sessionsMaxMax = 10_000_000;
+/** A typo guard for `clientRequestsPerSecond`. */
+export const clientRequestsPerSecondMax = 10_000_000;
 
 function setting(
   key: ConfigKey,
@@ -129,6 +134,7 @@ export const configSettings: readonly ConfigSetting[] = [
   setting('watchHistoryBytes', 'positiveInteger', 'bytes the kept watch events may take (64 bytes plus two per path character each)', { valueName: '<bytes>', defaultValue: configDefaults.watchHistoryBytes }),
   setting('requestTimeoutMs', 'positiveInteger', 'a client request not decided within this is answered TIMEOUT', { valueName: '<ms>', defaultValue: configDefaults.requestTimeoutMs }),
   setting('sessionsMax', 'positiveInteger', 'sessions this member serves at once; a client beyond them is refused TOO_MANY_SESSIONS at its hello (the SDK tries another member)', { valueName: '<n>', defaultValue: configDefaults.sessionsMax }),
+  setting('clientRequestsPerSecond', 'positiveInteger', 'requests one client connection may send a second, in bursts of up to as many (pings are not counted); more are answered TOO_MANY_REQUESTS', { valueName: '<n>', defaultValue: configDefaults.clientRequestsPerSecond }),
   setting('shutdownTimeoutMs', 'positiveInteger', 'how long a graceful shutdown may take before the node gives up', { valueName: '<ms>', defaultValue: configDefaults.shutdownTimeoutMs }),
 ];
 

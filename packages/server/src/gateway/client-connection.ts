@@ -90,6 +90,8 @@ export interface GatewayServices {
    * hello and gives it back when it closes; a hello that finds none is refused TOO_MANY_SESSIONS.
    */
   readonly sessionSlots: { take(): boolean; release(): void; readonly max: number };
+  /** Requests (pings aside) a connection may send a second, in bursts of up to as many; more get TOO_MANY_REQUESTS. */
+  readonly requestsPerSecond: number;
   /** Bind a session to a connection; an earlier connection of it on this server is told `moved`. */
   attach(sessionId: number, connection: ClientConnection): void;
   detach(sessionId: number, connection: ClientConnection): void;
@@ -140,6 +142,9 @@ export class ClientConnection implements WatchSink {
   private phase: 'awaitingHello' | 'handshaking' | 'open' | 'closed' = 'awaitingHello';
   /** Taken at hello, given back at close (GatewayServices.sessionSlots). */
   private holdsSessionSlot = false;
+  /** The rate limit's bucket: requests this connection may send now, refilled at requestsPerSecond. */
+  private requestTokens: number;
+  private requestTokensAtMs = performance.now();
   private readonly handshakeTimer: NodeJS.Timeout;
   private readonly slots: Slot[] = [];
   /** Requests in arrival order: writes until answered, reads until they have read. */
@@ -164,6 +169,7 @@ export class ClientConnection implements WatchSink {
     remote: string,
   ) {
     this.log = s.logger.child({ remote });
+    this.requestTokens = s.requestsPerSecond;
     this.handshakeTimer = setTimeout(() => this.fail('HANDSHAKE_TIMEOUT', `no hello within ${handshakeTimeoutMs} ms`), handshakeTimeoutMs);
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     ws.on('close', () => this.onClosed());
@@ -334,6 +340,16 @@ export class ClientConnection implements WatchSink {
     });
   }
 
+  private takeRequestToken(): boolean {
+    const rate = this.s.requestsPerSecond;
+    const now = performance.now();
+    this.requestTokens = Math.min(rate, this.requestTokens + ((now - this.requestTokensAtMs) * rate) / 1000);
+    this.requestTokensAtMs = now;
+    if (this.requestTokens < 1) return false;
+    this.requestTokens -= 1;
+    return true;
+  }
+
   private async caughtUp(revision: number): Promise<boolean> {
     if (this.s.store.appliedIndex >= revision) return true;
     let timer: NodeJS.Timeout | undefined;
@@ -346,6 +362,12 @@ export class ClientConnection implements WatchSink {
   // ---- requests ----
 
   private onRequest(request: Request, bytes: number): void {
+    // Pings are not counted: they keep the session alive, whatever else the client sends.
+    if (request.op !== 'ping' && !this.takeRequestToken()) {
+      const error = wireError('TOO_MANY_REQUESTS', `more than ${this.s.requestsPerSecond} requests a second on this connection`);
+      this.answerAtOnce(request.id, { revision: this.s.store.appliedIndex, error }, request.op);
+      return;
+    }
     if (this.inFlight >= inFlightRequestsMax || this.inFlightBytes + bytes > inFlightRequestBytesMax) {
       const error = wireError('TOO_MANY_REQUESTS', `more than ${inFlightRequestsMax} requests or ${inFlightRequestBytesMax} bytes in flight`);
       this.answerAtOnce(request.id, { revision: this.s.store.appliedIndex, error }, request.op);

@@ -334,6 +334,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       sessionTimeoutMsMax: config.sessionTimeoutMaxMs,
       requestTimeoutMs: config.requestTimeoutMs,
       sessionsMax: config.sessionsMax,
+      requestsPerSecond: config.clientRequestsPerSecond,
       catchUpTimeoutMs: config.tickMs * config.electionTicks * 4,
       logger: log.child({ component: 'gateway' }),
     });

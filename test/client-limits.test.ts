@@ -4,13 +4,18 @@ import { connect } from '@vigil/client';
 import { TestCluster } from './support/cluster.js';
 import { RawClient } from './support/raw-client.js';
 
-/** `--sessions-max`: the bound on the sessions one member serves at once (issue 15, hardening). */
+/**
+ * What one member lets its clients take (issue 15, hardening): `--sessions-max`, the sessions it
+ * serves at once, and `--client-requests-per-second`, the rate of one connection.
+ */
+
+const requestsPerSecond = 5;
 
 let cluster: TestCluster;
 const clients: RawClient[] = [];
 
 beforeAll(async () => {
-  cluster = await TestCluster.start({ extraArgs: ['--sessions-max', '2'] });
+  cluster = await TestCluster.start({ extraArgs: ['--sessions-max', '2', '--client-requests-per-second', String(requestsPerSecond)] });
   await cluster.leader();
 });
 afterAll(async () => {
@@ -61,5 +66,27 @@ describe('sessions per member', () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe('requests per connection', () => {
+  test('a connection sending more than --client-requests-per-second is answered TOO_MANY_REQUESTS beyond its bucket; pings go through', async () => {
+    const { client } = await session(3);
+    const sent = 40;
+    const startedMs = performance.now();
+    for (let id = 1; id <= sent; id++) client.send({ t: 'req', id, op: 'exists', path: '/', consistency: 'sequential' });
+    const answers = [];
+    for (let id = 1; id <= sent; id++) answers.push((await client.response(id)).response);
+    const elapsedS = (performance.now() - startedMs) / 1000;
+    const ok = answers.filter((r) => r.ok).length;
+    const refused = answers.filter((r) => !r.ok);
+    // A full bucket, plus what refills while the requests arrive (the test's own clock runs longer).
+    expect(ok).toBeGreaterThanOrEqual(requestsPerSecond);
+    expect(ok).toBeLessThanOrEqual(requestsPerSecond + Math.ceil(requestsPerSecond * elapsedS));
+    expect(refused.length).toBe(sent - ok);
+    for (const r of refused) expect(r).toMatchObject({ ok: false, error: { name: 'TOO_MANY_REQUESTS', message: expect.stringContaining('a second') } });
+    // The session is not punished: its pings are answered, and the connection stays open.
+    client.send({ t: 'req', id: sent + 1, op: 'ping' });
+    expect((await client.response(sent + 1)).response).toMatchObject({ ok: true, op: 'ping' });
   });
 });

@@ -6,16 +6,19 @@ import { RawClient } from './support/raw-client.js';
 
 /**
  * What one member lets its clients take (issue 15, hardening): `--sessions-max`, the sessions it
- * serves at once, and `--client-requests-per-second`, the rate of one connection.
+ * serves at once; `--client-requests-per-second`, the rate of one connection;
+ * `--ephemerals-per-session-max`, the ephemeral nodes of one session.
  */
 
-const requestsPerSecond = 5;
+const requestsPerSecond = 20;
 
 let cluster: TestCluster;
 const clients: RawClient[] = [];
 
 beforeAll(async () => {
-  cluster = await TestCluster.start({ extraArgs: ['--sessions-max', '2', '--client-requests-per-second', String(requestsPerSecond)] });
+  cluster = await TestCluster.start({
+    extraArgs: ['--sessions-max', '2', '--client-requests-per-second', String(requestsPerSecond), '--ephemerals-per-session-max', '2'],
+  });
   await cluster.leader();
 });
 afterAll(async () => {
@@ -72,7 +75,7 @@ describe('sessions per member', () => {
 describe('requests per connection', () => {
   test('a connection sending more than --client-requests-per-second is answered TOO_MANY_REQUESTS beyond its bucket; pings go through', async () => {
     const { client } = await session(3);
-    const sent = 40;
+    const sent = 60;
     const startedMs = performance.now();
     for (let id = 1; id <= sent; id++) client.send({ t: 'req', id, op: 'exists', path: '/', consistency: 'sequential' });
     const answers = [];
@@ -88,5 +91,23 @@ describe('requests per connection', () => {
     // The session is not punished: its pings are answered, and the connection stays open.
     client.send({ t: 'req', id: sent + 1, op: 'ping' });
     expect((await client.response(sent + 1)).response).toMatchObject({ ok: true, op: 'ping' });
+  });
+});
+
+describe('ephemeral nodes per session', () => {
+  test('a session may own --ephemerals-per-session-max ephemeral nodes: the next create fails TOO_MANY_EPHEMERALS, a delete makes room', async () => {
+    const client = await connect({ endpoints: [`ws://127.0.0.1:${cluster.node(3).clientPort}`] });
+    try {
+      await client.create('/eph-a', 'a', { mode: 'ephemeral' });
+      await client.create('/eph-b', 'b', { mode: 'ephemeral' });
+      await expect(client.create('/eph-c', 'c', { mode: 'ephemeral' })).rejects.toMatchObject({ code: 'TOO_MANY_EPHEMERALS' });
+      expect(await client.exists('/eph-c')).toBeNull();
+      // Persistent nodes are not counted; a deleted ephemeral gives its place back.
+      await client.create('/eph-persistent', 'p');
+      await client.delete('/eph-a');
+      await client.create('/eph-c', 'c', { mode: 'ephemeral' });
+    } finally {
+      await client.close();
+    }
   });
 });

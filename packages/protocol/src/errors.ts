@@ -38,6 +38,7 @@ export const errorCatalogue = {
   TOO_MANY_WATCHES: { wire: 203, retryable: false, origin: 'server', description: 'the session holds watchesPerSessionMax watches' },
   STALE_SEQUENCE: { wire: 204, retryable: false, origin: 'server', description: 'a write whose `seq` the session has moved past: a later write of the session took effect first, or the seq is below the floor the session declared; it was not applied (a resend from the SDK never took effect)' },
   TOO_MANY_SESSIONS: { wire: 205, retryable: true, origin: 'server', description: 'this server holds as many sessions as it is set to (`--sessions-max`); the SDK tries another server' },
+  TOO_MANY_EPHEMERALS: { wire: 206, retryable: false, origin: 'server', description: 'the write would leave the session owning more ephemeral nodes than the server that took it allows (`--ephemerals-per-session-max`); it was not applied' },
   // 3xx: the protocol itself.
   MALFORMED_FRAME: { wire: 301, retryable: false, origin: 'server', description: 'not a msgpack frame of the allowed subset, or a field of the wrong type or missing' },
   UNKNOWN_OP: { wire: 302, retryable: false, origin: 'server', description: 'the request op is not one this protocol version knows' },

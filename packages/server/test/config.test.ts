@@ -61,6 +61,9 @@ describe('loadConfig', () => {
       watchHistoryEvents: 100_000,
       watchHistoryBytes: 64 * 1024 * 1024,
       requestTimeoutMs: 10_000,
+      sessionsMax: 50_000,
+      clientRequestsPerSecond: 50_000,
+      ephemeralsPerSessionMax: 100_000,
     });
   });
 

@@ -46,6 +46,12 @@ interface OnBehalf {
   readonly seq?: number;
   /** The session's lowest `seq` still awaiting an answer (≤ `seq`): replies below it may be dropped. */
   readonly seqFloor?: number;
+  /**
+   * The most ephemeral nodes the session may own once this write is applied: set by the member
+   * that took the write from its client (its `--ephemerals-per-session-max`), checked at apply, so
+   * that every replica decides alike and a resend gets the recorded answer. Absent: no bound.
+   */
+  readonly ephemeralsMax?: number;
 }
 
 export interface MultiCommand {
@@ -117,8 +123,13 @@ const isSessionId = (v: unknown): v is number => Number.isSafeInteger(v) && (v a
 const isOptionalVersion = (v: unknown): boolean => v === undefined || (Number.isSafeInteger(v) && (v as number) >= -1);
 const modeSet: ReadonlySet<unknown> = new Set(createModes);
 
-/** `seq` and `seqFloor`: both or neither, positive safe integers, floor ≤ seq, on behalf of a session. */
+/**
+ * The fields of a write on behalf of a session: `ephemeralsMax` a positive safe integer if given;
+ * `seq` and `seqFloor` both or neither, positive safe integers, floor ≤ seq, with a session.
+ */
 function sequenceProblem(command: Readonly<Record<string, unknown>>): string | null {
+  const ephemeralsMax = command['ephemeralsMax'];
+  if (ephemeralsMax !== undefined && !isSessionId(ephemeralsMax)) return 'bad ephemeralsMax';
   const seq = command['seq'];
   const seqFloor = command['seqFloor'];
   if (seq === undefined && seqFloor === undefined) return null;

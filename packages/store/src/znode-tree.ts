@@ -99,6 +99,8 @@ function withReply(session: SessionRecord, reply: SessionReply, requestFloor: nu
  */
 class Staging {
   readonly nodes = new Map<string, Znode | null>();
+  /** Ephemeral nodes this command created less those it deleted, by owner. */
+  readonly ephemeralsAdded = new Map<number, number>();
   readonly events: WatchEvent[] = [];
   /** Containers whose last child went during this command, checked once the command is done. */
   readonly emptiedContainers: string[] = [];
@@ -122,6 +124,7 @@ class Staging {
       numChildren: parent.numChildren + 1,
     });
     this.nodes.set(path, node);
+    if (node.kind === 'ephemeral') this.ephemeralsAdded.set(node.ephemeralOwner, (this.ephemeralsAdded.get(node.ephemeralOwner) ?? 0) + 1);
     this.events.push(
       { revision: this.revision, path, kind: 'created' },
       { revision: this.revision, path: parentPath, kind: 'childrenChanged' },
@@ -129,6 +132,8 @@ class Staging {
   }
 
   removeChild(path: string): void {
+    const node = this.get(path);
+    if (node?.kind === 'ephemeral') this.ephemeralsAdded.set(node.ephemeralOwner, (this.ephemeralsAdded.get(node.ephemeralOwner) ?? 0) - 1);
     const parentPath = parentOf(path);
     const parent = this.get(parentPath);
     assert(parent !== undefined && parent.numChildren > 0, `parent of ${path} missing or childless`);
@@ -398,11 +403,12 @@ export class ZnodeTree {
     }
   }
 
-  #write(s: Staging, command: Op | MultiCommand, sessionId: number | undefined): CommandResult {
-    if (command.type !== 'multi') return this.#op(s, command, sessionId);
+  #write(s: Staging, command: (Op | MultiCommand) & { readonly ephemeralsMax?: number }, sessionId: number | undefined): CommandResult {
+    const ephemeralsMax = command.ephemeralsMax;
+    if (command.type !== 'multi') return this.#op(s, command, sessionId, ephemeralsMax);
     const results: OpResult[] = [];
     for (let i = 0; i < command.ops.length; i++) {
-      const r = this.#op(s, command.ops[i] as Op, sessionId);
+      const r = this.#op(s, command.ops[i] as Op, sessionId, ephemeralsMax);
       if (!r.ok) return { ok: false, error: { ...r.error, opIndex: i } };
       results.push(r.value);
     }
@@ -428,10 +434,10 @@ export class ZnodeTree {
     return result;
   }
 
-  #op(s: Staging, op: Op, sessionId: number | undefined): Result<OpResult> {
+  #op(s: Staging, op: Op, sessionId: number | undefined, ephemeralsMax: number | undefined): Result<OpResult> {
     switch (op.type) {
       case 'create':
-        return this.#create(s, op, sessionId);
+        return this.#create(s, op, sessionId, ephemeralsMax);
       case 'set':
         return this.#set(s, op);
       case 'delete':
@@ -441,7 +447,7 @@ export class ZnodeTree {
     }
   }
 
-  #create(s: Staging, op: CreateOp, sessionId: number | undefined): Result<OpResult> {
+  #create(s: Staging, op: CreateOp, sessionId: number | undefined, ephemeralsMax: number | undefined): Result<OpResult> {
     const sequential = op.mode.includes('sequential');
     // A sequential path is a prefix and may end in '/', as in ZooKeeper: "/q/" yields "/q/0000000007".
     const problem = pathProblem(sequential ? `${op.path}0` : op.path);
@@ -474,6 +480,10 @@ export class ZnodeTree {
     }
     if (s.get(path) !== undefined) return fail('NODE_EXISTS', 'node exists', path);
     if (parent.kind === 'ephemeral') return fail('NO_CHILDREN_FOR_EPHEMERALS', 'parent is ephemeral', parentPath);
+    if (kind === 'ephemeral' && ephemeralsMax !== undefined) {
+      const owned = (this.#ephemerals.get(sessionId as number)?.size ?? 0) + (s.ephemeralsAdded.get(sessionId as number) ?? 0);
+      if (owned >= ephemeralsMax) return fail('TOO_MANY_EPHEMERALS', `the session owns ${owned} ephemeral nodes; the server that took this write allows ${ephemeralsMax}`, path);
+    }
     const node: Znode = {
       kind,
       data: ownedCopy(op.data),

@@ -15,6 +15,7 @@ import {
   peersMax,
   sessionsMaxMax,
   clientRequestsPerSecondMax,
+  ephemeralsPerSessionMaxMax,
   shutdownTimeoutMsMax,
   tickMsMax,
   type ConfigKey,
@@ -265,6 +266,7 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
   const requestTimeoutMs = get('requestTimeoutMs', integer(100, 600_000));
   const sessionsMax = get('sessionsMax', integer(1, sessionsMaxMax));
   const clientRequestsPerSecond = get('clientRequestsPerSecond', integer(1, clientRequestsPerSecondMax));
+  const ephemeralsPerSessionMax = get('ephemeralsPerSessionMax', integer(1, ephemeralsPerSessionMaxMax));
 
   const origin = (key: ConfigKey): string => describe(origins.get(key) ?? { source: 'default', name: key });
   const crossProblem = (key: ConfigKey, message: string): void => {
@@ -290,7 +292,7 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
     snapshotEveryEntries === undefined || logTrailingEntries === undefined || shutdownTimeoutMs === undefined ||
     sessionTimeoutMinMs === undefined || sessionTimeoutMaxMs === undefined || watchHistoryEvents === undefined ||
     watchHistoryBytes === undefined || requestTimeoutMs === undefined || sessionsMax === undefined ||
-    clientRequestsPerSecond === undefined
+    clientRequestsPerSecond === undefined || ephemeralsPerSessionMax === undefined
   ) {
     return undefined;
   }
@@ -298,7 +300,7 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
     id, clusterId, dataDir, clientListen, peerListen, peers, join, logLevel,
     tickMs, electionTicks, heartbeatTicks, snapshotEveryEntries, logTrailingEntries, shutdownTimeoutMs,
     sessionTimeoutMinMs, sessionTimeoutMaxMs, watchHistoryEvents, watchHistoryBytes, requestTimeoutMs, sessionsMax,
-    clientRequestsPerSecond,
+    clientRequestsPerSecond, ephemeralsPerSessionMax,
   };
 }
 

@@ -38,6 +38,8 @@ export interface NodeConfig {
   readonly sessionsMax: number;
   /** Requests (pings aside) one client connection may send a second; more are answered TOO_MANY_REQUESTS. */
   readonly clientRequestsPerSecond: number;
+  /** Ephemeral nodes one session may own; a write that would exceed it fails TOO_MANY_EPHEMERALS. */
+  readonly ephemeralsPerSessionMax: number;
 }
 
 export type ConfigKey = keyof NodeConfig;
@@ -85,6 +87,7 @@ export const configDefaults = {
   requestTimeoutMs: 10_000,
   sessionsMax: 50_000,
   clientRequestsPerSecond: 50_000,
+  ephemeralsPerSessionMax: 100_000,
 } as const satisfies Partial<NodeConfig>;
 
 export const requiredConfigKeys = ['id', 'dataDir', 'clientListen', 'peerListen', 'peers'] as const satisfies readonly ConfigKey[];
@@ -97,6 +100,8 @@ export const clusterIdBytesMax = 64;
 export const peersMax = 64;
 /** A typo guard for `sessionsMax`, not a capacity. */
 export const sessionsMaxMax = 10_000_000;
+/** A typo guard for `ephemeralsPerSessionMax`. */
+export const ephemeralsPerSessionMaxMax = 10_000_000;
 /** A typo guard for `clientRequestsPerSecond`. */
 export const clientRequestsPerSecondMax = 10_000_000;
 
@@ -135,6 +140,7 @@ export const configSettings: readonly ConfigSetting[] = [
   setting('requestTimeoutMs', 'positiveInteger', 'a client request not decided within this is answered TIMEOUT', { valueName: '<ms>', defaultValue: configDefaults.requestTimeoutMs }),
   setting('sessionsMax', 'positiveInteger', 'sessions this member serves at once; a client beyond them is refused TOO_MANY_SESSIONS at its hello (the SDK tries another member)', { valueName: '<n>', defaultValue: configDefaults.sessionsMax }),
   setting('clientRequestsPerSecond', 'positiveInteger', 'requests one client connection may send a second, in bursts of up to as many (pings are not counted); more are answered TOO_MANY_REQUESTS', { valueName: '<n>', defaultValue: configDefaults.clientRequestsPerSecond }),
+  setting('ephemeralsPerSessionMax', 'positiveInteger', 'ephemeral nodes one session may own; a create (or multi) through this member that would exceed it fails TOO_MANY_EPHEMERALS', { valueName: '<n>', defaultValue: configDefaults.ephemeralsPerSessionMax }),
   setting('shutdownTimeoutMs', 'positiveInteger', 'how long a graceful shutdown may take before the node gives up', { valueName: '<ms>', defaultValue: configDefaults.shutdownTimeoutMs }),
 ];
 

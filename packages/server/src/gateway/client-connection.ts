@@ -92,6 +92,8 @@ export interface GatewayServices {
   readonly sessionSlots: { take(): boolean; release(): void; readonly max: number };
   /** Requests (pings aside) a connection may send a second, in bursts of up to as many; more get TOO_MANY_REQUESTS. */
   readonly requestsPerSecond: number;
+  /** Stamped into writes that create ephemeral nodes: the store refuses one past it (TOO_MANY_EPHEMERALS). */
+  readonly ephemeralsPerSessionMax: number;
   /** Bind a session to a connection; an earlier connection of it on this server is told `moved`. */
   attach(sessionId: number, connection: ClientConnection): void;
   detach(sessionId: number, connection: ClientConnection): void;
@@ -503,7 +505,7 @@ export class ClientConnection implements WatchSink {
     let outcome: Outcome;
     try {
       if (request.op === 'close') this.closingSession = true;
-      const command = request.op === 'close' ? { type: 'sessionClose' as const, sessionId: this.sessionId } : commandOf(request, this.sessionId);
+      const command = request.op === 'close' ? { type: 'sessionClose' as const, sessionId: this.sessionId } : commandOf(request, this.sessionId, this.s.ephemeralsPerSessionMax);
       const p = await withDeadline(this.s.requestTimeoutMs, (signal) => this.s.link.propose(command, signal));
       // Answer only once this server has applied the write: read-your-writes on this connection,
       // and the write's watch events leave before its response.

@@ -27,10 +27,21 @@ function storeOp(op: MultiOp): StoreOp {
  * The store command a write request proposes, on behalf of `sessionId`. A sequenced write keeps its
  * `seq` and `seqFloor`, so the store applies it at most once whichever member it came through.
  */
-export function commandOf(request: WriteRequest, sessionId: number): Command {
+/**
+ * The store command of a client's write. `ephemeralsMax` (this member's bound on a session's
+ * ephemeral nodes) goes only into writes that create an ephemeral node: the others cannot pass it.
+ */
+export function commandOf(request: WriteRequest, sessionId: number, ephemeralsMax?: number): Command {
   const sequence = request.seq === undefined || request.seqFloor === undefined ? {} : { seq: request.seq, seqFloor: request.seqFloor };
-  if (request.op === 'multi') return { type: 'multi', ops: request.ops.map(storeOp), sessionId, ...sequence };
-  return { ...storeOp(request), sessionId, ...sequence };
+  const bound = ephemeralsMax !== undefined && createsEphemeral(request) ? { ephemeralsMax } : {};
+  if (request.op === 'multi') return { type: 'multi', ops: request.ops.map(storeOp), sessionId, ...sequence, ...bound };
+  return { ...storeOp(request), sessionId, ...sequence, ...bound };
+}
+
+function createsEphemeral(request: WriteRequest): boolean {
+  const ephemeral = (mode: string): boolean => mode === 'ephemeral' || mode === 'ephemeral-sequential';
+  if (request.op === 'create') return ephemeral(request.mode);
+  return request.op === 'multi' && request.ops.some((op) => op.op === 'create' && ephemeral(op.mode));
 }
 
 function multiOpResult(r: StoreOpResult): MultiOpResult {
@@ -71,6 +82,7 @@ const storeCodes: Readonly<Record<OpError['code'], ErrorCode>> = {
   BAD_ARGUMENTS: 'BAD_ARGUMENTS',
   SESSION_EXPIRED: 'SESSION_EXPIRED',
   STALE_SEQUENCE: 'STALE_SEQUENCE',
+  TOO_MANY_EPHEMERALS: 'TOO_MANY_EPHEMERALS',
   MARSHALLING_ERROR: 'BAD_ARGUMENTS',
   SNAPSHOT_INVALID: 'INTERNAL',
   STORE_CLOSED: 'SHUTTING_DOWN',

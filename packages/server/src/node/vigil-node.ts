@@ -335,6 +335,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       requestTimeoutMs: config.requestTimeoutMs,
       sessionsMax: config.sessionsMax,
       requestsPerSecond: config.clientRequestsPerSecond,
+      ephemeralsPerSessionMax: config.ephemeralsPerSessionMax,
       catchUpTimeoutMs: config.tickMs * config.electionTicks * 4,
       logger: log.child({ component: 'gateway' }),
     });

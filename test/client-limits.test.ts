@@ -7,7 +7,8 @@ import { RawClient } from './support/raw-client.js';
 /**
  * What one member lets its clients take (issue 15, hardening): `--sessions-max`, the sessions it
  * serves at once; `--client-requests-per-second`, the rate of one connection;
- * `--ephemerals-per-session-max`, the ephemeral nodes of one session.
+ * `--ephemerals-per-session-max`, the ephemeral nodes of one session; `--watches-per-session-max`,
+ * the watches of one session.
  */
 
 const requestsPerSecond = 20;
@@ -17,7 +18,7 @@ const clients: RawClient[] = [];
 
 beforeAll(async () => {
   cluster = await TestCluster.start({
-    extraArgs: ['--sessions-max', '2', '--client-requests-per-second', String(requestsPerSecond), '--ephemerals-per-session-max', '2'],
+    extraArgs: ['--sessions-max', '2', '--client-requests-per-second', String(requestsPerSecond), '--ephemerals-per-session-max', '2', '--watches-per-session-max', '2'],
   });
   await cluster.leader();
 });
@@ -109,5 +110,22 @@ describe('ephemeral nodes per session', () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe('watches per session', () => {
+  test('a session may hold --watches-per-session-max watches: the next is refused TOO_MANY_WATCHES, one removed makes room', async () => {
+    const { client } = await session(3);
+    const watch = async (id: number, path: string) => {
+      client.send({ t: 'req', id, op: 'watch', path, mode: 'persistent' });
+      return (await client.response(id)).response;
+    };
+    const first = await watch(1, '/w1');
+    expect(first).toMatchObject({ ok: true });
+    expect(await watch(2, '/w2')).toMatchObject({ ok: true });
+    expect(await watch(3, '/w3')).toMatchObject({ ok: false, error: { name: 'TOO_MANY_WATCHES' } });
+    client.send({ t: 'req', id: 4, op: 'unwatch', watchId: (first as { watchId: number }).watchId });
+    expect((await client.response(4)).response).toMatchObject({ ok: true });
+    expect(await watch(5, '/w3')).toMatchObject({ ok: true });
   });
 });

@@ -64,6 +64,7 @@ describe('loadConfig', () => {
       sessionsMax: 50_000,
       clientRequestsPerSecond: 50_000,
       ephemeralsPerSessionMax: 100_000,
+      watchesPerSessionMax: 65_536,
     });
   });
 

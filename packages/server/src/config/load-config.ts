@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { sessionTimeoutMsMax, sessionTimeoutMsMin } from '@vigil/protocol';
+import { sessionTimeoutMsMax, sessionTimeoutMsMin, watchesPerSessionMax as protocolWatchesPerSessionMax } from '@vigil/protocol';
 import { ServerError } from '../errors.js';
 import { formatHostPort, parseHostPort, sameHostPort, type HostPort } from './host-port.js';
 import {
@@ -267,6 +267,7 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
   const sessionsMax = get('sessionsMax', integer(1, sessionsMaxMax));
   const clientRequestsPerSecond = get('clientRequestsPerSecond', integer(1, clientRequestsPerSecondMax));
   const ephemeralsPerSessionMax = get('ephemeralsPerSessionMax', integer(1, ephemeralsPerSessionMaxMax));
+  const watchesPerSessionMax = get('watchesPerSessionMax', integer(1, protocolWatchesPerSessionMax));
 
   const origin = (key: ConfigKey): string => describe(origins.get(key) ?? { source: 'default', name: key });
   const crossProblem = (key: ConfigKey, message: string): void => {
@@ -292,7 +293,7 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
     snapshotEveryEntries === undefined || logTrailingEntries === undefined || shutdownTimeoutMs === undefined ||
     sessionTimeoutMinMs === undefined || sessionTimeoutMaxMs === undefined || watchHistoryEvents === undefined ||
     watchHistoryBytes === undefined || requestTimeoutMs === undefined || sessionsMax === undefined ||
-    clientRequestsPerSecond === undefined || ephemeralsPerSessionMax === undefined
+    clientRequestsPerSecond === undefined || ephemeralsPerSessionMax === undefined || watchesPerSessionMax === undefined
   ) {
     return undefined;
   }
@@ -300,7 +301,7 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
     id, clusterId, dataDir, clientListen, peerListen, peers, join, logLevel,
     tickMs, electionTicks, heartbeatTicks, snapshotEveryEntries, logTrailingEntries, shutdownTimeoutMs,
     sessionTimeoutMinMs, sessionTimeoutMaxMs, watchHistoryEvents, watchHistoryBytes, requestTimeoutMs, sessionsMax,
-    clientRequestsPerSecond, ephemeralsPerSessionMax,
+    clientRequestsPerSecond, ephemeralsPerSessionMax, watchesPerSessionMax,
   };
 }
 

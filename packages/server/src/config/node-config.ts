@@ -1,3 +1,4 @@
+import { watchesPerSessionMax as protocolWatchesPerSessionMax } from '@vigil/protocol';
 import type { HostPort } from './host-port.js';
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -40,6 +41,8 @@ export interface NodeConfig {
   readonly clientRequestsPerSecond: number;
   /** Ephemeral nodes one session may own; a write that would exceed it fails TOO_MANY_EPHEMERALS. */
   readonly ephemeralsPerSessionMax: number;
+  /** Watches one session may hold on this member (at most the protocol's watchesPerSessionMax). */
+  readonly watchesPerSessionMax: number;
 }
 
 export type ConfigKey = keyof NodeConfig;
@@ -88,6 +91,7 @@ export const configDefaults = {
   sessionsMax: 50_000,
   clientRequestsPerSecond: 50_000,
   ephemeralsPerSessionMax: 100_000,
+  watchesPerSessionMax: protocolWatchesPerSessionMax,
 } as const satisfies Partial<NodeConfig>;
 
 export const requiredConfigKeys = ['id', 'dataDir', 'clientListen', 'peerListen', 'peers'] as const satisfies readonly ConfigKey[];
@@ -141,6 +145,7 @@ export const configSettings: readonly ConfigSetting[] = [
   setting('sessionsMax', 'positiveInteger', 'sessions this member serves at once; a client beyond them is refused TOO_MANY_SESSIONS at its hello (the SDK tries another member)', { valueName: '<n>', defaultValue: configDefaults.sessionsMax }),
   setting('clientRequestsPerSecond', 'positiveInteger', 'requests one client connection may send a second, in bursts of up to as many (pings are not counted); more are answered TOO_MANY_REQUESTS', { valueName: '<n>', defaultValue: configDefaults.clientRequestsPerSecond }),
   setting('ephemeralsPerSessionMax', 'positiveInteger', 'ephemeral nodes one session may own; a create (or multi) through this member that would exceed it fails TOO_MANY_EPHEMERALS', { valueName: '<n>', defaultValue: configDefaults.ephemeralsPerSessionMax }),
+  setting('watchesPerSessionMax', 'positiveInteger', `watches one session may hold (one-shot and persistent; at most ${protocolWatchesPerSessionMax}, the protocol's bound); more are refused TOO_MANY_WATCHES`, { valueName: '<n>', defaultValue: configDefaults.watchesPerSessionMax }),
   setting('shutdownTimeoutMs', 'positiveInteger', 'how long a graceful shutdown may take before the node gives up', { valueName: '<ms>', defaultValue: configDefaults.shutdownTimeoutMs }),
 ];
 

@@ -32,7 +32,6 @@ import {
   inFlightRequestsMax,
   outboundBytesMax,
   protocolVersion,
-  watchesPerSessionMax,
   watchEventsPerFrameMax,
   watchEventsQueuedMax,
   wireError,
@@ -94,6 +93,8 @@ export interface GatewayServices {
   readonly requestsPerSecond: number;
   /** Stamped into writes that create ephemeral nodes: the store refuses one past it (TOO_MANY_EPHEMERALS). */
   readonly ephemeralsPerSessionMax: number;
+  /** Watches a session may hold here (at most the protocol's watchesPerSessionMax); more get TOO_MANY_WATCHES. */
+  readonly watchesPerSessionMax: number;
   /** Bind a session to a connection; an earlier connection of it on this server is told `moved`. */
   attach(sessionId: number, connection: ClientConnection): void;
   detach(sessionId: number, connection: ClientConnection): void;
@@ -586,7 +587,7 @@ export class ClientConnection implements WatchSink {
 
   /** Registers a watch announced by `slot`'s response; its id, or why not. */
   private arm(path: string, kind: WatchKind, slot: Slot): number | WireError {
-    if (this.watches.size >= watchesPerSessionMax) return wireError('TOO_MANY_WATCHES', `this connection holds ${watchesPerSessionMax} watches`);
+    if (this.watches.size >= this.s.watchesPerSessionMax) return wireError('TOO_MANY_WATCHES', `this session holds ${this.s.watchesPerSessionMax} watches, as many as this server allows`);
     const watchId = this.nextWatchId++;
     const w: ConnectionWatch = { watchId, path, kind, sink: this, announced: false, held: [] };
     this.watches.set(watchId, w);

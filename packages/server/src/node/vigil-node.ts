@@ -336,6 +336,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       sessionsMax: config.sessionsMax,
       requestsPerSecond: config.clientRequestsPerSecond,
       ephemeralsPerSessionMax: config.ephemeralsPerSessionMax,
+      watchesPerSessionMax: config.watchesPerSessionMax,
       catchUpTimeoutMs: config.tickMs * config.electionTicks * 4,
       logger: log.child({ component: 'gateway' }),
     });

@@ -8,11 +8,18 @@ import { check, endpoints } from './endpoints.js';
 const path = `/examples/election-${process.pid}`;
 const observerClient = await connect({ endpoints });
 const seen: LeaderInfo[] = [];
+// observe() reports who leads now, so a term that begins and ends between two of its looks is not
+// reported: here each leader waits until the observer has seen it before it works and hands over.
+const sightings = new Map<string, () => void>();
+const sighted = (id: string): Promise<void> =>
+  seen.some((l) => l.id === id) ? Promise.resolve() : new Promise((resolve) => sightings.set(id, resolve));
 const observing = (async () => {
   for await (const leader of new LeaderElection(observerClient, path).observe()) {
     console.log(leader === null ? 'observer: no leader' : `observer: ${leader.id} leads (token ${leader.token}, value ${leader.value})`);
-    if (leader !== null) seen.push(leader);
-    else if (seen.length === 3) break; // all three had their term
+    if (leader !== null) {
+      seen.push(leader);
+      sightings.get(leader.id)?.();
+    } else if (seen.length === 3) break; // all three had their term
   }
 })();
 
@@ -25,6 +32,7 @@ await Promise.all(
     await election.runAsLeader(
       async (signal) => {
         terms.push(id);
+        await sighted(id);
         for (let step = 0; step < 3 && !signal.aborted; step++) await client.sync();
       },
       { value: `${id}@${process.pid}`, recampaign: false },

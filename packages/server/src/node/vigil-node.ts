@@ -91,7 +91,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     link?: LeaderLink;
     readonly timers: NodeJS.Timeout[];
     clientPort?: ClientPort;
-    /** The HTTP routes of the client port, once compiled (after the member serves). */
+    /** The HTTP routes of the client port, once loaded (at its first HTTP request). */
     app?: Promise<FastifyInstance | null>;
     gateway?: ClientGateway;
     /** The snapshot file Raft starts with; the driver owns it once it exists. */

@@ -127,9 +127,9 @@ const modeSet: ReadonlySet<unknown> = new Set(createModes);
  * The fields of a write on behalf of a session: `ephemeralsMax` a positive safe integer if given;
  * `seq` and `seqFloor` both or neither, positive safe integers, floor ≤ seq, with a session.
  */
-function sequenceProblem(command: Readonly<Record<string, unknown>>): string | null {
+function onBehalfProblem(command: Readonly<Record<string, unknown>>): string | null {
   const ephemeralsMax = command['ephemeralsMax'];
-  if (ephemeralsMax !== undefined && !isSessionId(ephemeralsMax)) return 'bad ephemeralsMax';
+  if (ephemeralsMax !== undefined && !(Number.isSafeInteger(ephemeralsMax) && (ephemeralsMax as number) > 0)) return 'bad ephemeralsMax';
   const seq = command['seq'];
   const seqFloor = command['seqFloor'];
   if (seq === undefined && seqFloor === undefined) return null;
@@ -173,10 +173,10 @@ export function commandShapeProblem(command: unknown): string | null {
     case 'delete':
     case 'check':
       if (sessionId !== undefined && !isSessionId(sessionId)) return 'bad sessionId';
-      return sequenceProblem(command) ?? opShapeProblem(command);
+      return onBehalfProblem(command) ?? opShapeProblem(command);
     case 'multi': {
       if (sessionId !== undefined && !isSessionId(sessionId)) return 'bad sessionId';
-      const sequence = sequenceProblem(command);
+      const sequence = onBehalfProblem(command);
       if (sequence !== null) return sequence;
       const ops = command['ops'];
       if (!Array.isArray(ops)) return 'ops must be an array';

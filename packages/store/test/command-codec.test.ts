@@ -52,5 +52,9 @@ describe('command codec', () => {
 
   it('refuses to encode a malformed command', () => {
     expect(() => encodeCommand({ type: 'sessionOpen', sessionId: -1, timeoutMs: 1 })).toThrow(/BAD_ARGUMENTS/);
+    for (const ephemeralsMax of [0, -1, 1.5, Number.NaN]) {
+      expect(() => encodeCommand({ type: 'create', path: '/e', data: new Uint8Array(0), mode: 'ephemeral', sessionId: 1, ephemeralsMax })).toThrow(/bad ephemeralsMax/);
+    }
+    expect(encodeCommand({ type: 'create', path: '/e', data: new Uint8Array(0), mode: 'ephemeral', sessionId: 1, ephemeralsMax: 1 }).byteLength).toBeGreaterThan(0);
   });
 });

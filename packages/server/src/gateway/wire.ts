@@ -26,10 +26,8 @@ function storeOp(op: MultiOp): StoreOp {
 /**
  * The store command a write request proposes, on behalf of `sessionId`. A sequenced write keeps its
  * `seq` and `seqFloor`, so the store applies it at most once whichever member it came through.
- */
-/**
- * The store command of a client's write. `ephemeralsMax` (this member's bound on a session's
- * ephemeral nodes) goes only into writes that create an ephemeral node: the others cannot pass it.
+ * `ephemeralsMax` (this member's bound on a session's ephemeral nodes) goes only into writes that
+ * create an ephemeral node: the others cannot pass it.
  */
 export function commandOf(request: WriteRequest, sessionId: number, ephemeralsMax?: number): Command {
   const sequence = request.seq === undefined || request.seqFloor === undefined ? {} : { seq: request.seq, seqFloor: request.seqFloor };

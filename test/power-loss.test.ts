@@ -143,8 +143,11 @@ describe('crash points inside recovery, each restart a power cut', () => {
 
   test('a snapshot from the leader durable, the store not yet replaced by it', async () => {
     const { victim, others } = await follower();
-    const behind = (await cluster.status(victim)).appliedIndex;
     await cluster.kill(victim);
+    // The victim's log ends at most where the leader's ended when it was killed: the victim holds
+    // only entries the leader sent it (its applied index is no bound: entries appended but not yet
+    // applied, or appended between a status read and the kill, let it catch up by the log).
+    const behind = (await cluster.status(await cluster.leader(others))).lastLogIndex;
     // The others snapshot and compact meanwhile, until neither holds the entries the victim lacks
     // (a snapshot every 100-odd entries, `trailingEntries` kept behind it): it can only catch up by a snapshot.
     const c = await client(others);

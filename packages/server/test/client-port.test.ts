@@ -57,33 +57,35 @@ describe('the client port', () => {
     expect(loads).toBe(1);
   });
 
-  it('loads the routes at the first HTTP request, not before', async () => {
+  /** A listening port whose `loadRoutes` is `load(n, port)`, n counting the calls from 1. */
+  async function listening(load: (n: number, port: ClientPort) => Promise<void>): Promise<{ number: number; loads: () => number }> {
     let loads = 0;
-    const port = (open = new ClientPort(() => {
-      loads++;
+    const port = (open = new ClientPort(() => load(++loads, port)));
+    const { port: number } = await port.listen({ host: '127.0.0.1', port: 0 });
+    return { number, loads: () => loads };
+  }
+
+  it('loads the routes at the first HTTP request, not before', async () => {
+    const { number, loads } = await listening((_n, port) => {
       port.route((_req, res) => res.end('ok'));
       return Promise.resolve();
-    }));
-    const { port: number } = await port.listen({ host: '127.0.0.1', port: 0 });
-    expect(loads).toBe(0);
+    });
+    expect(loads()).toBe(0);
     expect(await get(number, '/livez')).toEqual({ status: 200, body: 'ok' });
-    expect(loads).toBe(1);
+    expect(loads()).toBe(1);
   });
 
   it('answers the requests that waited INTERNAL when the routes fail to load, and tries again at the next', async () => {
-    let loads = 0;
-    const port = (open = new ClientPort(() => {
-      loads++;
-      if (loads === 1) return Promise.reject(new Error('no routes'));
+    const { number, loads } = await listening((n, port) => {
+      if (n === 1) return Promise.reject(new Error('no routes'));
       port.route((_req, res) => res.end('second'));
       return Promise.resolve();
-    }));
-    const { port: number } = await port.listen({ host: '127.0.0.1', port: 0 });
+    });
     const failed = await get(number, '/status');
     expect(failed.status).toBe(500);
     expect(JSON.parse(failed.body)).toMatchObject({ error: { code: 'INTERNAL' } });
     expect(await get(number, '/status')).toEqual({ status: 200, body: 'second' });
-    expect(loads).toBe(2);
+    expect(loads()).toBe(2);
   });
 
   it('answers a request still waiting for the routes SHUTTING_DOWN when it closes, and closes', async () => {

@@ -60,7 +60,7 @@ describe('the client port', () => {
   /** A listening port whose `loadRoutes` is `load(n, port)`, n counting the calls from 1. */
   async function listening(load: (n: number, port: ClientPort) => Promise<void>): Promise<{ number: number; loads: () => number }> {
     let loads = 0;
-    const port = (open = new ClientPort(() => load(++loads, port)));
+    const port: ClientPort = (open = new ClientPort((): Promise<void> => load(++loads, port)));
     const { port: number } = await port.listen({ host: '127.0.0.1', port: 0 });
     return { number, loads: () => loads };
   }

@@ -74,6 +74,15 @@ export const handshakeTimeoutMs = 10_000;
 /** Session secrets are exactly this many random bytes. */
 export const sessionSecretBytes = 16;
 
+/** Entries in one ACL (the store's aclEntriesMax). */
+export const aclEntriesMax = 32;
+/** An ACL entry's id, in UTF-8 bytes (an IPv6 subnet is the longest the server accepts). */
+export const aclIdBytesMax = 64;
+/** A user name in `hello`'s `auth` (the server accepts [A-Za-z0-9_][A-Za-z0-9_.@-]*). */
+export const userNameBytesMax = 64;
+/** A secret in `hello`'s `auth`. */
+export const authSecretBytesMax = 1024;
+
 /** Error messages, in UTF-8 bytes; a server truncates longer ones. */
 export const errorMessageBytesMax = 4096;
 
@@ -113,6 +122,10 @@ export const limits: Readonly<Record<string, LimitSpec>> = {
   sessionTimeoutMsMax: { value: sessionTimeoutMsMax, unit: 'ms', meaning: 'highest negotiated session timeout' },
   handshakeTimeoutMs: { value: handshakeTimeoutMs, unit: 'ms', meaning: '`hello` must arrive within this after the upgrade' },
   sessionSecretBytes: { value: sessionSecretBytes, unit: 'bytes', meaning: 'length of a session secret (exact)' },
+  aclEntriesMax: { value: aclEntriesMax, unit: 'entries', meaning: 'entries of one ACL (`create`\'s `acl`, `setAcl`)' },
+  aclIdBytesMax: { value: aclIdBytesMax, unit: 'bytes (UTF-8)', meaning: 'the `id` of an ACL entry' },
+  userNameBytesMax: { value: userNameBytesMax, unit: 'bytes', meaning: '`auth.user` of `hello`' },
+  authSecretBytesMax: { value: authSecretBytesMax, unit: 'bytes (UTF-8)', meaning: '`auth.secret` of `hello`' },
   errorMessageBytesMax: { value: errorMessageBytesMax, unit: 'bytes (UTF-8)', meaning: '`message` of an error' },
   frameDepthMax: { value: frameDepthMax, unit: 'levels', meaning: 'nesting of maps/arrays in a frame (the frame itself is level 1)' },
   mapEntriesMax: { value: mapEntriesMax, unit: 'entries', meaning: 'keys in one msgpack map' },

@@ -32,6 +32,8 @@ export const errorCatalogue = {
   BAD_ARGUMENTS: { wire: 106, retryable: false, origin: 'server', description: 'a well-typed field with an invalid value: path syntax, data or path too long, mode/TTL, limit out of range' },
   NO_WATCH: { wire: 107, retryable: false, origin: 'server', description: '`unwatch` of a watch id this session does not hold' },
   HISTORY_COMPACTED: { wire: 108, retryable: false, origin: 'server', description: 'a watch resumed from a revision whose events are no longer kept; re-read state (sent as a `compacted` frame)' },
+  NO_AUTH: { wire: 109, retryable: false, origin: 'server', description: 'the node\'s ACL does not grant the connection\'s identity the permission the op needs (read, write, create, delete or admin)' },
+  INVALID_ACL: { wire: 110, retryable: false, origin: 'server', description: 'an ACL that is empty, too long, of an unknown scheme or a malformed id, or `auth` without an authenticated identity' },
   // 2xx: sessions.
   SESSION_EXPIRED: { wire: 201, retryable: false, origin: 'server', description: 'the session is expired, closed, unknown, or its secret is wrong; its ephemerals are gone' },
   SESSION_MOVED: { wire: 202, retryable: false, origin: 'server', description: 'the session was attached on another connection; this one is closed' },
@@ -39,6 +41,7 @@ export const errorCatalogue = {
   STALE_SEQUENCE: { wire: 204, retryable: false, origin: 'server', description: 'a write whose `seq` the session has moved past: a later write of the session took effect first, or the seq is below the floor the session declared; it was not applied (a resend from the SDK never took effect)' },
   TOO_MANY_SESSIONS: { wire: 205, retryable: true, origin: 'server', description: 'this server holds as many sessions as it is set to (`--sessions-max`); the SDK tries another server' },
   TOO_MANY_EPHEMERALS: { wire: 206, retryable: false, origin: 'server', description: 'the write would leave the session owning more ephemeral nodes than the server that took it allows (`--ephemerals-per-session-max`); it was not applied' },
+  AUTH_FAILED: { wire: 207, retryable: false, origin: 'server', description: 'the hello\'s credentials are missing (the server requires them), unknown or wrong, or this address failed too often lately; the connection is closed' },
   // 3xx: the protocol itself.
   MALFORMED_FRAME: { wire: 301, retryable: false, origin: 'server', description: 'not a msgpack frame of the allowed subset, or a field of the wrong type or missing' },
   UNKNOWN_OP: { wire: 302, retryable: false, origin: 'server', description: 'the request op is not one this protocol version knows' },

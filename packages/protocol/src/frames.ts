@@ -50,6 +50,20 @@ export const statFields = [
   'czxid', 'mzxid', 'pzxid', 'ctime', 'mtime', 'version', 'cversion', 'aversion', 'ephemeralOwner', 'dataLength', 'numChildren',
 ] as const satisfies readonly (keyof Stat)[];
 
+/** ZooKeeper's permission bits, with its values: an ACL entry's `perms` is a sum of them. */
+export const aclPerms = { read: 1, write: 2, create: 4, delete: 8, admin: 16, all: 31 } as const;
+
+/** `world` (id `anyone`), `user` (a user name), `ip` (an address or `address/bits`), `auth` (id ''; the caller itself). */
+export const aclSchemes = ['world', 'user', 'ip', 'auth'] as const;
+export type AclScheme = (typeof aclSchemes)[number];
+
+export interface AclEntry {
+  readonly scheme: AclScheme;
+  readonly id: string;
+  /** A sum of `aclPerms` bits, 0..31. */
+  readonly perms: number;
+}
+
 // ---- client → server ----
 
 export interface SessionResume {
@@ -67,6 +81,13 @@ export interface HelloFrame {
   readonly sessionTimeoutMs: number;
   /** Present to resume a session; absent to open a new one. */
   readonly session?: SessionResume;
+  /** Who the connection acts as; required by a server that runs with `--auth` (docs/security.md). */
+  readonly auth?: HelloAuth;
+}
+
+export interface HelloAuth {
+  readonly user: string;
+  readonly secret: string;
 }
 
 interface RequestHead {
@@ -82,6 +103,8 @@ export interface CreateFields {
   /** Required for the TTL modes, absent otherwise. */
   readonly ttlMs?: number;
   readonly createParents?: boolean;
+  /** The node's ACL (created parents get it too); absent: open without security, else the creator's alone. */
+  readonly acl?: readonly AclEntry[];
 }
 
 export interface SetFields {
@@ -174,6 +197,22 @@ export interface UnwatchRequest extends RequestHead {
   readonly op: 'unwatch';
   readonly watchId: number;
 }
+export interface GetAclRequest extends RequestHead {
+  readonly op: 'getAcl';
+  readonly path: string;
+  /** Default 'linearizable'. */
+  readonly consistency?: Consistency;
+}
+export interface SetAclRequest extends RequestHead, WriteSequence {
+  readonly op: 'setAcl';
+  readonly path: string;
+  readonly acl: readonly AclEntry[];
+  /** Expected `aversion`; absent or -1 for any. */
+  readonly version?: number;
+}
+export interface WhoamiRequest extends RequestHead {
+  readonly op: 'whoami';
+}
 export interface PingRequest extends RequestHead {
   readonly op: 'ping';
 }
@@ -192,13 +231,16 @@ export type Request =
   | SyncRequest
   | WatchRequest
   | UnwatchRequest
+  | GetAclRequest
+  | SetAclRequest
+  | WhoamiRequest
   | PingRequest
   | CloseRequest;
 
 export type Op = Request['op'];
 
 export const ops = [
-  'create', 'get', 'set', 'delete', 'exists', 'children', 'multi', 'sync', 'watch', 'unwatch', 'ping', 'close',
+  'create', 'get', 'set', 'delete', 'exists', 'children', 'multi', 'sync', 'watch', 'unwatch', 'getAcl', 'setAcl', 'whoami', 'ping', 'close',
 ] as const satisfies readonly Op[];
 
 /** A request without its `t` and `id`: what an SDK builds before numbering it. */
@@ -220,6 +262,8 @@ export interface WelcomeFrame {
   readonly revision: number;
   /** True when the hello's session was resumed, false when a new one was opened. */
   readonly resumed: boolean;
+  /** The identity the connection acts as (from `auth` or a client certificate); absent: anonymous. */
+  readonly user?: string;
 }
 
 export type MultiOpResult =
@@ -277,6 +321,25 @@ export interface WatchResult {
 export interface UnwatchResult {
   readonly op: 'unwatch';
 }
+export interface GetAclResult {
+  readonly op: 'getAcl';
+  readonly acl: readonly AclEntry[];
+  readonly stat: Stat;
+}
+export interface SetAclResult {
+  readonly op: 'setAcl';
+  readonly stat: Stat;
+}
+export interface WhoamiResult {
+  readonly op: 'whoami';
+  /** Absent: anonymous (a server without `--auth`). */
+  readonly user?: string;
+  readonly superuser: boolean;
+  /** The admin API roles the user holds. */
+  readonly roles: readonly string[];
+  /** The client's address as the server sees it (what `ip` ACL entries match). */
+  readonly address: string;
+}
 export interface PingResult {
   readonly op: 'ping';
 }
@@ -295,6 +358,9 @@ export type OpResult =
   | SyncResult
   | WatchResult
   | UnwatchResult
+  | GetAclResult
+  | SetAclResult
+  | WhoamiResult
   | PingResult
   | CloseResult;
 

@@ -10,6 +10,10 @@
  * out of range or inconsistent: it refuses that write, not the frame.
  */
 import {
+  aclEntriesMax,
+  aclIdBytesMax,
+  authSecretBytesMax,
+  userNameBytesMax,
   childrenPageMax,
   dataBytesMax,
   errorMessageBytesMax,
@@ -25,6 +29,7 @@ import {
 import { errorCatalogue, errorCodeOfWire, type WireError } from './errors.js';
 import { utf8ByteLength } from './utf8.js';
 import {
+  aclSchemes,
   consistencies,
   createModes,
   multiOpNames,
@@ -34,6 +39,7 @@ import {
   ttlCreateModes,
   watchEventKinds,
   watchModes,
+  type AclEntry,
   type ClientFrame,
   type Consistency,
   type CreateFields,
@@ -205,6 +211,24 @@ function withOptional<T extends object>(base: T, fields: Readonly<Record<string,
 
 // ---- client frames ----
 
+/**
+ * An ACL's shape: entries of a known scheme, an id of bounded length and perms 0..31. Whether an
+ * id means something (a user name, an address) is the server's to judge (INVALID_ACL).
+ */
+function acl(raw: Raw, key: string, at: string): AclEntry[] {
+  const list = array(raw, key, at);
+  if (list.length > aclEntriesMax) badArguments(`${at}${key} holds ${list.length} entries, more than ${aclEntriesMax}`);
+  return list.map((value, i) => {
+    const where = `${at}${key}[${i}].`;
+    if (!isMap(value)) return malformed(`${at}${key}[${i}] is not a map`);
+    return {
+      scheme: oneOf(value, 'scheme', where, aclSchemes, true),
+      id: boundedStr(value, 'id', where, aclIdBytesMax, true),
+      perms: int(value, 'perms', where, { min: 0, max: 31, argument: true }),
+    };
+  });
+}
+
 function createFields(raw: Raw, at: string): CreateFields {
   const mode = oneOf<CreateMode>(raw, 'mode', at, createModes, true);
   const isTtl = ttlCreateModes.includes(mode);
@@ -215,6 +239,7 @@ function createFields(raw: Raw, at: string): CreateFields {
     {
       ttlMs: optInt(raw, 'ttlMs', at, { min: 1, max: ttlMsMax, argument: true }),
       createParents: optBool(raw, 'createParents', at),
+      acl: field(raw, 'acl') === undefined ? undefined : acl(raw, 'acl', at),
     },
   );
 }
@@ -294,6 +319,11 @@ function request(raw: Raw, ctx: DecodeContext): Request {
       );
     case 'unwatch':
       return { t, id, op, watchId: int(raw, 'watchId', '', { min: 1, max: watchIdMax }) };
+    case 'getAcl':
+      return withOptional({ t, id, op, path: path(raw, 'path', '') }, { consistency: optOneOf(raw, 'consistency', '', consistencies) });
+    case 'setAcl':
+      return withOptional({ t, id, op, path: path(raw, 'path', ''), acl: acl(raw, 'acl', '') }, { version: optInt(raw, 'version', '', version), ...writeSequence(raw) });
+    case 'whoami':
     case 'sync':
     case 'ping':
     case 'close':
@@ -313,12 +343,16 @@ function hello(raw: Raw): HelloFrame {
     protocolVersion: int(raw, 'protocolVersion', '', { min: 1, max: 0xffff }),
     sessionTimeoutMs: int(raw, 'sessionTimeoutMs', '', positive),
   };
-  if (field(raw, 'session') === undefined) return base;
-  const s = map(raw, 'session', '');
-  return {
-    ...base,
-    session: { id: int(s, 'id', 'session.', positive), secret: secret(s, 'secret', 'session.'), lastRevision: int(s, 'lastRevision', 'session.', uint) },
-  };
+  let out: HelloFrame = base;
+  if (field(raw, 'session') !== undefined) {
+    const s = map(raw, 'session', '');
+    out = { ...out, session: { id: int(s, 'id', 'session.', positive), secret: secret(s, 'secret', 'session.'), lastRevision: int(s, 'lastRevision', 'session.', uint) } };
+  }
+  if (field(raw, 'auth') !== undefined) {
+    const a = map(raw, 'auth', '');
+    out = { ...out, auth: { user: boundedStr(a, 'user', 'auth.', userNameBytesMax, false), secret: boundedStr(a, 'secret', 'auth.', authSecretBytesMax, false) } };
+  }
+  return out;
 }
 
 /** Checks a decoded value (or one an SDK is about to send) against the client frames. Throws Invalid. */
@@ -413,6 +447,19 @@ function opResult(raw: Raw, op: Op): OpResult {
     }
     case 'watch':
       return { op, watchId: int(raw, 'watchId', '', { min: 1, max: watchIdMax }) };
+    case 'getAcl':
+      return { op, acl: acl(raw, 'acl', ''), stat: stat(required(raw, 'stat', ''), 'stat') };
+    case 'setAcl':
+      return { op, stat: stat(required(raw, 'stat', ''), 'stat') };
+    case 'whoami': {
+      const roleList = array(raw, 'roles', '');
+      if (roleList.length > 16) malformed('roles holds more than 16 roles');
+      const roles = roleList.map((r, i) => (typeof r === 'string' && r.length <= 32 ? r : malformed(`roles[${i}] is not a short str`)));
+      return withOptional(
+        { op, superuser: bool(raw, 'superuser', ''), roles, address: boundedStr(raw, 'address', '', 64, false) },
+        { user: field(raw, 'user') === undefined ? undefined : boundedStr(raw, 'user', '', userNameBytesMax, false) },
+      );
+    }
     case 'delete':
     case 'sync':
     case 'unwatch':
@@ -469,6 +516,7 @@ export function validateServerValue(value: unknown, ctx: DecodeContext): ServerF
         serverId: int(value, 'serverId', '', positive),
         revision: int(value, 'revision', '', uint),
         resumed: bool(value, 'resumed', ''),
+        ...(field(value, 'user') === undefined ? {} : { user: boundedStr(value, 'user', '', userNameBytesMax, false) }),
       };
     case 'compacted':
       return { t, watchId: int(value, 'watchId', '', { min: 1, max: watchIdMax }), floor: int(value, 'floor', '', uint) };

@@ -10,7 +10,8 @@
  * Parts, by folder: `config/` (flags, env, file; validation), `storage/` (durable Raft log,
  * snapshot files, data-dir identity), `consensus/` (the Raft driver: Ready loop, apply,
  * proposals, reads, snapshots), `transport/` (peer mesh over WebSocket), `admin/` (admin HTTP and
- * metrics), `http-api/` (the JSON znode API), `node/` (composition and logging).
+ * metrics), `http-api/` (the JSON znode API), `security/` (secret hashes, authentication, the
+ * failure limiter), `node/` (composition and logging).
  *
  * A process that only runs a node imports `@vigil/server/start` (start.ts): the same `loadConfig`
  * and `startNode`, without loading the admin API's fastify until an HTTP request needs it.
@@ -28,6 +29,12 @@ export * from './config/index.js';
 // Errors.
 export { ServerError, serverErrorCatalogue, isServerError } from './errors.js';
 export type { ServerErrorCode } from './errors.js';
+
+// Security (docs/security.md): secrets are stored only as scrypt hashes; who a client is.
+export { hashSecret, verifySecret, parseSecretHash } from './security/secret-hash.js';
+export { Authenticator, superuserName, clientAddress } from './security/authenticator.js';
+export type { Identity, Credentials, Authenticated, AuthenticatorOptions } from './security/authenticator.js';
+export { AuthFailures } from './security/auth-failures.js';
 
 // Admin HTTP and metrics (the node wires them; exported for tools and tests).
 export * from './admin/index.js';

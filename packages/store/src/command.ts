@@ -1,3 +1,5 @@
+import { aclProblem, callerProblem, type AclEntryInput, type Caller } from './acl.js';
+import { userProblem, type Role } from './user.js';
 import { createModes, type CreateMode } from './znode.js';
 import { heartbeatSessionsMax, multiOpsMax, sessionSecretBytesMax, sweepPathsMax } from './constants.js';
 
@@ -9,8 +11,10 @@ export interface CreateOp {
   readonly mode: CreateMode;
   /** Required for the TTL modes, absent otherwise. */
   readonly ttlMs?: number;
-  /** Create missing ancestors as persistent nodes (ZooKeeper's creatingParentsIfNeeded). */
+  /** Create missing ancestors as persistent nodes (ZooKeeper's creatingParentsIfNeeded), with the node's ACL. */
   readonly createParents?: boolean;
+  /** The node's ACL; absent: `defaultAcl(caller)` (open without security, else the creator's alone). */
+  readonly acl?: readonly AclEntryInput[];
 }
 
 export interface SetOp {
@@ -52,6 +56,32 @@ interface OnBehalf {
    * that every replica decides alike and a resend gets the recorded answer. Absent: no bound.
    */
   readonly ephemeralsMax?: number;
+  /**
+   * Who asks, as the member that took the write authenticated its client: the write is checked
+   * against the ACLs at apply (acl.ts). Absent: the cluster runs without security, nothing is checked.
+   */
+  readonly caller?: Caller;
+}
+
+/** ZooKeeper's setACL: replaces a node's ACL if its `aversion` is `version` (absent or -1: any). */
+export interface SetAclCommand {
+  readonly type: 'setAcl';
+  readonly path: string;
+  readonly acl: readonly AclEntryInput[];
+  readonly version?: number;
+}
+
+/** Adds a user or replaces its secret hash and roles (the admin API hashed the secret). */
+export interface UserPutCommand {
+  readonly type: 'userPut';
+  readonly name: string;
+  readonly hash: string;
+  readonly roles: readonly Role[];
+}
+
+export interface UserDeleteCommand {
+  readonly type: 'userDelete';
+  readonly name: string;
 }
 
 export interface MultiCommand {
@@ -99,6 +129,9 @@ export type Command =
   | (DeleteOp & OnBehalf)
   | (CheckOp & OnBehalf)
   | (MultiCommand & OnBehalf)
+  | (SetAclCommand & OnBehalf)
+  | UserPutCommand
+  | UserDeleteCommand
   | SessionOpenCommand
   | SessionHeartbeatCommand
   | SessionCloseCommand
@@ -128,6 +161,8 @@ const modeSet: ReadonlySet<unknown> = new Set(createModes);
  * `seq` and `seqFloor` both or neither, positive safe integers, floor ≤ seq, with a session.
  */
 function onBehalfProblem(command: Readonly<Record<string, unknown>>): string | null {
+  const caller = callerProblem(command['caller']);
+  if (caller !== null) return caller;
   const ephemeralsMax = command['ephemeralsMax'];
   if (ephemeralsMax !== undefined && !(Number.isSafeInteger(ephemeralsMax) && (ephemeralsMax as number) > 0)) return 'bad ephemeralsMax';
   const seq = command['seq'];
@@ -147,7 +182,7 @@ function opShapeProblem(op: unknown): string | null {
       if (!modeSet.has(op['mode'])) return 'unknown create mode';
       if (op['ttlMs'] !== undefined && typeof op['ttlMs'] !== 'number') return 'ttlMs must be a number';
       if (op['createParents'] !== undefined && typeof op['createParents'] !== 'boolean') return 'createParents must be a boolean';
-      return null;
+      return op['acl'] === undefined ? null : aclProblem(op['acl']);
     case 'set':
       if (!isBytes(op['data'])) return 'data must be bytes';
       return isOptionalVersion(op['version']) ? null : 'bad version';
@@ -187,6 +222,15 @@ export function commandShapeProblem(command: unknown): string | null {
       }
       return null;
     }
+    case 'setAcl':
+      if (sessionId !== undefined && !isSessionId(sessionId)) return 'bad sessionId';
+      if (typeof command['path'] !== 'string') return 'path must be a string';
+      if (!isOptionalVersion(command['version'])) return 'bad version';
+      return onBehalfProblem(command) ?? aclProblem(command['acl']);
+    case 'userPut':
+      return userProblem(command['name'], command['hash'], command['roles']);
+    case 'userDelete':
+      return userProblem(command['name'], 'x', []);
     case 'sessionOpen':
       if (!isSessionId(sessionId)) return 'bad sessionId';
       if (command['secret'] !== undefined && !(isBytes(command['secret']) && command['secret'].byteLength <= sessionSecretBytesMax)) return 'bad secret';

@@ -1,13 +1,14 @@
 import { createHash, type Hash } from 'node:crypto';
-import { encodeSession, encodeZnode } from './record-codec.js';
-import { nodeKey, sessionKey } from './keys.js';
+import { encodeSession, encodeUser, encodeZnode } from './record-codec.js';
+import { nodeKey, sessionKey, userKey } from './keys.js';
+import type { UserRecord } from './user.js';
 import type { SessionRecord } from './session.js';
 import type { Znode } from './znode.js';
 
 const digestDomain = 'vigil-store-digest-v1';
 
 /**
- * sha256 over the applied index and every session (with its reply table) and znode record in key
+ * sha256 over the applied index and every user, session (with its reply table) and znode record in key
  * order, i.e. exactly the records a snapshot carries. Fed record by record so the image can be digested as it streams.
  */
 export class DigestBuilder {
@@ -46,8 +47,10 @@ export function digestOfRecords(
   appliedIndex: number,
   nodes: Iterable<readonly [string, Znode]>,
   sessions: Iterable<SessionRecord>,
+  users: Iterable<UserRecord> = [],
 ): string {
   const records: [Buffer, Buffer][] = [];
+  for (const user of users) records.push([userKey(user.name), encodeUser(user)]);
   for (const session of sessions) records.push([sessionKey(session.sessionId), encodeSession(session)]);
   for (const [path, node] of nodes) records.push([nodeKey(path), encodeZnode(node)]);
   records.sort((a, b) => Buffer.compare(a[0], b[0]));

@@ -23,6 +23,9 @@ export type {
   SessionExpireCommand,
   SweepCommand,
   NoopCommand,
+  SetAclCommand,
+  UserPutCommand,
+  UserDeleteCommand,
 } from './command.js';
 export { encodeCommand, decodeCommand } from './command-codec.js';
 
@@ -32,6 +35,13 @@ export type { ChildrenOptions, ChildrenPage } from './znode-tree.js';
 export type { Stat, CreateMode } from './znode.js';
 export { createModes } from './znode.js';
 export type { SessionInfo, SessionRecord, SessionReply } from './session.js';
+
+// Access control: ACLs on znodes, checked against the caller a write carries or a read names.
+export { perms, permsAll, permLetters, permsText, permsOfText, aclSchemes, aclEntriesMax, aclProblem, openAcl, userNamePattern } from './acl.js';
+export type { Acl, AclEntry, AclEntryInput, AclScheme, Caller } from './acl.js';
+// Users: replicated identities (a secret's hash and admin roles).
+export { roles, isUserName, userProblem, userHashBytesMax } from './user.js';
+export type { Role, UserRecord } from './user.js';
 
 // Watch events and the bounded history persistent watches resume from.
 export type { WatchEvent, WatchEventKind } from './watch-event.js';

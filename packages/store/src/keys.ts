@@ -1,6 +1,7 @@
 // Key layout, all keys raw bytes under one database (or sublevel) that the store owns:
 //
 //   m<name>                      meta: appliedIndex, format
+//   p<name>                      one user (principal): its secret's hash and roles
 //   s<sessionId: f64 big-endian> one session (positive doubles sort numerically big-endian)
 //   t<parentPath>\0<name>        one znode; the root is t\0
 //
@@ -11,11 +12,27 @@ import { assert } from './errors.js';
 import { nameOf, parentOf } from './path.js';
 
 export const metaPrefix = 0x6d; // 'm'
+export const userPrefix = 0x70; // 'p'
 export const sessionPrefix = 0x73; // 's'
 export const treePrefix = 0x74; // 't'
 
 export const appliedIndexKey = Buffer.from('mappliedIndex', 'latin1');
 export const formatKey = Buffer.from('mformat', 'latin1');
+
+/** Whether a key is one of the state's records (a user, a session or a znode), which snapshots and digests carry. */
+export function isRecordKey(key: Uint8Array): boolean {
+  const prefix = key[0];
+  return prefix === userPrefix || prefix === sessionPrefix || prefix === treePrefix;
+}
+
+export function userKey(name: string): Buffer {
+  return Buffer.from(`p${name}`, 'utf8');
+}
+
+export function userNameOfKey(key: Uint8Array): string {
+  assert(key[0] === userPrefix, 'not a user key');
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('utf8', 1);
+}
 
 /** Range covering every key the store writes, meta first, then sessions, then the tree. */
 export const storeRange = { gte: Buffer.from('m', 'latin1'), lt: Buffer.from('u', 'latin1') } as const;

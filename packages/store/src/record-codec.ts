@@ -7,19 +7,34 @@ import type { CommandResult, OpError, OpResult } from './result.js';
 import type { SessionRecord, SessionReply } from './session.js';
 import type { Stat, Znode, ZnodeKind } from './znode.js';
 import { ownedCopy } from './owned-bytes.js';
+import { aclEntriesMax, aclSchemes, internAcl, isOpenAcl, openAcl, type Acl, type AclEntry } from './acl.js';
+import { roles, type Role, type UserRecord } from './user.js';
 
 const recordFormat = 1;
 /** Session records with a reply table (see encodeSession). */
 const sequencedRecordFormat = 2;
+/** A znode with an ACL other than `openAcl`: the header, then the ACL, then the data (see encodeZnode). */
+const aclNodeFormat = 3;
 const kinds: readonly ZnodeKind[] = ['persistent', 'ephemeral', 'container', 'ttl'];
 const kindCodes: Readonly<Record<ZnodeKind, number>> = { persistent: 0, ephemeral: 1, container: 2, ttl: 3 };
 const nodeHeaderBytes = 2 + 11 * 8;
 const sessionBytes = 1 + 3 * 8;
 const sequencedSessionBytes = 1 + 4 * 8 + 1;
 
+/**
+ * A znode record: format:u8 kind:u8 and the eleven f64 fields, then the data. A node whose ACL is
+ * not `openAcl` has format 3 and its ACL between the fields and the data:
+ *
+ *   count:u8 (perms:u8 scheme:u8 idBytes:u8 id)*
+ *
+ * so that records written before ACLs existed, and every node of a cluster without security, keep
+ * their bytes and their digests.
+ */
 export function encodeZnode(node: Znode): Buffer {
-  const out = Buffer.allocUnsafe(nodeHeaderBytes + node.data.byteLength);
-  out[0] = recordFormat;
+  const acl = isOpenAcl(node.acl) ? null : encodeAcl(node.acl);
+  const head = nodeHeaderBytes + (acl === null ? 0 : acl.byteLength);
+  const out = Buffer.allocUnsafe(head + node.data.byteLength);
+  out[0] = acl === null ? recordFormat : aclNodeFormat;
   out[1] = kindCodes[node.kind];
   out.writeDoubleBE(node.czxid, 2);
   out.writeDoubleBE(node.mzxid, 10);
@@ -32,7 +47,8 @@ export function encodeZnode(node: Znode): Buffer {
   out.writeDoubleBE(node.ephemeralOwner, 66);
   out.writeDoubleBE(node.numChildren, 74);
   out.writeDoubleBE(node.ttlMs, 82);
-  out.set(node.data, nodeHeaderBytes);
+  if (acl !== null) out.set(acl, nodeHeaderBytes);
+  out.set(node.data, head);
   return out;
 }
 
@@ -41,9 +57,16 @@ export function decodeZnode(bytes: Uint8Array, copy: (data: Uint8Array) => Uint8
   // Called once per znode when a member loads its tree: plain reads, no closure, no copy of the
   // record (LevelDB's values are Buffers already).
   const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  assert(b.byteLength >= nodeHeaderBytes && b[0] === recordFormat, 'znode record format');
+  assert(b.byteLength >= nodeHeaderBytes && (b[0] === recordFormat || b[0] === aclNodeFormat), 'znode record format');
   const kind = kinds[b[1] as number];
   assert(kind !== undefined, 'znode record kind');
+  let acl: Acl = openAcl;
+  let dataAt = nodeHeaderBytes;
+  if (b[0] === aclNodeFormat) {
+    const r = new Reader(b, nodeHeaderBytes);
+    acl = decodeAcl(r);
+    dataAt = r.position;
+  }
   return {
     kind,
     czxid: b.readDoubleBE(2),
@@ -57,9 +80,59 @@ export function decodeZnode(bytes: Uint8Array, copy: (data: Uint8Array) => Uint8
     ephemeralOwner: b.readDoubleBE(66),
     numChildren: b.readDoubleBE(74),
     ttlMs: b.readDoubleBE(82),
+    acl,
     // A copy, so that a node's data never aliases a buffer LevelDB or the caller may reuse.
-    data: copy(b.subarray(nodeHeaderBytes)),
+    data: copy(b.subarray(dataAt)),
   };
+}
+
+function encodeAcl(acl: Acl): Buffer {
+  const parts: Buffer[] = [Buffer.from([acl.length])];
+  for (const e of acl) {
+    const id = Buffer.from(e.id, 'utf8');
+    assert(id.byteLength <= 255, 'ACL id length');
+    parts.push(Buffer.from([e.perms, aclSchemes.indexOf(e.scheme), id.byteLength]), id);
+  }
+  return Buffer.concat(parts);
+}
+
+function decodeAcl(r: Reader): Acl {
+  const count = r.u8();
+  assert(count >= 1 && count <= aclEntriesMax, 'znode record ACL count');
+  const entries: AclEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const perms = r.u8();
+    const scheme = aclSchemes[r.u8()];
+    assert(scheme !== undefined && perms <= 31, 'znode record ACL entry');
+    entries.push({ perms, scheme, id: r.bytes(r.u8()).toString('utf8') });
+  }
+  return internAcl(entries);
+}
+
+/**
+ * A user record (the key holds the name):
+ *
+ *   1:u8 hashBytes:u8 hash(ascii) roleCount:u8 (roleIndex:u8)*
+ */
+export function encodeUser(user: UserRecord): Buffer {
+  const hash = Buffer.from(user.hash, 'latin1');
+  assert(hash.byteLength <= 255, 'user hash length');
+  return Buffer.concat([Buffer.from([recordFormat, hash.byteLength]), hash, Buffer.from([user.roles.length, ...user.roles.map((r) => roles.indexOf(r))])]);
+}
+
+export function decodeUser(name: string, bytes: Uint8Array): UserRecord {
+  const r = new Reader(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0);
+  assert(r.u8() === recordFormat, 'user record format');
+  const hash = r.bytes(r.u8()).toString('latin1');
+  const count = r.u8();
+  const userRoles: Role[] = [];
+  for (let i = 0; i < count; i++) {
+    const role = roles[r.u8()];
+    assert(role !== undefined, 'user record role');
+    userRoles.push(role);
+  }
+  r.end();
+  return { name, hash, roles: userRoles };
 }
 
 /**
@@ -141,6 +214,7 @@ const statFields = [
 ] as const satisfies readonly (keyof Stat)[];
 const opResultCodes: Readonly<Record<OpResult['type'], number>> = { create: 0, set: 1, delete: 2, check: 3 };
 const multiCode = 4;
+const setAclCode = 5;
 const codeSet: ReadonlySet<string> = new Set(errorCodes);
 
 /** Replies are immutable and kept across many rewrites of their session: encode each once. */
@@ -179,6 +253,9 @@ function encodeResult(result: CommandResult): Buffer {
     w.u8(multiCode);
     w.u32(value.results.length);
     for (const r of value.results) writeOpResult(w, r);
+  } else if (value.type === 'setAcl') {
+    w.u8(setAclCode);
+    for (const field of statFields) w.f64(value.stat[field]);
   } else {
     assert(value.type === 'create' || value.type === 'set' || value.type === 'delete' || value.type === 'check', `a ${value.type} result in a reply table`);
     writeOpResult(w, value);
@@ -209,6 +286,9 @@ function decodeResult(bytes: Buffer): CommandResult {
     const results: OpResult[] = [];
     for (let i = 0; i < count; i++) results.push(readOpResult(r));
     result = { ok: true, value: { type: 'multi', results } };
+  } else if (r.peek() === setAclCode) {
+    r.u8();
+    result = { ok: true, value: { type: 'setAcl', stat: readStat(r) } };
   } else {
     result = { ok: true, value: readOpResult(r) };
   }
@@ -224,11 +304,7 @@ function writeOpResult(w: Writer, r: OpResult): void {
 
 function readOpResult(r: Reader): OpResult {
   const code = r.u8();
-  const stat = (): Stat => {
-    const out: Record<string, number> = {};
-    for (const field of statFields) out[field] = r.f64();
-    return out as unknown as Stat;
-  };
+  const stat = (): Stat => readStat(r);
   switch (code) {
     case 0: {
       const path = r.str();
@@ -242,6 +318,12 @@ function readOpResult(r: Reader): OpResult {
       assert(code === 3, 'recorded op result type');
       return { type: 'check' };
   }
+}
+
+function readStat(r: Reader): Stat {
+  const out: Record<string, number> = {};
+  for (const field of statFields) out[field] = r.f64();
+  return out as unknown as Stat;
 }
 
 /** Appends fields to a list of parts; the strings' lengths are only known once encoded. */
@@ -317,6 +399,10 @@ class Reader {
 
   str(): string {
     return this.bytes(this.u32()).toString('utf8');
+  }
+
+  get position(): number {
+    return this.at;
   }
 
   end(): void {

@@ -11,6 +11,9 @@ export type OpResult =
 export type CommandValue =
   | OpResult
   | { readonly type: 'multi'; readonly results: readonly OpResult[] }
+  | { readonly type: 'setAcl'; readonly stat: Stat }
+  | { readonly type: 'userPut'; readonly created: boolean }
+  | { readonly type: 'userDelete' }
   | { readonly type: 'sessionOpen' }
   | { readonly type: 'sessionHeartbeat'; readonly touched: number }
   | { readonly type: 'sessionClose' | 'sessionExpire'; readonly sessionId: number; readonly deleted: readonly string[] }

@@ -7,6 +7,7 @@ import { assert, StoreError } from './errors.js';
 import {
   appliedIndexKey,
   formatKey,
+  isRecordKey,
   metaPrefix,
   nodeKey,
   pathOfNodeKey,
@@ -14,11 +15,13 @@ import {
   sessionKey,
   sessionPrefix,
   storeRange,
-  treePrefix,
+  userKey,
+  userNameOfKey,
+  userPrefix,
 } from './keys.js';
 import { silentLogger, type Logger } from './logger.js';
 import { DataArena } from './owned-bytes.js';
-import { decodeIndex, decodeSession, decodeZnode, encodeIndex, encodeSession, encodeZnode } from './record-codec.js';
+import { decodeIndex, decodeSession, decodeUser, decodeZnode, encodeIndex, encodeSession, encodeUser, encodeZnode } from './record-codec.js';
 import type { Applied, Result } from './result.js';
 import type { SessionInfo, SessionRecord } from './session.js';
 import {
@@ -36,6 +39,8 @@ import type { StoreBatchOperation, StoreDatabase, StoreIterator } from './store-
 import { WatchHistory, type EventsSince } from './watch-history.js';
 import { ZnodeTree, type ChildrenOptions, type ChildrenPage } from './znode-tree.js';
 import type { Stat, Znode } from './znode.js';
+import type { UserRecord } from './user.js';
+import type { Acl, Caller } from './acl.js';
 
 export interface StoreOptions {
   /** An open LevelDB (or sublevel) the store owns entirely; the caller keeps ownership of its lifetime. */
@@ -234,16 +239,39 @@ export class Store {
 
   // ---- reads, from memory ----
 
-  get(path: string): Result<{ readonly data: Uint8Array; readonly stat: Stat }> {
-    return this.#tree.get(path);
+  // `caller` (acl.ts): whose read permission is checked, NO_AUTH without it; absent: not checked.
+
+  get(path: string, caller?: Caller): Result<{ readonly data: Uint8Array; readonly stat: Stat }> {
+    return this.#tree.get(path, caller);
   }
 
+  /** As in ZooKeeper, `exists` needs no permission. */
   exists(path: string): Result<Stat | null> {
     return this.#tree.exists(path);
   }
 
-  children(path: string, options?: ChildrenOptions): Result<ChildrenPage> {
-    return this.#tree.children(path, options);
+  children(path: string, options?: ChildrenOptions, caller?: Caller): Result<ChildrenPage> {
+    return this.#tree.children(path, options, caller);
+  }
+
+  /** A node's ACL (interned: do not compare by identity across stores) and Stat; needs read or admin permission. */
+  getAcl(path: string, caller?: Caller): Result<{ readonly acl: Acl; readonly stat: Stat }> {
+    return this.#tree.getAcl(path, caller);
+  }
+
+  /** Whether `caller` may learn of a change at `path`: read permission on it, or on its parent once it is gone. */
+  mayRead(path: string, caller: Caller | undefined): boolean {
+    return this.#tree.mayRead(path, caller);
+  }
+
+  /** A user of the replicated users table (its roles and secret hash), for authentication. */
+  user(name: string): UserRecord | undefined {
+    return this.#tree.user(name);
+  }
+
+  /** Every user, in no particular order. */
+  users(): UserRecord[] {
+    return [...this.#tree.userRecords()];
   }
 
   /** Open sessions, by id, with their timeouts, last committed heartbeat and ephemerals. */
@@ -292,7 +320,7 @@ export class Store {
             if (key.equals(appliedIndexKey)) builder = new DigestBuilder(decodeIndex(value));
             continue;
           }
-          if (key[0] !== sessionPrefix && key[0] !== treePrefix) continue;
+          if (!isRecordKey(key)) continue;
           assert(builder !== undefined, 'image without applied index');
           builder.add(key, value);
         }
@@ -306,7 +334,7 @@ export class Store {
 
   /** sha256 (hex) of the in-memory state; equal to `digest()` whenever no write is pending. */
   memoryDigest(): string {
-    return digestOfRecords(this.#tree.appliedIndex, this.#tree.nodeRecords(), this.#tree.sessionRecords());
+    return digestOfRecords(this.#tree.appliedIndex, this.#tree.nodeRecords(), this.#tree.sessionRecords(), this.#tree.userRecords());
   }
 
   /** Checks that the durable image and memory agree; throws if they do not (a bug). */
@@ -351,6 +379,7 @@ export class Store {
     this.#unwrittenEntries = 0;
     for (const [path] of this.#tree.nodeRecords()) ops.push({ type: 'del', key: nodeKey(path) });
     for (const session of this.#tree.sessionRecords()) ops.push({ type: 'del', key: sessionKey(session.sessionId) });
+    for (const user of this.#tree.userRecords()) ops.push({ type: 'del', key: userKey(user.name) });
     // LevelDB applies a batch in order, so a put after a del of the same key wins.
     for (const [key, value] of records) ops.push({ type: 'put', key, value });
     ops.push({ type: 'put', key: appliedIndexKey, value: encodeIndex(appliedIndex) });
@@ -387,6 +416,9 @@ export class Store {
     }
     for (const [id, session] of changes.sessions) {
       ops.push(session === null ? { type: 'del', key: sessionKey(id) } : { type: 'put', key: sessionKey(id), value: encodeSession(session) });
+    }
+    for (const [name, user] of changes.users) {
+      ops.push(user === null ? { type: 'del', key: userKey(name) } : { type: 'put', key: userKey(name), value: encodeUser(user) });
     }
     ops.push({ type: 'put', key: appliedIndexKey, value: encodeIndex(this.#tree.appliedIndex) });
     return ops;
@@ -456,7 +488,7 @@ async function loadTree(db: StoreDatabase): Promise<ZnodeTree | undefined> {
         if (key[0] === metaPrefix) {
           if (key.equals(appliedIndexKey)) appliedIndex = decodeIndex(value);
           else if (key.equals(formatKey)) assert(value.equals(storeFormat), 'unknown store format');
-        } else if (key[0] === sessionPrefix || key[0] === treePrefix) {
+        } else if (isRecordKey(key)) {
           image.add(key, value);
         }
       }
@@ -472,27 +504,29 @@ async function loadTree(db: StoreDatabase): Promise<ZnodeTree | undefined> {
 }
 
 /**
- * A whole image's session and znode records (a member's own at open, or a snapshot's), decoded
+ * A whole image's user, session and znode records (a member's own at open, or a snapshot's), decoded
  * into a tree. Their data is copied into shared slabs, not an ArrayBuffer per znode (decision 48).
  */
 class ImageRecords {
+  readonly #users: UserRecord[] = [];
   readonly #sessions: SessionRecord[] = [];
   readonly #nodes: [string, Znode][] = [];
   readonly #arena = new DataArena();
   readonly #copy = (data: Uint8Array): Uint8Array => this.#arena.copy(data);
 
-  /** A session record (`sessionPrefix`) or a znode record (`treePrefix`). */
+  /** A user, session or znode record (`isRecordKey`). */
   add(key: Buffer, value: Buffer): void {
     if (key[0] === sessionPrefix) this.#sessions.push(decodeSession(sessionIdOfKey(key), value));
+    else if (key[0] === userPrefix) this.#users.push(decodeUser(userNameOfKey(key), value));
     else this.#nodes.push([pathOfNodeKey(key), decodeZnode(value, this.#copy)]);
   }
 
   get empty(): boolean {
-    return this.#sessions.length === 0 && this.#nodes.length === 0;
+    return this.#users.length === 0 && this.#sessions.length === 0 && this.#nodes.length === 0;
   }
 
   tree(appliedIndex: number): ZnodeTree {
-    return ZnodeTree.fromRecords(appliedIndex, this.#nodes, this.#sessions);
+    return ZnodeTree.fromRecords(appliedIndex, this.#nodes, this.#sessions, this.#users);
   }
 }
 
@@ -512,7 +546,7 @@ async function* snapshotChunks(iterator: StoreIterator): AsyncGenerator<Uint8Arr
           }
           continue;
         }
-        if (key[0] !== sessionPrefix && key[0] !== treePrefix) continue;
+        if (!isRecordKey(key)) continue;
         assert(builder !== undefined, 'image without applied index');
         builder.add(key, value);
         const record = encodeRecord(key, value);
@@ -555,7 +589,7 @@ async function readSnapshot(
     if (builder === undefined) throw invalid('missing header');
     if (kind === chunkKinds.records) {
       for (const [key, value] of decodeRecords(payload)) {
-        if (key[0] !== sessionPrefix && key[0] !== treePrefix) throw invalid('record outside the store key space');
+        if (!isRecordKey(key)) throw invalid('record outside the store key space');
         if (previousKey !== undefined && Buffer.compare(previousKey, key) >= 0) throw invalid('records out of order');
         previousKey = key;
         builder.add(key, value);

@@ -1,5 +1,7 @@
 import { ownedCopy } from './owned-bytes.js';
-import type { Command, CreateOp, DeleteOp, Entry, MultiCommand, Op, SetOp, CheckOp } from './command.js';
+import type { Command, CreateOp, DeleteOp, Entry, MultiCommand, Op, SetOp, CheckOp, SetAclCommand } from './command.js';
+import { defaultAcl, permits, permitsAny, perms, resolveAcl, type Acl, type Caller } from './acl.js';
+import type { UserRecord } from './user.js';
 import { commandShapeProblem } from './command.js';
 import {
   childrenPageMax,
@@ -40,6 +42,7 @@ export interface ChildrenPage {
 export interface TreeChanges {
   readonly nodes: ReadonlyMap<string, Znode | null>;
   readonly sessions: ReadonlyMap<number, SessionRecord | null>;
+  readonly users: ReadonlyMap<string, UserRecord | null>;
 }
 
 interface ChildList {
@@ -63,6 +66,8 @@ const kindOfMode: Readonly<Record<CreateMode, ZnodeKind>> = {
 };
 
 const isAnyVersion = (version: number | undefined): boolean => version === undefined || version === -1;
+
+const noAuth = (what: string, path: string): { ok: false; error: OpError } => fail('NO_AUTH', `not authorised to ${what} ${path}`, path);
 
 /** The recorded result of `seq`, if the session's reply table holds it (ascending: binary search). */
 function replyOf(session: SessionRecord, seq: number): CommandResult | undefined {
@@ -174,9 +179,11 @@ export class ZnodeTree {
   readonly #sessions = new Map<number, SessionRecord>();
   readonly #ephemerals = new Map<number, Set<string>>();
   readonly #ttlNodes = new Set<string>();
+  readonly #users = new Map<string, UserRecord>();
   #appliedIndex = 0;
   #dirtyNodes = new Map<string, Znode | null>();
   #dirtySessions = new Map<number, SessionRecord | null>();
+  #dirtyUsers = new Map<string, UserRecord | null>();
 
   private constructor() {}
 
@@ -193,9 +200,11 @@ export class ZnodeTree {
     appliedIndex: number,
     nodes: Iterable<readonly [string, Znode]>,
     sessions: Iterable<SessionRecord>,
+    users: Iterable<UserRecord> = [],
   ): ZnodeTree {
     const tree = new ZnodeTree();
     tree.#appliedIndex = appliedIndex;
+    for (const user of users) tree.#users.set(user.name, user);
     for (const session of sessions) tree.#sessions.set(session.sessionId, session);
     for (const [path, node] of nodes) tree.#nodes.set(path, node);
     assert(tree.#nodes.has('/'), 'root missing from records');
@@ -231,20 +240,48 @@ export class ZnodeTree {
 
   /** Records changed since the previous call, for the next durable batch. */
   takeChanges(): TreeChanges {
-    const changes = { nodes: this.#dirtyNodes, sessions: this.#dirtySessions };
+    const changes = { nodes: this.#dirtyNodes, sessions: this.#dirtySessions, users: this.#dirtyUsers };
     this.#dirtyNodes = new Map();
     this.#dirtySessions = new Map();
+    this.#dirtyUsers = new Map();
     return changes;
   }
 
   // ---- reads (from memory) ----
 
-  get(path: string): Result<{ readonly data: Uint8Array; readonly stat: Stat }> {
+  /** `caller`: checked for read permission (absent: not checked), as every read below. */
+  get(path: string, caller?: Caller): Result<{ readonly data: Uint8Array; readonly stat: Stat }> {
     const problem = pathProblem(path);
     if (problem !== null) return fail('BAD_ARGUMENTS', problem, path);
     const node = this.#nodes.get(path);
     if (node === undefined) return fail('NO_NODE', 'no such node', path);
+    if (!permits(node.acl, caller, perms.read)) return noAuth('read', path);
     return { ok: true, value: { data: node.data, stat: statOf(node) } };
+  }
+
+  /** A node's ACL and Stat; ZooKeeper's getACL, which needs read or admin permission. */
+  getAcl(path: string, caller?: Caller): Result<{ readonly acl: Acl; readonly stat: Stat }> {
+    const problem = pathProblem(path);
+    if (problem !== null) return fail('BAD_ARGUMENTS', problem, path);
+    const node = this.#nodes.get(path);
+    if (node === undefined) return fail('NO_NODE', 'no such node', path);
+    if (!permitsAny(node.acl, caller, perms.read | perms.admin)) return noAuth('read the ACL of', path);
+    return { ok: true, value: { acl: node.acl, stat: statOf(node) } };
+  }
+
+  /**
+   * Whether `caller` may learn of `path` (watch it, hear of a change to it): read permission on
+   * the node, or, while it does not exist, on its nearest existing ancestor.
+   */
+  mayRead(path: string, caller: Caller | undefined): boolean {
+    if (caller === undefined || caller.superuser === true) return true;
+    let at = path;
+    let node = this.#nodes.get(at);
+    while (node === undefined && at !== '/') {
+      at = parentOf(at);
+      node = this.#nodes.get(at);
+    }
+    return node !== undefined && permits(node.acl, caller, perms.read);
   }
 
   exists(path: string): Result<Stat | null> {
@@ -254,10 +291,12 @@ export class ZnodeTree {
     return { ok: true, value: node === undefined ? null : statOf(node) };
   }
 
-  children(path: string, options: ChildrenOptions = {}): Result<ChildrenPage> {
+  children(path: string, options: ChildrenOptions = {}, caller?: Caller): Result<ChildrenPage> {
     const problem = pathProblem(path);
     if (problem !== null) return fail('BAD_ARGUMENTS', problem, path);
-    if (!this.#nodes.has(path)) return fail('NO_NODE', 'no such node', path);
+    const node = this.#nodes.get(path);
+    if (node === undefined) return fail('NO_NODE', 'no such node', path);
+    if (!permits(node.acl, caller, perms.read)) return noAuth('list the children of', path);
     const limit = options.limit ?? childrenPageMax;
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > childrenPageMax) {
       return fail('BAD_ARGUMENTS', `limit must be 1..${childrenPageMax}`, path);
@@ -289,9 +328,17 @@ export class ZnodeTree {
     return this.#nodes.size;
   }
 
-  /** Znodes and sessions: the records of the image. */
+  /** Znodes, sessions and users: the records of the image. */
   get recordCount(): number {
-    return this.#nodes.size + this.#sessions.size;
+    return this.#nodes.size + this.#sessions.size + this.#users.size;
+  }
+
+  user(name: string): UserRecord | undefined {
+    return this.#users.get(name);
+  }
+
+  *userRecords(): IterableIterator<UserRecord> {
+    yield* this.#users.values();
   }
 
   /** Sessions with their timeouts and ephemerals, by id. */
@@ -343,7 +390,8 @@ export class ZnodeTree {
       case 'set':
       case 'delete':
       case 'check':
-      case 'multi': {
+      case 'multi':
+      case 'setAcl': {
         if (command.sessionId === undefined) return this.#write(s, command, undefined);
         const session = this.#sessions.get(command.sessionId);
         if (session === undefined) return fail('SESSION_EXPIRED', 'session is not open');
@@ -398,17 +446,30 @@ export class ZnodeTree {
         }
         return { ok: true, value: { type: 'sweep', deleted } };
       }
+      case 'userPut': {
+        const created = !this.#users.has(command.name);
+        const user: UserRecord = { name: command.name, hash: command.hash, roles: [...command.roles] };
+        this.#users.set(user.name, user);
+        this.#dirtyUsers.set(user.name, user);
+        return { ok: true, value: { type: 'userPut', created } };
+      }
+      case 'userDelete': {
+        if (!this.#users.delete(command.name)) return fail('NO_USER', `no user ${command.name}`);
+        this.#dirtyUsers.set(command.name, null);
+        return { ok: true, value: { type: 'userDelete' } };
+      }
       case 'noop':
         return { ok: true, value: { type: 'noop' } };
     }
   }
 
-  #write(s: Staging, command: (Op | MultiCommand) & { readonly ephemeralsMax?: number }, sessionId: number | undefined): CommandResult {
-    const ephemeralsMax = command.ephemeralsMax;
-    if (command.type !== 'multi') return this.#op(s, command, sessionId, ephemeralsMax);
+  #write(s: Staging, command: (Op | MultiCommand | SetAclCommand) & { readonly ephemeralsMax?: number; readonly caller?: Caller }, sessionId: number | undefined): CommandResult {
+    const { ephemeralsMax, caller } = command;
+    if (command.type === 'setAcl') return this.#setAcl(s, command, caller);
+    if (command.type !== 'multi') return this.#op(s, command, sessionId, ephemeralsMax, caller);
     const results: OpResult[] = [];
     for (let i = 0; i < command.ops.length; i++) {
-      const r = this.#op(s, command.ops[i] as Op, sessionId, ephemeralsMax);
+      const r = this.#op(s, command.ops[i] as Op, sessionId, ephemeralsMax, caller);
       if (!r.ok) return { ok: false, error: { ...r.error, opIndex: i } };
       results.push(r.value);
     }
@@ -422,7 +483,7 @@ export class ZnodeTree {
    * session's order or apply it twice. Otherwise it is applied and its result, failure or not,
    * recorded; replies below the floor go.
    */
-  #sequencedWrite(s: Staging, command: Op | MultiCommand, at: { readonly session: SessionRecord; readonly seq: number; readonly seqFloor: number }): CommandResult {
+  #sequencedWrite(s: Staging, command: Op | MultiCommand | SetAclCommand, at: { readonly session: SessionRecord; readonly seq: number; readonly seqFloor: number }): CommandResult {
     const { session, seq } = at;
     const recorded = replyOf(session, seq);
     if (recorded !== undefined) return recorded;
@@ -434,20 +495,35 @@ export class ZnodeTree {
     return result;
   }
 
-  #op(s: Staging, op: Op, sessionId: number | undefined, ephemeralsMax: number | undefined): Result<OpResult> {
+  #op(s: Staging, op: Op, sessionId: number | undefined, ephemeralsMax: number | undefined, caller: Caller | undefined): Result<OpResult> {
     switch (op.type) {
       case 'create':
-        return this.#create(s, op, sessionId, ephemeralsMax);
+        return this.#create(s, op, sessionId, ephemeralsMax, caller);
       case 'set':
-        return this.#set(s, op);
+        return this.#set(s, op, caller);
       case 'delete':
-        return this.#delete(s, op);
+        return this.#delete(s, op, caller);
       case 'check':
-        return this.#check(s, op);
+        return this.#check(s, op, caller);
     }
   }
 
-  #create(s: Staging, op: CreateOp, sessionId: number | undefined, ephemeralsMax: number | undefined): Result<OpResult> {
+  /** ZooKeeper's setACL: admin permission on the node, `version` against its `aversion`. */
+  #setAcl(s: Staging, command: SetAclCommand, caller: Caller | undefined): CommandResult {
+    const problem = pathProblem(command.path);
+    if (problem !== null) return fail('BAD_ARGUMENTS', problem, command.path);
+    const node = s.get(command.path);
+    if (node === undefined) return fail('NO_NODE', 'no such node', command.path);
+    if (!permits(node.acl, caller, perms.admin)) return noAuth('change the ACL of', command.path);
+    if (!isAnyVersion(command.version) && command.version !== node.aversion) return fail('BAD_VERSION', 'ACL version mismatch', command.path);
+    const acl = resolveAcl(command.acl, caller);
+    if (typeof acl === 'string') return fail('INVALID_ACL', acl, command.path);
+    const next: Znode = { ...node, acl, aversion: node.aversion + 1 };
+    s.nodes.set(command.path, next);
+    return { ok: true, value: { type: 'setAcl', stat: statOf(next) } };
+  }
+
+  #create(s: Staging, op: CreateOp, sessionId: number | undefined, ephemeralsMax: number | undefined, caller: Caller | undefined): Result<OpResult> {
     const sequential = op.mode.includes('sequential');
     // A sequential path is a prefix and may end in '/', as in ZooKeeper: "/q/" yields "/q/0000000007".
     const problem = pathProblem(sequential ? `${op.path}0` : op.path);
@@ -465,13 +541,22 @@ export class ZnodeTree {
     if (kind === 'ephemeral' && sessionId === undefined) {
       return fail('BAD_ARGUMENTS', 'an ephemeral node needs a session', op.path);
     }
+    let acl: Acl;
+    if (op.acl === undefined) acl = defaultAcl(caller);
+    else {
+      const resolved = resolveAcl(op.acl, caller);
+      if (typeof resolved === 'string') return fail('INVALID_ACL', resolved, op.path);
+      acl = resolved;
+    }
     const parentPath = parentOf(sequential ? `${op.path}0` : op.path);
     let parent = s.get(parentPath);
     if (parent === undefined) {
       if (op.createParents !== true) return fail('NO_NODE', 'parent does not exist', parentPath);
-      const made = this.#createAncestors(s, parentPath);
+      const made = this.#createAncestors(s, parentPath, acl, caller);
       if (!made.ok) return made;
       parent = made.value;
+    } else if (!permits(parent.acl, caller, perms.create)) {
+      return noAuth('create children of', parentPath);
     }
     let path = op.path;
     if (sequential) {
@@ -498,13 +583,17 @@ export class ZnodeTree {
       ephemeralOwner: kind === 'ephemeral' ? (sessionId as number) : 0,
       numChildren: 0,
       ttlMs: kind === 'ttl' ? (op.ttlMs as number) : 0,
+      acl,
     };
     s.addChild(parentPath, parent, path, node);
     return { ok: true, value: { type: 'create', path, stat: statOf(node) } };
   }
 
-  /** Creates the missing ancestors of `path` (inclusive) as empty persistent nodes; returns `path`'s node. */
-  #createAncestors(s: Staging, path: string): Result<Znode> {
+  /**
+   * Creates the missing ancestors of `path` (inclusive) as empty persistent nodes with `acl`;
+   * returns `path`'s node. The deepest existing ancestor must grant `caller` create permission.
+   */
+  #createAncestors(s: Staging, path: string, acl: Acl, caller: Caller | undefined): Result<Znode> {
     let parentPath = '/';
     let parent = s.get('/') as Znode;
     for (let slash = path.indexOf('/', 1); ; slash = path.indexOf('/', slash + 1)) {
@@ -512,7 +601,8 @@ export class ZnodeTree {
       let node = s.get(current);
       if (node === undefined) {
         if (parent.kind === 'ephemeral') return fail('NO_CHILDREN_FOR_EPHEMERALS', 'parent is ephemeral', parentPath);
-        node = { ...rootZnode, czxid: s.revision, mzxid: s.revision, pzxid: s.revision, ctime: s.timeMs, mtime: s.timeMs };
+        if (parent.czxid !== s.revision && !permits(parent.acl, caller, perms.create)) return noAuth('create children of', parentPath);
+        node = { ...rootZnode, czxid: s.revision, mzxid: s.revision, pzxid: s.revision, ctime: s.timeMs, mtime: s.timeMs, acl };
         s.addChild(parentPath, parent, current, node);
       }
       if (slash === -1) return { ok: true, value: node };
@@ -521,11 +611,12 @@ export class ZnodeTree {
     }
   }
 
-  #set(s: Staging, op: SetOp): Result<OpResult> {
+  #set(s: Staging, op: SetOp, caller: Caller | undefined): Result<OpResult> {
     const problem = pathProblem(op.path);
     if (problem !== null) return fail('BAD_ARGUMENTS', problem, op.path);
     const node = s.get(op.path);
     if (node === undefined) return fail('NO_NODE', 'no such node', op.path);
+    if (!permits(node.acl, caller, perms.write)) return noAuth('write', op.path);
     if (!isAnyVersion(op.version) && op.version !== node.version) return fail('BAD_VERSION', 'version mismatch', op.path);
     if (op.data.byteLength > dataBytesMax) return fail('BAD_ARGUMENTS', `data over ${dataBytesMax} bytes`, op.path);
     const next: Znode = { ...node, data: ownedCopy(op.data), version: node.version + 1, mzxid: s.revision, mtime: s.timeMs };
@@ -534,23 +625,25 @@ export class ZnodeTree {
     return { ok: true, value: { type: 'set', stat: statOf(next) } };
   }
 
-  #delete(s: Staging, op: DeleteOp): Result<OpResult> {
+  #delete(s: Staging, op: DeleteOp, caller: Caller | undefined): Result<OpResult> {
     const problem = pathProblem(op.path);
     if (problem !== null) return fail('BAD_ARGUMENTS', problem, op.path);
     if (op.path === '/') return fail('BAD_ARGUMENTS', 'the root cannot be deleted', op.path);
     const node = s.get(op.path);
     if (node === undefined) return fail('NO_NODE', 'no such node', op.path);
+    if (!permits((s.get(parentOf(op.path)) as Znode).acl, caller, perms.delete)) return noAuth('delete children of', parentOf(op.path));
     if (!isAnyVersion(op.version) && op.version !== node.version) return fail('BAD_VERSION', 'version mismatch', op.path);
     if (node.numChildren > 0) return fail('NOT_EMPTY', 'node has children', op.path);
     s.removeChild(op.path);
     return { ok: true, value: { type: 'delete' } };
   }
 
-  #check(s: Staging, op: CheckOp): Result<OpResult> {
+  #check(s: Staging, op: CheckOp, caller: Caller | undefined): Result<OpResult> {
     const problem = pathProblem(op.path);
     if (problem !== null) return fail('BAD_ARGUMENTS', problem, op.path);
     const node = s.get(op.path);
     if (node === undefined) return fail('NO_NODE', 'no such node', op.path);
+    if (!permits(node.acl, caller, perms.read)) return noAuth('read', op.path);
     if (!isAnyVersion(op.version) && op.version !== node.version) return fail('BAD_VERSION', 'version mismatch', op.path);
     return { ok: true, value: { type: 'check' } };
   }

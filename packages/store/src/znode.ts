@@ -1,3 +1,5 @@
+import { openAcl, type Acl } from './acl.js';
+
 /** ZooKeeper's Stat. The zxids are revisions (Raft indexes); times are the leader's stamp in the entry. */
 export interface Stat {
   readonly czxid: number;
@@ -48,6 +50,8 @@ export interface Znode {
   readonly numChildren: number;
   /** Time to live of a TTL node, 0 for every other kind. */
   readonly ttlMs: number;
+  /** Interned (acl.ts): nodes with equal ACLs share one array; `openAcl` for most. */
+  readonly acl: Acl;
 }
 
 export function statOf(node: Znode): Stat {
@@ -83,4 +87,5 @@ export const rootZnode: Znode = {
   ephemeralOwner: 0,
   numChildren: 0,
   ttlMs: 0,
+  acl: openAcl,
 };

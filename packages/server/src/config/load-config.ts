@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { parseSecretHash } from '../security/secret-hash.js';
 import { sessionTimeoutMsMax, sessionTimeoutMsMin, watchesPerSessionMax as protocolWatchesPerSessionMax } from '@vigil/protocol';
 import { ServerError } from '../errors.js';
 import { formatHostPort, parseHostPort, sameHostPort, type HostPort } from './host-port.js';
@@ -268,6 +269,8 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
   const clientRequestsPerSecond = get('clientRequestsPerSecond', integer(1, clientRequestsPerSecondMax));
   const ephemeralsPerSessionMax = get('ephemeralsPerSessionMax', integer(1, ephemeralsPerSessionMaxMax));
   const watchesPerSessionMax = get('watchesPerSessionMax', integer(1, protocolWatchesPerSessionMax));
+  const auth = get('auth', boolean);
+  const superuserHash = get('superuserHash', secretHash);
 
   const origin = (key: ConfigKey): string => describe(origins.get(key) ?? { source: 'default', name: key });
   const crossProblem = (key: ConfigKey, message: string): void => {
@@ -293,7 +296,8 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
     snapshotEveryEntries === undefined || logTrailingEntries === undefined || shutdownTimeoutMs === undefined ||
     sessionTimeoutMinMs === undefined || sessionTimeoutMaxMs === undefined || watchHistoryEvents === undefined ||
     watchHistoryBytes === undefined || requestTimeoutMs === undefined || sessionsMax === undefined ||
-    clientRequestsPerSecond === undefined || ephemeralsPerSessionMax === undefined || watchesPerSessionMax === undefined
+    clientRequestsPerSecond === undefined || ephemeralsPerSessionMax === undefined || watchesPerSessionMax === undefined ||
+    auth === undefined || superuserHash === undefined
   ) {
     return undefined;
   }
@@ -301,8 +305,15 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
     id, clusterId, dataDir, clientListen, peerListen, peers, join, logLevel,
     tickMs, electionTicks, heartbeatTicks, snapshotEveryEntries, logTrailingEntries, shutdownTimeoutMs,
     sessionTimeoutMinMs, sessionTimeoutMaxMs, watchHistoryEvents, watchHistoryBytes, requestTimeoutMs, sessionsMax,
-    clientRequestsPerSecond, ephemeralsPerSessionMax, watchesPerSessionMax,
+    clientRequestsPerSecond, ephemeralsPerSessionMax, watchesPerSessionMax, auth, superuserHash,
   };
+}
+
+function secretHash(value: unknown, fail: (message: string) => undefined): string | undefined {
+  if (typeof value !== 'string') return fail(`must be a string, got ${shown(value)}`);
+  if (value === '') return value;
+  const parsed = parseSecretHash(value);
+  return typeof parsed === 'string' ? fail(parsed) : value;
 }
 
 function shown(value: unknown): string {

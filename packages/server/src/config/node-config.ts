@@ -43,6 +43,10 @@ export interface NodeConfig {
   readonly ephemeralsPerSessionMax: number;
   /** Watches one session may hold on this member (at most the protocol's watchesPerSessionMax). */
   readonly watchesPerSessionMax: number;
+  /** Every client must authenticate, and znode ACLs and admin roles are enforced (docs/security.md). */
+  readonly auth: boolean;
+  /** The superuser `super`'s secret as a `vigil hash-secret` hash; '' for no superuser. */
+  readonly superuserHash: string;
 }
 
 export type ConfigKey = keyof NodeConfig;
@@ -56,7 +60,8 @@ export type ConfigValueKind =
   | 'listenAddress'
   | 'peers'
   | 'boolean'
-  | 'logLevel';
+  | 'logLevel'
+  | 'secretHash';
 
 export interface ConfigSetting {
   readonly key: ConfigKey;
@@ -92,6 +97,8 @@ export const configDefaults = {
   clientRequestsPerSecond: 50_000,
   ephemeralsPerSessionMax: 100_000,
   watchesPerSessionMax: protocolWatchesPerSessionMax,
+  auth: false,
+  superuserHash: '',
 } as const satisfies Partial<NodeConfig>;
 
 export const requiredConfigKeys = ['id', 'dataDir', 'clientListen', 'peerListen', 'peers'] as const satisfies readonly ConfigKey[];
@@ -146,6 +153,8 @@ export const configSettings: readonly ConfigSetting[] = [
   setting('clientRequestsPerSecond', 'positiveInteger', 'requests one client connection may send a second, in bursts of up to as many (pings are not counted); more are answered TOO_MANY_REQUESTS', { valueName: '<n>', defaultValue: configDefaults.clientRequestsPerSecond }),
   setting('ephemeralsPerSessionMax', 'positiveInteger', 'ephemeral nodes one session may own; a create (or multi) through this member that would exceed it fails TOO_MANY_EPHEMERALS', { valueName: '<n>', defaultValue: configDefaults.ephemeralsPerSessionMax }),
   setting('watchesPerSessionMax', 'positiveInteger', `watches one session may hold (one-shot and persistent; at most ${protocolWatchesPerSessionMax}, the protocol's bound); more are refused TOO_MANY_WATCHES`, { valueName: '<n>', defaultValue: configDefaults.watchesPerSessionMax }),
+  setting('auth', 'boolean', 'require every client to authenticate (a user and secret, or a client certificate) and enforce znode ACLs and admin roles', { defaultValue: configDefaults.auth }),
+  setting('superuserHash', 'secretHash', 'the superuser `super`\'s secret as made by `vigil hash-secret` (it passes every ACL and holds every admin role); empty: no superuser', { valueName: '<hash>', defaultValue: configDefaults.superuserHash }),
   setting('shutdownTimeoutMs', 'positiveInteger', 'how long a graceful shutdown may take before the node gives up', { valueName: '<ms>', defaultValue: configDefaults.shutdownTimeoutMs }),
 ];
 

@@ -45,10 +45,11 @@ import {
   type WireError,
 } from '@vigil/protocol';
 import type { NodeId } from '@vigil/raft';
-import { pathProblem, type Store, type WatchEvent } from '@vigil/store';
+import { aclProblem, pathProblem, roles as allRoles, type Caller, type Store, type WatchEvent } from '@vigil/store';
 import { ServerError } from '../errors.js';
 import { corkThisTurn } from '../transport/cork.js';
 import type { Logger } from '../node/logger.js';
+import type { Authenticator, Identity } from '../security/authenticator.js';
 import { withDeadline } from './deadline.js';
 import type { LeaderLink } from './leader-link.js';
 import type { SessionKeeper } from './session-keeper.js';
@@ -95,6 +96,8 @@ export interface GatewayServices {
   readonly ephemeralsPerSessionMax: number;
   /** Watches a session may hold here (at most the protocol's watchesPerSessionMax); more get TOO_MANY_WATCHES. */
   readonly watchesPerSessionMax: number;
+  /** Who a hello's credentials (or client certificate) name, and what their writes carry (docs/security.md). */
+  readonly authenticator: Authenticator;
   /** Bind a session to a connection; an earlier connection of it on this server is told `moved`. */
   attach(sessionId: number, connection: ClientConnection): void;
   detach(sessionId: number, connection: ClientConnection): void;
@@ -132,7 +135,7 @@ interface Queued {
 
 type Outcome = { readonly revision: number } & ({ readonly result: OpResult } | { readonly error: WireError });
 
-const readOps: ReadonlySet<Request['op']> = new Set(['get', 'exists', 'children', 'sync', 'watch']);
+const readOps: ReadonlySet<Request['op']> = new Set(['get', 'exists', 'children', 'sync', 'watch', 'getAcl']);
 
 /** Per-name and per-stat msgpack overhead, for keeping a children page within a frame. */
 const nameOverheadBytes = 8;
@@ -165,11 +168,21 @@ export class ClientConnection implements WatchSink {
   /** `close` was requested: the session's end is this connection's doing, not news to it. */
   private closingSession = false;
   private readonly log: Logger;
+  /** Who the connection acts as, from its hello on. */
+  private identity: Identity | null = null;
+  /** What its writes carry and its reads are checked with (undefined: the member runs without --auth). */
+  private caller: Caller | undefined = undefined;
 
+  /**
+   * `address`: the client's IP as `ip` ACLs match it; `certificateName`: the CN of a client
+   * certificate the cluster's CA verified, or null.
+   */
   constructor(
     private readonly ws: WebSocket,
     private readonly s: GatewayServices,
     remote: string,
+    private readonly address: string,
+    private readonly certificateName: string | null,
   ) {
     this.log = s.logger.child({ remote });
     this.requestTokens = s.requestsPerSecond;
@@ -212,6 +225,8 @@ export class ClientConnection implements WatchSink {
     const w = this.watches.get(watchId);
     if (w === undefined || this.phase === 'closed') return;
     if (isOneShot(w.kind)) this.watches.delete(watchId);
+    // A persistent watch hears only of nodes the connection may read; a one-shot one was checked when armed.
+    else if (this.caller !== undefined && !this.s.store.mayRead(event.path, this.caller)) return;
     if (!w.announced) {
       w.held.push(event);
       this.countQueued(1);
@@ -294,6 +309,15 @@ export class ClientConnection implements WatchSink {
       this.fail('UNSUPPORTED_VERSION', `this server speaks protocol version ${protocolVersion}, not ${hello.protocolVersion}`);
       return;
     }
+    const authenticated = await this.s.authenticator.authenticate(hello.auth, this.certificateName, this.address);
+    if (this.left()) return;
+    if (!authenticated.ok) {
+      this.log.info({ user: hello.auth?.user, why: authenticated.why }, 'authentication refused');
+      this.fail('AUTH_FAILED', authenticated.why);
+      return;
+    }
+    this.identity = authenticated.identity;
+    this.caller = this.s.authenticator.caller(authenticated.identity, this.address);
     const timeoutMs = Math.min(this.s.sessionTimeoutMsMax, Math.max(this.s.sessionTimeoutMsMin, hello.sessionTimeoutMs));
     let welcome: { sessionId: number; secret: Uint8Array; timeoutMs: number; resumed: boolean };
     try {
@@ -340,7 +364,13 @@ export class ClientConnection implements WatchSink {
       serverId: this.s.nodeId,
       revision: this.s.store.appliedIndex,
       resumed: welcome.resumed,
+      ...(this.identity.user === undefined ? {} : { user: this.identity.user }),
     });
+  }
+
+  /** Whether the client left while its handshake waited (phase is not narrowed across awaits). */
+  private left(): boolean {
+    return this.phase !== 'handshaking';
   }
 
   private takeRequestToken(): boolean {
@@ -387,9 +417,12 @@ export class ClientConnection implements WatchSink {
       case 'unwatch':
         this.finish(slot, request, this.unwatch(request.watchId), bytes);
         return;
+      case 'whoami':
+        this.finish(slot, request, this.whoami(), bytes);
+        return;
       default: {
         const isRead = readOps.has(request.op);
-        const linearizable = request.op === 'sync' || ((request.op === 'get' || request.op === 'exists' || request.op === 'children') && request.consistency !== 'sequential');
+        const linearizable = request.op === 'sync' || ((request.op === 'get' || request.op === 'exists' || request.op === 'children' || request.op === 'getAcl') && request.consistency !== 'sequential');
         const seq = !isRead && 'seq' in request && request.seq !== undefined ? request.seq : 0;
         this.queue.push({ request, slot, bytes, isRead, linearizable, seq, started: false, readIndexApplied: false });
         if (isRead) this.queuedReads++;
@@ -503,10 +536,18 @@ export class ClientConnection implements WatchSink {
 
   private async runWrite(q: Queued): Promise<void> {
     const request = q.request as WriteRequest | Extract<Request, { op: 'close' }>;
+    const invalid = request.op === 'close' ? null : invalidAcl(request);
+    if (invalid !== null) {
+      // Refused here, never proposed: the store would refuse it alike (as BAD_ARGUMENTS).
+      this.take(q);
+      this.finish(q.slot, request, { revision: this.s.store.appliedIndex, error: invalid }, q.bytes);
+      this.pump();
+      return;
+    }
     let outcome: Outcome;
     try {
       if (request.op === 'close') this.closingSession = true;
-      const command = request.op === 'close' ? { type: 'sessionClose' as const, sessionId: this.sessionId } : commandOf(request, this.sessionId, this.s.ephemeralsPerSessionMax);
+      const command = request.op === 'close' ? { type: 'sessionClose' as const, sessionId: this.sessionId } : commandOf(request, this.sessionId, this.s.ephemeralsPerSessionMax, this.caller);
       const p = await withDeadline(this.s.requestTimeoutMs, (signal) => this.s.link.propose(command, signal));
       // Answer only once this server has applied the write: read-your-writes on this connection,
       // and the write's watch events leave before its response.
@@ -533,7 +574,7 @@ export class ClientConnection implements WatchSink {
     const revision = store.appliedIndex;
     switch (request.op) {
       case 'get': {
-        const r = store.get(request.path);
+        const r = store.get(request.path, this.caller);
         if (!r.ok) return { revision, error: storeError(r.error) };
         const watchId = request.watch === true ? this.arm(request.path, 'data', slot) : undefined;
         if (typeof watchId === 'object') return { revision, error: watchId };
@@ -547,11 +588,15 @@ export class ClientConnection implements WatchSink {
         return { revision, result: { op: 'exists', stat: r.value, ...(watchId === undefined ? {} : { watchId }) } };
       }
       case 'children': {
-        const r = store.children(request.path, {
-          ...(request.withStats === true ? { withStats: true } : {}),
-          ...(request.after === undefined ? {} : { after: request.after }),
-          limit: request.limit ?? childrenPageMax,
-        });
+        const r = store.children(
+          request.path,
+          {
+            ...(request.withStats === true ? { withStats: true } : {}),
+            ...(request.after === undefined ? {} : { after: request.after }),
+            limit: request.limit ?? childrenPageMax,
+          },
+          this.caller,
+        );
         if (!r.ok) return { revision, error: storeError(r.error) };
         const page = fitPage(r.value.names, r.value.stats, r.value.next);
         const watchId = request.watch === true ? this.arm(request.path, 'children', slot) : undefined;
@@ -560,9 +605,15 @@ export class ClientConnection implements WatchSink {
       }
       case 'sync':
         return { revision, result: { op: 'sync' } };
+      case 'getAcl': {
+        const r = store.getAcl(request.path, this.caller);
+        if (!r.ok) return { revision, error: storeError(r.error) };
+        return { revision, result: { op: 'getAcl', acl: r.value.acl, stat: r.value.stat } };
+      }
       case 'watch': {
         const problem = pathProblem(request.path);
         if (problem !== null) return { revision, error: wireError('BAD_ARGUMENTS', problem, { path: request.path }) };
+        if (!store.mayRead(request.path, this.caller)) return { revision, error: wireError('NO_AUTH', `not authorised to read ${request.path}`, { path: request.path }) };
         const watchId = this.arm(request.path, request.mode, slot);
         if (typeof watchId === 'object') return { revision, error: watchId };
         if (request.fromRevision !== undefined && request.fromRevision < revision) {
@@ -575,7 +626,9 @@ export class ClientConnection implements WatchSink {
             w.held.push({ floor: since.floor });
             since = store.eventsSince(since.floor, onPath);
           }
-          if (!since.compacted) for (const e of since.events) if (e.revision <= revision && matches(w, e)) w.held.push(e);
+          if (!since.compacted) {
+            for (const e of since.events) if (e.revision <= revision && matches(w, e) && store.mayRead(e.path, this.caller)) w.held.push(e);
+          }
           this.countQueued(w.held.length);
         }
         return { revision, result: { op: 'watch', watchId } };
@@ -594,6 +647,15 @@ export class ClientConnection implements WatchSink {
     this.s.watches.add(w);
     slot.announces = w;
     return watchId;
+  }
+
+  private whoami(): Outcome {
+    const identity = this.identity as Identity;
+    const roles = identity.superuser ? [...allRoles] : [...identity.roles];
+    return {
+      revision: this.s.store.appliedIndex,
+      result: { op: 'whoami', ...(identity.user === undefined ? {} : { user: identity.user }), superuser: identity.superuser, roles, address: this.address },
+    };
   }
 
   private unwatch(watchId: number): Outcome {
@@ -703,6 +765,26 @@ export class ClientConnection implements WatchSink {
       this.s.sessionSlots.release();
     }
   }
+}
+
+/** An ACL of a write that the store would refuse (INVALID_ACL here, with the op's index in a multi), or null. */
+function invalidAcl(request: WriteRequest): WireError | null {
+  if (request.op === 'setAcl') {
+    const problem = aclProblem(request.acl);
+    return problem === null ? null : wireError('INVALID_ACL', problem, { path: request.path });
+  }
+  if (request.op === 'create' && request.acl !== undefined) {
+    const problem = aclProblem(request.acl);
+    return problem === null ? null : wireError('INVALID_ACL', problem, { path: request.path });
+  }
+  if (request.op === 'multi') {
+    for (let i = 0; i < request.ops.length; i++) {
+      const op = request.ops[i] as (typeof request.ops)[number];
+      const problem = op.op === 'create' && op.acl !== undefined ? aclProblem(op.acl) : null;
+      if (problem !== null) return wireError('INVALID_ACL', problem, { path: op.path, opIndex: i });
+    }
+  }
+  return null;
 }
 
 /** Cuts a children page so that its response stays within a frame; `next` says where to go on. */

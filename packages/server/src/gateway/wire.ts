@@ -5,15 +5,23 @@
  * the protocol's closed table.
  */
 import { wireError, type ErrorCode, type MultiOp, type MultiOpResult, type OpResult, type Request, type WireError } from '@vigil/protocol';
-import type { Command, CommandValue, Op as StoreOp, OpError, OpResult as StoreOpResult } from '@vigil/store';
+import type { Caller, Command, CommandValue, Op as StoreOp, OpError, OpResult as StoreOpResult } from '@vigil/store';
 import { isServerError, type ServerErrorCode } from '../errors.js';
 
-export type WriteRequest = Extract<Request, { op: 'create' | 'set' | 'delete' | 'multi' }>;
+export type WriteRequest = Extract<Request, { op: 'create' | 'set' | 'delete' | 'multi' | 'setAcl' }>;
 
 function storeOp(op: MultiOp): StoreOp {
   switch (op.op) {
     case 'create':
-      return { type: 'create', path: op.path, data: op.data, mode: op.mode, ...(op.ttlMs === undefined ? {} : { ttlMs: op.ttlMs }), ...(op.createParents === undefined ? {} : { createParents: op.createParents }) };
+      return {
+        type: 'create',
+        path: op.path,
+        data: op.data,
+        mode: op.mode,
+        ...(op.ttlMs === undefined ? {} : { ttlMs: op.ttlMs }),
+        ...(op.createParents === undefined ? {} : { createParents: op.createParents }),
+        ...(op.acl === undefined ? {} : { acl: op.acl }),
+      };
     case 'set':
       return { type: 'set', path: op.path, data: op.data, ...(op.version === undefined ? {} : { version: op.version }) };
     case 'delete':
@@ -27,13 +35,18 @@ function storeOp(op: MultiOp): StoreOp {
  * The store command a write request proposes, on behalf of `sessionId`. A sequenced write keeps its
  * `seq` and `seqFloor`, so the store applies it at most once whichever member it came through.
  * `ephemeralsMax` (this member's bound on a session's ephemeral nodes) goes only into writes that
- * create an ephemeral node: the others cannot pass it.
+ * create an ephemeral node: the others cannot pass it. `caller` (with security on) is who the
+ * write is checked for against the ACLs at apply, on every replica, wherever it was forwarded.
  */
-export function commandOf(request: WriteRequest, sessionId: number, ephemeralsMax?: number): Command {
+export function commandOf(request: WriteRequest, sessionId: number, ephemeralsMax?: number, caller?: Caller): Command {
   const sequence = request.seq === undefined || request.seqFloor === undefined ? {} : { seq: request.seq, seqFloor: request.seqFloor };
   const bound = ephemeralsMax !== undefined && createsEphemeral(request) ? { ephemeralsMax } : {};
-  if (request.op === 'multi') return { type: 'multi', ops: request.ops.map(storeOp), sessionId, ...sequence, ...bound };
-  return { ...storeOp(request), sessionId, ...sequence, ...bound };
+  const who = caller === undefined ? {} : { caller };
+  if (request.op === 'multi') return { type: 'multi', ops: request.ops.map(storeOp), sessionId, ...sequence, ...bound, ...who };
+  if (request.op === 'setAcl') {
+    return { type: 'setAcl', path: request.path, acl: request.acl, ...(request.version === undefined ? {} : { version: request.version }), sessionId, ...sequence, ...who };
+  }
+  return { ...storeOp(request), sessionId, ...sequence, ...bound, ...who };
 }
 
 function createsEphemeral(request: WriteRequest): boolean {
@@ -66,6 +79,8 @@ export function writeResult(request: WriteRequest, value: CommandValue): OpResul
       return { op: 'delete' };
     case 'multi':
       return { op: 'multi', results: value.results.map(multiOpResult) };
+    case 'setAcl':
+      return { op: 'setAcl', stat: value.stat };
     default:
       throw new Error(`a ${request.op} produced a ${value.type} result`);
   }
@@ -81,6 +96,9 @@ const storeCodes: Readonly<Record<OpError['code'], ErrorCode>> = {
   SESSION_EXPIRED: 'SESSION_EXPIRED',
   STALE_SEQUENCE: 'STALE_SEQUENCE',
   TOO_MANY_EPHEMERALS: 'TOO_MANY_EPHEMERALS',
+  NO_AUTH: 'NO_AUTH',
+  INVALID_ACL: 'INVALID_ACL',
+  NO_USER: 'BAD_ARGUMENTS',
   MARSHALLING_ERROR: 'BAD_ARGUMENTS',
   SNAPSHOT_INVALID: 'INTERNAL',
   STORE_CLOSED: 'SHUTTING_DOWN',

@@ -19,6 +19,7 @@ import { ClientGateway } from '../gateway/client-gateway.js';
 import { LeaderLink } from '../gateway/leader-link.js';
 import { LeaderLossWatch } from '../gateway/leader-loss.js';
 import { SessionKeeper } from '../gateway/session-keeper.js';
+import { Authenticator } from '../security/authenticator.js';
 import { DATABASE_DIR, prepareDataDir, SNAPSHOT_DIR, WAL_DIR } from '../storage/data-dir.js';
 import { RaftStorage } from '../storage/raft-storage.js';
 import { knownBugs, type KnownBug } from '../testing/known-bad.js';
@@ -319,6 +320,15 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       return { ok: true };
     };
     const leaderContact = () => contactAfter(vouchTicks);
+    const authenticator = new Authenticator({
+      required: config.auth,
+      superuserHash: config.superuserHash,
+      store,
+      catchUp: async () => {
+        await d.linearizableRead(AbortSignal.timeout(config.requestTimeoutMs));
+      },
+    });
+    if (config.auth && config.superuserHash === '') log.warn('--auth without --superuser-hash: only users already in the users table can administer this cluster');
     const gateway = new ClientGateway({
       nodeId: config.id,
       store,
@@ -337,6 +347,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       requestsPerSecond: config.clientRequestsPerSecond,
       ephemeralsPerSessionMax: config.ephemeralsPerSessionMax,
       watchesPerSessionMax: config.watchesPerSessionMax,
+      authenticator,
       catchUpTimeoutMs: config.tickMs * config.electionTicks * 4,
       logger: log.child({ component: 'gateway' }),
     });

@@ -5,6 +5,7 @@
 import {
   VigilError,
   childrenPageMax,
+  type AclEntry,
   type Consistency,
   type CreateFields,
   type CreateMode,
@@ -16,6 +17,7 @@ import {
   type ResultOf,
   type Stat,
 } from '@vigil/protocol';
+import { wireAcl, type Identity } from './acl.js';
 import { resolveEndpoints, resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
 import { Namespace } from './paths.js';
 import { Session, type Answer, type ConnectionState } from './session.js';
@@ -40,8 +42,13 @@ export interface CreateOptions extends CallOptions {
   readonly mode?: CreateMode;
   /** Required for the 'ttl' modes. */
   readonly ttlMs?: number;
-  /** Create missing ancestors as persistent nodes. */
+  /** Create missing ancestors as persistent nodes (they get the same `acl`). */
   readonly createParents?: boolean;
+  /**
+   * The node's ACL (e.g. `acls.creatorAll`). Absent: `acls.open` on a server without `--auth`,
+   * else the creating user alone with every permission.
+   */
+  readonly acl?: readonly AclEntry[];
 }
 
 export interface WatchOptions {
@@ -54,7 +61,7 @@ export interface WatchOptions {
 export type Data = Uint8Array | string;
 
 export type MultiOp =
-  | { readonly op: 'create'; readonly path: string; readonly data?: Data; readonly mode?: CreateMode; readonly ttlMs?: number; readonly createParents?: boolean }
+  | { readonly op: 'create'; readonly path: string; readonly data?: Data; readonly mode?: CreateMode; readonly ttlMs?: number; readonly createParents?: boolean; readonly acl?: readonly AclEntry[] }
   | { readonly op: 'set'; readonly path: string; readonly data: Data; readonly version?: number }
   | { readonly op: 'delete'; readonly path: string; readonly version?: number }
   | { readonly op: 'check'; readonly path: string; readonly version?: number };
@@ -234,6 +241,28 @@ export class VigilClient {
     return result.results.map((r) => (r.op === 'create' ? { ...r, path: this.namespace.fromServer(r.path) } : r));
   }
 
+  /** The node's ACL and stat (`stat.aversion` is the ACL's version). Needs READ or ADMIN on the node. */
+  async getAcl(path: string, options: ReadOptions = {}): Promise<{ acl: AclEntry[]; stat: Stat }> {
+    const body = { op: 'getAcl', path: this.namespace.toServer(path), ...readFields(options) } as const;
+    const result = await this.read('getAcl', body, options, undefined);
+    return { acl: [...result.acl], stat: result.stat };
+  }
+
+  /**
+   * Replaces the node's ACL; needs ADMIN on it. `version`: the expected `aversion` (BAD_VERSION if
+   * it differs). Exactly-once like every write (§3).
+   */
+  async setAcl(path: string, acl: readonly AclEntry[], options: CallOptions & { readonly version?: number } = {}): Promise<Stat> {
+    const body = { op: 'setAcl', path: this.namespace.toServer(path), acl: wireAcl(acl), ...versionField(options.version) } as const;
+    return (await this.write('setAcl', body, options)).stat;
+  }
+
+  /** Who the server takes this connection for: user, superuser, admin roles, address. */
+  async whoami(options: CallOptions = {}): Promise<Identity> {
+    const { user, superuser, roles, address } = await this.read('whoami', { op: 'whoami' }, options, undefined);
+    return { ...(user === undefined ? {} : { user }), superuser, roles: [...roles], address };
+  }
+
   /** Waits until the connected server has applied everything the leader had committed. */
   async sync(options: CallOptions = {}): Promise<void> {
     await this.read('sync', { op: 'sync' }, options, undefined);
@@ -295,6 +324,7 @@ export class VigilClient {
       mode: options.mode ?? 'persistent',
       ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
       ...(options.createParents === true ? { createParents: true } : {}),
+      ...(options.acl === undefined ? {} : { acl: wireAcl(options.acl) }),
     };
   }
 

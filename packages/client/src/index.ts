@@ -11,6 +11,11 @@ export type { ConnectionState } from './session.js';
 // Per-call options: deadline and AbortSignal on every call, read consistency, create modes.
 export type { CallOptions, ReadOptions, CreateOptions, WatchOptions, Data, MultiOp, MultiOpResult } from './client.js';
 
+// Security (docs/client.md §2.1): ACLs on nodes (`create`'s `acl`, `getAcl`, `setAcl`), their
+// permission bits and ZooKeeper's ready-made lists; `whoami` says who `connect({ auth })` made us.
+export { aclPerms, acls } from './acl.js';
+export type { AclEntry, AclScheme, Identity } from './acl.js';
+
 // Watches: one-shot (get/exists/children with `watch`) events, persistent watch events and streams.
 export type { WatchEvent, CompactedEvent, PersistentWatchEvent } from './watches.js';
 export type { WatchStream } from './watch-stream.js';

@@ -2,7 +2,7 @@
  * What `connect()` accepts, its defaults, and the checks made before any socket is opened. A bad
  * option is an operational failure of the caller (BAD_ARGUMENTS), not a bug of the SDK.
  */
-import { VigilError, webSocketPath } from '@vigil/protocol';
+import { VigilError, authSecretBytesMax, userNameBytesMax, webSocketPath, type HelloAuth } from '@vigil/protocol';
 import { parseNamespace } from './paths.js';
 
 export interface ConnectOptions {
@@ -22,6 +22,8 @@ export interface ConnectOptions {
   readonly reopenAfterExpiry?: boolean;
   /** How long `close()` waits for the server to confirm the end of the session (default 2_000). */
   readonly closeTimeoutMs?: number;
+  /** Who the client acts as, sent in every hello; a refusal (AUTH_FAILED) ends the client (docs/client.md §1). */
+  readonly auth?: { readonly user: string; readonly secret: string };
 }
 
 /** The options with every default filled in and every endpoint as a URL. */
@@ -35,6 +37,8 @@ export interface ResolvedOptions {
   readonly backoffMaxMs: number;
   readonly reopenAfterExpiry: boolean;
   readonly closeTimeoutMs: number;
+  /** null: anonymous. */
+  readonly auth: HelloAuth | null;
 }
 
 export const defaultSessionTimeoutMs = 10_000;
@@ -72,6 +76,7 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
     backoffMaxMs,
     reopenAfterExpiry: options.reopenAfterExpiry ?? true,
     closeTimeoutMs: positive('closeTimeoutMs', options.closeTimeoutMs, defaultCloseTimeoutMs),
+    auth: resolveAuth(options.auth),
   };
 }
 
@@ -97,4 +102,21 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 1) throw new VigilError('BAD_ARGUMENTS', `${name}: a positive integer of ms, not ${String(value)}`);
   return value;
+}
+
+/** The credentials as the hello carries them, checked against the protocol's bounds. */
+function resolveAuth(auth: ConnectOptions['auth']): HelloAuth | null {
+  if (auth === undefined) return null;
+  const { user, secret } = auth;
+  if (typeof user !== 'string' || user === '' || byteLength(user) > userNameBytesMax) {
+    throw new VigilError('BAD_ARGUMENTS', `auth.user: a non-empty name of at most ${userNameBytesMax} bytes`);
+  }
+  if (typeof secret !== 'string' || byteLength(secret) > authSecretBytesMax) {
+    throw new VigilError('BAD_ARGUMENTS', `auth.secret: a string of at most ${authSecretBytesMax} bytes`);
+  }
+  return { user, secret };
+}
+
+function byteLength(text: string): number {
+  return new TextEncoder().encode(text).byteLength;
 }

@@ -6,7 +6,7 @@
  *
  *   (first welcome) → connected ─loss→ suspended ─welcome resumed→ reconnected ─loss→ suspended …
  *   suspended ─SESSION_EXPIRED→ expired ─(reopenAfterExpiry) new welcome→ connected
- *   any ─close()→ closed
+ *   any ─close()→ closed;  any ─hello refused AUTH_FAILED→ closed (every call fails with it)
  *
  * What happens to a call when the connection fails: one not yet written waits for the next
  * connection (within its deadline); a written read is written again on the next connection; so is
@@ -54,7 +54,7 @@ export type ConnectionState = 'connected' | 'suspended' | 'reconnected' | 'expir
 export const queuedCallsMax = 100_000;
 
 /** The writes the session numbers and resends until their outcome is known (exactly-once). */
-const sequencedOps: ReadonlySet<RequestBody['op']> = new Set(['create', 'set', 'delete', 'multi']);
+const sequencedOps: ReadonlySet<RequestBody['op']> = new Set(['create', 'set', 'delete', 'multi', 'setAcl']);
 
 /** A successful response: the op's result and the revision it observed or made. */
 export interface Answer {
@@ -181,6 +181,8 @@ export class Session {
 
   private opening: { resolve: () => void; reject: (error: VigilError) => void; timer: ReturnType<typeof setTimeout> } | null = null;
   private closing: Promise<void> | null = null;
+  /** Why the client ended without `close()` (AUTH_FAILED): what every call fails with from then on. */
+  private fatal: VigilError | null = null;
   private hooks: SessionHooks | null = null;
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
   private readonly random: () => number;
@@ -285,12 +287,13 @@ export class Session {
 
   /** Ends the session (`close` op, bounded wait), then the connection. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= this.shutdown();
+    this.closing ??= this.shutdown(new VigilError('CLOSED', 'the client was closed'));
     return this.closing;
   }
 
   /** Why a new call cannot be accepted now, if it cannot. */
   refusal(): VigilError | null {
+    if (this.fatal !== null) return this.fatal;
     if (this.closing !== null) return new VigilError('CLOSED', 'the client was closed');
     if (this.current === 'expired' && !this.options.reopenAfterExpiry) return new VigilError('SESSION_EXPIRED', 'the session expired');
     return null;
@@ -318,6 +321,7 @@ export class Session {
       protocolVersion,
       sessionTimeoutMs: this.options.sessionTimeoutMs,
       ...(this.secret === null ? {} : { session: { id: this.sessionIdValue, secret: this.secret, lastRevision: this.lastRevisionValue } }),
+      ...(this.options.auth === null ? {} : { auth: this.options.auth }),
     };
     // An endpoint that accepts TCP but never answers must not hold the others up for long.
     const handshakeTimeoutMs = Math.max(1_000, Math.floor(this.negotiatedTimeoutMs / this.endpoints.length));
@@ -341,6 +345,13 @@ export class Session {
   }
 
   private connectionClosed(connection: Connection, error: VigilError): void {
+    if (error.code === 'AUTH_FAILED' && (connection === this.dialing || connection === this.connection)) {
+      // Wrong or missing credentials are wrong at every member: trying the others (or again)
+      // would only count more failures against this address. The client ends here.
+      if (connection === this.dialing) this.dialing = null;
+      this.end(error);
+      return;
+    }
     if (connection === this.dialing) {
       this.dialing = null;
       this.lastDialError = error;
@@ -650,13 +661,26 @@ export class Session {
     if (this.options.reopenAfterExpiry) this.scheduleDial();
   }
 
-  private async shutdown(): Promise<void> {
-    const closed = new VigilError('CLOSED', 'the client was closed');
+  /**
+   * The client cannot go on (its credentials were refused): as `close()`, but every pending and
+   * later call fails with `error`, persistent watches fail with it, and `connect()` rejects with
+   * it at once.
+   */
+  private end(error: VigilError): void {
+    if (this.closing !== null) return;
+    this.fatal = error;
+    // The refused connection is gone already: there is nobody to send `close` to.
+    this.detachConnection();
+    this.closing = this.shutdown(error);
+  }
+
+  /** `closed` is what pending calls (and an unfinished `connect()`) fail with. */
+  private async shutdown(closed: VigilError): Promise<void> {
     if (this.dialTimer !== null) clearTimeout(this.dialTimer);
     this.dialTimer = null;
     this.dialing?.terminate();
     this.dialing = null;
-    this.failAll(this.queue, closed);
+    for (const call of this.queue.splice(0)) this.rejectCall(call, this.fatal === null ? closed : fatalError(call, closed));
     if (this.connection !== null) await this.endSession();
     this.confirmedAtMsValue = 0;
     this.detachConnection();
@@ -762,6 +786,12 @@ function endedError(call: PendingCall, error: VigilError): VigilError {
   return new VigilError('CONNECTION_LOSS', `${call.body.op} was being resent after ${call.inDoubt.message} when the session ended (${error.message}); whether it took effect is unknown`, { cause: error });
 }
 
+/** The client ended (AUTH_FAILED): a write being resent keeps the code but says its outcome is unknown. */
+function fatalError(call: PendingCall, error: VigilError): VigilError {
+  if (call.inDoubt === null) return error;
+  return new VigilError(error.code, `${call.body.op} was being resent after ${call.inDoubt.message} when the client ended (${error.message}); whether it took effect is unknown`, { cause: error });
+}
+
 function settle(call: PendingCall): void {
   call.settled = true;
   if (call.timer !== null) clearTimeout(call.timer);
@@ -798,11 +828,13 @@ function vouchesForSession(body: RequestBody, response: Response): boolean {
     case 'set':
     case 'delete':
     case 'multi':
+    case 'setAcl':
     case 'sync':
       return true;
     case 'get':
     case 'exists':
     case 'children':
+    case 'getAcl':
       return body.consistency !== 'sequential';
     default:
       return false;

@@ -12,6 +12,11 @@
  * does), `answerPings`, `dropConnections()`, and the cluster's `execute()` to change the tree as
  * another client would. Sequenced writes (`seq`) are applied at most once per session, as the
  * real store does: a resend gets the recorded answer, a seq the session moved past STALE_SEQUENCE.
+ *
+ * Security, as a server run with `--auth` has it when `requireAuth` is set: `users` holds the
+ * credentials a hello's `auth` is checked against (AUTH_FAILED, then the connection closes), and
+ * nodes' ACLs are enforced for get, set, create, delete, getAcl and setAcl (NO_AUTH). Without
+ * `requireAuth` credentials are still checked when given, and ACLs are kept but not enforced.
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -24,12 +29,15 @@ import {
   protocolVersion,
   webSocketSubprotocol,
   wireError,
+  aclPerms,
+  type AclEntry,
   type ClientFrame,
   type ErrorCode,
   type MultiOp,
   type MultiOpResult,
   type Request,
   type RequestBody,
+  type SetAclResult,
   type Response,
   type ServerFrame,
   type Stat,
@@ -39,6 +47,7 @@ import {
 
 interface FakeNode {
   data: Uint8Array;
+  acl: AclEntry[];
   stat: { -readonly [K in keyof Stat]: Stat[K] };
   children: Set<string>;
   sequence: number;
@@ -77,6 +86,10 @@ export class FakeCluster {
   private history: WatchEvent[] = [];
   private sessionIdNext = 1;
   watchIdNext = 1;
+  /** Every hello must carry credentials from `users`, and ACLs are enforced. */
+  requireAuth = false;
+  /** Known users: their secret and admin roles; `super` is the superuser. */
+  readonly users = new Map<string, { secret: string; roles: string[] }>();
 
   constructor(options: { negotiatedTimeoutMs?: number } = {}) {
     this.negotiatedTimeoutMs = options.negotiatedTimeoutMs ?? 10_000;
@@ -172,15 +185,25 @@ export class FakeCluster {
 
   private apply(request: Request, connection: FakeConnection | null): object {
     const sessionId = connection?.session?.id ?? 0;
+    const user = connection?.user ?? null;
     switch (request.op) {
       case 'create':
       case 'set':
       case 'delete':
-        return this.writeOps([request], sessionId, false)[0] ?? {};
+      case 'setAcl':
+        return this.writeOps([request], { sessionId, user }, false)[0] ?? {};
       case 'multi':
-        return { results: this.writeOps(request.ops, sessionId, true) };
+        return { results: this.writeOps(request.ops, { sessionId, user }, true) };
+      case 'getAcl': {
+        const node = this.node(request.path);
+        this.demand(node, user, aclPerms.read | aclPerms.admin, request.path);
+        return { acl: node.acl, stat: { ...node.stat } };
+      }
+      case 'whoami':
+        return { ...(user === null ? {} : { user }), superuser: user === 'super', roles: user === null ? [] : (this.users.get(user)?.roles ?? []), address: '127.0.0.1' };
       case 'get': {
         const node = this.node(request.path);
+        this.demand(node, user, aclPerms.read, request.path);
         return { data: node.data, stat: { ...node.stat }, ...this.arm(connection, request.watch, 'data', request.path) };
       }
       case 'exists': {
@@ -224,16 +247,16 @@ export class FakeCluster {
   }
 
   /** All-or-nothing at one revision, like a multi (a single write is a multi of one). */
-  private writeOps(ops: readonly (MultiOp | Request)[], sessionId: number, multi: boolean): MultiOpResult[] {
+  private writeOps(ops: readonly (MultiOp | Request)[], who: Who, multi: boolean): (MultiOpResult | SetAclResult)[] {
     const saved = new Map([...this.nodes].map(([path, node]) => [path, { ...node, stat: { ...node.stat }, children: new Set(node.children) }]));
     const savedRevision = this.revision;
     const revision = ++this.revision;
     const events: WatchEvent[] = [];
-    const results: MultiOpResult[] = [];
+    const results: (MultiOpResult | SetAclResult)[] = [];
     try {
       ops.forEach((op, opIndex) => {
         try {
-          results.push(this.writeOp(op, sessionId, revision, events));
+          results.push(this.writeOp(op, who, revision, events));
         } catch (err) {
           if (err instanceof Failure && multi) Object.assign(err, { opIndex });
           throw err;
@@ -249,20 +272,34 @@ export class FakeCluster {
     return results;
   }
 
-  private writeOp(op: MultiOp | Request, sessionId: number, revision: number, events: WatchEvent[]): MultiOpResult {
+  private writeOp(op: MultiOp | Request, who: Who, revision: number, events: WatchEvent[]): MultiOpResult | SetAclResult {
+    const sessionId = who.sessionId;
     switch (op.op) {
       case 'create': {
         const parentPath = parentOf(op.path);
-        if (op.createParents === true && !this.nodes.has(parentPath)) this.createNode(parentPath, new Uint8Array(0), 0, revision, events, true);
+        const acl = this.creationAcl(op.acl, who.user);
+        if (op.createParents === true && !this.nodes.has(parentPath)) this.createNode(parentPath, new Uint8Array(0), 0, revision, events, true, acl);
         const parent = this.node(parentPath, true);
+        this.demand(parent, who.user, aclPerms.create, parentPath);
         if (parent.stat.ephemeralOwner !== 0) throw new Failure('NO_CHILDREN_FOR_EPHEMERALS', `${parentPath} is ephemeral`, op.path);
         const path = op.mode.includes('sequential') ? op.path + String(parent.sequence++).padStart(10, '0') : op.path;
         if (this.nodes.has(path)) throw new Failure('NODE_EXISTS', `${path} exists`, path);
         const owner = op.mode.startsWith('ephemeral') ? sessionId : 0;
-        return { op: 'create', path, stat: { ...this.createNode(path, op.data, owner, revision, events, false).stat } };
+        return { op: 'create', path, stat: { ...this.createNode(path, op.data, owner, revision, events, false, acl).stat } };
+      }
+      case 'setAcl': {
+        const node = this.node(op.path);
+        this.demand(node, who.user, aclPerms.admin, op.path);
+        if (op.version !== undefined && op.version !== -1 && op.version !== node.stat.aversion) {
+          throw new Failure('BAD_VERSION', `${op.path} has aversion ${node.stat.aversion}, not ${op.version}`, op.path);
+        }
+        node.acl = this.creationAcl(op.acl, who.user);
+        node.stat.aversion++;
+        return { op: 'setAcl', stat: { ...node.stat } };
       }
       case 'set': {
         const node = this.checked(op.path, op.version);
+        this.demand(node, who.user, aclPerms.write, op.path);
         node.data = op.data;
         node.stat.mzxid = revision;
         node.stat.version++;
@@ -273,6 +310,7 @@ export class FakeCluster {
       }
       case 'delete': {
         const node = this.checked(op.path, op.version);
+        this.demand(this.node(parentOf(op.path)), who.user, aclPerms.delete, parentOf(op.path));
         if (node.children.size > 0) throw new Failure('NOT_EMPTY', `${op.path} has children`, op.path);
         this.remove(op.path, revision, events);
         return { op: 'delete' };
@@ -285,11 +323,11 @@ export class FakeCluster {
     }
   }
 
-  private createNode(path: string, data: Uint8Array, owner: number, revision: number, events: WatchEvent[], parents: boolean): FakeNode {
+  private createNode(path: string, data: Uint8Array, owner: number, revision: number, events: WatchEvent[], parents: boolean, acl: AclEntry[]): FakeNode {
     const parentPath = parentOf(path);
-    if (parents && !this.nodes.has(parentPath)) this.createNode(parentPath, new Uint8Array(0), 0, revision, events, true);
+    if (parents && !this.nodes.has(parentPath)) this.createNode(parentPath, new Uint8Array(0), 0, revision, events, true, acl);
     const parent = this.node(parentPath, true);
-    const node = newNode(data, owner, revision);
+    const node = newNode(data, owner, revision, acl);
     this.nodes.set(path, node);
     parent.children.add(path.slice(path.lastIndexOf('/') + 1));
     parent.stat.pzxid = revision;
@@ -310,6 +348,26 @@ export class FakeCluster {
       parent.stat.numChildren = parent.children.size;
     }
     events.push({ path, kind: 'deleted', revision }, { path: parentPath, kind: 'childrenChanged', revision });
+  }
+
+  /** The ACL a create or setAcl stores: `auth` entries become the caller's user; none given: open, or the creator's alone. */
+  private creationAcl(acl: readonly AclEntry[] | undefined, user: string | null): AclEntry[] {
+    if (acl === undefined) return this.requireAuth && user !== null ? [{ scheme: 'user', id: user, perms: aclPerms.all }] : [{ scheme: 'world', id: 'anyone', perms: aclPerms.all }];
+    if (acl.length === 0) throw new Failure('INVALID_ACL', 'an empty ACL');
+    return acl.map((entry) => {
+      if (entry.scheme !== 'auth') return { ...entry };
+      if (user === null) throw new Failure('INVALID_ACL', 'auth without an authenticated user');
+      return { scheme: 'user', id: user, perms: entry.perms };
+    });
+  }
+
+  /** NO_AUTH unless an entry of the node's ACL grants `user` one of the `perms` bits (only with requireAuth). */
+  private demand(node: FakeNode, user: string | null, perms: number, path: string): void {
+    if (!this.requireAuth || user === 'super') return;
+    const granted = node.acl.some(
+      (e) => (e.perms & perms) !== 0 && ((e.scheme === 'world' && e.id === 'anyone') || (e.scheme === 'user' && e.id === user) || (e.scheme === 'ip' && e.id === '127.0.0.1')),
+    );
+    if (!granted) throw new Failure('NO_AUTH', `${user ?? 'anonymous'} may not do that to ${path}`, path);
   }
 
   private checked(path: string, version: number | undefined): FakeNode {
@@ -339,6 +397,8 @@ export class FakeCluster {
 
 export class FakeConnection {
   session: FakeSession | null = null;
+  /** The user its hello authenticated; null: anonymous. */
+  user: string | null = null;
   private readonly oneShots = new Map<number, { kind: OneShotKind; path: string }>();
   private readonly persistent = new Map<number, { path: string; mode: WatchMode }>();
 
@@ -510,6 +570,9 @@ export class FakeServer {
       connection.socket.close(closeCodeOf(code), code);
     };
     if (this.refuseHello !== null) return refuse(this.refuseHello);
+    const auth = hello.auth;
+    if (auth === undefined ? this.cluster.requireAuth : this.cluster.users.get(auth.user)?.secret !== auth.secret) return refuse('AUTH_FAILED');
+    connection.user = auth?.user ?? null;
     let session: FakeSession;
     if (hello.session === undefined) {
       session = this.cluster.openSession();
@@ -534,6 +597,7 @@ export class FakeServer {
       serverId: this.serverId,
       revision: this.cluster.revision,
       resumed: hello.session !== undefined,
+      ...(connection.user === null ? {} : { user: connection.user }),
     });
   }
 
@@ -561,10 +625,16 @@ export class FakeServer {
   }
 }
 
-function newNode(data: Uint8Array, owner: number, revision: number): FakeNode {
+interface Who {
+  readonly sessionId: number;
+  readonly user: string | null;
+}
+
+function newNode(data: Uint8Array, owner: number, revision: number, acl: AclEntry[] = [{ scheme: 'world', id: 'anyone', perms: aclPerms.all }]): FakeNode {
   const now = Date.now();
   return {
     data,
+    acl,
     stat: { czxid: revision, mzxid: revision, pzxid: revision, ctime: now, mtime: now, version: 0, cversion: 0, aversion: 0, ephemeralOwner: owner, dataLength: data.byteLength, numChildren: 0 },
     children: new Set(),
     sequence: 0,

@@ -4,6 +4,7 @@ import type { Command, Entry, Op } from '../src/index.js';
 import { digestOfRecords } from '../src/digest.js';
 import type { SessionRecord } from '../src/session.js';
 import type { Znode } from '../src/znode.js';
+import { openAcl } from '../src/acl.js';
 
 export interface ModelOutcome {
   index: number;
@@ -17,7 +18,7 @@ class Failure {
 
 const root: Znode = {
   kind: 'persistent', data: new Uint8Array(0), czxid: 0, mzxid: 0, pzxid: 0, ctime: 0, mtime: 0,
-  version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0, numChildren: 0, ttlMs: 0,
+  version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0, numChildren: 0, ttlMs: 0, acl: openAcl,
 };
 
 const parent = (p: string): string => (p.lastIndexOf('/') === 0 ? '/' : p.slice(0, p.lastIndexOf('/')));
@@ -172,7 +173,7 @@ export class ReferenceModel {
         const node: Znode = {
           kind, data: op.data, czxid: this.rev, mzxid: this.rev, pzxid: this.rev, ctime: this.now, mtime: this.now,
           version: 0, cversion: 0, aversion: 0, ephemeralOwner: kind === 'ephemeral' ? sessionId! : 0, numChildren: 0,
-          ttlMs: kind === 'ttl' ? op.ttlMs! : 0,
+          ttlMs: kind === 'ttl' ? op.ttlMs! : 0, acl: openAcl,
         };
         this.add(path, node);
         return { type: 'create', path, stat: statOf(node) };

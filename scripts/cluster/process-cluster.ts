@@ -169,6 +169,8 @@ export interface ProcessClusterOptions {
   readonly spawn?: boolean;
   /** Extra environment for every member (e.g. a test-only switch such as VIGIL_POWER_LOSS). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Headers of the harness's own HTTP calls (`status`, `leader`): credentials for members run with --auth. */
+  readonly httpHeaders?: Readonly<Record<string, string>>;
 }
 
 export class ProcessCluster {
@@ -313,7 +315,8 @@ export class ProcessCluster {
   }
 
   async status(id: number): Promise<NodeStatusJson> {
-    return (await fetchJson<NodeStatusJson>(this.url(id, '/status'))).body;
+    const headers = this.options.httpHeaders;
+    return (await fetchJson<NodeStatusJson>(this.url(id, '/status'), headers === undefined ? undefined : { headers: { ...headers } })).body;
   }
 
   /** Restarts every member that is not running (killed, or ended by itself) and waits for a leader all of them agree on. */

@@ -18,8 +18,8 @@ import {
 describe('error table', () => {
   it('is the closed list the protocol documents (adding a code is a deliberate edit here)', () => {
     expect([...errorCodes]).toEqual([
-      'NO_NODE', 'NODE_EXISTS', 'BAD_VERSION', 'NOT_EMPTY', 'NO_CHILDREN_FOR_EPHEMERALS', 'BAD_ARGUMENTS', 'NO_WATCH', 'HISTORY_COMPACTED',
-      'SESSION_EXPIRED', 'SESSION_MOVED', 'TOO_MANY_WATCHES', 'STALE_SEQUENCE', 'TOO_MANY_SESSIONS', 'TOO_MANY_EPHEMERALS',
+      'NO_NODE', 'NODE_EXISTS', 'BAD_VERSION', 'NOT_EMPTY', 'NO_CHILDREN_FOR_EPHEMERALS', 'BAD_ARGUMENTS', 'NO_WATCH', 'HISTORY_COMPACTED', 'NO_AUTH', 'INVALID_ACL',
+      'SESSION_EXPIRED', 'SESSION_MOVED', 'TOO_MANY_WATCHES', 'STALE_SEQUENCE', 'TOO_MANY_SESSIONS', 'TOO_MANY_EPHEMERALS', 'AUTH_FAILED',
       'MALFORMED_FRAME', 'UNKNOWN_OP', 'FRAME_TOO_LARGE', 'UNSUPPORTED_VERSION', 'PROTOCOL_VIOLATION', 'HANDSHAKE_TIMEOUT', 'TOO_MANY_REQUESTS', 'SLOW_CONSUMER',
       'NOT_LEADER', 'NO_LEADER', 'TIMEOUT', 'UNAVAILABLE', 'PROPOSAL_DROPPED', 'BACKPRESSURE', 'SHUTTING_DOWN', 'SERVER_BEHIND',
       'INTERNAL',
@@ -30,7 +30,7 @@ describe('error table', () => {
   it('covers every result code of @vigil/store a client can receive', () => {
     // The store's client-visible codes (MARSHALLING_ERROR, SNAPSHOT_INVALID and STORE_CLOSED are
     // server-internal: the gateway answers INTERNAL or UNAVAILABLE for them).
-    for (const code of ['NO_NODE', 'NODE_EXISTS', 'BAD_VERSION', 'NOT_EMPTY', 'NO_CHILDREN_FOR_EPHEMERALS', 'BAD_ARGUMENTS', 'SESSION_EXPIRED', 'STALE_SEQUENCE', 'TOO_MANY_EPHEMERALS']) {
+    for (const code of ['NO_NODE', 'NODE_EXISTS', 'BAD_VERSION', 'NOT_EMPTY', 'NO_CHILDREN_FOR_EPHEMERALS', 'BAD_ARGUMENTS', 'SESSION_EXPIRED', 'STALE_SEQUENCE', 'TOO_MANY_EPHEMERALS', 'NO_AUTH', 'INVALID_ACL']) {
       expect(isErrorCode(code)).toBe(true);
     }
   });

@@ -20,6 +20,10 @@ export const serverErrorCatalogue = {
   CONF_CHANGE_PENDING: { status: 409, message: 'another membership change is in progress' },
   /** The membership change does not fit the current membership. */
   INVALID_CONF_CHANGE: { status: 400, message: 'invalid membership change' },
+  /** Credentials are missing (the member runs with --auth), unknown or wrong, or the address failed too often lately. */
+  AUTH_FAILED: { status: 401, message: 'authentication failed' },
+  /** The identity lacks the admin role, or the ACL permission, the request needs. */
+  NO_AUTH: { status: 403, message: 'not authorised' },
   /** The request is malformed. */
   BAD_REQUEST: { status: 400, message: 'bad request' },
   /** The node is shutting down. */

@@ -38,6 +38,9 @@ function fakeNode(overrides: Partial<AdminNodePort> = {}): AdminNodePort & { cal
     transferLeadership: async (...args) => (calls.push(['transferLeadership', ...args]), { leaderId: args[0] ?? 2 }),
     snapshotNow: async () => (calls.push(['snapshotNow']), { index: 42 }),
     openSnapshot: async () => (calls.push(['openSnapshot']), snapshotDownload(Buffer.from('snapshot bytes'))),
+    users: () => [{ name: 'alice', roles: ['snapshots'] }],
+    putUser: async (name, secret, roles) => (calls.push(['putUser', name, secret, roles]), { created: true, index: 60 }),
+    deleteUser: async (name) => (calls.push(['deleteUser', name]), { deleted: name === 'alice', index: 61 }),
     ...overrides,
   };
 }

@@ -65,6 +65,8 @@ describe('loadConfig', () => {
       clientRequestsPerSecond: 50_000,
       ephemeralsPerSessionMax: 100_000,
       watchesPerSessionMax: 65_536,
+      auth: false,
+      superuserHash: '',
     });
   });
 

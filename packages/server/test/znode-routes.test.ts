@@ -25,6 +25,7 @@ function build(): { app: ReturnType<typeof buildAdminApp>; proposed: Command[] }
     },
     linearizableRead: () => Promise.resolve(7),
     leaderClientAddress: () => null,
+    callerOf: () => Promise.resolve(undefined),
   };
   const app = buildAdminApp({ node: {} as AdminNodePort, metrics: createMetrics(new Registry(), { defaultMetrics: false }) });
   registerZnodeRoutes(app, port);

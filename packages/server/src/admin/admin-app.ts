@@ -1,4 +1,4 @@
-import type { RequestListener, Server } from 'node:http';
+import type { IncomingMessage, RequestListener, Server } from 'node:http';
 import { Readable } from 'node:stream';
 import { fastify, LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { parseHostPort } from '../config/host-port.js';
@@ -7,6 +7,10 @@ import type { Logger } from '../node/logger.js';
 import { encodeBackupHeader } from '../storage/backup-file.js';
 import type { AdminNodePort, NodeStatus } from './admin-node-port.js';
 import type { Metrics } from './metrics.js';
+import { roles as allRoles, isUserName, type Role } from '@vigil/store';
+import { authSecretBytesMax } from '@vigil/protocol';
+import { superuserName, type Authenticator } from '../security/authenticator.js';
+import { httpIdentity } from '../security/http-identity.js';
 
 /**
  * Default body limit of the whole app. The node registers its other HTTP routes on this app, so
@@ -41,6 +45,11 @@ export interface AdminAppOptions {
    * through the handler given to `route` once the app is ready, and does not listen itself.
    */
   readonly server?: { readonly server: Server; route(handler: RequestListener): void };
+  /**
+   * With `--auth`: who a request comes from (HTTP Basic or a client certificate) and which admin
+   * roles it holds. Absent: every route is open, as without `--auth`.
+   */
+  readonly authenticator?: Authenticator;
 }
 
 const memberIdSchema = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
@@ -58,6 +67,21 @@ const addMemberBodySchema = {
     id: memberIdSchema,
     peerAddress: { type: 'string', minLength: 1, maxLength: addressBytesMax },
     clientAddress: { type: 'string', minLength: 1, maxLength: addressBytesMax },
+  },
+} as const;
+const userParamsSchema = {
+  type: 'object',
+  required: ['name'],
+  additionalProperties: false,
+  properties: { name: { type: 'string', minLength: 1, maxLength: 64 } },
+} as const;
+const putUserBodySchema = {
+  type: 'object',
+  required: ['secret', 'roles'],
+  additionalProperties: false,
+  properties: {
+    secret: { type: 'string', minLength: 1, maxLength: authSecretBytesMax },
+    roles: { type: 'array', maxItems: allRoles.length, uniqueItems: true, items: { type: 'string', enum: [...allRoles] } },
   },
 } as const;
 const transferBodySchema = {
@@ -112,6 +136,17 @@ export function buildAdminApp(options: AdminAppOptions): FastifyInstance {
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, 404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`));
 
+  // With --auth: probes and scrapes stay open (an orchestrator's health checks, Prometheus); the
+  // state of the cluster needs an identity; each operation needs its role (docs/security.md).
+  const authenticator = options.authenticator;
+  const needs = (role: Role | 'identity') => async (request: { raw: IncomingMessage }): Promise<void> => {
+    if (authenticator === undefined || !authenticator.required) return;
+    const identity = await httpIdentity(authenticator, request.raw);
+    if (role !== 'identity' && !authenticator.allows(identity, role)) {
+      throw new ServerError('NO_AUTH', `${identity.user ?? 'this identity'} lacks the ${role} role (or admin)`);
+    }
+  };
+
   app.get('/livez', async (_request, reply) => reply.type('text/plain; charset=utf-8').send('ok'));
 
   app.get('/readyz', async (_request, reply) => {
@@ -119,9 +154,9 @@ export function buildAdminApp(options: AdminAppOptions): FastifyInstance {
     return reply.code(503).send({ ready: false, reason: notReadyReason(node) });
   });
 
-  app.get('/status', async (): Promise<NodeStatus> => node.status());
+  app.get('/status', { preHandler: needs('identity') }, async (): Promise<NodeStatus> => node.status());
 
-  app.get('/members', async () => {
+  app.get('/members', { preHandler: needs('identity') }, async () => {
     const status = node.status();
     return { leaderId: status.leaderId, members: status.members };
   });
@@ -133,7 +168,7 @@ export function buildAdminApp(options: AdminAppOptions): FastifyInstance {
 
   app.post<{ Body: { id: number; peerAddress: string; clientAddress?: string } }>(
     '/admin/members',
-    { bodyLimit: adminBodyBytesMax, schema: { body: addMemberBodySchema } },
+    { bodyLimit: adminBodyBytesMax, schema: { body: addMemberBodySchema }, preHandler: needs('membership') },
     async (request) => {
       const { id, peerAddress, clientAddress } = request.body;
       checkAddress('peerAddress', peerAddress);
@@ -145,26 +180,48 @@ export function buildAdminApp(options: AdminAppOptions): FastifyInstance {
 
   app.post<{ Params: { id: number } }>(
     '/admin/members/:id/promote',
-    { bodyLimit: adminBodyBytesMax, schema: { params: idParamsSchema } },
+    { bodyLimit: adminBodyBytesMax, schema: { params: idParamsSchema }, preHandler: needs('membership') },
     async (request) => node.promoteMember(request.params.id),
   );
 
   app.delete<{ Params: { id: number } }>(
     '/admin/members/:id',
-    { bodyLimit: adminBodyBytesMax, schema: { params: idParamsSchema } },
+    { bodyLimit: adminBodyBytesMax, schema: { params: idParamsSchema }, preHandler: needs('membership') },
     async (request) => node.removeMember(request.params.id),
   );
 
   app.post<{ Body: { to?: number } | null | undefined }>(
     '/admin/leader/transfer',
-    { bodyLimit: adminBodyBytesMax, schema: { body: transferBodySchema } },
+    { bodyLimit: adminBodyBytesMax, schema: { body: transferBodySchema }, preHandler: needs('leadership') },
     async (request) => {
       const to = request.body?.to;
       return to === undefined ? node.transferLeadership() : node.transferLeadership(to);
     },
   );
 
-  app.post('/admin/snapshot', { bodyLimit: adminBodyBytesMax }, async () => node.snapshotNow());
+  app.post('/admin/snapshot', { bodyLimit: adminBodyBytesMax, preHandler: needs('snapshots') }, async () => node.snapshotNow());
+
+  // Users: the secret is hashed by the member that takes the request; only its hash is replicated.
+  app.get('/admin/users', { preHandler: needs('users') }, async () => ({ users: node.users() }));
+  app.put<{ Params: { name: string }; Body: { secret: string; roles: Role[] } }>(
+    '/admin/users/:name',
+    { bodyLimit: adminBodyBytesMax, schema: { params: userParamsSchema, body: putUserBodySchema }, preHandler: needs('users') },
+    async (request) => {
+      const { name } = request.params;
+      if (!isUserName(name)) throw new ServerError('BAD_REQUEST', `user name ${JSON.stringify(name)}: letters, digits, '_', '.', '@' or '-', 1–64, not starting with '.', '@' or '-'`);
+      if (name === superuserName) throw new ServerError('BAD_REQUEST', `${superuserName} is the superuser, set by each member's --superuser-hash`);
+      return { name, ...(await node.putUser(name, request.body.secret, request.body.roles)) };
+    },
+  );
+  app.delete<{ Params: { name: string } }>(
+    '/admin/users/:name',
+    { bodyLimit: adminBodyBytesMax, schema: { params: userParamsSchema }, preHandler: needs('users') },
+    async (request, reply) => {
+      const { deleted } = await node.deleteUser(request.params.name);
+      if (!deleted) return sendError(reply, 404, 'NOT_FOUND', `no user ${request.params.name}`);
+      return {};
+    },
+  );
 
   // The newest snapshot as a backup file (storage/backup-file.ts): streamed from the open file,
   // a bounded number at a time, dropped when the client stalls, and cut off at shutdown.
@@ -172,7 +229,7 @@ export function buildAdminApp(options: AdminAppOptions): FastifyInstance {
   app.addHook('preClose', async () => {
     for (const d of downloads) d.destroy();
   });
-  app.get('/admin/snapshot', async (_request, reply) => {
+  app.get('/admin/snapshot', { preHandler: needs('snapshots') }, async (_request, reply) => {
     if (downloads.size >= snapshotDownloadsMax) {
       throw new ServerError('BUSY', `${snapshotDownloadsMax} snapshot downloads are already running; try again later`);
     }

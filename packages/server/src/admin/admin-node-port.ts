@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { Role } from '@vigil/store';
 import type { BackupHeader } from '../storage/backup-file.js';
 
 /** The newest snapshot, opened for a download: its backup header and the snapshot file's bytes. */
@@ -53,4 +54,9 @@ export interface AdminNodePort {
   snapshotNow(): Promise<{ index: number }>;
   /** The newest snapshot, opened for reading; null before the first one. */
   openSnapshot(): Promise<SnapshotDownload | null>;
+  /** The users table as this member has applied it: names and roles, never hashes. */
+  users(): { readonly name: string; readonly roles: readonly Role[] }[];
+  /** Hashes `secret` and adds the user (or replaces its secret and roles) through the log. */
+  putUser(name: string, secret: string, roles: readonly Role[]): Promise<{ created: boolean; index: number }>;
+  deleteUser(name: string): Promise<{ deleted: boolean; index: number }>;
 }

@@ -1,5 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Command, CommandResult, CreateMode, OpError, Result, Stat, Store } from '@vigil/store';
+import type { Caller, Command, CommandResult, CreateMode, OpError, Result, Stat, Store } from '@vigil/store';
 import { createModes } from '@vigil/store';
 import { ServerError } from '../errors.js';
 
@@ -16,6 +17,11 @@ export interface ZnodeApiPort {
   linearizableRead(signal: AbortSignal): Promise<number>;
   /** Where the leader serves clients, to put in NOT_LEADER answers. */
   leaderClientAddress(): string | null;
+  /**
+   * Who a request acts as (HTTP Basic or a client certificate; AUTH_FAILED, 401, if it cannot
+   * prove it): what its writes carry and its reads are checked with. Undefined without --auth.
+   */
+  callerOf(request: IncomingMessage): Promise<Caller | undefined>;
 }
 
 const storeErrorStatus: Record<string, number> = {
@@ -24,6 +30,7 @@ const storeErrorStatus: Record<string, number> = {
   BAD_VERSION: 409,
   NOT_EMPTY: 409,
   SESSION_EXPIRED: 410,
+  NO_AUTH: 403,
 };
 
 const requestTimeoutMs = 10_000;
@@ -55,10 +62,11 @@ function sendStoreError(reply: FastifyReply, error: OpError): FastifyReply {
 }
 
 export function registerZnodeRoutes(app: FastifyInstance, port: ZnodeApiPort): void {
-  const write = async (reply: FastifyReply, command: Command, status = 200): Promise<FastifyReply> => {
+  const write = async (request: { raw: IncomingMessage }, reply: FastifyReply, command: Command, status = 200): Promise<FastifyReply> => {
+    const caller = await port.callerOf(request.raw);
     let applied: { readonly index: number; readonly result: CommandResult };
     try {
-      applied = await port.propose(command, AbortSignal.timeout(requestTimeoutMs));
+      applied = await port.propose(caller === undefined ? command : ({ ...command, caller } as Command), AbortSignal.timeout(requestTimeoutMs));
     } catch (err) {
       if (err instanceof ServerError && err.code === 'NOT_LEADER') {
         throw new ServerError('NOT_LEADER', err.message, { ...err.details, leaderClientAddress: port.leaderClientAddress() });
@@ -80,9 +88,10 @@ export function registerZnodeRoutes(app: FastifyInstance, port: ZnodeApiPort): v
     r.ok ? reply.send({ revision: port.store.appliedIndex, ...(body(r.value) as object) }) : sendStoreError(reply, r.error);
 
   app.get<{ Params: { '*': string }; Querystring: { consistency?: string } }>('/v1/znodes/*', async (req, reply) => {
+    const caller = await port.callerOf(req.raw);
     await readPoint(req.query.consistency);
     const path = pathOf(req.params['*']);
-    return answer(reply, port.store.get(path), (v) => ({ path, data: Buffer.from(v.data).toString('base64'), stat: statJson(v.stat) }));
+    return answer(reply, port.store.get(path, caller), (v) => ({ path, data: Buffer.from(v.data).toString('base64'), stat: statJson(v.stat) }));
   });
 
   app.get<{ Params: { '*': string }; Querystring: { consistency?: string; after?: string; limit?: number; stats?: boolean } }>(
@@ -97,14 +106,19 @@ export function registerZnodeRoutes(app: FastifyInstance, port: ZnodeApiPort): v
       },
     },
     async (req, reply) => {
+      const caller = await port.callerOf(req.raw);
       await readPoint(req.query.consistency);
       const path = pathOf(req.params['*']);
       const q = req.query;
-      const page = port.store.children(path, {
-        ...(q.after === undefined ? {} : { after: q.after }),
-        ...(q.limit === undefined ? {} : { limit: q.limit }),
-        ...(q.stats === undefined ? {} : { withStats: q.stats }),
-      });
+      const page = port.store.children(
+        path,
+        {
+          ...(q.after === undefined ? {} : { after: q.after }),
+          ...(q.limit === undefined ? {} : { limit: q.limit }),
+          ...(q.stats === undefined ? {} : { withStats: q.stats }),
+        },
+        caller,
+      );
       return answer(reply, page, (v) => ({ path, ...v }));
     },
   );
@@ -130,7 +144,7 @@ export function registerZnodeRoutes(app: FastifyInstance, port: ZnodeApiPort): v
         ...(b.ttlMs === undefined ? {} : { ttlMs: b.ttlMs }),
         ...(b.createParents === undefined ? {} : { createParents: b.createParents }),
       };
-      return write(reply, command, 201);
+      return write(req, reply, command, 201);
     },
   );
 
@@ -139,7 +153,7 @@ export function registerZnodeRoutes(app: FastifyInstance, port: ZnodeApiPort): v
     { schema: { body: { type: 'object', additionalProperties: false, required: ['data'], properties: { data: { type: 'string' }, version: { type: 'integer', minimum: -1 } } } } },
     async (req, reply) => {
       const command: Command = { type: 'set', path: pathOf(req.params['*']), data: bytesOf(req.body.data), ...(req.body.version === undefined ? {} : { version: req.body.version }) };
-      return write(reply, command);
+      return write(req, reply, command);
     },
   );
 
@@ -148,7 +162,7 @@ export function registerZnodeRoutes(app: FastifyInstance, port: ZnodeApiPort): v
     { schema: { querystring: { type: 'object', additionalProperties: false, properties: { version: { type: 'integer', minimum: -1 } } } } },
     async (req, reply) => {
       const command: Command = { type: 'delete', path: pathOf(req.params['*']), ...(req.query.version === undefined ? {} : { version: req.query.version }) };
-      return write(reply, command);
+      return write(req, reply, command);
     },
   );
 }

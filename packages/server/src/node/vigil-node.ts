@@ -19,7 +19,9 @@ import { ClientGateway } from '../gateway/client-gateway.js';
 import { LeaderLink } from '../gateway/leader-link.js';
 import { LeaderLossWatch } from '../gateway/leader-loss.js';
 import { SessionKeeper } from '../gateway/session-keeper.js';
-import { Authenticator } from '../security/authenticator.js';
+import { Authenticator, clientAddress as callerAddress } from '../security/authenticator.js';
+import { httpIdentity } from '../security/http-identity.js';
+import { hashSecret } from '../security/secret-hash.js';
 import { DATABASE_DIR, prepareDataDir, SNAPSHOT_DIR, WAL_DIR } from '../storage/data-dir.js';
 import { RaftStorage } from '../storage/raft-storage.js';
 import { knownBugs, type KnownBug } from '../testing/known-bad.js';
@@ -415,6 +417,17 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       removeMember: async (id) => ({ index: (await d.proposeConfChange({ type: 'removeNode', node: id }, AbortSignal.timeout(10_000))).index }),
       transferLeadership: async (to) => ({ leaderId: await d.transferLeadership(to) }),
       snapshotNow: async () => ({ index: await d.snapshotNow() }),
+      users: () => store.users().map(({ name, roles }) => ({ name, roles })),
+      putUser: async (name, secret, roles) => {
+        const hash = await hashSecret(secret);
+        const { index, result } = await link.propose({ type: 'userPut', name, hash, roles: [...roles] }, AbortSignal.timeout(config.requestTimeoutMs));
+        if (!result.ok) throw new ServerError('BAD_REQUEST', result.error.message);
+        return { created: result.value.type === 'userPut' && result.value.created, index };
+      },
+      deleteUser: async (name) => {
+        const { index, result } = await link.propose({ type: 'userDelete', name }, AbortSignal.timeout(config.requestTimeoutMs));
+        return { deleted: result.ok, index };
+      },
       openSnapshot: async () => {
         const opened = await storage.openLatestSnapshot();
         if (opened === null) return null;
@@ -431,9 +444,10 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     const loadRoutes = async (): Promise<FastifyInstance | null> => {
       const [{ buildAdminApp }, { registerZnodeRoutes }] = await Promise.all([import('../admin/admin-app.js'), import('../http-api/znode-routes.js')]);
       if (stopping !== undefined) return null;
-      const app = buildAdminApp({ node: port, metrics, logger: log.child({ component: 'http' }), server: clientPort });
+      const app = buildAdminApp({ node: port, metrics, logger: log.child({ component: 'http' }), server: clientPort, authenticator });
       registerZnodeRoutes(app, {
         store,
+        callerOf: async (request) => (authenticator.required ? authenticator.caller(await httpIdentity(authenticator, request), callerAddress(request.socket.remoteAddress)) : undefined),
         propose: (c, signal) => link.propose(c, signal),
         linearizableRead: (signal) => d.linearizableRead(signal),
         leaderClientAddress: () => members.get(raw.summary().leader)?.client ?? null,

@@ -28,7 +28,8 @@ export interface AuthenticatorOptions {
   readonly required: boolean;
   /** `--superuser-hash`; '' for no superuser. */
   readonly superuserHash: string;
-  readonly store: Store;
+  /** The replicated users table. */
+  readonly store: Pick<Store, 'user'>;
   /**
    * Called before a user unknown here is refused: this member may not have applied the entry that
    * added it yet (a linearizable read barrier brings it up to date).

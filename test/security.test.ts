@@ -169,11 +169,19 @@ describe('the admin API with --auth', () => {
     expect(put).toMatchObject({ status: 403, body: { error: { code: 'NO_AUTH' } } });
   });
 
-  test('a deleted user can no longer authenticate', async () => {
+  test('a deleted user can no longer authenticate, and its open connection is closed at its next request', async () => {
+    const bob = await as('bob', 'bob-secret', follower);
     const del = await fetchJson(cluster.url(leader, '/admin/users/bob'), { method: 'DELETE', headers: asSuper });
     expect(del.status).toBe(200);
     expect((await fetchJson(cluster.url(leader, '/admin/users/bob'), { method: 'DELETE', headers: asSuper })).status).toBe(404);
     expect((await refusedHello(leader, { auth: { user: 'bob', secret: 'bob-secret' } })).message).toBe('unknown user or wrong secret');
+    // The follower applies the delete by the time a linearizable read through it returns.
+    const alice = await as('alice', 'alice-secret', follower);
+    expect(await call(alice, { op: 'sync' })).toMatchObject({ ok: true });
+    bob.send({ t: 'req', id: nextId++, op: 'whoami' });
+    const closed = await bob.closedWith();
+    expect(closed.code).toBe(closeCodeOf('AUTH_FAILED'));
+    expect(closed.frames.at(-1)).toMatchObject({ t: 'error', error: { name: 'AUTH_FAILED', message: expect.stringContaining('authenticate again') } });
   });
 });
 

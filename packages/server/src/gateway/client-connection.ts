@@ -395,6 +395,10 @@ export class ClientConnection implements WatchSink {
   // ---- requests ----
 
   private onRequest(request: Request, bytes: number): void {
+    if (this.identity !== null && !this.s.authenticator.stillValid(this.identity)) {
+      this.fail('AUTH_FAILED', `user ${this.identity.user ?? ''} was removed or given another secret or roles: authenticate again`);
+      return;
+    }
     // Pings are not counted: they keep the session alive, whatever else the client sends.
     if (request.op !== 'ping' && !this.takeRequestToken()) {
       const error = wireError('TOO_MANY_REQUESTS', `more than ${this.s.requestsPerSecond} requests a second on this connection`);

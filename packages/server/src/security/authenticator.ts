@@ -48,6 +48,8 @@ const anonymous: Identity = { superuser: false, roles: [], by: 'anonymous' };
  */
 export class Authenticator {
   readonly failures: AuthFailures;
+  /** The hash each secret-proven user identity was checked against: if it changes, the identity is void. */
+  readonly #provenBy = new WeakMap<Identity, string>();
 
   constructor(private readonly options: AuthenticatorOptions) {
     this.failures = options.failures ?? new AuthFailures();
@@ -78,10 +80,26 @@ export class Authenticator {
       }
       // An unknown user costs as much as a wrong secret: the answer's timing tells nothing.
       const ok = await verifySecret(secret, record?.hash ?? unknownUserHash);
-      if (ok && record !== undefined) return { ok: true, identity: { user, superuser: false, roles: record.roles, by: 'secret' } };
+      if (ok && record !== undefined) {
+        const identity: Identity = { user, superuser: false, roles: record.roles, by: 'secret' };
+        this.#provenBy.set(identity, record.hash);
+        return { ok: true, identity };
+      }
     }
     this.failures.failed(address);
     return { ok: false, why: 'unknown user or wrong secret' };
+  }
+
+  /**
+   * Whether an identity proven earlier still stands: a user removed, or given another secret or
+   * other roles since, must authenticate again (the superuser's hash and certificates are the
+   * members' settings, not the table's).
+   */
+  stillValid(identity: Identity): boolean {
+    const hash = this.#provenBy.get(identity);
+    if (hash === undefined) return true;
+    const record = this.options.store.user(identity.user as string);
+    return record !== undefined && record.hash === hash && record.roles.length === identity.roles.length && record.roles.every((r) => identity.roles.includes(r));
   }
 
   /** What a write carries and a read is checked with: nothing at all without `--auth`. */

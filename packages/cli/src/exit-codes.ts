@@ -18,6 +18,10 @@ export const exitCodes = {
   notEmpty: 6,
   /** No member could be reached or none answered in time, no leader, session lost: try again. */
   unavailable: 7,
+  /** The cluster refused the credentials: missing (it runs with --auth), unknown or wrong (AUTH_FAILED). */
+  authFailed: 8,
+  /** Not permitted: the node's ACL (NO_AUTH) or the user's admin roles deny it. */
+  notPermitted: 9,
   /** `vigil server`: writing the data directory failed (a full disk, an I/O error); the member stopped. */
   storageFailed: 70,
   /** Interrupted by Ctrl-C (128 + SIGINT, as shells report it). */
@@ -36,6 +40,8 @@ export const exitCodeMeanings: readonly (readonly [ExitCode, string])[] = [
   [exitCodes.badVersion, 'version mismatch (-v)'],
   [exitCodes.notEmpty, 'node has children'],
   [exitCodes.unavailable, 'cluster unavailable: cannot connect, timed out, no leader, session lost'],
+  [exitCodes.authFailed, 'authentication failed: credentials missing, unknown or wrong'],
+  [exitCodes.notPermitted, 'not permitted: the node\'s ACL or the user\'s roles deny it'],
   [exitCodes.storageFailed, 'vigil server: the data directory could not be written (full disk, I/O error); the member stopped'],
   [exitCodes.interrupted, 'interrupted (Ctrl-C)'],
 ];

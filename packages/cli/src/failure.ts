@@ -56,6 +56,12 @@ function vigilFailure(code: ErrorCode, message: string, path: string | undefined
       return { exitCode: exitCodes.failure, code, message: `an ephemeral node cannot have children: ${at}`, ...pathField(path) };
     case 'BAD_ARGUMENTS':
       return { exitCode: exitCodes.usage, code, message: `invalid argument: ${message}`, ...pathField(path) };
+    case 'INVALID_ACL':
+      return { exitCode: exitCodes.usage, code, message: `invalid ACL: ${message}`, ...pathField(path) };
+    case 'NO_AUTH':
+      return { exitCode: exitCodes.notPermitted, code, message: `not permitted by the ACL of ${at}: ${message}`, ...pathField(path) };
+    case 'AUTH_FAILED':
+      return { exitCode: exitCodes.authFailed, code, message: `authentication failed: ${message} (${authHint})` };
     case 'CANCELLED':
       return { exitCode: exitCodes.interrupted, code, message: 'cancelled' };
     case 'TIMEOUT':
@@ -68,6 +74,9 @@ function vigilFailure(code: ErrorCode, message: string, path: string | undefined
       return { exitCode: unavailableCodes.has(code) ? exitCodes.unavailable : exitCodes.failure, code, message: `${code.toLowerCase().replaceAll('_', ' ')}: ${message}` };
   }
 }
+
+/** What to check when the cluster refuses the credentials. */
+export const authHint = 'check --user and its secret (--secret-file or VIGIL_SECRET)';
 
 /** A VigilError's message is `CODE: detail`; the detail alone reads better after our own words. */
 function detail(message: string, code: string): string {

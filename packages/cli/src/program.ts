@@ -3,7 +3,9 @@ import type { NodeConfig } from '@vigil/server';
 import { ExitWith } from './cli-error.js';
 import type { CliIo } from './cli-io.js';
 import { oneShotHost } from './commands/command-host.js';
+import { secretEnv, userEnv } from './commands/credentials.js';
 import { endpointsEnv } from './commands/endpoints.js';
+import { registerHashSecretCommand } from './commands/hash-secret-command.js';
 import { addHelpCommand } from './commands/help-command.js';
 import { registerCommands } from './commands/register-commands.js';
 import { exitCodeMeanings, exitCodes } from './exit-codes.js';
@@ -16,13 +18,15 @@ function rootHelpAfter(): string {
   const codes = exitCodeMeanings.map(([code, meaning]) => `  ${String(code).padStart(3)}  ${meaning}`);
   return [
     '',
-    'Every cluster command also works in the shell; one-shot, each takes --endpoints, --timeout-ms and --json.',
+    'Every cluster command also works in the shell; one-shot, each takes --endpoints, --timeout-ms, --user, --secret-file and --json.',
     '',
     'Exit status:',
     ...codes,
     '',
     'Environment:',
     `  ${endpointsEnv}  default endpoints (else ws://127.0.0.1:8181-8183, the npm start cluster)`,
+    `  ${userEnv}       default --user`,
+    `  ${secretEnv}     the secret of --user (unless --secret-file)`,
     '  NO_COLOR         no colours even on a terminal',
     '  VIGIL_HISTORY    the shell\'s history file (default ~/.vigil_history; empty: none)',
     '',
@@ -71,6 +75,7 @@ export function buildProgram(io: CliIo): Command {
 
   registerShellCommand(program, io);
   registerCommands(program, oneShotHost(io));
+  registerHashSecretCommand(program, io);
   addHelpCommand(program);
   return program;
 }

@@ -9,7 +9,7 @@ import { exitCodeMeanings } from '../src/exit-codes.js';
 const manual = readFileSync(fileURLToPath(new URL('../../../docs/cli.md', import.meta.url)), 'utf8');
 const program = buildProgram({ stdout: () => undefined, stderr: () => undefined, env: {}, runServer: async () => 0 });
 /** Documented once, in §1, for every command. */
-const common = new Set(['--endpoints', '--timeout-ms', '--json', '--help']);
+const common = new Set(['--endpoints', '--timeout-ms', '--user', '--secret-file', '--json', '--help']);
 
 function leaves(command: Command, path: string[] = []): { path: string; command: Command }[] {
   return command.commands.flatMap((c) => (c.commands.length > 0 ? leaves(c, [...path, c.name()]) : [{ path: [...path, c.name()].join(' '), command: c }]));
@@ -40,7 +40,7 @@ describe('docs/cli.md', () => {
   });
 
   it('documents the common flags, the shell, and every exit status with its number', () => {
-    for (const flag of ['--endpoints <list>', '--timeout-ms <ms>', '--json']) expect(manual).toContain(`\`${flag}\``);
+    for (const flag of ['--endpoints <list>', '--timeout-ms <ms>', '--user <name>', '--secret-file <file>', '--json']) expect(manual).toContain(`\`${flag}\``);
     expect(manual).toContain('## 2. The shell');
     for (const [code] of exitCodeMeanings) expect(manual).toMatch(new RegExp(`\\n\\| ${code} \\| `));
   });

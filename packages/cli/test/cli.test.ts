@@ -59,7 +59,7 @@ describe('vigil', () => {
   it('`vigil --help` lists every command and the exit statuses; `vigil help server` the server flags', async () => {
     const t = io();
     expect(await runCli(['--help'], t.io)).toBe(0);
-    for (const command of ['server', 'shell', 'ls', 'tree', 'get', 'set', 'create', 'delete', 'deleteall', 'stat', 'exists', 'sync', 'watch', 'session', 'cluster', 'status', 'member', 'leader', 'snapshot', 'help']) {
+    for (const command of ['server', 'shell', 'ls', 'tree', 'get', 'set', 'create', 'delete', 'deleteall', 'stat', 'exists', 'sync', 'watch', 'session', 'cluster', 'status', 'member', 'leader', 'getacl', 'setacl', 'whoami', 'user', 'snapshot', 'hash-secret', 'help']) {
       expect(t.out()).toMatch(new RegExp(`\\n {2}${command} `));
     }
     expect(t.out()).toMatch(/\n +3 {2}no such node/);

@@ -54,7 +54,7 @@ describe('completeLine', () => {
   });
 
   it('completes the flags of the command being typed', async () => {
-    expect(await completeLine('create /a --', source)).toEqual([['--container', '--ephemeral', '--json', '--parents', '--sequential', '--ttl-ms'], '--']);
+    expect(await completeLine('create /a --', source)).toEqual([['--acl', '--container', '--ephemeral', '--json', '--parents', '--sequential', '--ttl-ms'], '--']);
     expect(await completeLine('get -', source)).toEqual([['--json', '--raw', '--stat', '--watch', '-s', '-w'], '-']);
   });
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { MemberStatus } from '@vigil/server';
 import { renderTable } from '../format/table.js';
-import { findLeader, httpJson, postJson, type HttpCall } from './admin-http.js';
+import { findLeader, httpCallOf, httpJson, postJson } from './admin-http.js';
 import { emit, type CommandContext, type CommandHost } from './command-context.js';
 import { memberId } from './option-values.js';
 
@@ -52,13 +52,9 @@ export function registerAdminCommands(program: Command, host: CommandHost): void
   for (const c of [...member.commands, ...leader.commands]) host.commonOptions(c);
 }
 
-function call(ctx: CommandContext): HttpCall {
-  return { signal: ctx.signal, timeoutMs: ctx.timeoutMs };
-}
-
 async function listMembers(ctx: CommandContext): Promise<void> {
-  const { base } = await findLeader(ctx.endpoints, call(ctx));
-  const body = await httpJson<{ leaderId: number | null; members: MemberStatus[] }>(`${base}/members`, {}, call(ctx));
+  const { base } = await findLeader(ctx.endpoints, httpCallOf(ctx));
+  const body = await httpJson<{ leaderId: number | null; members: MemberStatus[] }>(`${base}/members`, {}, httpCallOf(ctx));
   emit(ctx, body, () => renderTable(
     ['ID', 'ROLE', 'PEER', 'CLIENT', 'MATCH', 'LAG'],
     body.members.map((m) => [
@@ -73,19 +69,19 @@ async function listMembers(ctx: CommandContext): Promise<void> {
 }
 
 async function changeMembers(ctx: CommandContext, path: string, body: object | 'DELETE' | undefined, done: (index: number) => string): Promise<void> {
-  const { base } = await findLeader(ctx.endpoints, call(ctx));
+  const { base } = await findLeader(ctx.endpoints, httpCallOf(ctx));
   const result = body === 'DELETE'
-    ? await httpJson<{ index: number }>(`${base}${path}`, { method: 'DELETE' }, call(ctx))
-    : await postJson<{ index: number }>(`${base}${path}`, body, call(ctx));
+    ? await httpJson<{ index: number }>(`${base}${path}`, { method: 'DELETE' }, httpCallOf(ctx))
+    : await postJson<{ index: number }>(`${base}${path}`, body, httpCallOf(ctx));
   emit(ctx, result, () => [done(result.index)]);
 }
 
 async function transferLeader(ctx: CommandContext, to: number | undefined): Promise<void> {
-  const { base, status } = await findLeader(ctx.endpoints, call(ctx));
+  const { base, status } = await findLeader(ctx.endpoints, httpCallOf(ctx));
   if (to === status.id) {
     emit(ctx, { from: status.id, leaderId: status.id }, () => [`member ${status.id} already leads`]);
     return;
   }
-  const result = await postJson<{ leaderId: number }>(`${base}/admin/leader/transfer`, to === undefined ? undefined : { to }, call(ctx));
+  const result = await postJson<{ leaderId: number }>(`${base}/admin/leader/transfer`, to === undefined ? undefined : { to }, httpCallOf(ctx));
   emit(ctx, { from: status.id, leaderId: result.leaderId }, () => [`leadership moved from member ${status.id} to member ${result.leaderId}`]);
 }

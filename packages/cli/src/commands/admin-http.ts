@@ -1,6 +1,9 @@
 import type { MemberStatus, NodeStatus } from '@vigil/server';
 import { CliError } from '../cli-error.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
+import { authHint } from '../failure.js';
+import type { CommandContext } from './command-context.js';
+import { basicAuthorization } from './credentials.js';
 import { httpBaseOf } from './endpoints.js';
 
 /**
@@ -10,6 +13,21 @@ import { httpBaseOf } from './endpoints.js';
 export interface HttpCall {
   readonly signal: AbortSignal;
   readonly timeoutMs: number;
+  /** `Authorization` of every request (HTTP Basic, from --user): a cluster run with --auth wants it. */
+  readonly authorization?: string | undefined;
+}
+
+/** The command's signal, deadline and credentials. */
+export function httpCallOf(ctx: CommandContext): HttpCall {
+  return { signal: ctx.signal, timeoutMs: ctx.timeoutMs, authorization: ctx.credentials === null ? undefined : basicAuthorization(ctx.credentials) };
+}
+
+/** `init` with the call's Authorization header added. */
+function withAuthorization(init: RequestInit, call: HttpCall): RequestInit {
+  if (call.authorization === undefined) return init;
+  const headers = new Headers(init.headers);
+  headers.set('authorization', call.authorization);
+  return { ...init, headers };
 }
 
 /** Server error codes whose retry may succeed: the cluster could not do it now. */
@@ -17,6 +35,8 @@ const retryLater = new Set(['NOT_LEADER', 'NO_LEADER', 'TIMEOUT', 'SHUTTING_DOWN
 
 function exitCodeOfHttp(code: string): ExitCode {
   if (retryLater.has(code)) return exitCodes.unavailable;
+  if (code === 'AUTH_FAILED' || code === 'HTTP_401') return exitCodes.authFailed;
+  if (code === 'NO_AUTH' || code === 'HTTP_403') return exitCodes.notPermitted;
   if (code === 'BAD_REQUEST') return exitCodes.usage;
   return exitCodes.failure;
 }
@@ -26,7 +46,7 @@ export async function httpRequest(url: string, init: RequestInit, call: HttpCall
   const deadline = AbortSignal.timeout(call.timeoutMs);
   let res: Response;
   try {
-    res = await fetch(url, { ...init, signal: AbortSignal.any([call.signal, deadline]) });
+    res = await fetch(url, { ...withAuthorization(init, call), signal: AbortSignal.any([call.signal, deadline]) });
   } catch (err) {
     throw transportError(url, err, call);
   }
@@ -40,7 +60,9 @@ export async function httpRequest(url: string, init: RequestInit, call: HttpCall
   }
   const code = body?.error?.code ?? `HTTP_${res.status}`;
   const message = body?.error?.message ?? (text.length > 0 ? text.slice(0, 200) : res.statusText);
-  throw new CliError(`${new URL(url).host}: ${message} (${code})`, exitCodeOfHttp(code), code);
+  const exitCode = exitCodeOfHttp(code);
+  const hint = exitCode === exitCodes.authFailed ? `; ${authHint}` : exitCode === exitCodes.notPermitted ? '; the user lacks the admin role this needs (vigil whoami lists its roles)' : '';
+  throw new CliError(`${new URL(url).host}: ${message} (${code}${hint})`, exitCode, code);
 }
 
 export async function httpJson<T>(url: string, init: RequestInit, call: HttpCall): Promise<T> {
@@ -119,7 +141,7 @@ export async function fetchReadiness(base: string, call: HttpCall): Promise<{ re
   const url = `${base}/readyz`;
   let res: Response;
   try {
-    res = await fetch(url, { signal: AbortSignal.any([call.signal, AbortSignal.timeout(call.timeoutMs)]) });
+    res = await fetch(url, { ...withAuthorization({}, call), signal: AbortSignal.any([call.signal, AbortSignal.timeout(call.timeoutMs)]) });
   } catch (err) {
     throw transportError(url, err, call);
   }

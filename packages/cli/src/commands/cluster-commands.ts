@@ -4,7 +4,7 @@ import { ExitWith } from '../cli-error.js';
 import { exitCodes } from '../exit-codes.js';
 import { formatBytes, formatDurationMs } from '../format/data-text.js';
 import { renderTable } from '../format/table.js';
-import { fetchReadiness, fetchStatuses, type EndpointStatus, type HttpCall } from './admin-http.js';
+import { fetchReadiness, fetchStatuses, httpCallOf, type EndpointStatus } from './admin-http.js';
 import { emit, type CommandContext, type CommandHost } from './command-context.js';
 import { hostOf } from './endpoints.js';
 
@@ -25,10 +25,6 @@ export function registerClusterCommands(program: Command, host: CommandHost): vo
   for (const name of ['cluster', 'status']) host.commonOptions(program.commands.find((c) => c.name() === name)!);
 }
 
-function call(ctx: CommandContext): HttpCall {
-  return { signal: ctx.signal, timeoutMs: ctx.timeoutMs };
-}
-
 type Answered = EndpointStatus & { status: NodeStatus };
 
 function answered(statuses: readonly EndpointStatus[]): Answered[] {
@@ -41,7 +37,7 @@ function leaderOf(statuses: readonly Answered[]): Answered | undefined {
 }
 
 async function cluster(ctx: CommandContext): Promise<void> {
-  const first = await fetchStatuses(ctx.endpoints, call(ctx));
+  const first = await fetchStatuses(ctx.endpoints, httpCallOf(ctx));
   // Members known from a membership list but absent from the endpoints: ask them too, when their
   // client address is known.
   const seenIds = new Set(answered(first).map((s) => s.status.id));
@@ -49,7 +45,7 @@ async function cluster(ctx: CommandContext): Promise<void> {
     .filter((m) => !seenIds.has(m.id) && m.clientAddress !== null)
     .map((m) => m.clientAddress!))]
     .filter((address) => !first.some((s) => hostOf(s.base) === address));
-  const statuses = [...first, ...(await fetchStatuses(extra, call(ctx)))];
+  const statuses = [...first, ...(await fetchStatuses(extra, httpCallOf(ctx)))];
   const ok = answered(statuses);
   const leader = leaderOf(ok);
   const membership = new Map<number, MemberStatus>();
@@ -104,10 +100,10 @@ async function cluster(ctx: CommandContext): Promise<void> {
 }
 
 async function status(ctx: CommandContext): Promise<void> {
-  const statuses = await fetchStatuses(ctx.endpoints, call(ctx));
+  const statuses = await fetchStatuses(ctx.endpoints, httpCallOf(ctx));
   const nodes = await Promise.all(statuses.map(async (s) => {
     if (s.status === null) return { endpoint: hostOf(s.base), status: null, ready: false, reason: null, error: s.error };
-    const readiness = await fetchReadiness(s.base, call(ctx)).catch((err: unknown) => ({ ready: false, reason: (err as Error).message }));
+    const readiness = await fetchReadiness(s.base, httpCallOf(ctx)).catch((err: unknown) => ({ ready: false, reason: (err as Error).message }));
     return { endpoint: hostOf(s.base), status: s.status, ready: readiness.ready, reason: readiness.reason, error: null };
   }));
   const ok = answered(statuses);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { VigilClient } from '@vigil/client';
 import type { Palette } from '../format/palette.js';
 import type { Progress } from '../format/progress-bar.js';
+import type { Credentials } from './credentials.js';
 
 /** Where a command's output goes: stdout in one-shot use, the terminal in the shell. */
 export interface CommandOutput {
@@ -28,6 +29,8 @@ export interface CommandContext {
   readonly timeoutMs: number;
   /** Client endpoints (ws://…); admin HTTP uses the same host:port. */
   readonly endpoints: readonly string[];
+  /** `--user` and its secret (null: anonymous): the session's and the admin API's identity. */
+  readonly credentials: Credentials | null;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** The session: opened on first use in one-shot use, the shell's own in the shell. */
   client(): Promise<VigilClient>;
@@ -40,7 +43,7 @@ export interface CommandContext {
 /** Runs actions in one mode: builds each run's context from the command's parsed options. */
 export interface CommandHost {
   readonly mode: 'oneShot' | 'shell';
-  /** Adds the options every cluster command takes in this mode (`--json`; one-shot: `--endpoints`, `--timeout-ms`). */
+  /** Adds the options every cluster command takes in this mode (`--json`; one-shot: `--endpoints`, `--timeout-ms`, `--user`, `--secret-file`). */
   commonOptions(command: Command): Command;
   run(command: Command, action: (ctx: CommandContext) => Promise<void>): Promise<void>;
 }

@@ -7,6 +7,7 @@ import { colorsWanted, createPalette } from '../format/palette.js';
 import { noProgress, progressBar } from '../format/progress-bar.js';
 import type { CommandContext, CommandHost, CommandOutput } from './command-context.js';
 import { connectClient } from './connect-client.js';
+import { resolveCredentials, secretFileOptionHelp, userOptionHelp } from './credentials.js';
 import { readStreamBounded } from './data-source.js';
 import { endpointsEnv, resolveEndpoints } from './endpoints.js';
 import { timeoutMs } from './option-values.js';
@@ -43,15 +44,18 @@ export function oneShotHost(io: CliIo): CommandHost {
       command
         .option('--endpoints <list>', endpointsOptionHelp())
         .option('--timeout-ms <ms>', 'deadline of connecting and of each request', timeoutMs, defaultTimeoutMs)
+        .option('--user <name>', userOptionHelp)
+        .option('--secret-file <file>', secretFileOptionHelp)
         .option('--json', 'JSON output, one document per line (errors too, on stderr)')
         .showHelpAfterError(`(vigil help ${commandPath(command)} shows its usage)`),
     run: async (command, action) => {
-      const o = command.optsWithGlobals<{ endpoints?: string; timeoutMs?: number; json?: true }>();
+      const o = command.optsWithGlobals<{ endpoints?: string; timeoutMs?: number; json?: true; user?: string; secretFile?: string }>();
+      const endpoints = resolveEndpoints(o.endpoints, io.env);
+      const credentials = await resolveCredentials(o, io.env);
       const controller = new AbortController();
       const interrupt = (): void => controller.abort();
       io.interrupts?.on('SIGINT', interrupt);
       let client: Promise<VigilClient> | undefined;
-      const endpoints = resolveEndpoints(o.endpoints, io.env);
       const ctx: CommandContext = {
         mode: 'oneShot',
         json: o.json === true,
@@ -60,8 +64,9 @@ export function oneShotHost(io: CliIo): CommandHost {
         signal: controller.signal,
         timeoutMs: o.timeoutMs ?? defaultTimeoutMs,
         endpoints,
+        credentials,
         env: io.env,
-        client: () => (client ??= connectClient(endpoints, { timeoutMs: o.timeoutMs ?? defaultTimeoutMs, signal: controller.signal })),
+        client: () => (client ??= connectClient(endpoints, { timeoutMs: o.timeoutMs ?? defaultTimeoutMs, signal: controller.signal, credentials })),
         readStdin: async (maxBytes) => {
           if (io.streams === undefined) throw new CliError('no standard input to read data from', exitCodes.usage, 'USAGE');
           return readStreamBounded(io.streams.stdin, maxBytes);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerAdminCommands } from './admin-commands.js';
 import type { CommandHost } from './command-context.js';
 import { registerClusterCommands } from './cluster-commands.js';
+import { registerSecurityCommands } from './security-commands.js';
 import { registerSnapshotCommands } from './snapshot-commands.js';
 import { registerZnodeCommands } from './znode-commands.js';
 
@@ -10,5 +11,6 @@ export function registerCommands(program: Command, host: CommandHost): void {
   registerZnodeCommands(program, host);
   registerClusterCommands(program, host);
   registerAdminCommands(program, host);
+  registerSecurityCommands(program, host);
   registerSnapshotCommands(program, host);
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { VigilError, type CreateMode, type PersistentWatchEvent, type Stat, type WatchEvent } from '@vigil/client';
 import { CliError, ExitWith } from '../cli-error.js';
 import { exitCodes } from '../exit-codes.js';
+import { aclTextHelp, parseAclText } from '../format/acl-text.js';
 import { dataAsText, hexDump } from '../format/data-text.js';
 import type { Palette } from '../format/palette.js';
 import { isoTime, sessionIdText, statLines } from '../format/stat-text.js';
@@ -57,7 +58,8 @@ export function registerZnodeCommands(program: Command, host: CommandHost): void
     .option('-s, --sequential', 'append a counter that grows with each creation under the parent')
     .option('-c, --container', 'deleted by the server once its last child is gone')
     .option('-t, --ttl-ms <ms>', 'deleted when not modified for this long and without children', integerIn(1, 2 ** 40))
-    .option('-p, --parents', 'create missing ancestors (as persistent nodes)')
+    .option('-p, --parents', 'create missing ancestors (as persistent nodes, with the same ACL)')
+    .option('--acl <acl>', `the node's ACL, ${aclTextHelp}; default: open without --auth, else the creator's alone`)
     .action((path: string, data: string | undefined, o: CreateFlags, c: Command) => host.run(c, (ctx) => create(ctx, path, data, o)));
 
   command('delete', 'delete a node without children')
@@ -98,6 +100,7 @@ interface CreateFlags {
   container?: true;
   ttlMs?: number;
   parents?: true;
+  acl?: string;
 }
 
 // ---- one-shot watches (ls -w, get -w) ------------------------------------------------------------
@@ -258,12 +261,14 @@ function createMode(o: CreateFlags): CreateMode {
 
 async function create(ctx: CommandContext, path: string, dataArg: string | undefined, o: CreateFlags): Promise<void> {
   const mode = createMode(o);
+  const acl = o.acl === undefined ? undefined : parseAclText(o.acl);
   const data = await readData(ctx, dataArg);
   const client = await ctx.client();
   const created = await client.create(path, data, {
     mode,
     ...(o.ttlMs === undefined ? {} : { ttlMs: o.ttlMs }),
     ...(o.parents === true ? { createParents: true } : {}),
+    ...(acl === undefined ? {} : { acl }),
     signal: ctx.signal,
   });
   emit(ctx, { path: created.path, stat: created.stat }, () => [`created ${created.path}`]);

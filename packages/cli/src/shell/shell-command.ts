@@ -3,6 +3,7 @@ import { ExitWith, CliError } from '../cli-error.js';
 import type { CliIo } from '../cli-io.js';
 import { defaultTimeoutMs, endpointsOptionHelp } from '../commands/command-host.js';
 import { connectClient } from '../commands/connect-client.js';
+import { resolveCredentials, secretFileOptionHelp, userOptionHelp } from '../commands/credentials.js';
 import { resolveEndpoints } from '../commands/endpoints.js';
 import { timeoutMs } from '../commands/option-values.js';
 import { exitCodes } from '../exit-codes.js';
@@ -16,17 +17,20 @@ export function registerShellCommand(program: Command, io: CliIo): void {
     .description('interactive shell: history, Tab completion of commands, flags and paths, watches; the commands below, one session')
     .option('--endpoints <list>', endpointsOptionHelp())
     .option('--timeout-ms <ms>', 'deadline of connecting and of each request', timeoutMs, defaultTimeoutMs)
+    .option('--user <name>', userOptionHelp)
+    .option('--secret-file <file>', secretFileOptionHelp)
     .addHelpText('after', `\nHistory: ~/${historyFileName} (env ${historyEnv}: another file, or empty for none). Colours only on a terminal, never with NO_COLOR.`)
-    .action(async (o: { endpoints?: string; timeoutMs: number }) => {
+    .action(async (o: { endpoints?: string; timeoutMs: number; user?: string; secretFile?: string }) => {
       const streams = io.streams;
       if (streams === undefined) throw new CliError('the shell needs standard input and output', exitCodes.failure, 'FAILED');
       const endpoints = resolveEndpoints(o.endpoints, io.env);
+      const credentials = await resolveCredentials(o, io.env);
       const controller = new AbortController();
       const interrupt = (): void => controller.abort();
       io.interrupts?.on('SIGINT', interrupt);
       let client;
       try {
-        client = await connectClient(endpoints, { timeoutMs: o.timeoutMs, signal: controller.signal });
+        client = await connectClient(endpoints, { timeoutMs: o.timeoutMs, signal: controller.signal, credentials });
       } finally {
         io.interrupts?.off('SIGINT', interrupt);
       }
@@ -38,6 +42,7 @@ export function registerShellCommand(program: Command, io: CliIo): void {
           env: io.env,
           ...(io.interrupts === undefined ? {} : { interrupts: io.interrupts }),
           endpoints,
+          credentials,
           timeoutMs: o.timeoutMs,
           historyPath: historyPath(io.env, io.homeDir),
         });

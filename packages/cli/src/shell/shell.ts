@@ -4,6 +4,7 @@ import type { ConnectionState, VigilClient } from '@vigil/client';
 import { ExitWith } from '../cli-error.js';
 import type { CliStreams, InterruptSource } from '../cli-io.js';
 import type { CommandContext, CommandHost, CommandOutput } from '../commands/command-context.js';
+import type { Credentials } from '../commands/credentials.js';
 import { commandPath } from '../commands/command-host.js';
 import { addHelpCommand } from '../commands/help-command.js';
 import { registerCommands } from '../commands/register-commands.js';
@@ -23,6 +24,8 @@ export interface ShellOptions {
   /** SIGINT delivered to the process (scripted input; a terminal's Ctrl-C comes as a key). */
   readonly interrupts?: InterruptSource;
   readonly endpoints: readonly string[];
+  /** The shell's `--user` and secret (null: anonymous), for admin commands' HTTP requests. */
+  readonly credentials: Credentials | null;
   readonly timeoutMs: number;
   /** Where history persists; null for none. Used on a terminal only. */
   readonly historyPath: string | null;
@@ -103,6 +106,7 @@ export async function runShell(options: ShellOptions): Promise<number> {
         signal: running?.signal ?? new AbortController().signal,
         timeoutMs: options.timeoutMs,
         endpoints: options.endpoints,
+        credentials: options.credentials,
         env: options.env,
         client: async () => client,
         readStdin: () => Promise.reject(new Error('standard input is the shell\'s')),

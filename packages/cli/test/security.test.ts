@@ -189,7 +189,7 @@ describe('vigil admin commands over HTTP with --user', () => {
       req.on('end', () => {
         seen.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, body });
         const json = (code: number, value: unknown): void => void res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(value));
-        if (req.url === '/status') return json(200, status);
+        if (req.url === '/status' && refuse !== 401) return json(200, status);
         if (refuse === 401) return json(401, { error: { code: 'AUTH_FAILED', message: 'unknown user or wrong secret' } });
         if (refuse === 403) return json(403, { error: { code: 'NO_AUTH', message: 'the users role is needed' } });
         if (req.method === 'PUT') return json(200, { name: 'bob', created: true });
@@ -237,6 +237,13 @@ describe('vigil admin commands over HTTP with --user', () => {
     expect(await runCli(['user', 'list', '--endpoints', endpoint], t.io)).toBe(exitCodes.authFailed);
     expect(t.err()).toMatch(/unknown user or wrong secret \(AUTH_FAILED; check --user and its secret/);
     expect(seen.every((r) => r.authorization === undefined)).toBe(true);
+  });
+
+  it('a /status refused 401 is the caller\'s failure (exit 8), not a member down (7)', async () => {
+    refuse = 401;
+    const t = cli();
+    expect(await runCli(['status', '--endpoints', endpoint], t.io)).toBe(exitCodes.authFailed);
+    expect(t.err()).toMatch(/AUTH_FAILED; check --user/);
   });
 
   it('a 403 (the user lacks the role) exits 9', async () => {

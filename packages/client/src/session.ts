@@ -684,7 +684,7 @@ export class Session {
     if (this.connection !== null) await this.endSession();
     this.confirmedAtMsValue = 0;
     this.detachConnection();
-    for (const call of this.inflight.values()) this.rejectCall(call, closed);
+    for (const call of this.inflight.values()) this.rejectCall(call, this.fatal === null ? closed : fatalError(call, closed));
     this.clearInflight();
     this.failAll(this.priority, closed);
     this.hooks?.onConnectionLost();
@@ -786,10 +786,14 @@ function endedError(call: PendingCall, error: VigilError): VigilError {
   return new VigilError('CONNECTION_LOSS', `${call.body.op} was being resent after ${call.inDoubt.message} when the session ended (${error.message}); whether it took effect is unknown`, { cause: error });
 }
 
-/** The client ended (AUTH_FAILED): a write being resent keeps the code but says its outcome is unknown. */
+/**
+ * The client ended (AUTH_FAILED): a write already sent and not answered (in flight, or being
+ * resent) keeps the code but says its outcome is unknown.
+ */
 function fatalError(call: PendingCall, error: VigilError): VigilError {
-  if (call.inDoubt === null) return error;
-  return new VigilError(error.code, `${call.body.op} was being resent after ${call.inDoubt.message} when the client ended (${error.message}); whether it took effect is unknown`, { cause: error });
+  if (call.seq === 0) return error;
+  const after = call.inDoubt === null ? 'was sent' : `was being resent after ${call.inDoubt.message}`;
+  return new VigilError(error.code, `${call.body.op} ${after} when the client ended (${error.message}); whether it took effect is unknown`, { cause: error });
 }
 
 function settle(call: PendingCall): void {

@@ -129,6 +129,25 @@ describe('authentication', () => {
     expect((error as Error).message).toMatch(/whether it took effect is unknown/);
   });
 
+  it('a connection the server closes AUTH_FAILED (its user was removed) ends the client; a write in flight says its outcome is unknown', async () => {
+    cluster = securedCluster();
+    const server = await cluster.startServer();
+    const client = track(await connect({ endpoints: [server.url], auth: alice, ...fast }));
+    server.swallow = (request) => request.op === 'create';
+    const write = client.create('/w');
+    await server.waitFor(isReq('create'));
+    cluster.users.delete('alice');
+    const states = recordStates(client);
+    const read = client.get('/');
+    const error = await failure(write);
+    expect(error).toMatchObject({ code: 'AUTH_FAILED' });
+    expect((error as Error).message).toMatch(/create was sent when the client ended .*whether it took effect is unknown/);
+    await expect(read).rejects.toMatchObject({ code: 'AUTH_FAILED', message: expect.not.stringMatching(/unknown/) as unknown });
+    expect(states).toEqual(['closed']);
+    // Nothing was dialled again: the refusal is final.
+    expect(server.frames.filter(isHello)).toHaveLength(1);
+  });
+
   it('refuses unusable credentials with BAD_ARGUMENTS before any socket is opened', () => {
     expect(() => resolveOptions({ endpoints: ['h:1'], auth: { user: '', secret: 's' } })).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENTS' }));
     expect(() => resolveOptions({ endpoints: ['h:1'], auth: { user: 'a'.repeat(65), secret: 's' } })).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENTS' }));

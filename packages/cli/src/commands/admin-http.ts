@@ -106,6 +106,8 @@ export async function fetchStatuses(endpoints: readonly string[], call: HttpCall
         return { endpoint, base, status: await httpJson<NodeStatus>(`${base}/status`, {}, call), error: null };
       } catch (err) {
         if (call.signal.aborted) throw err;
+        // With --auth, `/status` wants credentials: a refusal is the caller's to fix, not a member down.
+        if (err instanceof CliError && (err.exitCode === exitCodes.authFailed || err.exitCode === exitCodes.notPermitted)) throw err;
         return { endpoint, base, status: null, error: err instanceof Error ? err.message : String(err) };
       }
     }),

@@ -14,7 +14,8 @@
  * real store does: a resend gets the recorded answer, a seq the session moved past STALE_SEQUENCE.
  *
  * Security, as a server run with `--auth` has it when `requireAuth` is set: `users` holds the
- * credentials a hello's `auth` is checked against (AUTH_FAILED, then the connection closes), and
+ * credentials a hello's `auth` is checked against (AUTH_FAILED, then the connection closes; also
+ * at the next request of a connection whose user was removed or given another secret), and
  * nodes' ACLs are enforced for get, set, create, delete, getAcl and setAcl (NO_AUTH). Without
  * `requireAuth` credentials are still checked when given, and ACLs are kept but not enforced.
  */
@@ -399,6 +400,8 @@ export class FakeConnection {
   session: FakeSession | null = null;
   /** The user its hello authenticated; null: anonymous. */
   user: string | null = null;
+  /** The secret it proved: when the user's changes (or the user goes), its next request is refused. */
+  provenSecret: string | null = null;
   private readonly oneShots = new Map<number, { kind: OneShotKind; path: string }>();
   private readonly persistent = new Map<number, { path: string; mode: WatchMode }>();
 
@@ -573,6 +576,7 @@ export class FakeServer {
     const auth = hello.auth;
     if (auth === undefined ? this.cluster.requireAuth : this.cluster.users.get(auth.user)?.secret !== auth.secret) return refuse('AUTH_FAILED');
     connection.user = auth?.user ?? null;
+    connection.provenSecret = auth?.secret ?? null;
     let session: FakeSession;
     if (hello.session === undefined) {
       session = this.cluster.openSession();
@@ -602,6 +606,11 @@ export class FakeServer {
   }
 
   private request(connection: FakeConnection, request: Request): void {
+    if (connection.user !== null && this.cluster.users.get(connection.user)?.secret !== connection.provenSecret) {
+      connection.send({ t: 'error', error: wireError('AUTH_FAILED', `user ${connection.user} was removed or given another secret`) });
+      connection.socket.close(closeCodeOf('AUTH_FAILED'), 'AUTH_FAILED');
+      return;
+    }
     if (request.op === 'ping' && !this.answerPings) return;
     if (request.op === 'ping' && this.pingError !== null) {
       connection.send({ t: 'res', id: request.id, ok: false, revision: this.cluster.revision, op: 'ping', error: wireError(this.pingError, 'cut off from the leader') });

@@ -234,7 +234,7 @@ export async function runShell(options: ShellOptions): Promise<number> {
   });
 
   if (terminal) {
-    write(`${palette.bold('vigil shell')}: member ${client.serverId}, session ${sessionIdText(client.sessionId)}, timeout ${client.sessionTimeoutMs} ms. ${palette.dim('help lists the commands; Tab completes; Ctrl-C cancels; Ctrl-D leaves.')}\n`);
+    write(`${palette.bold('vigil shell')}: member ${client.serverId}, session ${sessionIdText(client.sessionId)}${options.credentials === null ? '' : ` as ${options.credentials.user}`}, timeout ${client.sessionTimeoutMs} ms. ${palette.dim('help lists the commands; Tab completes; Ctrl-C cancels; Ctrl-D leaves.')}\n`);
     rl.prompt();
   }
   try {

@@ -6,7 +6,7 @@
  *
  *   (first welcome) → connected ─loss→ suspended ─welcome resumed→ reconnected ─loss→ suspended …
  *   suspended ─SESSION_EXPIRED→ expired ─(reopenAfterExpiry) new welcome→ connected
- *   any ─close()→ closed;  any ─hello refused AUTH_FAILED→ closed (every call fails with it)
+ *   any ─close()→ closed;  any ─AUTH_FAILED (hello refused, or connection closed)→ closed (every call fails with it)
  *
  * What happens to a call when the connection fails: one not yet written waits for the next
  * connection (within its deadline); a written read is written again on the next connection; so is

@@ -9,7 +9,8 @@
  *
  * Parts, by folder: `config/` (flags, env, file; validation), `storage/` (durable Raft log,
  * snapshot files, data-dir identity), `consensus/` (the Raft driver: Ready loop, apply,
- * proposals, reads, snapshots), `transport/` (peer mesh over WebSocket), `admin/` (admin HTTP and
+ * proposals, reads, snapshots), `transport/` (peer mesh over WebSocket), `tls/` (certificates and
+ * their reload), `admin/` (admin HTTP and
  * metrics), `http-api/` (the JSON znode API), `node/` (composition and logging).
  *
  * A process that only runs a node imports `@vigil/server/start` (start.ts): the same `loadConfig`
@@ -24,6 +25,10 @@ export type { Logger } from './node/logger.js';
 
 // Configuration.
 export * from './config/index.js';
+
+// TLS: the credentials a node reloads when their files change, and who a client certificate names.
+export { verifiedClientName, isMemberCertificate, readTlsMaterial, TlsCredentials, tlsFilesPollMs, serverAuthOid } from './tls/tls-credentials.js';
+export type { TlsFilePaths, TlsMaterial } from './tls/tls-credentials.js';
 
 // Errors.
 export { ServerError, serverErrorCatalogue, isServerError } from './errors.js';

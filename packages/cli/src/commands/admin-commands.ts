@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { MemberStatus } from '@vigil/server';
 import { renderTable } from '../format/table.js';
-import { findLeader, httpJson, postJson, type HttpCall } from './admin-http.js';
+import { findLeader, httpCallOf, httpJson, postJson, type HttpCall } from './admin-http.js';
 import { emit, type CommandContext, type CommandHost } from './command-context.js';
 import { memberId } from './option-values.js';
 
@@ -53,7 +53,7 @@ export function registerAdminCommands(program: Command, host: CommandHost): void
 }
 
 function call(ctx: CommandContext): HttpCall {
-  return { signal: ctx.signal, timeoutMs: ctx.timeoutMs };
+  return httpCallOf(ctx);
 }
 
 async function listMembers(ctx: CommandContext): Promise<void> {

@@ -1,7 +1,9 @@
+import type { TlsOptions } from '@vigil/client';
 import type { MemberStatus, NodeStatus } from '@vigil/server';
 import { CliError } from '../cli-error.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
 import { httpBaseOf } from './endpoints.js';
+import { fetchWithTls } from './tls-flags.js';
 
 /**
  * The admin HTTP API of docs/operations.md, as the CLI uses it: every request has a deadline and
@@ -10,6 +12,18 @@ import { httpBaseOf } from './endpoints.js';
 export interface HttpCall {
   readonly signal: AbortSignal;
   readonly timeoutMs: number;
+  /** `--ca`, `--cert`, `--key` for https:// (null: the global fetch, the system's CAs). */
+  readonly tls: TlsOptions | null;
+}
+
+/** The HTTP call of a command's run: its signal, deadline and TLS files. */
+export function httpCallOf(ctx: { readonly signal: AbortSignal; readonly timeoutMs: number; readonly tls: TlsOptions | null }): HttpCall {
+  return { signal: ctx.signal, timeoutMs: ctx.timeoutMs, tls: ctx.tls };
+}
+
+function fetchFor(call: HttpCall): (url: string, init: RequestInit) => Promise<Response> {
+  const tls = call.tls;
+  return tls === null ? fetch : (url, init) => fetchWithTls(url, init, tls);
 }
 
 /** Server error codes whose retry may succeed: the cluster could not do it now. */
@@ -26,7 +40,7 @@ export async function httpRequest(url: string, init: RequestInit, call: HttpCall
   const deadline = AbortSignal.timeout(call.timeoutMs);
   let res: Response;
   try {
-    res = await fetch(url, { ...init, signal: AbortSignal.any([call.signal, deadline]) });
+    res = await fetchFor(call)(url, { ...init, signal: AbortSignal.any([call.signal, deadline]) });
   } catch (err) {
     throw transportError(url, err, call);
   }
@@ -119,7 +133,7 @@ export async function fetchReadiness(base: string, call: HttpCall): Promise<{ re
   const url = `${base}/readyz`;
   let res: Response;
   try {
-    res = await fetch(url, { signal: AbortSignal.any([call.signal, AbortSignal.timeout(call.timeoutMs)]) });
+    res = await fetchFor(call)(url, { signal: AbortSignal.any([call.signal, AbortSignal.timeout(call.timeoutMs)]) });
   } catch (err) {
     throw transportError(url, err, call);
   }

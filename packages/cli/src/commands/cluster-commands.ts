@@ -4,7 +4,7 @@ import { ExitWith } from '../cli-error.js';
 import { exitCodes } from '../exit-codes.js';
 import { formatBytes, formatDurationMs } from '../format/data-text.js';
 import { renderTable } from '../format/table.js';
-import { fetchReadiness, fetchStatuses, type EndpointStatus, type HttpCall } from './admin-http.js';
+import { fetchReadiness, fetchStatuses, httpCallOf, type EndpointStatus, type HttpCall } from './admin-http.js';
 import { emit, type CommandContext, type CommandHost } from './command-context.js';
 import { hostOf } from './endpoints.js';
 
@@ -26,7 +26,7 @@ export function registerClusterCommands(program: Command, host: CommandHost): vo
 }
 
 function call(ctx: CommandContext): HttpCall {
-  return { signal: ctx.signal, timeoutMs: ctx.timeoutMs };
+  return httpCallOf(ctx);
 }
 
 type Answered = EndpointStatus & { status: NodeStatus };

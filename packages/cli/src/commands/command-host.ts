@@ -10,6 +10,7 @@ import { connectClient } from './connect-client.js';
 import { readStreamBounded } from './data-source.js';
 import { endpointsEnv, resolveEndpoints } from './endpoints.js';
 import { timeoutMs } from './option-values.js';
+import { readTlsFlags, type TlsFlags } from './tls-flags.js';
 
 export const defaultTimeoutMs = 10_000;
 
@@ -46,12 +47,13 @@ export function oneShotHost(io: CliIo): CommandHost {
         .option('--json', 'JSON output, one document per line (errors too, on stderr)')
         .showHelpAfterError(`(vigil help ${commandPath(command)} shows its usage)`),
     run: async (command, action) => {
-      const o = command.optsWithGlobals<{ endpoints?: string; timeoutMs?: number; json?: true }>();
+      const o = command.optsWithGlobals<{ endpoints?: string; timeoutMs?: number; json?: true } & TlsFlags>();
       const controller = new AbortController();
       const interrupt = (): void => controller.abort();
       io.interrupts?.on('SIGINT', interrupt);
       let client: Promise<VigilClient> | undefined;
-      const endpoints = resolveEndpoints(o.endpoints, io.env);
+      const tls = readTlsFlags(o);
+      const endpoints = resolveEndpoints(o.endpoints, io.env, tls !== null);
       const ctx: CommandContext = {
         mode: 'oneShot',
         json: o.json === true,
@@ -60,8 +62,9 @@ export function oneShotHost(io: CliIo): CommandHost {
         signal: controller.signal,
         timeoutMs: o.timeoutMs ?? defaultTimeoutMs,
         endpoints,
+        tls,
         env: io.env,
-        client: () => (client ??= connectClient(endpoints, { timeoutMs: o.timeoutMs ?? defaultTimeoutMs, signal: controller.signal })),
+        client: () => (client ??= connectClient(endpoints, { timeoutMs: o.timeoutMs ?? defaultTimeoutMs, signal: controller.signal, tls })),
         readStdin: async (maxBytes) => {
           if (io.streams === undefined) throw new CliError('no standard input to read data from', exitCodes.usage, 'USAGE');
           return readStreamBounded(io.streams.stdin, maxBytes);

@@ -1,4 +1,4 @@
-import { connect, isVigilError, VigilError, type VigilClient } from '@vigil/client';
+import { connect, isVigilError, VigilError, type TlsOptions, type VigilClient } from '@vigil/client';
 import { CliError } from '../cli-error.js';
 import { exitCodes } from '../exit-codes.js';
 
@@ -6,9 +6,9 @@ import { exitCodes } from '../exit-codes.js';
  * Opens a session with one of the endpoints within `timeoutMs`. Ctrl-C (the signal) gives up at
  * once; a session that opens after that is closed again. Failures name the endpoints tried.
  */
-export async function connectClient(endpoints: readonly string[], options: { timeoutMs: number; signal: AbortSignal }): Promise<VigilClient> {
+export async function connectClient(endpoints: readonly string[], options: { timeoutMs: number; signal: AbortSignal; tls: TlsOptions | null }): Promise<VigilClient> {
   if (options.signal.aborted) throw new VigilError('CANCELLED');
-  const opening = connect({ endpoints, connectTimeoutMs: options.timeoutMs, requestTimeoutMs: options.timeoutMs });
+  const opening = connect({ endpoints, connectTimeoutMs: options.timeoutMs, requestTimeoutMs: options.timeoutMs, ...(options.tls === null ? {} : { tls: options.tls }) });
   let onAbort: () => void = () => undefined;
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => reject(new VigilError('CANCELLED'));

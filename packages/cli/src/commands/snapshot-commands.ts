@@ -5,7 +5,7 @@ import type { BackupHeader } from '@vigil/server';
 import { CliError } from '../cli-error.js';
 import { exitCodes } from '../exit-codes.js';
 import { formatBytes } from '../format/data-text.js';
-import { findLeader, httpRequest, postJson, transportError } from './admin-http.js';
+import { httpCallOf, findLeader, httpRequest, postJson, transportError } from './admin-http.js';
 import { emit, type CommandContext, type CommandHost } from './command-context.js';
 
 /**
@@ -38,14 +38,14 @@ export function registerSnapshotCommands(program: Command, host: CommandHost): v
 
 async function saveBackup(ctx: CommandContext, file: string): Promise<void> {
   const { backupHeaderBytesMax, decodeBackupHeader } = await import('@vigil/server');
-  const { base, status } = await findLeader(ctx.endpoints, { signal: ctx.signal, timeoutMs: ctx.timeoutMs });
-  const taken = await postJson<{ index: number }>(`${base}/admin/snapshot`, undefined, { signal: ctx.signal, timeoutMs: ctx.timeoutMs });
+  const { base, status } = await findLeader(ctx.endpoints, httpCallOf(ctx));
+  const taken = await postJson<{ index: number }>(`${base}/admin/snapshot`, undefined, httpCallOf(ctx));
 
   // The download may be long: its deadline is for silence (no bytes for timeoutMs), not the total.
   const idle = new AbortController();
   const signal = AbortSignal.any([ctx.signal, idle.signal]);
   let timer = setTimeout(() => idle.abort(), ctx.timeoutMs);
-  const call = { signal, timeoutMs: 2 ** 31 - 1 };
+  const call = { signal, timeoutMs: 2 ** 31 - 1, tls: ctx.tls };
   const url = `${base}/admin/snapshot`;
   const target = resolve(file);
   const partial = `${target}.partial`;

@@ -5,6 +5,7 @@ import { defaultTimeoutMs, endpointsOptionHelp } from '../commands/command-host.
 import { connectClient } from '../commands/connect-client.js';
 import { resolveEndpoints } from '../commands/endpoints.js';
 import { timeoutMs } from '../commands/option-values.js';
+import { readTlsFlags, type TlsFlags } from '../commands/tls-flags.js';
 import { exitCodes } from '../exit-codes.js';
 import { historyEnv, historyFileName, historyPath } from './history-file.js';
 import { runShell } from './shell.js';
@@ -17,16 +18,18 @@ export function registerShellCommand(program: Command, io: CliIo): void {
     .option('--endpoints <list>', endpointsOptionHelp())
     .option('--timeout-ms <ms>', 'deadline of connecting and of each request', timeoutMs, defaultTimeoutMs)
     .addHelpText('after', `\nHistory: ~/${historyFileName} (env ${historyEnv}: another file, or empty for none). Colours only on a terminal, never with NO_COLOR.`)
-    .action(async (o: { endpoints?: string; timeoutMs: number }) => {
+    .action(async (_o: unknown, command: Command) => {
+      const o = command.optsWithGlobals<{ endpoints?: string; timeoutMs: number } & TlsFlags>();
       const streams = io.streams;
       if (streams === undefined) throw new CliError('the shell needs standard input and output', exitCodes.failure, 'FAILED');
-      const endpoints = resolveEndpoints(o.endpoints, io.env);
+      const tls = readTlsFlags(o);
+      const endpoints = resolveEndpoints(o.endpoints, io.env, tls !== null);
       const controller = new AbortController();
       const interrupt = (): void => controller.abort();
       io.interrupts?.on('SIGINT', interrupt);
       let client;
       try {
-        client = await connectClient(endpoints, { timeoutMs: o.timeoutMs, signal: controller.signal });
+        client = await connectClient(endpoints, { timeoutMs: o.timeoutMs, signal: controller.signal, tls });
       } finally {
         io.interrupts?.off('SIGINT', interrupt);
       }
@@ -38,6 +41,7 @@ export function registerShellCommand(program: Command, io: CliIo): void {
           env: io.env,
           ...(io.interrupts === undefined ? {} : { interrupts: io.interrupts }),
           endpoints,
+          tls,
           timeoutMs: o.timeoutMs,
           historyPath: historyPath(io.env, io.homeDir),
         });

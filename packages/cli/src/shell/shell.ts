@@ -1,6 +1,6 @@
 import { clearLine, createInterface, cursorTo } from 'node:readline';
 import { Command, CommanderError } from 'commander';
-import type { ConnectionState, VigilClient } from '@vigil/client';
+import type { ConnectionState, TlsOptions, VigilClient } from '@vigil/client';
 import { ExitWith } from '../cli-error.js';
 import type { CliStreams, InterruptSource } from '../cli-io.js';
 import type { CommandContext, CommandHost, CommandOutput } from '../commands/command-context.js';
@@ -23,6 +23,8 @@ export interface ShellOptions {
   /** SIGINT delivered to the process (scripted input; a terminal's Ctrl-C comes as a key). */
   readonly interrupts?: InterruptSource;
   readonly endpoints: readonly string[];
+  /** `--ca`, `--cert`, `--key`, for admin HTTP (the session already has them). */
+  readonly tls?: TlsOptions | null;
   readonly timeoutMs: number;
   /** Where history persists; null for none. Used on a terminal only. */
   readonly historyPath: string | null;
@@ -103,6 +105,7 @@ export async function runShell(options: ShellOptions): Promise<number> {
         signal: running?.signal ?? new AbortController().signal,
         timeoutMs: options.timeoutMs,
         endpoints: options.endpoints,
+        tls: options.tls ?? null,
         env: options.env,
         client: async () => client,
         readStdin: () => Promise.reject(new Error('standard input is the shell\'s')),

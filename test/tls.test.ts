@@ -9,6 +9,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { connect, type ConnectionState, type VigilClient } from '@vigil/client';
 import { makeCertificate, makeCertificateAuthority, writeTestCerts, type PemPair } from '../packages/cli/src/certs/make-certs.js';
+import { silentLogger } from '@vigil/server';
+import { ClientPort } from '../packages/server/src/node/client-port.js';
+import { TlsCredentials, verifiedClientName } from '../packages/server/src/tls/tls-credentials.js';
 import { freePort, TestCluster, waitFor } from './support/cluster.js';
 import { vigil } from './support/vigil-cli.js';
 
@@ -224,5 +227,26 @@ describe('TLS', () => {
     expect(states).toEqual([]);
     // And the member still talks to its peers (new dials present the new certificate).
     await leader();
+  });
+});
+
+describe('verifiedClientName', () => {
+  test('is the CN of a client certificate that verified against the CA, else null', async () => {
+    const credentials = new TlsCredentials({ cert: join(certs, 'node1.pem'), key: join(certs, 'node1-key.pem'), ca: join(certs, 'ca.pem') }, silentLogger());
+    const port = new ClientPort(() => Promise.resolve(), { tls: credentials });
+    port.route((req, res) => res.end(JSON.stringify({ name: verifiedClientName(req.socket) })));
+    const { port: number } = await port.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const nameSeen = async (identity?: PemPair): Promise<unknown> =>
+        (JSON.parse((await https(number, '/', identity === undefined ? {} : { cert: identity.cert, key: identity.key })).body) as { name: unknown }).name;
+      const alice = { cert: readFileSync(join(certs, 'client-alice.pem'), 'utf8'), key: readFileSync(join(certs, 'client-alice-key.pem'), 'utf8') };
+      expect(await nameSeen(alice)).toBe('alice');
+      expect(await nameSeen()).toBeNull();
+      const foreign = makeCertificate(makeCertificateAuthority(), { commonName: 'mallory', role: 'client' });
+      expect(await nameSeen(foreign)).toBeNull();
+    } finally {
+      await port.close();
+      credentials.close();
+    }
   });
 });

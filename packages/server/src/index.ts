@@ -9,9 +9,9 @@
  *
  * Parts, by folder: `config/` (flags, env, file; validation), `storage/` (durable Raft log,
  * snapshot files, data-dir identity), `consensus/` (the Raft driver: Ready loop, apply,
- * proposals, reads, snapshots), `transport/` (peer mesh over WebSocket), `tls/` (certificates and
- * their reload), `admin/` (admin HTTP and
- * metrics), `http-api/` (the JSON znode API), `node/` (composition and logging).
+ * proposals, reads, snapshots), `transport/` (peer mesh over WebSocket), `tls/` (certificates,
+ * their reload, who a client certificate names), `admin/` (admin HTTP and metrics), `http-api/`
+ * (the JSON znode API), `node/` (composition and logging).
  *
  * A process that only runs a node imports `@vigil/server/start` (start.ts): the same `loadConfig`
  * and `startNode`, without loading the admin API's fastify until an HTTP request needs it.

@@ -165,6 +165,7 @@ describe('TLS', () => {
 
   test('the peer port refuses a certificate of a foreign CA, a client certificate and plain ws in the handshake, and the member keeps serving', async () => {
     const member1 = { cert: readFileSync(join(certs, 'node1.pem'), 'utf8'), key: readFileSync(join(certs, 'node1-key.pem'), 'utf8') };
+    const logBefore = (await logLines(2)).length;
     // The control: a member's certificate gets through the handshake and the upgrade.
     expect(await dialPeerPort(2, { secure: true, identity: member1 })).toBe('open');
     const foreignCa = makeCertificateAuthority({ commonName: 'not the cluster CA' });
@@ -174,10 +175,11 @@ describe('TLS', () => {
     const alice = { cert: readFileSync(join(certs, 'client-alice.pem'), 'utf8'), key: readFileSync(join(certs, 'client-alice-key.pem'), 'utf8') };
     expect(await dialPeerPort(2, { secure: true, identity: alice })).toBe('refused');
     expect(await dialPeerPort(2, { secure: false })).toBe('refused');
-    // Nothing of these reached the Raft layer: no hello was read, so no peer was refused by id.
-    const refusedById = (await logLines(2)).filter((l) => l['msg'] === 'peer refused' || l['msg'] === 'invalid frame');
-    expect(refusedById).toEqual([]);
-    expect((await logLines(2)).some((l) => l['msg'] === 'peer certificate is not a member certificate')).toBe(true);
+    // None of them got as far as the WebSocket upgrade, so no frame of theirs was read. (The log
+    // cannot show that: a real peer slow to send its hello is logged like a socket that sent none.)
+    // The client certificate got through the CA check and was cut for what it is:
+    const logged = (await logLines(2)).slice(logBefore);
+    expect(logged.filter((l) => l['msg'] === 'peer certificate is not a member certificate').map((l) => l['subject'])).toEqual(['alice']);
 
     await leader();
     const client = await connect({ endpoints: endpoints([2]), tls: { ca: ca.cert } });

@@ -337,7 +337,8 @@ export class PeerTransport {
       // A certificate of the cluster's CA that is not a member's (a client's) gets no further.
       https.on('secureConnection', (socket: TLSSocket) => {
         if (isMemberCertificate(socket)) return;
-        (options.logger ?? silentLogger()).warn({ remote: socket.remoteAddress, subject: socket.getPeerCertificate().subject?.CN }, 'peer certificate is not a member certificate');
+        const log = (options.logger ?? silentLogger()).child({ component: 'transport' });
+        log.warn({ remote: socket.remoteAddress, subject: socket.getPeerCertificate().subject?.CN }, 'peer certificate is not a member certificate');
         socket.destroy();
       });
       server = https as unknown as Server;

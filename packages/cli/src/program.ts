@@ -12,6 +12,7 @@ import { exitCodeMeanings, exitCodes } from './exit-codes.js';
 import { describeFailure } from './failure.js';
 import { serverFlagsHelp, type ServerSettingsApi } from './server-help.js';
 import { registerShellCommand } from './shell/shell-command.js';
+import { registerCertsCommand } from './certs/certs-command.js';
 
 
 function rootHelpAfter(): string {
@@ -45,7 +46,11 @@ export function buildProgram(io: CliIo): Command {
     })
     .exitOverride()
     .showHelpAfterError('(vigil --help lists the commands)')
-    .addHelpText('after', rootHelpAfter());
+    .addHelpText('after', rootHelpAfter())
+    // Options of the program, so that they may come before or after any command's name.
+    .option('--ca <file>', 'TLS: the CA (PEM) the servers\' certificates must chain to; endpoints become wss:// and admin calls https://')
+    .option('--cert <file>', 'TLS: a client certificate (PEM) to present, with --key')
+    .option('--key <file>', 'TLS: the private key (PEM) of --cert');
 
   program
     .command('server')
@@ -76,6 +81,7 @@ export function buildProgram(io: CliIo): Command {
   registerShellCommand(program, io);
   registerCommands(program, oneShotHost(io));
   registerHashSecretCommand(program, io);
+  registerCertsCommand(program, io);
   addHelpCommand(program);
   return program;
 }

@@ -8,6 +8,7 @@ export interface ServerSettingsApi {
 }
 
 function defaultText(setting: ConfigSetting): string {
+  if (setting.optional === true) return 'optional';
   if (setting.defaultValue === undefined) return 'required';
   return `default: ${String(setting.defaultValue)}`;
 }

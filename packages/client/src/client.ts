@@ -76,7 +76,7 @@ const utf8 = new TextEncoder();
 export async function connect(options: ConnectOptions): Promise<VigilClient> {
   const resolved = resolveOptions(options);
   const namespace = new Namespace(resolved.namespace);
-  const openSocket = await loadOpenSocket();
+  const openSocket = await loadOpenSocket(resolved.tls);
   const session = new Session({ ...resolved, openSocket, pathFromServer: (path) => namespace.fromServer(path) });
   const watches = new Watches(session, namespace);
   session.setHooks(watches);
@@ -124,7 +124,7 @@ export class VigilClient {
    * list. Same rules as connect's `endpoints` (BAD_ARGUMENTS otherwise).
    */
   setEndpoints(endpoints: readonly string[]): void {
-    this.session.setEndpoints(resolveEndpoints(endpoints));
+    this.session.setEndpoints(resolveEndpoints(endpoints, this.options.tls));
   }
 
   /** The member id of the server currently connected (0 when none). */

@@ -4,6 +4,8 @@
 // Opening a session: connect() resolves with a client in state 'connected'.
 export { connect, VigilClient } from './client.js';
 export type { ConnectOptions } from './options.js';
+// TLS for wss:// endpoints: connect({ endpoints, tls: { ca, cert?, key?, servername? } }).
+export type { TlsOptions, Pem } from './options.js';
 
 // Connection states, reported by client.on('state', …): connected | suspended | reconnected | expired | closed.
 export type { ConnectionState } from './session.js';

@@ -24,6 +24,24 @@ export interface ConnectOptions {
   readonly closeTimeoutMs?: number;
   /** Who the client acts as, sent in every hello; a refusal (AUTH_FAILED) ends the client (docs/client.md §1). */
   readonly auth?: { readonly user: string; readonly secret: string };
+  /**
+   * TLS for `wss://` endpoints (Node, through the `ws` package): whom to trust and which
+   * certificate to present. With it, `host:port` endpoints mean `wss://`; a `ws://` one is refused.
+   */
+  readonly tls?: TlsOptions;
+}
+
+/** PEM text or bytes (a Buffer is fine). */
+export type Pem = string | Uint8Array;
+
+export interface TlsOptions {
+  /** The CA certificate(s) the server's certificate must chain to (default: Node's bundled roots). */
+  readonly ca?: Pem;
+  /** A client certificate to present, and its private key: both or neither. */
+  readonly cert?: Pem;
+  readonly key?: Pem;
+  /** The name the server's certificate must be valid for (default: the endpoint's host). */
+  readonly servername?: string;
 }
 
 /** The options with every default filled in and every endpoint as a URL. */
@@ -39,6 +57,7 @@ export interface ResolvedOptions {
   readonly closeTimeoutMs: number;
   /** null: anonymous. */
   readonly auth: HelloAuth | null;
+  readonly tls: TlsOptions | null;
 }
 
 export const defaultSessionTimeoutMs = 10_000;
@@ -50,19 +69,29 @@ export const defaultCloseTimeoutMs = 2_000;
 /** More endpoints than any cluster has members; a longer list is a mistake of the caller. */
 export const endpointsMax = 64;
 
-/** Checks and normalises an endpoint list (connect's `endpoints`, `client.setEndpoints`). */
-export function resolveEndpoints(endpoints: readonly string[]): string[] {
+/**
+ * Checks and normalises an endpoint list (connect's `endpoints`, `client.setEndpoints`). With
+ * `tls`, every endpoint is `wss://` (`host:port` included).
+ */
+export function resolveEndpoints(endpoints: readonly string[], tls: TlsOptions | null = null): string[] {
   if (!Array.isArray(endpoints) || endpoints.length === 0) {
     throw new VigilError('BAD_ARGUMENTS', 'endpoints: at least one endpoint is required');
   }
   if (endpoints.length > endpointsMax) {
     throw new VigilError('BAD_ARGUMENTS', `endpoints: at most ${endpointsMax}`);
   }
-  return endpoints.map(endpointUrl);
+  return endpoints.map((endpoint) => {
+    const url = endpointUrl(endpoint, tls === null ? 'ws' : 'wss');
+    if (tls !== null && url.startsWith('ws:')) {
+      throw new VigilError('BAD_ARGUMENTS', `endpoint ${JSON.stringify(endpoint)} is ws:// but tls is given: use wss://`);
+    }
+    return url;
+  });
 }
 
 export function resolveOptions(options: ConnectOptions): ResolvedOptions {
-  const endpoints = resolveEndpoints(options.endpoints);
+  const tls = resolveTls(options.tls);
+  const endpoints = resolveEndpoints(options.endpoints, tls);
   const backoffBaseMs = positive('reconnectBackoff.baseMs', options.reconnectBackoff?.baseMs, defaultBackoffBaseMs);
   const backoffMaxMs = positive('reconnectBackoff.maxMs', options.reconnectBackoff?.maxMs, defaultBackoffMaxMs);
   if (backoffMaxMs < backoffBaseMs) throw new VigilError('BAD_ARGUMENTS', 'reconnectBackoff: maxMs is below baseMs');
@@ -77,13 +106,30 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
     reopenAfterExpiry: options.reopenAfterExpiry ?? true,
     closeTimeoutMs: positive('closeTimeoutMs', options.closeTimeoutMs, defaultCloseTimeoutMs),
     auth: resolveAuth(options.auth),
+    tls,
   };
 }
 
-/** `'host:port'` → `'ws://host:port/'`; a URL without a path gets the protocol's path. */
-export function endpointUrl(endpoint: string): string {
+function resolveTls(tls: TlsOptions | undefined): TlsOptions | null {
+  if (tls === undefined) return null;
+  if (typeof tls !== 'object' || tls === null) throw new VigilError('BAD_ARGUMENTS', 'tls: an object { ca?, cert?, key?, servername? }');
+  for (const name of ['ca', 'cert', 'key'] as const) {
+    const value: unknown = tls[name];
+    if (value !== undefined && typeof value !== 'string' && !(value instanceof Uint8Array)) {
+      throw new VigilError('BAD_ARGUMENTS', `tls.${name}: PEM as a string or bytes`);
+    }
+  }
+  if ((tls.cert === undefined) !== (tls.key === undefined)) throw new VigilError('BAD_ARGUMENTS', 'tls: cert and key go together');
+  if (tls.servername !== undefined && (typeof tls.servername !== 'string' || tls.servername === '')) {
+    throw new VigilError('BAD_ARGUMENTS', 'tls.servername: a host name');
+  }
+  return tls;
+}
+
+/** `'host:port'` → `'ws://host:port/'` (`wss://` with TLS); a URL without a path gets the protocol's path. */
+export function endpointUrl(endpoint: string, scheme: 'ws' | 'wss' = 'ws'): string {
   const hasScheme = /^wss?:\/\//i.test(endpoint);
-  const text = hasScheme ? endpoint : `ws://${endpoint}`;
+  const text = hasScheme ? endpoint : `${scheme}://${endpoint}`;
   let url: URL;
   try {
     url = new URL(text);

@@ -1,9 +1,12 @@
 /**
  * The one place the SDK meets a WebSocket implementation. A runtime with the standard global
  * `WebSocket` (Node ≥ 22, Deno, Bun, browsers) uses it; Node 20 has none, so there the SDK loads
- * the `ws` package — an optional dependency — once, on the first `connect()`. Either way the
- * connection above sees the same four events, each reported synchronously from the socket's own.
+ * the `ws` package — an optional dependency — once, on the first `connect()`. TLS options (a CA,
+ * a client certificate) cannot be given to the standard WebSocket, so a client with `tls` always
+ * uses `ws`. Either way the connection above sees the same four events, each reported
+ * synchronously from the socket's own.
  */
+import type { TlsOptions } from './options.js';
 
 export interface SocketEvents {
   /** The upgrade succeeded; `protocol` is the subprotocol the server selected. */
@@ -23,6 +26,8 @@ export interface SocketOptions {
   /** From the start of the upgrade; the connection keeps its own deadline to the welcome as well. */
   readonly handshakeTimeoutMs: number;
   readonly events: SocketEvents;
+  /** For `wss://` (ws only). */
+  readonly tls?: TlsOptions;
 }
 
 export interface ClientSocket {
@@ -41,16 +46,28 @@ export interface SocketRuntime {
 }
 
 let implementation: Promise<OpenSocket> | null = null;
+let wsImplementation: Promise<OpenSocket> | null = null;
 
-/** The implementation for this runtime, decided once per process (at the first `connect()`). */
-export function loadOpenSocket(): Promise<OpenSocket> {
-  // The global is read now, not at import: a polyfill installed after the import counts.
-  const runtime: SocketRuntime = { globalWebSocket: (globalThis as { WebSocket?: unknown }).WebSocket, importWs: () => import('ws') };
-  implementation ??= chooseOpenSocket(runtime).catch((err: unknown) => {
-    implementation = null; // an `npm install ws` later in the process may still succeed
+/**
+ * The implementation for this runtime, decided once per process (at the first `connect()`);
+ * with `tls`, always `ws`, and every socket it opens gets those TLS options.
+ */
+export async function loadOpenSocket(tls: TlsOptions | null = null): Promise<OpenSocket> {
+  if (tls === null) {
+    // The global is read now, not at import: a polyfill installed after the import counts.
+    const runtime: SocketRuntime = { globalWebSocket: (globalThis as { WebSocket?: unknown }).WebSocket, importWs: () => import('ws') };
+    implementation ??= chooseOpenSocket(runtime).catch((err: unknown) => {
+      implementation = null; // an `npm install ws` later in the process may still succeed
+      throw err;
+    });
+    return implementation;
+  }
+  wsImplementation ??= chooseOpenSocket({ globalWebSocket: undefined, importWs: () => import('ws') }).catch((err: unknown) => {
+    wsImplementation = null;
     throw err;
   });
-  return implementation;
+  const open = await wsImplementation;
+  return (options) => open({ ...options, tls });
 }
 
 /** @internal Exported for tests: the standard WebSocket when the runtime has one, else `ws`. */
@@ -161,10 +178,17 @@ interface WsSocket {
   send(data: Uint8Array, options: { binary: boolean }, callback: (err?: Error) => void): void;
   terminate(): void;
 }
+/** What `ws` hands to `tls.connect` for `wss://`. */
+interface WsTlsOptions {
+  ca?: Buffer | string;
+  cert?: Buffer | string;
+  key?: Buffer | string;
+  servername?: string;
+}
 type WsClass = (new (
   url: string,
   protocols: string,
-  options: { maxPayload: number; perMessageDeflate: boolean; handshakeTimeout: number },
+  options: { maxPayload: number; perMessageDeflate: boolean; handshakeTimeout: number } & WsTlsOptions,
 ) => WsSocket) & { readonly OPEN: number };
 interface WsModule {
   readonly WebSocket?: WsClass;
@@ -179,6 +203,7 @@ function openWs(WebSocketClass: WsClass, options: SocketOptions): ClientSocket {
     maxPayload: options.messageBytesMax,
     perMessageDeflate: false,
     handshakeTimeout: options.handshakeTimeoutMs,
+    ...(options.tls === undefined ? {} : wsTls(options.tls)),
   });
   let ended = false;
   let corked = false;
@@ -228,6 +253,16 @@ function openWs(WebSocketClass: WsClass, options: SocketOptions): ClientSocket {
       ended = true;
       socket.terminate();
     },
+  };
+}
+
+function wsTls(tls: TlsOptions): WsTlsOptions {
+  const pem = (value: string | Uint8Array): Buffer | string => (typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+  return {
+    ...(tls.ca === undefined ? {} : { ca: pem(tls.ca) }),
+    ...(tls.cert === undefined ? {} : { cert: pem(tls.cert) }),
+    ...(tls.key === undefined ? {} : { key: pem(tls.key) }),
+    ...(tls.servername === undefined ? {} : { servername: tls.servername }),
   };
 }
 

@@ -26,6 +26,22 @@ describe('options', () => {
   });
 });
 
+describe('tls', () => {
+  it('makes host:port endpoints wss:// and keeps the TLS options', () => {
+    const resolved = resolveOptions({ endpoints: ['h:1', 'wss://g:2'], tls: { ca: 'PEM', servername: 'vigil1' } });
+    expect(resolved.endpoints).toEqual(['wss://h:1/', 'wss://g:2/']);
+    expect(resolved.tls).toEqual({ ca: 'PEM', servername: 'vigil1' });
+    expect(resolveOptions({ endpoints: ['h:1'] }).tls).toBeNull();
+  });
+
+  it('refuses a ws:// endpoint, a certificate without its key and a non-PEM value: BAD_ARGUMENTS', () => {
+    const bad = expect.objectContaining({ code: 'BAD_ARGUMENTS' });
+    expect(() => resolveOptions({ endpoints: ['ws://h:1'], tls: { ca: 'PEM' } })).toThrow(bad);
+    expect(() => resolveOptions({ endpoints: ['h:1'], tls: { cert: 'PEM' } })).toThrow(bad);
+    expect(() => resolveOptions({ endpoints: ['h:1'], tls: { ca: 42 as unknown as string } })).toThrow(bad);
+  });
+});
+
 describe('reconnect backoff', () => {
   it('draws uniformly below min(max, base·2^attempt)', () => {
     const backoff = { baseMs: 50, maxMs: 2_000 };

@@ -9,9 +9,10 @@
  *
  * Parts, by folder: `config/` (flags, env, file; validation), `storage/` (durable Raft log,
  * snapshot files, data-dir identity), `consensus/` (the Raft driver: Ready loop, apply,
- * proposals, reads, snapshots), `transport/` (peer mesh over WebSocket), `admin/` (admin HTTP and
- * metrics), `http-api/` (the JSON znode API), `security/` (secret hashes, authentication, the
- * failure limiter), `node/` (composition and logging).
+ * proposals, reads, snapshots), `transport/` (peer mesh over WebSocket), `tls/` (certificates,
+ * their reload, who a client certificate names), `admin/` (admin HTTP and metrics), `http-api/`
+ * (the JSON znode API), `security/` (secret hashes, authentication, the failure limiter), `node/`
+ * (composition and logging).
  *
  * A process that only runs a node imports `@vigil/server/start` (start.ts): the same `loadConfig`
  * and `startNode`, without loading the admin API's fastify until an HTTP request needs it.
@@ -25,6 +26,10 @@ export type { Logger } from './node/logger.js';
 
 // Configuration.
 export * from './config/index.js';
+
+// TLS: the credentials a node reloads when their files change, and who a client certificate names.
+export { verifiedClientName, isMemberCertificate, readTlsMaterial, TlsCredentials, tlsFilesPollMs, serverAuthOid } from './tls/tls-credentials.js';
+export type { TlsFilePaths, TlsMaterial } from './tls/tls-credentials.js';
 
 // Errors.
 export { ServerError, serverErrorCatalogue, isServerError } from './errors.js';

@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClientPort } from '../src/node/client-port.js';
+import { ClientPort, isAdminPath } from '../src/node/client-port.js';
 
 /** One GET to the port; resolves with the status and body once the answer is whole. */
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -100,5 +100,21 @@ describe('the client port', () => {
     expect(JSON.parse(answer.body)).toMatchObject({ error: { code: 'SHUTTING_DOWN' } });
     await closed;
     expect(port.server.listening).toBe(false);
+  });
+
+  it('answers paths it does not serve NOT_FOUND, without loading the routes (the admin routes under --admin-listen)', async () => {
+    let loads = 0;
+    const port = (open = new ClientPort(() => {
+      loads++;
+      port.route((_req, res) => res.end('routed'));
+      return Promise.resolve();
+    }, { serves: (path) => !isAdminPath(path) }));
+    const { port: number } = await port.listen({ host: '127.0.0.1', port: 0 });
+    const refused = await get(number, '/admin/snapshot?x=1');
+    expect(refused.status).toBe(404);
+    expect(JSON.parse(refused.body)).toEqual({ error: { code: 'NOT_FOUND', message: 'no route GET /admin/snapshot' } });
+    expect(loads).toBe(0);
+    expect(await get(number, '/administrator')).toEqual({ status: 200, body: 'routed' });
+    expect(await get(number, '/status')).toEqual({ status: 200, body: 'routed' });
   });
 });

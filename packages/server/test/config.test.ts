@@ -254,3 +254,43 @@ describe('loadConfig', () => {
     expect(configError({ file: file('list.json', '[1, 2]') }).message).toMatch(/must hold an object of settings/);
   });
 });
+
+describe('loadConfig: TLS and the admin address', () => {
+  const pem = (name: string): string => file(name, '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
+
+  it('leaves TLS and the admin address off when none of their settings is given', () => {
+    const config = loadConfig({ argv: minimalFlags });
+    expect('tlsCert' in config || 'tlsKey' in config || 'tlsCa' in config || 'adminListen' in config).toBe(false);
+  });
+
+  it('takes the three TLS files and the admin address from flags, env and file alike', () => {
+    const [cert, key, ca] = [pem('node.pem'), pem('node-key.pem'), pem('ca.pem')];
+    const config = loadConfig({
+      argv: [...minimalFlags, '--tls-cert', cert, '--admin-listen', '127.0.0.1:9181'],
+      env: { VIGIL_TLS_KEY: key },
+      file: file('tls.json', JSON.stringify({ tlsCa: ca })),
+    });
+    expect(config).toMatchObject({ tlsCert: cert, tlsKey: key, tlsCa: ca, adminListen: { host: '127.0.0.1', port: 9181 } });
+  });
+
+  it('refuses one or two of the TLS files without the others, naming what is missing', () => {
+    const { message, problems } = configError({ argv: [...minimalFlags, '--tls-cert', pem('only.pem')] });
+    expect(message).toBe('TLS needs all three of --tls-cert, --tls-key and --tls-ca, or none: --tls-cert (flag) set, --tls-key, --tls-ca missing');
+    expect(problems).toEqual([expect.objectContaining({ setting: 'tlsCert', source: 'flag' })]);
+    expect(configError({ argv: minimalFlags, env: { VIGIL_TLS_KEY: pem('k.pem'), VIGIL_TLS_CA: pem('c.pem') } }).message)
+      .toBe('TLS needs all three of --tls-cert, --tls-key and --tls-ca, or none: VIGIL_TLS_KEY (env), VIGIL_TLS_CA (env) set, --tls-cert missing');
+  });
+
+  it('refuses TLS files that cannot be read, each with its reason', () => {
+    const missing = join(dir, 'missing.pem');
+    const { message, problems } = configError({ argv: [...minimalFlags, '--tls-cert', missing, '--tls-key', dir, '--tls-ca', pem('ca2.pem')] });
+    expect(message).toBe(`--tls-cert (flag): cannot read "${missing}": no such file; --tls-key (flag): "${dir}" is not a file`);
+    expect(problems.map((p) => p.setting)).toEqual(['tlsCert', 'tlsKey']);
+  });
+
+  it('refuses an admin address equal to the client or peer address', () => {
+    expect(configError({ argv: [...minimalFlags, '--admin-listen', '127.0.0.1:8181'] }).message)
+      .toBe('--admin-listen (flag) and --client-listen (flag) are the same address 127.0.0.1:8181');
+    expect(configError({ argv: [...minimalFlags, '--admin-listen', 'nowhere'] }).message).toMatch(/^--admin-listen \(flag\): /);
+  });
+});

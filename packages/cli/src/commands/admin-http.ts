@@ -1,3 +1,4 @@
+import type { TlsOptions } from '@vigil/client';
 import type { MemberStatus, NodeStatus } from '@vigil/server';
 import { CliError } from '../cli-error.js';
 import { exitCodes, type ExitCode } from '../exit-codes.js';
@@ -5,6 +6,7 @@ import { authHint } from '../failure.js';
 import type { CommandContext } from './command-context.js';
 import { basicAuthorization } from './credentials.js';
 import { httpBaseOf } from './endpoints.js';
+import { fetchWithTls } from './tls-flags.js';
 
 /**
  * The admin HTTP API of docs/operations.md, as the CLI uses it: every request has a deadline and
@@ -15,11 +17,13 @@ export interface HttpCall {
   readonly timeoutMs: number;
   /** `Authorization` of every request (HTTP Basic, from --user): a cluster run with --auth wants it. */
   readonly authorization?: string | undefined;
+  /** `--ca`, `--cert`, `--key` for https:// (null: the global fetch, the system's CAs). */
+  readonly tls: TlsOptions | null;
 }
 
-/** The command's signal, deadline and credentials. */
+/** The HTTP call of a command's run: its signal, deadline, credentials and TLS files. */
 export function httpCallOf(ctx: CommandContext): HttpCall {
-  return { signal: ctx.signal, timeoutMs: ctx.timeoutMs, authorization: ctx.credentials === null ? undefined : basicAuthorization(ctx.credentials) };
+  return { signal: ctx.signal, timeoutMs: ctx.timeoutMs, authorization: ctx.credentials === null ? undefined : basicAuthorization(ctx.credentials), tls: ctx.tls };
 }
 
 /** `init` with the call's Authorization header added. */
@@ -28,6 +32,11 @@ function withAuthorization(init: RequestInit, call: HttpCall): RequestInit {
   const headers = new Headers(init.headers);
   headers.set('authorization', call.authorization);
   return { ...init, headers };
+}
+
+function fetchFor(call: HttpCall): (url: string, init: RequestInit) => Promise<Response> {
+  const tls = call.tls;
+  return tls === null ? fetch : (url, init) => fetchWithTls(url, init, tls);
 }
 
 /** Server error codes whose retry may succeed: the cluster could not do it now. */
@@ -46,7 +55,7 @@ export async function httpRequest(url: string, init: RequestInit, call: HttpCall
   const deadline = AbortSignal.timeout(call.timeoutMs);
   let res: Response;
   try {
-    res = await fetch(url, { ...withAuthorization(init, call), signal: AbortSignal.any([call.signal, deadline]) });
+    res = await fetchFor(call)(url, { ...withAuthorization(init, call), signal: AbortSignal.any([call.signal, deadline]) });
   } catch (err) {
     throw transportError(url, err, call);
   }
@@ -143,7 +152,7 @@ export async function fetchReadiness(base: string, call: HttpCall): Promise<{ re
   const url = `${base}/readyz`;
   let res: Response;
   try {
-    res = await fetch(url, { ...withAuthorization({}, call), signal: AbortSignal.any([call.signal, AbortSignal.timeout(call.timeoutMs)]) });
+    res = await fetchFor(call)(url, { ...withAuthorization({}, call), signal: AbortSignal.any([call.signal, AbortSignal.timeout(call.timeoutMs)]) });
   } catch (err) {
     throw transportError(url, err, call);
   }

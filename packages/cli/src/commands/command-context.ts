@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { VigilClient } from '@vigil/client';
+import type { TlsOptions, VigilClient } from '@vigil/client';
 import type { Palette } from '../format/palette.js';
 import type { Progress } from '../format/progress-bar.js';
 import type { Credentials } from './credentials.js';
@@ -31,6 +31,8 @@ export interface CommandContext {
   readonly endpoints: readonly string[];
   /** `--user` and its secret (null: anonymous): the session's and the admin API's identity. */
   readonly credentials: Credentials | null;
+  /** `--ca`, `--cert`, `--key`: for the session (wss://) and admin HTTP (https://); null without them. */
+  readonly tls: TlsOptions | null;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** The session: opened on first use in one-shot use, the shell's own in the shell. */
   client(): Promise<VigilClient>;

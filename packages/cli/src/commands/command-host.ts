@@ -11,6 +11,7 @@ import { resolveCredentials, secretFileOptionHelp, userOptionHelp } from './cred
 import { readStreamBounded } from './data-source.js';
 import { endpointsEnv, resolveEndpoints } from './endpoints.js';
 import { timeoutMs } from './option-values.js';
+import { readTlsFlags, type TlsFlags } from './tls-flags.js';
 
 export const defaultTimeoutMs = 10_000;
 
@@ -49,8 +50,9 @@ export function oneShotHost(io: CliIo): CommandHost {
         .option('--json', 'JSON output, one document per line (errors too, on stderr)')
         .showHelpAfterError(`(vigil help ${commandPath(command)} shows its usage)`),
     run: async (command, action) => {
-      const o = command.optsWithGlobals<{ endpoints?: string; timeoutMs?: number; json?: true; user?: string; secretFile?: string }>();
-      const endpoints = resolveEndpoints(o.endpoints, io.env);
+      const o = command.optsWithGlobals<{ endpoints?: string; timeoutMs?: number; json?: true; user?: string; secretFile?: string } & TlsFlags>();
+      const tls = readTlsFlags(o);
+      const endpoints = resolveEndpoints(o.endpoints, io.env, tls !== null);
       const credentials = await resolveCredentials(o, io.env);
       const controller = new AbortController();
       const interrupt = (): void => controller.abort();
@@ -65,8 +67,9 @@ export function oneShotHost(io: CliIo): CommandHost {
         timeoutMs: o.timeoutMs ?? defaultTimeoutMs,
         endpoints,
         credentials,
+        tls,
         env: io.env,
-        client: () => (client ??= connectClient(endpoints, { timeoutMs: o.timeoutMs ?? defaultTimeoutMs, signal: controller.signal, credentials })),
+        client: () => (client ??= connectClient(endpoints, { timeoutMs: o.timeoutMs ?? defaultTimeoutMs, signal: controller.signal, credentials, tls })),
         readStdin: async (maxBytes) => {
           if (io.streams === undefined) throw new CliError('no standard input to read data from', exitCodes.usage, 'USAGE');
           return readStreamBounded(io.streams.stdin, maxBytes);

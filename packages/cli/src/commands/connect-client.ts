@@ -1,4 +1,4 @@
-import { connect, isVigilError, VigilError, type VigilClient } from '@vigil/client';
+import { connect, isVigilError, VigilError, type TlsOptions, type VigilClient } from '@vigil/client';
 import { CliError } from '../cli-error.js';
 import { exitCodes } from '../exit-codes.js';
 import { authHint } from '../failure.js';
@@ -10,11 +10,11 @@ import type { Credentials } from './credentials.js';
  */
 export async function connectClient(
   endpoints: readonly string[],
-  options: { timeoutMs: number; signal: AbortSignal; credentials: Credentials | null },
+  options: { timeoutMs: number; signal: AbortSignal; credentials: Credentials | null; tls: TlsOptions | null },
 ): Promise<VigilClient> {
   if (options.signal.aborted) throw new VigilError('CANCELLED');
   const auth = options.credentials === null ? {} : { auth: options.credentials };
-  const opening = connect({ endpoints, connectTimeoutMs: options.timeoutMs, requestTimeoutMs: options.timeoutMs, ...auth });
+  const opening = connect({ endpoints, connectTimeoutMs: options.timeoutMs, requestTimeoutMs: options.timeoutMs, ...auth, ...(options.tls === null ? {} : { tls: options.tls }) });
   let onAbort: () => void = () => undefined;
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => reject(new VigilError('CANCELLED'));

@@ -6,6 +6,7 @@ import { connectClient } from '../commands/connect-client.js';
 import { resolveCredentials, secretFileOptionHelp, userOptionHelp } from '../commands/credentials.js';
 import { resolveEndpoints } from '../commands/endpoints.js';
 import { timeoutMs } from '../commands/option-values.js';
+import { readTlsFlags, type TlsFlags } from '../commands/tls-flags.js';
 import { exitCodes } from '../exit-codes.js';
 import { historyEnv, historyFileName, historyPath } from './history-file.js';
 import { runShell } from './shell.js';
@@ -20,17 +21,19 @@ export function registerShellCommand(program: Command, io: CliIo): void {
     .option('--user <name>', userOptionHelp)
     .option('--secret-file <file>', secretFileOptionHelp)
     .addHelpText('after', `\nHistory: ~/${historyFileName} (env ${historyEnv}: another file, or empty for none). Colours only on a terminal, never with NO_COLOR.`)
-    .action(async (o: { endpoints?: string; timeoutMs: number; user?: string; secretFile?: string }) => {
+    .action(async (_o: unknown, command: Command) => {
+      const o = command.optsWithGlobals<{ endpoints?: string; timeoutMs: number; user?: string; secretFile?: string } & TlsFlags>();
       const streams = io.streams;
       if (streams === undefined) throw new CliError('the shell needs standard input and output', exitCodes.failure, 'FAILED');
-      const endpoints = resolveEndpoints(o.endpoints, io.env);
+      const tls = readTlsFlags(o);
+      const endpoints = resolveEndpoints(o.endpoints, io.env, tls !== null);
       const credentials = await resolveCredentials(o, io.env);
       const controller = new AbortController();
       const interrupt = (): void => controller.abort();
       io.interrupts?.on('SIGINT', interrupt);
       let client;
       try {
-        client = await connectClient(endpoints, { timeoutMs: o.timeoutMs, signal: controller.signal, credentials });
+        client = await connectClient(endpoints, { timeoutMs: o.timeoutMs, signal: controller.signal, credentials, tls });
       } finally {
         io.interrupts?.off('SIGINT', interrupt);
       }
@@ -43,6 +46,7 @@ export function registerShellCommand(program: Command, io: CliIo): void {
           ...(io.interrupts === undefined ? {} : { interrupts: io.interrupts }),
           endpoints,
           credentials,
+          tls,
           timeoutMs: o.timeoutMs,
           historyPath: historyPath(io.env, io.homeDir),
         });

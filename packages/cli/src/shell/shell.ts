@@ -1,6 +1,6 @@
 import { clearLine, createInterface, cursorTo } from 'node:readline';
 import { Command, CommanderError } from 'commander';
-import type { ConnectionState, VigilClient } from '@vigil/client';
+import type { ConnectionState, TlsOptions, VigilClient } from '@vigil/client';
 import { ExitWith } from '../cli-error.js';
 import type { CliStreams, InterruptSource } from '../cli-io.js';
 import type { CommandContext, CommandHost, CommandOutput } from '../commands/command-context.js';
@@ -26,6 +26,8 @@ export interface ShellOptions {
   readonly endpoints: readonly string[];
   /** The shell's `--user` and secret (null: anonymous), for admin commands' HTTP requests. */
   readonly credentials: Credentials | null;
+  /** `--ca`, `--cert`, `--key`, for admin HTTP (the session already has them). */
+  readonly tls?: TlsOptions | null;
   readonly timeoutMs: number;
   /** Where history persists; null for none. Used on a terminal only. */
   readonly historyPath: string | null;
@@ -107,6 +109,7 @@ export async function runShell(options: ShellOptions): Promise<number> {
         timeoutMs: options.timeoutMs,
         endpoints: options.endpoints,
         credentials: options.credentials,
+        tls: options.tls ?? null,
         env: options.env,
         client: async () => client,
         readStdin: () => Promise.reject(new Error('standard input is the shell\'s')),

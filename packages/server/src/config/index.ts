@@ -6,6 +6,7 @@ export {
   configSettings,
   configDefaults,
   requiredConfigKeys,
+  optionalConfigKeys,
   logLevels,
   configFileFlag,
   configFileEnv,

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
@@ -96,6 +96,7 @@ export function configToJson(config: NodeConfig): Record<string, unknown> {
     ...config,
     clientListen: formatHostPort(config.clientListen),
     peerListen: formatHostPort(config.peerListen),
+    ...(config.adminListen === undefined ? {} : { adminListen: formatHostPort(config.adminListen) }),
     peers: Object.fromEntries([...config.peers].map(([id, address]) => [String(id), formatHostPort(address)])),
   };
 }
@@ -233,7 +234,7 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
       ? undefined
       : { value: setting.defaultValue, origin: { source: 'default', name: key } satisfies Origin });
     if (entry === undefined) {
-      if (setting !== undefined) {
+      if (setting !== undefined && setting.optional !== true) {
         problems.push({
           setting: key,
           source: 'default',
@@ -271,6 +272,11 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
   const watchesPerSessionMax = get('watchesPerSessionMax', integer(1, protocolWatchesPerSessionMax));
   const auth = get('auth', boolean);
   const superuserHash = get('superuserHash', secretHash);
+  // Optional: undefined when absent (the feature is off) or invalid (a problem is reported).
+  const adminListen = get('adminListen', hostPort(0));
+  const tlsCert = get('tlsCert', readablePath);
+  const tlsKey = get('tlsKey', readablePath);
+  const tlsCa = get('tlsCa', readablePath);
 
   const origin = (key: ConfigKey): string => describe(origins.get(key) ?? { source: 'default', name: key });
   const crossProblem = (key: ConfigKey, message: string): void => {
@@ -289,6 +295,18 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
   if (clientListen !== undefined && peerListen !== undefined && sameHostPort(clientListen, peerListen)) {
     crossProblem('clientListen', `${origin('clientListen')} and ${origin('peerListen')} are the same address ${formatHostPort(peerListen)}`);
   }
+  for (const other of ['clientListen', 'peerListen'] as const) {
+    const address = other === 'clientListen' ? clientListen : peerListen;
+    if (adminListen !== undefined && address !== undefined && sameHostPort(adminListen, address)) {
+      crossProblem('adminListen', `${origin('adminListen')} and ${origin(other)} are the same address ${formatHostPort(address)}`);
+    }
+  }
+  const tlsKeys = ['tlsCert', 'tlsKey', 'tlsCa'] as const;
+  const tlsGiven = tlsKeys.filter((key) => raw.has(key));
+  if (tlsGiven.length > 0 && tlsGiven.length < tlsKeys.length) {
+    const missing = tlsKeys.filter((key) => !raw.has(key)).map((key) => `--${settingsByKey.get(key)?.flag ?? key}`);
+    crossProblem(tlsGiven[0] ?? 'tlsCert', `TLS needs all three of --tls-cert, --tls-key and --tls-ca, or none: ${tlsGiven.map(origin).join(', ')} set, ${missing.join(', ')} missing`);
+  }
   if (
     id === undefined || clusterId === undefined || dataDir === undefined || clientListen === undefined ||
     peerListen === undefined || peers === undefined || join === undefined || logLevel === undefined ||
@@ -306,6 +324,8 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
     tickMs, electionTicks, heartbeatTicks, snapshotEveryEntries, logTrailingEntries, shutdownTimeoutMs,
     sessionTimeoutMinMs, sessionTimeoutMaxMs, watchHistoryEvents, watchHistoryBytes, requestTimeoutMs, sessionsMax,
     clientRequestsPerSecond, ephemeralsPerSessionMax, watchesPerSessionMax, auth, superuserHash,
+    ...(adminListen === undefined ? {} : { adminListen }),
+    ...(tlsCert === undefined || tlsKey === undefined || tlsCa === undefined ? {} : { tlsCert, tlsKey, tlsCa }),
   };
 }
 
@@ -343,6 +363,20 @@ function clusterName(value: unknown, fail: (message: string) => undefined): stri
 function path(value: unknown, fail: (message: string) => undefined): string | undefined {
   if (typeof value !== 'string' || value.trim() === '') return fail(`must be a non-empty path, got ${shown(value)}`);
   return value;
+}
+
+/** A path to a file this process can read now (its contents are checked where they are used). */
+function readablePath(value: unknown, fail: (message: string) => undefined): string | undefined {
+  const given = path(value, fail);
+  if (given === undefined) return undefined;
+  try {
+    if (!statSync(given).isFile()) return fail(`${shown(given)} is not a file`);
+    closeSync(openSync(given, 'r'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return fail(`cannot read ${shown(given)}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? String(err))}`);
+  }
+  return given;
 }
 
 function hostPort(portMin: number) {

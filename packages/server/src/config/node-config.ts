@@ -10,8 +10,10 @@ export interface NodeConfig {
   /** Written into the data directory on first start; a node refuses a data dir of another cluster. */
   readonly clusterId: string;
   readonly dataDir: string;
-  /** WebSocket clients and admin HTTP share this port. */
+  /** WebSocket clients and HTTP share this port (the admin routes too, unless `adminListen` is set). */
   readonly clientListen: HostPort;
+  /** Where the admin routes (`/admin/...`) are served instead of the client port; absent: on the client port. */
+  readonly adminListen?: HostPort;
   /** Raft peer transport. */
   readonly peerListen: HostPort;
   /** id → peer address of every member, including this one. */
@@ -47,6 +49,14 @@ export interface NodeConfig {
   readonly auth: boolean;
   /** The superuser `super`'s secret as a `vigil hash-secret` hash; '' for no superuser. */
   readonly superuserHash: string;
+  /**
+   * PEM files: this member's certificate, its private key, and the cluster's CA. All three or
+   * none; with them the client port (and the admin address) speak HTTPS/WSS and the peer port
+   * mutual TLS (docs/operations.md, TLS). Re-read when they change.
+   */
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly tlsCa?: string;
 }
 
 export type ConfigKey = keyof NodeConfig;
@@ -72,8 +82,10 @@ export interface ConfigSetting {
   readonly valueName?: string;
   readonly kind: ConfigValueKind;
   readonly description: string;
-  /** Absent for required settings. */
+  /** Absent for required and optional settings. */
   readonly defaultValue?: NodeConfig[ConfigKey];
+  /** Without a default and not required: absent from the config unless given (the feature is off). */
+  readonly optional?: true;
 }
 
 export const configDefaults = {
@@ -102,6 +114,8 @@ export const configDefaults = {
 } as const satisfies Partial<NodeConfig>;
 
 export const requiredConfigKeys = ['id', 'dataDir', 'clientListen', 'peerListen', 'peers'] as const satisfies readonly ConfigKey[];
+/** Settings without a default that may be left out: the feature they configure is then off. */
+export const optionalConfigKeys = ['adminListen', 'tlsCert', 'tlsKey', 'tlsCa'] as const satisfies readonly ConfigKey[];
 
 /** Bounds that catch typos (a tick of a minute, a million election ticks) rather than tune. */
 export const tickMsMax = 60_000;
@@ -120,7 +134,7 @@ function setting(
   key: ConfigKey,
   kind: ConfigValueKind,
   description: string,
-  extra: { valueName?: string; defaultValue?: NodeConfig[ConfigKey] } = {},
+  extra: { valueName?: string; defaultValue?: NodeConfig[ConfigKey]; optional?: true } = {},
 ): ConfigSetting {
   const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
   return { key, flag, env: `VIGIL_${flag.toUpperCase().replace(/-/g, '_')}`, kind, description, ...extra };
@@ -134,7 +148,8 @@ export const configSettings: readonly ConfigSetting[] = [
   setting('id', 'positiveInteger', 'this member\'s id (a positive integer, unique in the cluster)', { valueName: '<n>' }),
   setting('clusterId', 'string', 'cluster name, recorded in the data directory on first start', { valueName: '<name>', defaultValue: configDefaults.clusterId }),
   setting('dataDir', 'path', 'directory for the log, snapshots and the tree', { valueName: '<dir>' }),
-  setting('clientListen', 'listenAddress', 'address for WebSocket clients and admin HTTP', { valueName: '<host:port>' }),
+  setting('clientListen', 'listenAddress', 'address for WebSocket clients and HTTP (admin routes too, unless --admin-listen is set)', { valueName: '<host:port>' }),
+  setting('adminListen', 'listenAddress', 'serve the admin routes (/admin/...) on this address only, not on the client port', { valueName: '<host:port>', optional: true }),
   setting('peerListen', 'listenAddress', 'address for the Raft peer transport', { valueName: '<host:port>' }),
   setting('peers', 'peers', 'every member\'s peer address, this one included', { valueName: '<id=host:port,…>' }),
   setting('join', 'boolean', 'join an existing cluster (start empty and wait to be added) instead of founding one', { defaultValue: configDefaults.join }),
@@ -155,6 +170,9 @@ export const configSettings: readonly ConfigSetting[] = [
   setting('watchesPerSessionMax', 'positiveInteger', `watches one session may hold (one-shot and persistent; at most ${protocolWatchesPerSessionMax}, the protocol's bound); more are refused TOO_MANY_WATCHES`, { valueName: '<n>', defaultValue: configDefaults.watchesPerSessionMax }),
   setting('auth', 'boolean', 'require every client to authenticate (a user and secret, or a client certificate) and enforce znode ACLs and admin roles', { defaultValue: configDefaults.auth }),
   setting('superuserHash', 'secretHash', 'the superuser `super`\'s secret as made by `vigil hash-secret` (it passes every ACL and holds every admin role); empty: no superuser', { valueName: '<hash>', defaultValue: configDefaults.superuserHash }),
+  setting('tlsCert', 'path', 'PEM file of this member\'s certificate: with --tls-key and --tls-ca, clients and admin speak HTTPS/WSS and peers mutual TLS', { valueName: '<file>', optional: true }),
+  setting('tlsKey', 'path', 'PEM file of the private key of --tls-cert', { valueName: '<file>', optional: true }),
+  setting('tlsCa', 'path', 'PEM file of the cluster\'s CA: peers must present a certificate it signed; clients may', { valueName: '<file>', optional: true }),
   setting('shutdownTimeoutMs', 'positiveInteger', 'how long a graceful shutdown may take before the node gives up', { valueName: '<ms>', defaultValue: configDefaults.shutdownTimeoutMs }),
 ];
 

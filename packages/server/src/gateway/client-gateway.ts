@@ -12,7 +12,7 @@ import type { Applied } from '@vigil/store';
 import { ClientConnection, type GatewayServices } from './client-connection.js';
 import { WatchHub } from './watch-hub.js';
 import { clientAddress } from '../security/authenticator.js';
-import { verifiedClientName } from '../security/client-certificate.js';
+import { certificateUser } from '../security/client-certificate.js';
 
 export type GatewayOptions = Omit<GatewayServices, 'attach' | 'detach' | 'watches' | 'untilLeaderContact' | 'sessionSlots'> & {
   /** How long a resume waits for this member to be in touch with a leader before NO_LEADER. */
@@ -154,7 +154,7 @@ export class ClientGateway {
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
-      const connection = new ClientConnection(ws, this.services, remote, clientAddress(req.socket.remoteAddress), verifiedClientName(req.socket));
+      const connection = new ClientConnection(ws, this.services, remote, clientAddress(req.socket.remoteAddress), certificateUser(req.socket));
       this.connections.add(connection);
       ws.on('close', () => this.connections.delete(connection));
     });

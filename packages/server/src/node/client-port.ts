@@ -1,7 +1,24 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { HostPort } from '../config/host-port.js';
 import { serverErrorCatalogue } from '../errors.js';
+import type { TlsCredentials } from '../tls/tls-credentials.js';
+
+export interface ClientPortOptions {
+  /**
+   * HTTPS (and WSS) with these credentials. A client may present a certificate (it is checked
+   * against the CA: `verifiedClientName`); one without is let in too.
+   */
+  readonly tls?: TlsCredentials;
+  /** Which request paths this port answers; the others get 404 `NOT_FOUND` (default: all). */
+  readonly serves?: (path: string) => boolean;
+}
+
+/** The admin routes, which `adminListen` moves off the client port. */
+export function isAdminPath(path: string): boolean {
+  return path === '/admin' || path.startsWith('/admin/') || path.startsWith('/admin?');
+}
 
 /**
  * The client port: one HTTP server for the clients' WebSocket upgrades (the gateway) and for HTTP
@@ -11,7 +28,8 @@ import { serverErrorCatalogue } from '../errors.js';
  * member would otherwise spend before it answers its WebSocket clients and its peers.
  */
 export class ClientPort {
-  readonly server: Server = createServer();
+  /** An HTTPS server when the port has TLS credentials (typed as the HTTP server it extends). */
+  readonly server: Server;
   /** Every socket of the port (HTTP and WebSocket), to cut when HTTP will not close. */
   readonly sockets = new Set<Socket>();
   #route: RequestListener | null = null;
@@ -23,9 +41,21 @@ export class ClientPort {
    * `loadRoutes` is called once, at the first HTTP request, and is to call `route`; if it fails,
    * the requests that waited are answered `INTERNAL` and the next request calls it again.
    */
-  constructor(private readonly loadRoutes: () => Promise<void>) {
+  constructor(
+    private readonly loadRoutes: () => Promise<void>,
+    options: ClientPortOptions = {},
+  ) {
+    const { tls, serves } = options;
+    if (tls === undefined) this.server = createServer();
+    else {
+      const https = createHttpsServer({ ...tls.contextOptions(), requestCert: true, rejectUnauthorized: false });
+      tls.follow(https);
+      // node:https's server is node:http's with TLS underneath: the same requests, upgrades and close.
+      this.server = https as unknown as Server;
+    }
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       if (this.#closing) refuse(res, 'SHUTTING_DOWN');
+      else if (serves !== undefined && !serves(req.url ?? '/')) notFound(req, res);
       else if (this.#route !== null) this.#route(req, res);
       else {
         this.#held.push([req, res]);
@@ -79,6 +109,12 @@ export class ClientPort {
     this.server.closeIdleConnections();
     return closed;
   }
+}
+
+/** The answer of the HTTP routes to an unknown route (admin-app.ts), without loading them. */
+function notFound(req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify({ error: { code: 'NOT_FOUND', message: `no route ${req.method ?? 'GET'} ${(req.url ?? '/').split('?')[0] ?? ''}` } }));
 }
 
 function refuse(res: ServerResponse, code: 'SHUTTING_DOWN' | 'INTERNAL'): void {

@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { RequestListener } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { Level } from 'level';
 import { createPrng, decodeConfChange, RawNode, type DurableState, type NodeId, type Snapshot } from '@vigil/raft';
@@ -28,8 +29,9 @@ import { knownBugs, type KnownBug } from '../testing/known-bad.js';
 import { crashAt, type CrashPoint } from '../testing/crash-points.js';
 import { PowerLossJournal } from '../testing/power-loss.js';
 import { PeerTransport } from '../transport/peer-transport.js';
+import { TlsCredentials } from '../tls/tls-credentials.js';
 import { createRootLogger, type Logger } from './logger.js';
-import { ClientPort } from './client-port.js';
+import { ClientPort, isAdminPath } from './client-port.js';
 import { nodeStatus } from './node-status.js';
 import { runShutdownStep, type ShutdownStep } from './shutdown-steps.js';
 
@@ -37,6 +39,8 @@ export interface VigilNode {
   readonly id: NodeId;
   readonly clientAddress: HostPort;
   readonly peerAddress: HostPort;
+  /** Where the admin routes are served: `adminListen` as bound, else the client address. */
+  readonly adminAddress: HostPort;
   status(): NodeStatus;
   /** Graceful stop: hand leadership away, finish the in-flight batch, close everything. Idempotent. */
   close(): Promise<void>;
@@ -66,6 +70,10 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   const knownBad = options.knownBad ?? new Set<KnownBug>();
   for (const bug of knownBad) log.error({ bug, effect: knownBugs[bug] }, 'KNOWN-BAD switch on: this member has a deliberate bug (testing only)');
   const started = Date.now();
+  // TLS files are checked before anything else is touched; they are watched once the node serves.
+  const tls = config.tlsCert === undefined || config.tlsKey === undefined || config.tlsCa === undefined
+    ? undefined
+    : new TlsCredentials({ cert: config.tlsCert, key: config.tlsKey, ca: config.tlsCa }, log);
   await prepareDataDir(config.dataDir, { clusterId: config.clusterId, nodeId: config.id }).catch((err: unknown) => {
     throw storageFailure(err, config.dataDir) ?? err;
   });
@@ -94,6 +102,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     link?: LeaderLink;
     readonly timers: NodeJS.Timeout[];
     clientPort?: ClientPort;
+    /** The admin routes' own port (`adminListen`), if any. */
+    adminPort?: ClientPort;
     /** The HTTP routes of the client port, once loaded (at its first HTTP request). */
     app?: Promise<FastifyInstance | null>;
     gateway?: ClientGateway;
@@ -112,8 +122,9 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     (stopping ??= (async () => {
       const step = (name: ShutdownStep, run: () => Promise<unknown> | void): Promise<boolean> => runShutdownStep({ step: name, deadlineAtMs, log }, run);
       parts.gateway?.close();
-      const { clientPort, app } = parts;
-      const httpClosed = clientPort === undefined ? undefined : Promise.all([clientPort.close(), app?.then((a) => a?.close(), () => undefined)]);
+      tls?.close();
+      const { clientPort, adminPort, app } = parts;
+      const httpClosed = clientPort === undefined ? undefined : Promise.all([clientPort.close(), adminPort?.close(), app?.then((a) => a?.close(), () => undefined)]);
       if (httpClosed !== undefined) await step('httpDrain', () => httpClosed);
       for (const timer of parts.timers) clearInterval(timer);
       parts.sessions?.close();
@@ -123,7 +134,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       else parts.snapshotFile?.close();
       if (httpClosed !== undefined && !(await step('httpClose', () => httpClosed))) {
         log.warn({ sockets: clientPort?.sockets.size }, 'cutting client connections');
-        for (const socket of clientPort?.sockets ?? []) socket.destroy();
+        for (const socket of [...(clientPort?.sockets ?? []), ...(adminPort?.sockets ?? [])]) socket.destroy();
         await step('httpCut', () => httpClosed);
       }
       if (transport !== undefined) await step('peerTransport', () => transport.close());
@@ -246,6 +257,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       // A peer back (restarted, resumed, healed): Raft resends to it now, not at a heartbeat.
       onPeerConnected: (peer) => inbox.driver?.peerConnected(peer),
       logger: log,
+      ...(tls === undefined ? {} : { tls }),
     });
     parts.transport = transport;
 
@@ -444,7 +456,9 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     const loadRoutes = async (): Promise<FastifyInstance | null> => {
       const [{ buildAdminApp }, { registerZnodeRoutes }] = await Promise.all([import('../admin/admin-app.js'), import('../http-api/znode-routes.js')]);
       if (stopping !== undefined) return null;
-      const app = buildAdminApp({ node: port, metrics, logger: log.child({ component: 'http' }), server: clientPort, authenticator });
+      // One app for both ports: requests of either are routed through it once it is ready.
+      const server = { server: clientPort.server, route: (handler: RequestListener) => [clientPort, adminPort].forEach((p) => p?.route(handler)) };
+      const app = buildAdminApp({ node: port, metrics, logger: log.child({ component: 'http' }), server, authenticator });
       registerZnodeRoutes(app, {
         store,
         callerOf: async (request) => (authenticator.required ? authenticator.caller(await httpIdentity(authenticator, request), callerAddress(request.socket.remoteAddress)) : undefined),
@@ -455,27 +469,40 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       await app.ready();
       return app;
     };
-    const clientPort = new ClientPort(async () => {
-      const app = loadRoutes();
-      parts.app = app;
-      try {
-        await app;
-      } catch (err) {
-        log.error({ err }, 'loading the HTTP routes failed');
-        throw err;
-      }
-    });
+    // Loaded once, at the first HTTP request of either port; a failed load is tried again.
+    let routesLoading: Promise<void> | undefined;
+    const loadHttp = (): Promise<void> =>
+      (routesLoading ??= (async () => {
+        const app = loadRoutes();
+        parts.app = app;
+        try {
+          await app;
+        } catch (err) {
+          routesLoading = undefined;
+          log.error({ err }, 'loading the HTTP routes failed');
+          throw err;
+        }
+      })());
+    const withTls = tls === undefined ? {} : { tls };
+    const clientPort = new ClientPort(loadHttp, { ...withTls, ...(config.adminListen === undefined ? {} : { serves: (path: string) => !isAdminPath(path) }) });
     parts.clientPort = clientPort;
+    // With adminListen, the admin routes and the member's health and status (what `vigil` asks
+    // before an admin call) are served there; the znode API stays on the client port only.
+    const adminPort = config.adminListen === undefined ? undefined : new ClientPort(loadHttp, { ...withTls, serves: (path) => !path.startsWith('/v1/') });
+    if (adminPort !== undefined) parts.adminPort = adminPort;
     gateway.listen(clientPort.server);
     parts.gateway = gateway;
     const clientAddress = await clientPort.listen(config.clientListen);
-    log.info({ client: formatHostPort(clientAddress), peer: formatHostPort(transport.address) }, 'serving');
+    const adminAddress = config.adminListen === undefined || adminPort === undefined ? clientAddress : await adminPort.listen(config.adminListen);
+    tls?.watch();
+    log.info({ client: formatHostPort(clientAddress), admin: formatHostPort(adminAddress), peer: formatHostPort(transport.address), tls: tls !== undefined }, 'serving');
 
     let closing: Promise<void> | undefined;
     return {
       id: config.id,
       clientAddress,
       peerAddress: transport.address,
+      adminAddress,
       status,
       close: () => {
         closing ??= (async () => {

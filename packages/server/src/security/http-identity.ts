@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { authSecretBytesMax, userNameBytesMax } from '@vigil/protocol';
 import { ServerError } from '../errors.js';
 import { clientAddress, type Authenticator, type Credentials, type Identity } from './authenticator.js';
-import { verifiedClientName } from './client-certificate.js';
+import { certificateUser } from './client-certificate.js';
 
 /** The user and secret of an `Authorization: Basic …` header; undefined without one; throws if malformed. */
 export function basicCredentials(header: string | undefined): Credentials | undefined {
@@ -24,7 +24,7 @@ export function basicCredentials(header: string | undefined): Credentials | unde
  */
 export async function httpIdentity(authenticator: Authenticator, request: IncomingMessage): Promise<Identity> {
   const address = clientAddress(request.socket.remoteAddress);
-  const result = await authenticator.authenticate(basicCredentials(request.headers.authorization), verifiedClientName(request.socket), address);
+  const result = await authenticator.authenticate(basicCredentials(request.headers.authorization), certificateUser(request.socket), address);
   if (!result.ok) throw new ServerError('AUTH_FAILED', result.why);
   return result.identity;
 }

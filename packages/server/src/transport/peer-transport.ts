@@ -13,8 +13,10 @@
  * (Raft retransmits), never buffered without bound. Everything sent in one event-loop turn goes
  * out as one frame per peer. See docs/transport.md.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createConnection, type AddressInfo, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { Message, NodeId } from '@vigil/raft';
@@ -32,6 +34,7 @@ import {
 } from './peer-codec.js';
 import { corkThisTurn } from './cork.js';
 import { reconnectDelayMs } from './reconnect-backoff.js';
+import { isMemberCertificate, type TlsCredentials } from '../tls/tls-credentials.js';
 
 export interface PeerAddress {
   readonly host: string;
@@ -115,6 +118,13 @@ export interface PeerTransportOptions {
   readonly onPeerConnected?: (peer: NodeId) => void;
   /** An rpc payload from a peer (see {@link PeerTransport.sendRpc}). */
   readonly onRpc?: (from: NodeId, data: Uint8Array) => void;
+  /**
+   * Mutual TLS: the peer port is a TLS server that refuses, in the handshake, a peer without a
+   * certificate signed by the CA, and then any certificate that is not a member's (serverAuth);
+   * dials use `wss://`, present the credentials in use and verify the server against the CA,
+   * not against the dialed host name (decision 53, docs/transport.md).
+   */
+  readonly tls?: TlsCredentials;
 }
 
 export interface PeerStats {
@@ -271,9 +281,9 @@ const identityRefusals: ReadonlySet<number> = new Set([
   peerCloseCodes.memberRemoved,
 ]);
 
-function wsUrl(address: PeerAddress): string {
+function wsUrl(address: PeerAddress, secure: boolean): string {
   const host = address.host.includes(':') ? `[${address.host}]` : address.host;
-  return `ws://${host}:${address.port}${peerPath}`;
+  return `${secure ? 'wss' : 'ws'}://${host}:${address.port}${peerPath}`;
 }
 
 export class PeerTransport {
@@ -316,10 +326,23 @@ export class PeerTransport {
       throw new ServerError('CONFIG_INVALID', 'peer transport: reconnectMaxMs and reconnectRefusedMaxMs must be at least reconnectBaseMs');
     }
 
-    const server = createServer((_req, res) => {
-      // Only WebSocket upgrades belong on the peer port.
-      res.writeHead(426, { connection: 'close' }).end();
-    });
+    // Only WebSocket upgrades belong on the peer port.
+    const upgradeRequired = (_req: IncomingMessage, res: ServerResponse): void => void res.writeHead(426, { connection: 'close' }).end();
+    const tls = options.tls;
+    let server: Server;
+    if (tls === undefined) server = createServer(upgradeRequired);
+    else {
+      const https = createHttpsServer({ ...tls.contextOptions(), requestCert: true, rejectUnauthorized: true }, upgradeRequired);
+      tls.follow(https);
+      // A certificate of the cluster's CA that is not a member's (a client's) gets no further.
+      https.on('secureConnection', (socket: TLSSocket) => {
+        if (isMemberCertificate(socket)) return;
+        const log = (options.logger ?? silentLogger()).child({ component: 'transport' });
+        log.warn({ remote: socket.remoteAddress, subject: socket.getPeerCertificate().subject?.CN }, 'peer certificate is not a member certificate');
+        socket.destroy();
+      });
+      server = https as unknown as Server;
+    }
     const wss = new WebSocketServer({
       server,
       path: peerPath,
@@ -595,7 +618,7 @@ export class PeerTransport {
 
   private dial(link: PeerLink): void {
     if (this.closing !== null || link.removed || link.address === null || link.dialing !== null || link.socket !== null) return;
-    const ws = new WebSocket(wsUrl(link.address), {
+    const ws = new WebSocket(wsUrl(link.address, this.options.tls !== undefined), {
       perMessageDeflate: false,
       maxPayload: this.settings.frameBytesMax,
       handshakeTimeout: this.settings.handshakeTimeoutMs,
@@ -663,7 +686,19 @@ export class PeerTransport {
   /** A TCP connection for a dial, destroyed if it is not established within connectTimeoutMs. */
   private connectWithin(options: { host?: string | null; port?: number | string | null }): Socket {
     // Only host and port: `ws` also passes the HTTP path, which net would take for an IPC path.
-    const socket = createConnection({ host: options.host ?? 'localhost', port: Number(options.port) });
+    const host = options.host ?? 'localhost';
+    const tls = this.options.tls;
+    const socket = tls === undefined
+      ? createConnection({ host, port: Number(options.port) })
+      : tlsConnect({
+          host,
+          port: Number(options.port),
+          secureContext: tls.clientContext(),
+          rejectUnauthorized: true,
+          // Any member certificate of the cluster's CA will do, whatever address it was dialed at
+          // (decision 53); the chain and serverAuth are still verified.
+          checkServerIdentity: () => undefined,
+        });
     const timer = setTimeout(() => socket.destroy(new Error(`no TCP connection within ${this.settings.connectTimeoutMs} ms`)), this.settings.connectTimeoutMs);
     socket.once('connect', () => clearTimeout(timer));
     socket.once('close', () => clearTimeout(timer));

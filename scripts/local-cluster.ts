@@ -4,20 +4,28 @@
  * three gracefully, a second Ctrl-C at once. `npm run cluster -- status|kill|pause|resume|stop <id>`
  * acts on it by PID. Logs are readable lines on a terminal and JSON lines otherwise.
  *
- *   npm start [-- --nodes 3 --data-dir ./data --base-port 8181 --log-level info --cluster-id vigil-local]
+ *   npm start [-- --nodes 3 --data-dir ./data --base-port 8181 --log-level info --cluster-id vigil-local --secure]
+ *
+ * `--secure`: TLS on every port and `--auth` (docs/security.md): certificates made once under
+ * <data-dir>/certs (`vigil certs`' code), the superuser's secret made once in <data-dir>/super.secret
+ * (mode 0600); each start hashes it into `--superuser-hash`.
  *
  * Each node runs in a process group of its own: a terminal's Ctrl-C goes to the foreground group
  * (npm and this launcher), and this launcher sends each node one SIGTERM. Were the nodes in the
  * terminal's group, each would get SIGINT from the terminal and then SIGTERM from here, take the
  * second for an operator's "stop now" and skip its graceful shutdown.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { writeTestCerts } from '@vigil/cli';
+import { hashSecret } from '@vigil/server';
 import { ProcessCluster } from './cluster/process-cluster.js';
 
-const usage = 'usage: npm start [-- --nodes <1-7>] [--data-dir <dir>] [--base-port <port>] [--log-level <level>] [--cluster-id <name>]';
+const usage = 'usage: npm start [-- --nodes <1-7>] [--data-dir <dir>] [--base-port <port>] [--log-level <level>] [--cluster-id <name>] [--secure]';
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 /** npm forwards the terminal's SIGINT to this process, which also got it from the terminal. */
 const repeatedSignalMs = 1_000;
@@ -43,8 +51,9 @@ try {
       'base-port': { type: 'string', default: '8181' },
       'log-level': { type: 'string', default: 'info' },
       'cluster-id': { type: 'string', default: 'vigil-local' },
+      secure: { type: 'boolean', default: false },
     },
-  }) as { values: Record<string, string> });
+  }) as unknown as { values: Record<string, string> });
 } catch (err) {
   fail((err as Error).message);
 }
@@ -53,6 +62,20 @@ const basePort = integer('base-port', values['base-port']!, 1, 65_535 - 100 - si
 if (!logLevels.includes(values['log-level']!)) fail(`--log-level must be one of ${logLevels.join(', ')}, got "${values['log-level']}"`);
 const root = resolve(values['data-dir']!);
 await mkdir(root, { recursive: true });
+const secure = (values as Record<string, unknown>)['secure'] === true;
+
+/** With --secure: the certificates and the superuser's secret (made on the first secure start, kept after). */
+async function security(): Promise<{ tlsDir: string; secretFile: string; extraArgs: string[]; httpHeaders: Record<string, string> } | null> {
+  if (!secure) return null;
+  const tlsDir = join(root, 'certs');
+  if (!existsSync(join(tlsDir, `node${size}.pem`))) await writeTestCerts({ out: tlsDir, nodes: size, hosts: ['127.0.0.1', 'localhost'], clients: [] });
+  const secretFile = join(root, 'super.secret');
+  if (!existsSync(secretFile)) await writeFile(secretFile, `${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
+  const secret = (await readFile(secretFile, 'utf8')).split('\n')[0] as string;
+  const httpHeaders = { authorization: `Basic ${Buffer.from(`super:${secret}`).toString('base64')}` };
+  return { tlsDir, secretFile, extraArgs: ['--auth', '--superuser-hash', await hashSecret(secret)], httpHeaders };
+}
+const secured = await security();
 const cluster = await ProcessCluster.start({
   size,
   root,
@@ -61,6 +84,7 @@ const cluster = await ProcessCluster.start({
   detached: true,
   logLevel: values['log-level']!,
   clusterId: values['cluster-id']!,
+  ...(secured === null ? {} : { tlsDir: secured.tlsDir, extraArgs: secured.extraArgs, httpHeaders: secured.httpHeaders }),
 });
 
 const exits = new Map<number, string>();
@@ -80,11 +104,17 @@ process.on('exit', () => {
   for (const n of cluster.nodes.values()) if (n.proc !== null && n.proc.exitCode === null && n.proc.signalCode === null) n.proc.kill('SIGTERM');
 });
 
-console.log(`vigil: ${cluster.nodes.size} nodes, data under ${root}`);
+console.log(`vigil: ${cluster.nodes.size} nodes, data under ${root}${secured === null ? '' : ', TLS and --auth on'}`);
+const [ws, http] = secured === null ? ['ws', 'http'] : ['wss', 'https'];
 for (const n of cluster.nodes.values()) {
-  console.log(`  node ${n.id}: clients ws://127.0.0.1:${n.clientPort}  admin http://127.0.0.1:${n.clientPort}/status  peers 127.0.0.1:${n.peerPort}  pid ${n.proc!.pid}`);
+  console.log(`  node ${n.id}: clients ${ws}://127.0.0.1:${n.clientPort}  admin ${http}://127.0.0.1:${n.clientPort}/status  peers 127.0.0.1:${n.peerPort}  pid ${n.proc!.pid}`);
 }
-console.log('  try: npx vigil shell   or: npx vigil status   stop: Ctrl-C');
+if (secured === null) console.log('  try: npx vigil shell   or: npx vigil status   stop: Ctrl-C');
+else {
+  const endpoints = [...cluster.nodes.values()].map((n) => `wss://127.0.0.1:${n.clientPort}`).join(',');
+  console.log(`  try: npx vigil shell --endpoints ${endpoints} --ca ${join(secured.tlsDir, 'ca.pem')} --user super --secret-file ${secured.secretFile}`);
+  console.log('  stop: Ctrl-C');
+}
 
 async function stop(signal: NodeJS.Signals): Promise<void> {
   if (stoppingSinceMs !== null) {

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, test } from 'vitest';
+import { connect } from '@vigil/client';
 import { fetchJson, freePorts, waitFor } from './support/cluster.js';
 
 /**
@@ -79,4 +80,34 @@ test('npm start elects a leader and serves writes; Ctrl-C to its process group s
   }
   expect(nodePids.filter(alive)).toEqual([]);
   expect((await readdir(dataDir)).sort()).toEqual(['1', '2', '3']);
+});
+
+test('npm start -- --secure runs the cluster with TLS and --auth: the superuser it prints gets in, an anonymous client does not', async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'vigil-start-secure-'));
+  const basePort = await freePorts([0, 1, 2, 100, 101, 102]);
+  const proc = spawn('npm', ['start', '--', '--data-dir', dataDir, '--base-port', String(basePort), '--log-level', 'warn', '--secure'], { cwd: repo, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  pids.push(proc.pid!);
+  let output = '';
+  proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = once(proc, 'exit');
+  try {
+    const hint = await waitFor('the connection hint', () => /try: npx vigil shell --endpoints (\S+) --ca (\S+) --user super --secret-file (\S+)/.exec(output) ?? undefined, 30_000);
+    const [, endpoints, caFile, secretFile] = hint as unknown as [string, string, string, string];
+    const ca = await readFile(caFile, 'utf8');
+    const secret = (await readFile(secretFile, 'utf8')).trim();
+    expect(((await stat(secretFile)).mode & 0o777).toString(8)).toBe('600');
+    const root = await connect({ endpoints: endpoints.split(','), tls: { ca }, auth: { user: 'super', secret } });
+    try {
+      expect(await root.whoami()).toMatchObject({ user: 'super', superuser: true });
+    } finally {
+      await root.close();
+    }
+    await expect(connect({ endpoints: endpoints.split(','), tls: { ca }, connectTimeoutMs: 3_000 })).rejects.toMatchObject({ code: 'AUTH_FAILED' });
+    await expect(connect({ endpoints: [`ws://127.0.0.1:${basePort}`], connectTimeoutMs: 1_500 })).rejects.toMatchObject({ name: 'VigilError' });
+  } finally {
+    process.kill(-proc.pid!, 'SIGINT');
+    await exited;
+  }
+  expect(output).toContain('vigil: all nodes stopped (node 1 exit 0, node 2 exit 0, node 3 exit 0)');
 });

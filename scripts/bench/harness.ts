@@ -7,15 +7,18 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { killAllSpawned } from './processes.js';
-import type { System, SystemName } from './system.js';
+import type { System, RecipeSystemName, SystemName } from './system.js';
 
-export const allSystems: readonly SystemName[] = ['vigil', 'etcd', 'zookeeper'];
+export const allSystems: readonly SystemName[] = ['vigil', 'vigil-secure', 'etcd', 'zookeeper'];
 
 /** `--systems a,b`; `explicit` when the option was given (a missing system is then a failure). */
-export function parseSystems(option: string | undefined): { names: SystemName[]; explicit: boolean } {
-  const names = (option ?? allSystems.join(',')).split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  for (const s of names) if (!allSystems.includes(s as SystemName)) throw new Error(`unknown system '${s}' (known: ${allSystems.join(', ')})`);
-  return { names: names as SystemName[], explicit: option !== undefined };
+/** The recipes benchmark compares recipe libraries: Vigil's SDK is the same with or without TLS and auth. */
+export const recipeSystems: readonly RecipeSystemName[] = ['vigil', 'etcd', 'zookeeper'];
+
+export function parseSystems<N extends SystemName = SystemName>(option: string | undefined, known: readonly N[] = allSystems as readonly N[]): { names: N[]; explicit: boolean } {
+  const names = (option ?? known.join(',')).split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  for (const s of names) if (!known.includes(s as N)) throw new Error(`unknown system '${s}' (known: ${known.join(', ')})`);
+  return { names: names as N[], explicit: option !== undefined };
 }
 
 /**
@@ -27,6 +30,7 @@ export async function loadSystem(name: SystemName): Promise<System | string> {
     const system = await (async (): Promise<System> => {
       switch (name) {
         case 'vigil': return new (await import('./systems/vigil.js')).VigilSystem();
+        case 'vigil-secure': return new (await import('./systems/vigil.js')).VigilSystem({ secure: true });
         case 'etcd': return new (await import('./systems/etcd.js')).EtcdSystem();
         case 'zookeeper': return new (await import('./systems/zookeeper.js')).ZooKeeperSystem();
       }

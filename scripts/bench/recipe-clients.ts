@@ -18,7 +18,7 @@ import zookeeper, { type Client as ZooKeeperClient } from 'node-zookeeper-client
 import { sleep } from './processes.js';
 import { clientOptions } from './systems/etcd.js';
 import { openSession, settle } from './systems/zookeeper.js';
-import type { SystemName } from './system.js';
+import type { RecipeSystemName } from './system.js';
 
 export interface Mutex {
   /** Resolves once held; when `signal` aborts first, leaves the queue and rejects. */
@@ -44,7 +44,7 @@ export interface RecipeSession {
 }
 
 export interface RecipeSessionOptions {
-  readonly system: SystemName;
+  readonly system: RecipeSystemName;
   /** `System.endpoints()`. */
   readonly endpoints: readonly string[];
   /** Session timeout (Vigil, ZooKeeper) or lease TTL (etcd: whole seconds). */
@@ -52,7 +52,7 @@ export interface RecipeSessionOptions {
 }
 
 /** How each system's recipes are built, printed with the report. */
-export const recipeSemantics: Record<SystemName, readonly string[]> = {
+export const recipeSemantics: Record<RecipeSystemName, readonly string[]> = {
   vigil: [
     "lock = @vigil/client Lock.acquire() / lease.release(): ephemeral node per attempt, ordered by creation revision, each waiter watching its predecessor",
     'election = @vigil/client LeaderElection.campaign() / leadership.resign() (the same queue)',

@@ -1,6 +1,6 @@
 import type { HandoverResult, KillHandoverResult, LockStepResult } from './recipe-workloads.js';
 import { fmt, systemLabel } from './report.js';
-import type { SystemName } from './system.js';
+import type { RecipeSystemName } from './system.js';
 
 /** One run of every workload on one fresh cluster. */
 export interface RunResult {
@@ -15,7 +15,7 @@ export interface RunResult {
 
 /** What one system produced: every run, and the medians over runs; `skipped` says why there is nothing. */
 export interface RecipeReport {
-  name: SystemName;
+  name: RecipeSystemName;
   version?: string;
   semantics?: readonly string[];
   skipped?: string;

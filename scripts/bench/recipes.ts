@@ -14,12 +14,12 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BenchRoot, describeMachine, loadSystem, logTo, machineLine, parseSystems, pressureBetween, pressureTotals, writeResults } from './harness.js';
+import { BenchRoot, describeMachine, loadSystem, logTo, machineLine, parseSystems, recipeSystems, pressureBetween, pressureTotals, writeResults } from './harness.js';
 import { median } from './latency.js';
 import { openRecipeSession, type RecipeSession, recipeSemantics } from './recipe-clients.js';
 import { renderPressure, renderRecipeTable, type RecipeReport, type RunResult } from './recipe-report.js';
 import { killHandover, lockStep, type LockStepResult, resignHandover, resignWarmupRounds, type StepTiming, waitForQueue } from './recipe-workloads.js';
-import type { System } from './system.js';
+import type { RecipeSystemName, System } from './system.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,7 +36,7 @@ const { values } = parseArgs({
   },
 });
 const quick = values.quick;
-const { names: systemNames, explicit: explicitSystems } = parseSystems(values.systems);
+const { names: systemNames, explicit: explicitSystems } = parseSystems(values.systems, recipeSystems);
 const wholeNumber = (name: string, value: string, least: number): number => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < least) throw new Error(`--${name}: a whole number ≥ ${least}, not ${value}`);
@@ -70,12 +70,18 @@ const startedAt = new Date().toISOString();
 const root = await BenchRoot.create();
 const log = logTo('recipes');
 
+/** The systems this benchmark runs are those of `recipeSystems` (parseSystems checked). */
+function recipeSystemOf(system: System): RecipeSystemName {
+  if (!(recipeSystems as readonly string[]).includes(system.name)) throw new Error(`${system.name} is not a recipes system`);
+  return system.name as RecipeSystemName;
+}
+
 async function openSessions(system: System, count: number, sessionTimeoutMs: number): Promise<RecipeSession[]> {
   const sessions: RecipeSession[] = [];
   try {
     for (let i = 0; i < count; i += connectBatch) {
       const batch = Array.from({ length: Math.min(connectBatch, count - i) }, (_, j) =>
-        openRecipeSession({ system: system.name, endpoints: system.endpoints({ preferredMember: (i + j) % 3 }), timeoutMs: sessionTimeoutMs }));
+        openRecipeSession({ system: recipeSystemOf(system), endpoints: system.endpoints({ preferredMember: (i + j) % 3 }), timeoutMs: sessionTimeoutMs }));
       const settled = await Promise.allSettled(batch);
       for (const s of settled) if (s.status === 'fulfilled') sessions.push(s.value);
       const failed = settled.find((s) => s.status === 'rejected');
@@ -147,7 +153,7 @@ async function killPhase(system: System, result: RunResult, logDir: string): Pro
   const [observer] = await openSessions(system, 1, observerTimeoutMs);
   try {
     result.kill = await killHandover({
-      session: { system: system.name, timeoutMs },
+      session: { system: recipeSystemOf(system), timeoutMs },
       endpoints: (member) => system.endpoints({ preferredMember: member }),
       observer: observer!,
       path: '/bench-recipes/kill',

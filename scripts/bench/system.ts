@@ -71,4 +71,6 @@ export interface System {
   stop(): Promise<void>;
 }
 
-export type SystemName = 'vigil' | 'etcd' | 'zookeeper';
+/** `vigil-secure`: Vigil with TLS everywhere and `--auth` (clients authenticate, ACLs are checked). */
+export type SystemName = 'vigil' | 'vigil-secure' | 'etcd' | 'zookeeper';
+export type RecipeSystemName = Exclude<SystemName, 'vigil-secure'>;

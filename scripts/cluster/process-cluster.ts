@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
@@ -114,10 +115,31 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   }
 }
 
-export async function fetchJson<T>(url: string, init?: RequestInit & { timeoutMs?: number }): Promise<{ status: number; body: T }> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(init?.timeoutMs ?? 2_000) });
+/** `ca`: the PEM CA an https:// URL's certificate must chain to (global fetch takes no CA of its own). */
+export async function fetchJson<T>(url: string, init?: RequestInit & { timeoutMs?: number; ca?: string }): Promise<{ status: number; body: T }> {
+  const timeoutMs = init?.timeoutMs ?? 2_000;
+  if (init?.ca !== undefined && url.startsWith('https:')) {
+    const { status, text } = await httpsText(url, init, init.ca, timeoutMs);
+    return { status, body: (text.length > 0 ? JSON.parse(text) : undefined) as T };
+  }
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   const text = await res.text();
   return { status: res.status, body: (text.length > 0 ? JSON.parse(text) : undefined) as T };
+}
+
+function httpsText(url: string, init: RequestInit, ca: string, timeoutMs: number): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const headers = init.headers === undefined ? {} : Object.fromEntries(new Headers(init.headers));
+    const req = httpsRequest(url, { method: init.method ?? 'GET', headers, ca, agent: false, timeout: timeoutMs }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(typeof init.body === 'string' ? init.body : undefined);
+  });
 }
 
 /**
@@ -171,6 +193,11 @@ export interface ProcessClusterOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Headers of the harness's own HTTP calls (`status`, `leader`): credentials for members run with --auth. */
   readonly httpHeaders?: Readonly<Record<string, string>>;
+  /**
+   * TLS on: a directory `vigil certs` wrote (`ca.pem`, `node<id>.pem`, `node<id>-key.pem`). Each
+   * member gets its certificate, `url()` is https:// and the harness's own calls trust the CA.
+   */
+  readonly tlsDir?: string;
 }
 
 export class ProcessCluster {
@@ -218,7 +245,20 @@ export class ProcessCluster {
   }
 
   url(id: number, path: string): string {
-    return `http://127.0.0.1:${this.node(id).clientPort}${path}`;
+    return `${this.options.tlsDir === undefined ? 'http' : 'https'}://127.0.0.1:${this.node(id).clientPort}${path}`;
+  }
+
+  /** The cluster's CA (PEM) when it runs TLS, for clients' `tls.ca` and `fetchJson`'s `ca`. */
+  get ca(): string | undefined {
+    const dir = this.options.tlsDir;
+    return dir === undefined ? undefined : readFileSync(join(dir, 'ca.pem'), 'utf8');
+  }
+
+  /** What a member's own TLS settings are, from `tlsDir`. */
+  private tlsArgs(id: number): string[] {
+    const dir = this.options.tlsDir;
+    if (dir === undefined) return [];
+    return ['--tls-cert', join(dir, `node${id}.pem`), '--tls-key', join(dir, `node${id}-key.pem`), '--tls-ca', join(dir, 'ca.pem')];
   }
 
   /** The settings `vigil server` gets for member `id` (also what `vigil snapshot restore` needs). */
@@ -244,6 +284,7 @@ export class ProcessCluster {
       '--tick-ms', String(this.options.tickMs ?? 50),
       '--log-level', this.options.logLevel ?? 'info',
       ...(options.join === true ? ['--join'] : []),
+      ...this.tlsArgs(id),
       ...(this.options.extraArgs ?? []),
       ...(options.args ?? []),
     ];
@@ -316,7 +357,8 @@ export class ProcessCluster {
 
   async status(id: number): Promise<NodeStatusJson> {
     const headers = this.options.httpHeaders;
-    return (await fetchJson<NodeStatusJson>(this.url(id, '/status'), headers === undefined ? undefined : { headers: { ...headers } })).body;
+    const ca = this.ca;
+    return (await fetchJson<NodeStatusJson>(this.url(id, '/status'), { ...(headers === undefined ? {} : { headers: { ...headers } }), ...(ca === undefined ? {} : { ca }) })).body;
   }
 
   /** Restarts every member that is not running (killed, or ended by itself) and waits for a leader all of them agree on. */

@@ -34,3 +34,7 @@ export { historyLinesMax, historyPath, loadHistory } from './shell/history-file.
 
 // Output formats.
 export { dataAsText, hexDump } from './format/data-text.js';
+
+// `vigil certs`: a CA and member/client certificates for a test cluster (also for harnesses).
+export { writeTestCerts, makeCertificateAuthority, makeCertificate } from './certs/make-certs.js';
+export type { TestCertsOptions, TestCertsWritten, PemPair, CertificateOptions } from './certs/make-certs.js';

@@ -1,6 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { connect } from '@vigil/client';
-import { ProcessCluster } from '../../cluster/process-cluster.js';
+import { join } from 'node:path';
+import { connect, type ConnectOptions as SdkOptions } from '@vigil/client';
+import { writeTestCerts } from '@vigil/cli';
+import { hashSecret } from '@vigil/server';
+import { fetchJson, ProcessCluster } from '../../cluster/process-cluster.js';
 import { nowMs } from '../latency.js';
 import { msUntil, rssKiB } from '../processes.js';
 import type { ConnectOptions, Driver, ReadConsistency, StartOptions, System } from '../system.js';
@@ -18,7 +22,7 @@ const sessionTimeoutMinMsDefault = 1_000;
 type VigilClient = Awaited<ReturnType<typeof connect>>;
 
 export class VigilSystem implements System {
-  readonly name = 'vigil' as const;
+  readonly name: 'vigil' | 'vigil-secure';
   readonly semantics = [
     "create = create(mode 'persistent'); set = set; get = get with consistency 'linearizable' or 'sequential'",
     'watch = persistent data watch (SDK watch())',
@@ -26,7 +30,20 @@ export class VigilSystem implements System {
   ];
   private cluster: ProcessCluster | null = null;
   private killed: number | null = null;
+  private readonly secure: boolean;
+  /** With `secure`: what every session connects with (a user of its own, the cluster's CA). */
+  private security: Pick<SdkOptions, 'auth' | 'tls'> = {};
 
+  /**
+   * `secure`: TLS on every port (certificates from `vigil certs`' code) and `--auth`; every session
+   * authenticates as the user `bench` (not the superuser, so each operation is checked against the
+   * ACLs: the nodes it creates are `user:bench`'s alone).
+   */
+  constructor(options: { secure?: boolean } = {}) {
+    this.secure = options.secure === true;
+    this.name = this.secure ? 'vigil-secure' : 'vigil';
+    if (this.secure) this.semantics.push('TLS on the client and peer ports; --auth: every session authenticates as user bench, and every op is checked against its nodes\' ACL (user:bench)');
+  }
   async unavailable(): Promise<string | null> {
     return typeof connect === 'function' ? null : '@vigil/client exports no connect()';
   }
@@ -42,8 +59,28 @@ export class VigilSystem implements System {
     // The server's floor (1 s) also sets how often it looks for expired sessions: left alone unless lower is asked for.
     const floorMs = options.sessionTimeoutMinMs;
     const extraArgs = floorMs !== undefined && floorMs < sessionTimeoutMinMsDefault ? ['--session-timeout-min-ms', String(floorMs)] : [];
-    this.cluster = await ProcessCluster.start({ root: dir, logLevel: 'warn', extraArgs });
-    await this.cluster.leader();
+    if (!this.secure) {
+      this.cluster = await ProcessCluster.start({ root: dir, logLevel: 'warn', extraArgs });
+      await this.cluster.leader();
+      return;
+    }
+    const tlsDir = join(dir, 'certs');
+    await writeTestCerts({ out: tlsDir, nodes: 3, hosts: ['127.0.0.1', 'localhost'], clients: [] });
+    const superSecret = randomBytes(18).toString('base64');
+    const basic = (user: string, secret: string): Record<string, string> => ({ authorization: `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}` });
+    extraArgs.push('--auth', '--superuser-hash', await hashSecret(superSecret));
+    this.cluster = await ProcessCluster.start({ root: dir, logLevel: 'warn', extraArgs, tlsDir, httpHeaders: basic('super', superSecret) });
+    const leader = await this.cluster.leader();
+    const secret = randomBytes(18).toString('base64');
+    const ca = this.cluster.ca as string;
+    const put = await fetchJson(this.cluster.url(leader, '/admin/users/bench'), {
+      method: 'PUT',
+      headers: { ...basic('super', superSecret), 'content-type': 'application/json' },
+      body: JSON.stringify({ secret, roles: [] }),
+      ca,
+    });
+    if (put.status !== 200) throw new Error(`vigil-secure: adding the bench user answered ${put.status} ${JSON.stringify(put.body)}`);
+    this.security = { auth: { user: 'bench', secret }, tls: { ca } };
   }
 
   private get nodes(): ProcessCluster {
@@ -58,11 +95,12 @@ export class VigilSystem implements System {
 
   endpoints(options: ConnectOptions): string[] {
     const ports = [...this.nodes.nodes.values()].map((n) => n.clientPort);
-    return ports.map((_, i) => `ws://127.0.0.1:${ports[(options.preferredMember + i) % ports.length]!}`);
+    const scheme = this.secure ? 'wss' : 'ws';
+    return ports.map((_, i) => `${scheme}://127.0.0.1:${ports[(options.preferredMember + i) % ports.length]!}`);
   }
 
   async connect(options: ConnectOptions): Promise<Driver> {
-    return new VigilDriver(await connect({ endpoints: this.endpoints(options), sessionTimeoutMs }));
+    return new VigilDriver(await connect({ endpoints: this.endpoints(options), sessionTimeoutMs, ...this.security }));
   }
 
   async killLeader(): Promise<number> {
@@ -80,7 +118,8 @@ export class VigilSystem implements System {
     const spawnedAt = nowMs();
     this.nodes.spawn(id);
     // One client on the restarted member alone, redialing every few ms until it is up.
-    const client = await connect({ endpoints: [`ws://127.0.0.1:${this.nodes.node(id).clientPort}`], sessionTimeoutMs, connectTimeoutMs: 60_000, reconnectBackoff: { baseMs: 5, maxMs: 20 } });
+    const endpoint = `${this.secure ? 'wss' : 'ws'}://127.0.0.1:${this.nodes.node(id).clientPort}`;
+    const client = await connect({ endpoints: [endpoint], sessionTimeoutMs, connectTimeoutMs: 60_000, reconnectBackoff: { baseMs: 5, maxMs: 20 }, ...this.security });
     try {
       const servingMs = await msUntil('the restarted vigil member to serve', spawnedAt, async () => void (await client.get('/', { consistency: 'linearizable' })));
       await this.nodes.leader([...this.nodes.nodes.keys()], 30_000);

@@ -16,9 +16,13 @@ import { waitFor, type NodeStatusJson } from '../cluster/process-cluster.js';
  *   durable   after `compose down` and `up` on the same volumes: every acknowledged write is there
  *   handover  `docker stop` of the leader while writes go on: it exits 0, the new leader's term
  *             is the old term + 1, and no member went through pre-vote (no election timeout)
+ *   tls       the same volumes under docker-compose.tls.yml: the containers turn healthy (the
+ *             HEALTHCHECK over HTTPS), every acknowledged write is read over WSS with the CA from
+ *             each member, a write goes through, and a client without the CA gets no session
  *
  * Environment: VIGIL_E2E_PORTS (`1=18181,2=18182,3=18183`, the published client ports),
- * VIGIL_E2E_CONTAINERS (`1=<id>,…`), VIGIL_E2E_STATE (a JSON file the phases share).
+ * VIGIL_E2E_CONTAINERS (`1=<id>,…`), VIGIL_E2E_STATE (a JSON file the phases share),
+ * VIGIL_E2E_CA (the CA's PEM file, for the tls phase).
  */
 
 const ids = [1, 2, 3] as const;
@@ -307,7 +311,38 @@ async function handover(): Promise<void> {
   check(stopMs < 10_000, `docker stop took ${Math.round(stopMs)} ms: the node outlived Docker's grace period`);
 }
 
-const phases: Record<string, () => Promise<void>> = { form, chaos, durable, handover };
+async function tls(): Promise<void> {
+  const ca = await readFile(requiredEnv('VIGIL_E2E_CA'));
+  const startedMs = performance.now();
+  await waitFor('all three containers healthy (HEALTHCHECK on /readyz over HTTPS)', async () => {
+    const health = await Promise.all(ids.map((id) => docker(['inspect', '-f', '{{.State.Health.Status}}', get(containers, id)])));
+    return health.every((h) => h === 'healthy') ? true : undefined;
+  }, 60_000, 500);
+  say(`healthy over HTTPS after ${Math.round(performance.now() - startedMs)} ms`);
+  const { acked } = await loadState();
+  const secure = (id: number): string => `wss://127.0.0.1:${get(ports, id)}`;
+  for (const id of ids) {
+    const client = await connect({ endpoints: [secure(id)], connectTimeoutMs: 10_000, tls: { ca } });
+    try {
+      await client.sync({ timeoutMs: 10_000 });
+      const { names } = await client.children('/e2e', { consistency: 'sequential', timeoutMs: 30_000 });
+      const present = new Set(names);
+      const missing = acked.filter((path) => !present.has(path.slice('/e2e/'.length)));
+      check(missing.length === 0, `member ${id} over WSS lacks ${missing.length} acknowledged writes`);
+      if (id === 1) await client.create('/e2e-tls', 'over wss');
+    } finally {
+      await client.close();
+    }
+  }
+  say(`every member answered over WSS with all ${acked.length} acknowledged writes`);
+  const refused = await connect({ endpoints: ids.map(secure), connectTimeoutMs: 3_000 }).then(
+    async (client) => (await client.close(), false),
+    () => true,
+  );
+  check(refused, 'a client without the CA opened a session');
+}
+
+const phases: Record<string, () => Promise<void>> = { form, chaos, durable, handover, tls };
 const run = phases[phase];
 if (run === undefined) {
   process.stderr.write(`usage: e2e-driver.ts ${Object.keys(phases).join('|')}\n`);

@@ -3,7 +3,8 @@
 # docker-compose.yml's three-node cluster, and drives it from the host through the SDK
 # (scripts/docker/e2e-driver.ts): writes and reads; the leader killed, another paused, both back,
 # every acknowledged write on all three; `compose down` and `up` on the same volumes; `docker
-# stop` of the leader hands leadership over without an election timeout.
+# stop` of the leader hands leadership over without an election timeout; then the same volumes
+# with TLS on (docker-compose.tls.yml, certificates from `vigil certs`), served over WSS and HTTPS.
 #
 #   bash scripts/docker/e2e.sh
 #
@@ -177,8 +178,8 @@ driver() {
   bounded 200 node --import tsx scripts/docker/e2e-driver.ts "$1"
 }
 
-# The SDK the driver imports is the built one.
-bounded 300 npx tsc -b packages/client
+# The SDK the driver imports is the built one; `vigil certs` (the TLS phase) is the CLI's.
+bounded 300 npx tsc -b packages/client packages/cli
 
 # Started in reverse order, node3 alone first: the cluster forms whatever the order.
 compose_up=true
@@ -208,4 +209,17 @@ containers
 driver durable
 
 driver handover
+
+# TLS: the same volumes under docker-compose.tls.yml, with certificates from `vigil certs`.
+say "docker compose down, then up with docker-compose.tls.yml"
+bounded 120 "${compose[@]}" down -t 10 >>"$work/compose.log" 2>&1
+certs="$work/certs"
+bounded 60 node packages/cli/bin/vigil.js certs --out "$certs" --nodes 3 --hosts 127.0.0.1,localhost,node1,node2,node3 >/dev/null
+# The nodes run as uid 1000 and key files are mode 0600 (docs/docker.md).
+chown -R 1000:1000 "$certs" 2>/dev/null || chmod a+r "$certs"/*.pem
+export VIGIL_CERTS_DIR=$certs VIGIL_E2E_CA=$certs/ca.pem
+compose+=(-f docker-compose.yml -f docker-compose.tls.yml)
+up
+containers
+driver tls
 say "passed"

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { roles as allRoles, type Caller, type Role, type Store } from '@vigil/store';
 import { AuthFailures } from './auth-failures.js';
 import { unknownUserHash, verifySecret } from './secret-hash.js';
@@ -41,6 +42,15 @@ export interface AuthenticatorOptions {
 const anonymous: Identity = { superuser: false, roles: [], by: 'anonymous' };
 
 /**
+ * Credentials checked lately, by a sha256 of user and secret: an HTTP client sends its secret with
+ * every request, and a scrypt check per request (tens of ms of a libuv thread) would bound the
+ * JSON API to a few dozen requests a second. An entry stands only while the user's hash is the one
+ * it was checked against, and for `verifiedTtlMs` at most.
+ */
+const verifiedMax = 1_024;
+const verifiedTtlMs = 5 * 60_000;
+
+/**
  * Decides who a client is, from a user and secret (checked against the replicated users table or
  * the superuser's hash) or from a client certificate verified against the cluster's CA (its CN is
  * the user; roles come from the users table if that user exists there). Failed secrets are counted
@@ -50,6 +60,7 @@ export class Authenticator {
   readonly failures: AuthFailures;
   /** The hash each secret-proven user identity was checked against: if it changes, the identity is void. */
   readonly #provenBy = new WeakMap<Identity, string>();
+  readonly #verified = new Map<string, { readonly hash: string; readonly untilMs: number }>();
 
   constructor(private readonly options: AuthenticatorOptions) {
     this.failures = options.failures ?? new AuthFailures();
@@ -69,25 +80,48 @@ export class Authenticator {
   async #bySecret({ user, secret }: Credentials, address: string): Promise<Authenticated> {
     const waitMs = this.failures.waitMs(address);
     if (waitMs > 0) return { ok: false, why: `too many failed attempts from ${address}; try again in ${waitMs} ms` };
-    if (user === superuserName) {
-      const hash = this.options.superuserHash;
-      if (hash !== '' && (await verifySecret(secret, hash))) return { ok: true, identity: { user, superuser: true, roles: allRoles, by: 'secret' } };
-    } else {
-      let record = this.options.store.user(user);
-      if (record === undefined && this.options.catchUp !== undefined) {
-        await this.options.catchUp().catch(() => undefined);
-        record = this.options.store.user(user);
-      }
-      // An unknown user costs as much as a wrong secret: the answer's timing tells nothing.
-      const ok = await verifySecret(secret, record?.hash ?? unknownUserHash);
-      if (ok && record !== undefined) {
-        const identity: Identity = { user, superuser: false, roles: record.roles, by: 'secret' };
-        this.#provenBy.set(identity, record.hash);
-        return { ok: true, identity };
-      }
+    const key = createHash('sha256').update(user).update('\0').update(secret).digest('base64');
+    const known = this.#verified.get(key);
+    if (known !== undefined && known.untilMs > performance.now()) {
+      const identity = this.#identityIfHash(user, known.hash);
+      if (identity !== null) return { ok: true, identity };
+    }
+    this.#verified.delete(key);
+    const checked = await this.#check(user, secret);
+    if (checked !== null) {
+      if (this.#verified.size >= verifiedMax) this.#verified.delete(this.#verified.keys().next().value as string);
+      this.#verified.set(key, { hash: checked.hash, untilMs: performance.now() + verifiedTtlMs });
+      const identity = this.#identityIfHash(user, checked.hash);
+      if (identity !== null) return { ok: true, identity };
     }
     this.failures.failed(address);
     return { ok: false, why: 'unknown user or wrong secret' };
+  }
+
+  /** The hash `secret` matches for `user` (the superuser's or the user's), or null. */
+  async #check(user: string, secret: string): Promise<{ hash: string } | null> {
+    if (user === superuserName) {
+      const hash = this.options.superuserHash;
+      return hash !== '' && (await verifySecret(secret, hash)) ? { hash } : null;
+    }
+    let record = this.options.store.user(user);
+    if (record === undefined && this.options.catchUp !== undefined) {
+      await this.options.catchUp().catch(() => undefined);
+      record = this.options.store.user(user);
+    }
+    // An unknown user costs as much as a wrong secret: the answer's timing tells nothing.
+    const ok = await verifySecret(secret, record?.hash ?? unknownUserHash);
+    return ok && record !== undefined ? { hash: record.hash } : null;
+  }
+
+  /** `user`'s identity if its secret's hash is still `hash` (the table or the superuser setting may have changed since). */
+  #identityIfHash(user: string, hash: string): Identity | null {
+    if (user === superuserName) return this.options.superuserHash === hash ? { user, superuser: true, roles: allRoles, by: 'secret' } : null;
+    const record = this.options.store.user(user);
+    if (record === undefined || record.hash !== hash) return null;
+    const identity: Identity = { user, superuser: false, roles: record.roles, by: 'secret' };
+    this.#provenBy.set(identity, record.hash);
+    return identity;
   }
 
   /**

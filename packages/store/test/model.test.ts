@@ -134,9 +134,12 @@ describe('the LevelDB store against the reference model', () => {
         }),
         { numRuns: 40 },
       );
-      // The generator must keep producing histories where most commands do something.
+      // The generator must keep producing histories where many commands do something: about 35 % of
+      // them succeed (ok/failed 0.53–0.57 over six runs of 40 histories); a bound at ok > failed / 2
+      // sat within that spread and failed one CI run in the random draw, so it is set well below it:
+      // a generator that broke (bad paths, no sessions) would fall far under a fifth.
       const total = stats.reduce((t, s) => ({ ok: t.ok + s.ok, failed: t.failed + s.failed, swept: t.swept + s.swept, reaped: t.reaped + s.reaped }));
-      expect(total.ok).toBeGreaterThan(total.failed / 2);
+      expect(total.ok).toBeGreaterThan(total.failed / 4);
       expect(total.swept).toBeGreaterThan(0);
       expect(total.reaped).toBeGreaterThan(0);
     } finally {

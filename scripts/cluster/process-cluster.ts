@@ -251,8 +251,12 @@ export class ProcessCluster {
   /** The cluster's CA (PEM) when it runs TLS, for clients' `tls.ca` and `fetchJson`'s `ca`. */
   get ca(): string | undefined {
     const dir = this.options.tlsDir;
-    return dir === undefined ? undefined : readFileSync(join(dir, 'ca.pem'), 'utf8');
+    if (dir === undefined) return undefined;
+    // Read once: `status()` polls it, and the CA does not change under a running harness.
+    this.#ca ??= readFileSync(join(dir, 'ca.pem'), 'utf8');
+    return this.#ca;
   }
+  #ca: string | undefined;
 
   /** What a member's own TLS settings are, from `tlsDir`. */
   private tlsArgs(id: number): string[] {

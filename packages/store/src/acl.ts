@@ -67,8 +67,13 @@ export function internAcl(acl: readonly AclEntry[]): Acl {
   return frozen;
 }
 
+/**
+ * Whether an ACL is `openAcl`: every ACL a znode holds comes through `internAcl` (resolveAcl,
+ * defaultAcl, the record codec), which answers `openAcl` itself for its entries, so identity is
+ * enough — no string is built per record encoded.
+ */
 export function isOpenAcl(acl: Acl): boolean {
-  return acl === openAcl || aclKey(acl) === aclKey(openAcl);
+  return acl === openAcl;
 }
 
 /** Why an `ip` scheme id is not an address or a subnet, or null. */

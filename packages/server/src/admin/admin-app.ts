@@ -217,6 +217,8 @@ export function buildAdminApp(options: AdminAppOptions): FastifyInstance {
     '/admin/users/:name',
     { bodyLimit: adminBodyBytesMax, schema: { params: userParamsSchema }, preHandler: needs('users') },
     async (request, reply) => {
+      // A name no user can have is not proposed: the store would refuse it all the same.
+      if (!isUserName(request.params.name)) return sendError(reply, 404, 'NOT_FOUND', `no user ${request.params.name}`);
       const { deleted } = await node.deleteUser(request.params.name);
       if (!deleted) return sendError(reply, 404, 'NOT_FOUND', `no user ${request.params.name}`);
       return {};

@@ -23,6 +23,8 @@ export interface ClusterNode {
   readonly peerPort: number;
   readonly dataDir: string;
   readonly logPath: string;
+  /** The ZooKeeper-protocol port (`--zookeeper-listen`), when the cluster was started with `zookeeper: true`. */
+  readonly zookeeperPort: number | null;
   proc: ChildProcess | null;
 }
 
@@ -198,6 +200,8 @@ export interface ProcessClusterOptions {
    * member gets its certificate, `url()` is https:// and the harness's own calls trust the CA.
    */
   readonly tlsDir?: string;
+  /** Each member also serves ZooKeeper's protocol (`--zookeeper-listen`) on a port of its own: `node(id).zookeeperPort`. */
+  readonly zookeeper?: boolean;
 }
 
 export class ProcessCluster {
@@ -228,6 +232,7 @@ export class ProcessCluster {
       peerPort: base === undefined ? await freePort() : base + 100 + id - 1,
       dataDir: join(this.root, this.temporary ? `n${id}` : String(id)),
       logPath: join(this.root, `n${id}.log`),
+      zookeeperPort: this.options.zookeeper !== true ? null : base === undefined ? await freePort() : base + 200 + id - 1,
       proc: null,
     };
     this.nodes.set(id, node);
@@ -242,6 +247,15 @@ export class ProcessCluster {
     const n = this.nodes.get(id);
     if (n === undefined) throw new Error(`no node ${id}`);
     return n;
+  }
+
+  /** A ZooKeeper connection string naming these members' ZooKeeper ports (`host:port,host:port`). */
+  zookeeperConnectString(ids: readonly number[] = [...this.nodes.keys()]): string {
+    return ids.map((id) => {
+      const port = this.node(id).zookeeperPort;
+      if (port === null) throw new Error('the cluster was started without zookeeper: true');
+      return `127.0.0.1:${port}`;
+    }).join(',');
   }
 
   url(id: number, path: string): string {
@@ -275,6 +289,7 @@ export class ProcessCluster {
       '--client-listen', `127.0.0.1:${n.clientPort}`,
       '--peer-listen', `127.0.0.1:${n.peerPort}`,
       '--peers', peers,
+      ...(n.zookeeperPort === null ? [] : ['--zookeeper-listen', `127.0.0.1:${n.zookeeperPort}`]),
     ];
   }
 

@@ -97,6 +97,7 @@ export function configToJson(config: NodeConfig): Record<string, unknown> {
     clientListen: formatHostPort(config.clientListen),
     peerListen: formatHostPort(config.peerListen),
     ...(config.adminListen === undefined ? {} : { adminListen: formatHostPort(config.adminListen) }),
+    ...(config.zookeeperListen === undefined ? {} : { zookeeperListen: formatHostPort(config.zookeeperListen) }),
     peers: Object.fromEntries([...config.peers].map(([id, address]) => [String(id), formatHostPort(address)])),
   };
 }
@@ -274,6 +275,7 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
   const superuserHash = get('superuserHash', secretHash);
   // Optional: undefined when absent (the feature is off) or invalid (a problem is reported).
   const adminListen = get('adminListen', hostPort(0));
+  const zookeeperListen = get('zookeeperListen', hostPort(0));
   const tlsCert = get('tlsCert', readablePath);
   const tlsKey = get('tlsKey', readablePath);
   const tlsCa = get('tlsCa', readablePath);
@@ -301,6 +303,12 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
       crossProblem('adminListen', `${origin('adminListen')} and ${origin(other)} are the same address ${formatHostPort(address)}`);
     }
   }
+  for (const other of ['clientListen', 'peerListen', 'adminListen'] as const) {
+    const address = other === 'clientListen' ? clientListen : other === 'peerListen' ? peerListen : adminListen;
+    if (zookeeperListen !== undefined && address !== undefined && sameHostPort(zookeeperListen, address)) {
+      crossProblem('zookeeperListen', `${origin('zookeeperListen')} and ${origin(other)} are the same address ${formatHostPort(address)}`);
+    }
+  }
   const tlsKeys = ['tlsCert', 'tlsKey', 'tlsCa'] as const;
   const tlsGiven = tlsKeys.filter((key) => raw.has(key));
   if (tlsGiven.length > 0 && tlsGiven.length < tlsKeys.length) {
@@ -325,6 +333,7 @@ function validate(raw: ReadonlyMap<ConfigKey, RawValue>, problems: ConfigProblem
     sessionTimeoutMinMs, sessionTimeoutMaxMs, watchHistoryEvents, watchHistoryBytes, requestTimeoutMs, sessionsMax,
     clientRequestsPerSecond, ephemeralsPerSessionMax, watchesPerSessionMax, auth, superuserHash,
     ...(adminListen === undefined ? {} : { adminListen }),
+    ...(zookeeperListen === undefined ? {} : { zookeeperListen }),
     ...(tlsCert === undefined || tlsKey === undefined || tlsCa === undefined ? {} : { tlsCert, tlsKey, tlsCa }),
   };
 }

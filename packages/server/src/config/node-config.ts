@@ -14,6 +14,8 @@ export interface NodeConfig {
   readonly clientListen: HostPort;
   /** Where the admin routes (`/admin/...`) are served instead of the client port; absent: on the client port. */
   readonly adminListen?: HostPort;
+  /** ZooKeeper's own TCP protocol (docs/zookeeper-compatibility.md) on this address; absent: not served. */
+  readonly zookeeperListen?: HostPort;
   /** Raft peer transport. */
   readonly peerListen: HostPort;
   /** id → peer address of every member, including this one. */
@@ -115,7 +117,7 @@ export const configDefaults = {
 
 export const requiredConfigKeys = ['id', 'dataDir', 'clientListen', 'peerListen', 'peers'] as const satisfies readonly ConfigKey[];
 /** Settings without a default that may be left out: the feature they configure is then off. */
-export const optionalConfigKeys = ['adminListen', 'tlsCert', 'tlsKey', 'tlsCa'] as const satisfies readonly ConfigKey[];
+export const optionalConfigKeys = ['adminListen', 'zookeeperListen', 'tlsCert', 'tlsKey', 'tlsCa'] as const satisfies readonly ConfigKey[];
 
 /** Bounds that catch typos (a tick of a minute, a million election ticks) rather than tune. */
 export const tickMsMax = 60_000;
@@ -150,6 +152,7 @@ export const configSettings: readonly ConfigSetting[] = [
   setting('dataDir', 'path', 'directory for the log, snapshots and the tree', { valueName: '<dir>' }),
   setting('clientListen', 'listenAddress', 'address for WebSocket clients and HTTP (admin routes too, unless --admin-listen is set)', { valueName: '<host:port>' }),
   setting('adminListen', 'listenAddress', 'serve the admin routes (/admin/...) on this address only, not on the client port', { valueName: '<host:port>', optional: true }),
+  setting('zookeeperListen', 'listenAddress', 'also serve ZooKeeper\'s wire protocol (3.5-3.9 clients) on this address', { valueName: '<host:port>', optional: true }),
   setting('peerListen', 'listenAddress', 'address for the Raft peer transport', { valueName: '<host:port>' }),
   setting('peers', 'peers', 'every member\'s peer address, this one included', { valueName: '<id=host:port,…>' }),
   setting('join', 'boolean', 'join an existing cluster (start empty and wait to be added) instead of founding one', { defaultValue: configDefaults.join }),

@@ -19,13 +19,10 @@
  * goes on); otherwise the connection gets an `error` frame and is closed. Nothing a client sends
  * can throw out of this class.
  */
-import type { RawData, WebSocket } from 'ws';
 import {
   childrenPageMax,
   closeCodeNormal,
   closeCodeOf,
-  decodeClientFrame,
-  encodeFrame,
   frameBytesMax,
   handshakeTimeoutMs,
   inFlightRequestBytesMax,
@@ -35,6 +32,7 @@ import {
   watchEventsPerFrameMax,
   watchEventsQueuedMax,
   wireError,
+  type ClientFrame,
   type ErrorCode,
   type HelloFrame,
   type OpResult,
@@ -47,7 +45,6 @@ import {
 import type { NodeId } from '@vigil/raft';
 import { aclProblem, pathProblem, roles as allRoles, type Caller, type Store, type WatchEvent } from '@vigil/store';
 import { ServerError } from '../errors.js';
-import { corkThisTurn } from '../transport/cork.js';
 import type { Logger } from '../node/logger.js';
 import type { Authenticator, Identity } from '../security/authenticator.js';
 import { withDeadline } from './deadline.js';
@@ -56,10 +53,10 @@ import type { SessionKeeper } from './session-keeper.js';
 import { isOneShot, matches, type Registration, type WatchHub, type WatchKind, type WatchSink } from './watch-hub.js';
 import { commandOf, storeError, thrownError, writeResult, type WriteRequest } from './wire.js';
 
-/** What a connection needs from its node; built once by the gateway. */
 /** Whether a member is in touch with a leader, and if not, why (for the NO_LEADER message). */
 export type LeaderContact = { readonly ok: true } | { readonly ok: false; readonly why: string };
 
+/** What a connection needs from its node; built once by the gateway. */
 export interface GatewayServices {
   readonly nodeId: NodeId;
   readonly store: Store;
@@ -104,6 +101,71 @@ export interface GatewayServices {
   readonly logger: Logger;
 }
 
+/**
+ * How a connection's frames reach its client and how it ends: a WebSocket speaking `vigil.v1`
+ * (WebSocketChannel) or a ZooKeeper-protocol TCP socket (zookeeper/zk-channel.ts). The connection
+ * decides what to say and in which order; the channel says it in its own encoding.
+ */
+export interface ClientChannel {
+  /** Called once, by the connection's constructor: the channel feeds it what arrives from now on. */
+  start(connection: ChannelInput): void;
+  /**
+   * A response's bytes, made when the request is answered (they may wait for the answers before
+   * them). `op` is the request's op, undefined when it was unreadable.
+   */
+  encodeResponse(id: number, op: ConnectionRequest['op'] | undefined, outcome: Outcome): Uint8Array;
+  /** The bytes of a frame the server sends of its own accord (`welcome`, `watch`, `session`, `error`…). */
+  encodeFrame(frame: ServerFrame): Uint8Array;
+  send(bytes: Uint8Array): void;
+  /** Bytes handed to `send` and not yet written to the socket. */
+  readonly bufferedAmount: number;
+  /** Ends the connection after what was sent, with this close code and reason where the channel has them. */
+  close(code: number, reason: string): void;
+}
+
+/** What a channel hands its connection. */
+export interface ChannelInput {
+  /** A frame as decoded (or the reason it could not be), of `bytes` bytes on the wire. */
+  receive(decoded: { readonly ok: true; readonly value: ClientFrame | LocalRead } | { readonly ok: false; readonly error: { readonly code: ErrorCode; readonly message: string; readonly id?: number; readonly op?: Request['op'] } }, bytes: number): void;
+  /** The channel cannot go on (a protocol violation it saw itself): tell the client why and close. */
+  fail(code: ErrorCode, message: string): void;
+  /** The socket closed. */
+  channelClosed(): void;
+}
+
+/**
+ * A read that only another channel's protocol has (ZooKeeper's getChildren2, getEphemerals,
+ * setWatches…): it takes its place in the connection's order like any read, and `run` reads this
+ * server's state at that moment. Its value goes back to the channel as the result's `value`.
+ */
+export interface LocalRead {
+  readonly t: 'req';
+  readonly op: 'local';
+  readonly id: number;
+  /** Whether it first waits for a read index (as `sync` and linearizable reads do). */
+  readonly linearizable: boolean;
+  run(context: LocalReadContext): { readonly value: unknown } | { readonly error: WireError };
+}
+
+export interface LocalReadContext {
+  readonly store: Store;
+  /** What reads are checked with (undefined: the member runs without --auth). */
+  readonly caller: Caller | undefined;
+  readonly sessionId: number;
+  /** Registers a watch announced by this read's response: its id, or why not. */
+  arm(path: string, kind: WatchKind): number | WireError;
+  /** The connection's watches, for a protocol that names them by path (ZooKeeper's removeWatches). */
+  watches(): readonly Registration[];
+  /** Removes one of them; whether it was there. */
+  unwatch(watchId: number): boolean;
+}
+
+/** Every request a connection takes: the protocol's, and reads of other channels. */
+export type ConnectionRequest = Request | LocalRead;
+
+/** How a request ended: its result or its error, at a revision. */
+export type Outcome = { readonly revision: number } & ({ readonly result: OpResult | { readonly op: 'local'; readonly value: unknown } } | { readonly error: WireError });
+
 interface Slot {
   readonly id: number;
   bytes: Uint8Array | null;
@@ -119,7 +181,7 @@ interface ConnectionWatch extends Registration {
 
 /** A request in the connection's order: a write until it is answered, a read until it has read. */
 interface Queued {
-  readonly request: Request;
+  readonly request: ConnectionRequest;
   readonly slot: Slot;
   readonly bytes: number;
   readonly isRead: boolean;
@@ -133,17 +195,12 @@ interface Queued {
   readIndexApplied: boolean;
 }
 
-type Outcome = { readonly revision: number } & ({ readonly result: OpResult } | { readonly error: WireError });
-
-const readOps: ReadonlySet<Request['op']> = new Set(['get', 'exists', 'children', 'sync', 'watch', 'getAcl']);
+const readOps: ReadonlySet<ConnectionRequest['op']> = new Set(['get', 'exists', 'children', 'sync', 'watch', 'getAcl', 'local']);
 
 /** Per-name and per-stat msgpack overhead, for keeping a children page within a frame. */
 const nameOverheadBytes = 8;
 const statBytes = 11 * 12 + 16;
-/** After our close frame, a client gets this long to read what is queued and answer it. */
-const closeGraceMs = 10_000;
-
-export class ClientConnection implements WatchSink {
+export class ClientConnection implements WatchSink, ChannelInput {
   sessionId = 0;
   private phase: 'awaitingHello' | 'handshaking' | 'open' | 'closed' = 'awaitingHello';
   /** Taken at hello, given back at close (GatewayServices.sessionSlots). */
@@ -178,7 +235,7 @@ export class ClientConnection implements WatchSink {
    * certificate the cluster's CA verified, or null.
    */
   constructor(
-    private readonly ws: WebSocket,
+    private readonly channel: ClientChannel,
     private readonly s: GatewayServices,
     remote: string,
     private readonly address: string,
@@ -187,9 +244,25 @@ export class ClientConnection implements WatchSink {
     this.log = s.logger.child({ remote });
     this.requestTokens = s.requestsPerSecond;
     this.handshakeTimer = setTimeout(() => this.fail('HANDSHAKE_TIMEOUT', `no hello within ${handshakeTimeoutMs} ms`), handshakeTimeoutMs);
-    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
-    ws.on('close', () => this.onClosed());
-    ws.on('error', (err) => this.log.debug({ err }, 'client socket error'));
+    channel.start(this);
+  }
+
+  /** Who the connection acts as (null before its hello is accepted). */
+  get user(): Identity | null {
+    return this.identity;
+  }
+
+  /**
+   * The connection acts as another identity from its next request on (ZooKeeper's `addauth`,
+   * which comes after the session is open): the authenticator checked it.
+   */
+  becomes(identity: Identity): void {
+    this.identity = identity;
+    this.caller = this.s.authenticator.caller(identity, this.address);
+  }
+
+  channelClosed(): void {
+    this.onClosed();
   }
 
   get isOpen(): boolean {
@@ -263,14 +336,8 @@ export class ClientConnection implements WatchSink {
 
   // ---- frames in ----
 
-  private onMessage(data: RawData, isBinary: boolean): void {
+  receive(decoded: Parameters<ChannelInput['receive']>[0], bytes: number): void {
     if (this.phase === 'closed') return;
-    if (!isBinary) {
-      this.fail('PROTOCOL_VIOLATION', 'text frames are not part of the protocol');
-      return;
-    }
-    const bytes = toBytes(data);
-    const decoded = decodeClientFrame(bytes);
     if (!decoded.ok) {
       const { error } = decoded;
       if (error.id !== undefined && this.phase === 'open') {
@@ -301,7 +368,7 @@ export class ClientConnection implements WatchSink {
       return;
     }
     this.s.sessions.touch(this.sessionId);
-    this.onRequest(frame, bytes.byteLength);
+    this.onRequest(frame, bytes);
   }
 
   private async handshake(hello: HelloFrame): Promise<void> {
@@ -394,7 +461,7 @@ export class ClientConnection implements WatchSink {
 
   // ---- requests ----
 
-  private onRequest(request: Request, bytes: number): void {
+  private onRequest(request: ConnectionRequest, bytes: number): void {
     if (this.identity !== null && !this.s.authenticator.stillValid(this.identity)) {
       this.fail('AUTH_FAILED', `user ${this.identity.user ?? ''} was removed or given another secret or roles: authenticate again`);
       return;
@@ -426,7 +493,7 @@ export class ClientConnection implements WatchSink {
         return;
       default: {
         const isRead = readOps.has(request.op);
-        const linearizable = request.op === 'sync' || ((request.op === 'get' || request.op === 'exists' || request.op === 'children' || request.op === 'getAcl') && request.consistency !== 'sequential');
+        const linearizable = request.op === 'local' ? request.linearizable : request.op === 'sync' || ((request.op === 'get' || request.op === 'exists' || request.op === 'children' || request.op === 'getAcl') && request.consistency !== 'sequential');
         const seq = !isRead && 'seq' in request && request.seq !== undefined ? request.seq : 0;
         this.queue.push({ request, slot, bytes, isRead, linearizable, seq, started: false, readIndexApplied: false });
         if (isRead) this.queuedReads++;
@@ -447,7 +514,7 @@ export class ClientConnection implements WatchSink {
     return this.s.leaderContact();
   }
 
-  private async answerPing(slot: Slot, request: Request, bytes: number): Promise<void> {
+  private async answerPing(slot: Slot, request: ConnectionRequest, bytes: number): Promise<void> {
     const contact = await this.leaderContactAtTheDoor();
     const answer = contact.ok ? { result: { op: 'ping' } as const } : { error: wireError('NO_LEADER', `${contact.why}: this member cannot keep the session alive, try another`) };
     this.finish(slot, request, { revision: this.s.store.appliedIndex, ...answer }, bytes);
@@ -573,7 +640,7 @@ export class ClientConnection implements WatchSink {
   }
 
   /** Reads this server's state now (the caller saw to consistency), arming a watch if asked. */
-  private read(request: Request, slot: Slot): Outcome {
+  private read(request: ConnectionRequest, slot: Slot): Outcome {
     const store = this.s.store;
     const revision = store.appliedIndex;
     switch (request.op) {
@@ -609,6 +676,18 @@ export class ClientConnection implements WatchSink {
       }
       case 'sync':
         return { revision, result: { op: 'sync' } };
+      case 'local': {
+        const context: LocalReadContext = {
+          store,
+          caller: this.caller,
+          sessionId: this.sessionId,
+          arm: (path, kind) => this.arm(path, kind, slot),
+          watches: () => [...this.watches.values()],
+          unwatch: (watchId) => 'result' in this.unwatch(watchId),
+        };
+        const done = request.run(context);
+        return 'error' in done ? { revision, error: done.error } : { revision, result: { op: 'local', value: done.value } };
+      }
       case 'getAcl': {
         const r = store.getAcl(request.path, this.caller);
         if (!r.ok) return { revision, error: storeError(r.error) };
@@ -673,7 +752,7 @@ export class ClientConnection implements WatchSink {
 
   // ---- frames out ----
 
-  private finish(slot: Slot, request: Request, outcome: Outcome, bytes: number): void {
+  private finish(slot: Slot, request: ConnectionRequest, outcome: Outcome, bytes: number): void {
     this.inFlight--;
     this.inFlightBytes -= bytes;
     if (this.phase === 'closed') return;
@@ -682,7 +761,7 @@ export class ClientConnection implements WatchSink {
       this.watches.delete(slot.announces.watchId);
       slot.announces = null;
     }
-    slot.bytes = this.encodeResponse(slot.id, request.op, outcome);
+    slot.bytes = this.channel.encodeResponse(slot.id, request.op, outcome);
     // Answers leave in request order.
     while (this.slots.length > 0 && (this.slots[0] as Slot).bytes !== null) {
       const head = this.slots.shift() as Slot;
@@ -705,34 +784,21 @@ export class ClientConnection implements WatchSink {
   }
 
   /** A response outside the FIFO (the request never took a slot). */
-  private answerAtOnce(id: number, outcome: Outcome, op: Request['op'] | undefined): void {
-    this.send(this.encodeResponse(id, op, outcome));
-  }
-
-  private encodeResponse(id: number, op: Request['op'] | undefined, outcome: Outcome): Uint8Array {
-    const frame: ServerFrame =
-      'result' in outcome
-        ? { t: 'res', id, ok: true, revision: outcome.revision, ...outcome.result }
-        : { t: 'res', id, ok: false, revision: outcome.revision, ...(op === undefined ? {} : { op }), error: outcome.error };
-    try {
-      return encodeFrame(frame);
-    } catch (err) {
-      return encodeFrame({ t: 'res', id, ok: false, revision: outcome.revision, ...(op === undefined ? {} : { op }), error: thrownError(err) });
-    }
+  private answerAtOnce(id: number, outcome: Outcome, op: ConnectionRequest['op'] | undefined): void {
+    this.send(this.channel.encodeResponse(id, op, outcome));
   }
 
   private sendFrame(frame: ServerFrame): void {
-    this.send(encodeFrame(frame));
+    this.send(this.channel.encodeFrame(frame));
   }
 
   private send(bytes: Uint8Array): void {
     if (this.phase === 'closed') return;
-    if (this.ws.bufferedAmount > outboundBytesMax) {
+    if (this.channel.bufferedAmount > outboundBytesMax) {
       this.slowConsumer(`more than ${outboundBytesMax} bytes unflushed`);
       return;
     }
-    corkThisTurn(this.ws);
-    this.ws.send(bytes, { binary: true });
+    this.channel.send(bytes);
   }
 
   private slowConsumer(why: string): void {
@@ -741,16 +807,14 @@ export class ClientConnection implements WatchSink {
     this.outgoing = [];
     this.outgoingCount = 0;
     // The error frame goes behind everything unflushed; the close follows it.
-    this.ws.send(encodeFrame({ t: 'error', error: wireError('SLOW_CONSUMER', why) }), { binary: true });
+    this.channel.send(this.channel.encodeFrame({ t: 'error', error: wireError('SLOW_CONSUMER', why) }));
     this.close(closeCodeOf('SLOW_CONSUMER'), 'SLOW_CONSUMER');
   }
 
   private close(code: number, reason: string): void {
     if (this.phase === 'closed') return;
     this.onClosed();
-    this.ws.close(code, reason);
-    // A client that never completes the closing handshake is cut off.
-    setTimeout(() => this.ws.terminate(), closeGraceMs).unref();
+    this.channel.close(code, reason);
   }
 
   private onClosed(): void {
@@ -804,8 +868,3 @@ function fitPage(names: readonly string[], stats: readonly Stat[] | undefined, n
   return { names: names.slice(0, n), ...(stats === undefined ? {} : { stats: stats.slice(0, n) }), next: names[n - 1] as string };
 }
 
-function toBytes(data: RawData): Uint8Array {
-  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return data;
-}

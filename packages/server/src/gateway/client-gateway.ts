@@ -9,7 +9,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { frameBytesMax, webSocketPath, webSocketSubprotocol, type ErrorCode } from '@vigil/protocol';
 import type { Applied } from '@vigil/store';
-import { ClientConnection, type GatewayServices } from './client-connection.js';
+import { ClientConnection, type ClientChannel, type GatewayServices } from './client-connection.js';
+import { WebSocketChannel } from './web-socket-channel.js';
 import { WatchHub } from './watch-hub.js';
 import { clientAddress } from '../security/authenticator.js';
 import { certificateUser } from '../security/client-certificate.js';
@@ -153,10 +154,29 @@ export class ClientGateway {
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
-      const connection = new ClientConnection(ws, this.services, remote, clientAddress(req.socket.remoteAddress), certificateUser(req.socket));
-      this.connections.add(connection);
+      const connection = this.accept(new WebSocketChannel(ws), req.socket.remoteAddress, req.socket.remotePort, certificateUser(req.socket));
       ws.on('close', () => this.connections.delete(connection));
     });
+  }
+
+  /**
+   * A client connection over `channel` (a WebSocket, or another protocol's socket: the ZooKeeper
+   * listener's), sharing this gateway's sessions and watches. The caller removes it with
+   * `forget` when its socket closes.
+   */
+  accept(channel: ClientChannel, remoteAddress: string | undefined, remotePort: number | undefined, certificateName: string | null = null): ClientConnection {
+    const remote = `${remoteAddress ?? '?'}:${remotePort ?? 0}`;
+    const connection = new ClientConnection(channel, this.services, remote, clientAddress(remoteAddress), certificateName);
+    this.connections.add(connection);
+    return connection;
+  }
+
+  forget(connection: ClientConnection): void {
+    this.connections.delete(connection);
+  }
+
+  /** Whether the gateway stopped taking connections. */
+  get isClosed(): boolean {
+    return this.closed;
   }
 }

@@ -46,7 +46,7 @@ import type { NodeId } from '@vigil/raft';
 import { aclProblem, pathProblem, roles as allRoles, type Caller, type Store, type WatchEvent } from '@vigil/store';
 import { ServerError } from '../errors.js';
 import type { Logger } from '../node/logger.js';
-import type { Authenticator, Identity } from '../security/authenticator.js';
+import { anonymous, type Authenticator, type Credentials, type Identity } from '../security/authenticator.js';
 import { withDeadline } from './deadline.js';
 import type { LeaderLink } from './leader-link.js';
 import type { SessionKeeper } from './session-keeper.js';
@@ -131,6 +131,10 @@ export interface ChannelInput {
   fail(code: ErrorCode, message: string): void;
   /** The socket closed. */
   channelClosed(): void;
+  /** Who the connection acts as (null before its hello is accepted). */
+  readonly user: Identity | null;
+  /** Credentials that come after the hello (ZooKeeper's `addauth`): if they hold, the connection acts as their user from then on. */
+  authenticate(credentials: Credentials): Promise<{ readonly ok: true } | { readonly ok: false; readonly why: string }>;
 }
 
 /**
@@ -240,6 +244,12 @@ export class ClientConnection implements WatchSink, ChannelInput {
     remote: string,
     private readonly address: string,
     private readonly certificateName: string | null,
+    /**
+     * Credentials come after the session is open (ZooKeeper's `addauth`): a hello without them
+     * opens or resumes the session as anonymous, even under `--auth`, where ACLs then let it do
+     * only what `world` and `ip` entries allow.
+     */
+    private readonly lateAuth = false,
   ) {
     this.log = s.logger.child({ remote });
     this.requestTokens = s.requestsPerSecond;
@@ -253,12 +263,18 @@ export class ClientConnection implements WatchSink, ChannelInput {
   }
 
   /**
-   * The connection acts as another identity from its next request on (ZooKeeper's `addauth`,
-   * which comes after the session is open): the authenticator checked it.
+   * Checks credentials that come after the hello (ZooKeeper's `addauth`); if they hold, the
+   * connection acts as their user from its next request on.
    */
-  becomes(identity: Identity): void {
-    this.identity = identity;
-    this.caller = this.s.authenticator.caller(identity, this.address);
+  async authenticate(credentials: Credentials): Promise<{ readonly ok: true } | { readonly ok: false; readonly why: string }> {
+    const authenticated = await this.s.authenticator.authenticate(credentials, null, this.address);
+    if (!authenticated.ok) {
+      this.log.info({ user: credentials.user, why: authenticated.why }, 'authentication refused');
+      return authenticated;
+    }
+    this.identity = authenticated.identity;
+    this.caller = this.s.authenticator.caller(authenticated.identity, this.address);
+    return { ok: true };
   }
 
   channelClosed(): void {
@@ -376,7 +392,7 @@ export class ClientConnection implements WatchSink, ChannelInput {
       this.fail('UNSUPPORTED_VERSION', `this server speaks protocol version ${protocolVersion}, not ${hello.protocolVersion}`);
       return;
     }
-    const authenticated = await this.s.authenticator.authenticate(hello.auth, this.certificateName, this.address);
+    const authenticated = hello.auth === undefined && this.lateAuth ? { ok: true as const, identity: anonymous } : await this.s.authenticator.authenticate(hello.auth, this.certificateName, this.address);
     if (this.left()) return;
     if (!authenticated.ok) {
       this.log.info({ user: hello.auth?.user, why: authenticated.why }, 'authentication refused');

@@ -154,7 +154,7 @@ export class ClientGateway {
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection = this.accept(new WebSocketChannel(ws), req.socket.remoteAddress, req.socket.remotePort, certificateUser(req.socket));
+      const connection = this.accept(new WebSocketChannel(ws), req.socket.remoteAddress, req.socket.remotePort, { certificateName: certificateUser(req.socket) });
       ws.on('close', () => this.connections.delete(connection));
     });
   }
@@ -164,9 +164,9 @@ export class ClientGateway {
    * listener's), sharing this gateway's sessions and watches. The caller removes it with
    * `forget` when its socket closes.
    */
-  accept(channel: ClientChannel, remoteAddress: string | undefined, remotePort: number | undefined, certificateName: string | null = null): ClientConnection {
+  accept(channel: ClientChannel, remoteAddress: string | undefined, remotePort: number | undefined, options: { readonly certificateName?: string | null; readonly lateAuth?: boolean } = {}): ClientConnection {
     const remote = `${remoteAddress ?? '?'}:${remotePort ?? 0}`;
-    const connection = new ClientConnection(channel, this.services, remote, clientAddress(remoteAddress), certificateName);
+    const connection = new ClientConnection(channel, this.services, remote, clientAddress(remoteAddress), options.certificateName ?? null, options.lateAuth ?? false);
     this.connections.add(connection);
     return connection;
   }

@@ -33,6 +33,7 @@ import { TlsCredentials } from '../tls/tls-credentials.js';
 import { createRootLogger, type Logger } from './logger.js';
 import { ClientPort, isAdminPath } from './client-port.js';
 import { nodeStatus } from './node-status.js';
+import { ZooKeeperListener } from '../zookeeper/zk-listener.js';
 import { runShutdownStep, type ShutdownStep } from './shutdown-steps.js';
 
 export interface VigilNode {
@@ -107,6 +108,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     /** The HTTP routes of the client port, once loaded (at its first HTTP request). */
     app?: Promise<FastifyInstance | null>;
     gateway?: ClientGateway;
+    /** ZooKeeper's protocol (`zookeeperListen`), if served. */
+    zookeeper?: ZooKeeperListener;
     /** The snapshot file Raft starts with; the driver owns it once it exists. */
     snapshotFile?: SnapshotFileBytes;
   } = { timers: [] };
@@ -122,6 +125,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     (stopping ??= (async () => {
       const step = (name: ShutdownStep, run: () => Promise<unknown> | void): Promise<boolean> => runShutdownStep({ step: name, deadlineAtMs, log }, run);
       parts.gateway?.close();
+      await parts.zookeeper?.close();
       tls?.close();
       const { clientPort, adminPort, app } = parts;
       const httpClosed = clientPort === undefined ? undefined : Promise.all([clientPort.close(), adminPort?.close(), app?.then((a) => a?.close(), () => undefined)]);
@@ -494,8 +498,44 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     parts.gateway = gateway;
     const clientAddress = await clientPort.listen(config.clientListen);
     const adminAddress = config.adminListen === undefined || adminPort === undefined ? clientAddress : await adminPort.listen(config.adminListen);
+    const zookeeperAddress = config.zookeeperListen === undefined ? undefined : await serveZooKeeper(config.zookeeperListen);
     tls?.watch();
-    log.info({ client: formatHostPort(clientAddress), admin: formatHostPort(adminAddress), peer: formatHostPort(transport.address), tls: tls !== undefined }, 'serving');
+    log.info(
+      { client: formatHostPort(clientAddress), admin: formatHostPort(adminAddress), peer: formatHostPort(transport.address), tls: tls !== undefined, ...(zookeeperAddress === undefined ? {} : { zookeeper: formatHostPort(zookeeperAddress) }) },
+      'serving',
+    );
+
+    async function serveZooKeeper(address: HostPort): Promise<HostPort> {
+      const listener = new ZooKeeperListener({
+        gateway,
+        logger: log.child({ component: 'zookeeper' }),
+        status: () => {
+          const st = d.status();
+          const sessionsNow = store.sessions();
+          const leading = st.role === 'leader';
+          return {
+            mode: st.leader === 0 ? null : leading ? 'leader' : st.conf.learners.includes(config.id) ? 'observer' : 'follower',
+            zxid: store.appliedIndex,
+            nodeCount: store.recordCount - sessionsNow.length - store.users().length,
+            watchCount: gateway.watches.size,
+            ephemeralsCount: sessionsNow.reduce((n, x) => n + x.ephemerals.length, 0),
+            followers: st.conf.voters.length + st.conf.learners.length - 1,
+            syncedFollowers: st.progress.filter((p) => p.id !== config.id && p.match >= st.commit).length,
+            conf: {
+              clientPort: address.port,
+              dataDir: config.dataDir,
+              tickTime: config.tickMs,
+              minSessionTimeout: config.sessionTimeoutMinMs,
+              maxSessionTimeout: config.sessionTimeoutMaxMs,
+              maxClientCnxns: config.sessionsMax,
+              serverId: config.id,
+            },
+          };
+        },
+      });
+      parts.zookeeper = listener;
+      return listener.listen(address);
+    }
 
     let closing: Promise<void> | undefined;
     return {

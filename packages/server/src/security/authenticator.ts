@@ -39,7 +39,8 @@ export interface AuthenticatorOptions {
   readonly failures?: AuthFailures;
 }
 
-const anonymous: Identity = { superuser: false, roles: [], by: 'anonymous' };
+/** No user: what a member without `--auth` lets in, and what a ZooKeeper connection is until its `addauth`. */
+export const anonymous: Identity = { superuser: false, roles: [], by: 'anonymous' };
 
 /**
  * Credentials checked lately, by a sha256 of user and secret: an HTTP client sends its secret with

@@ -11,7 +11,12 @@ const corked = new WeakSet<Socket>();
  */
 export function corkThisTurn(ws: WebSocket): void {
   const socket = (ws as unknown as { _socket?: Socket })._socket;
-  if (socket === undefined || corked.has(socket) || socket.destroyed) return;
+  if (socket !== undefined) corkSocketThisTurn(socket);
+}
+
+/** The same for a plain socket (the ZooKeeper protocol's). */
+export function corkSocketThisTurn(socket: Socket): void {
+  if (corked.has(socket) || socket.destroyed) return;
   corked.add(socket);
   socket.cork();
   setImmediate(() => {

@@ -1,0 +1,115 @@
+/**
+ * What ZooKeeper's names become in Vigil's and back: create flags and modes, ACLs, and the error a
+ * ZooKeeper client is told for each of Vigil's (docs/zookeeper-compatibility.md).
+ */
+import type { AclEntry, CreateMode, ErrorCode, WireError } from '@vigil/protocol';
+import { errorCodeOfWire } from '@vigil/protocol';
+import { zkCreateMode, zkErr, type ZkAcl } from './zk-wire.js';
+
+/** ZooKeeper's CreateMode flags, as Vigil's create modes; undefined for a flag ZooKeeper does not have. */
+export function createModeOf(flags: number): CreateMode | undefined {
+  switch (flags) {
+    case zkCreateMode.persistent:
+      return 'persistent';
+    case zkCreateMode.ephemeral:
+      return 'ephemeral';
+    case zkCreateMode.persistentSequential:
+      return 'persistent-sequential';
+    case zkCreateMode.ephemeralSequential:
+      return 'ephemeral-sequential';
+    case zkCreateMode.container:
+      return 'container';
+    case zkCreateMode.persistentWithTtl:
+      return 'ttl';
+    case zkCreateMode.persistentSequentialWithTtl:
+      return 'persistent-sequential-ttl';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * A ZooKeeper ACL as Vigil's, or the reason it has none. `digest` ids are `user:hash`: the user is
+ * what Vigil keeps (its secret is checked by `addauth`, not by the hash), and `super` never names
+ * a node's owner.
+ */
+export function aclFromZk(acl: readonly ZkAcl[]): AclEntry[] | string {
+  if (acl.length === 0) return 'an ACL needs at least one entry';
+  const entries: AclEntry[] = [];
+  for (const e of acl) {
+    switch (e.scheme) {
+      case 'world':
+        entries.push({ scheme: 'world', id: e.id, perms: e.perms });
+        break;
+      case 'ip':
+        entries.push({ scheme: 'ip', id: e.id, perms: e.perms });
+        break;
+      case 'auth':
+        entries.push({ scheme: 'auth', id: '', perms: e.perms });
+        break;
+      case 'digest': {
+        const colon = e.id.indexOf(':');
+        entries.push({ scheme: 'user', id: colon < 0 ? e.id : e.id.slice(0, colon), perms: e.perms });
+        break;
+      }
+      default:
+        return `scheme ${e.scheme} is not supported (world, ip, auth and digest are)`;
+    }
+  }
+  return entries;
+}
+
+/** Vigil's ACL as a ZooKeeper client sees it: a `user` entry is a `digest` one, without the hash Vigil does not keep. */
+export function aclToZk(acl: readonly AclEntry[]): ZkAcl[] {
+  return acl.map((e) => (e.scheme === 'user' ? { scheme: 'digest', id: `${e.id}:`, perms: e.perms } : { scheme: e.scheme, id: e.id, perms: e.perms }));
+}
+
+/**
+ * The ZooKeeper error code of a Vigil error, or null for an error whose outcome a ZooKeeper client
+ * can only learn as a lost connection (the cluster could not answer: no leader, a timeout, a
+ * member stopping): the channel closes, and the client reconnects and resumes its session as it
+ * would with ZooKeeper.
+ */
+export function zkErrorOf(error: WireError): number | null {
+  const code: ErrorCode = errorCodeOfWire(error.code) ?? 'INTERNAL';
+  switch (code) {
+    case 'NO_NODE':
+      return zkErr.noNode;
+    case 'NODE_EXISTS':
+      return zkErr.nodeExists;
+    case 'BAD_VERSION':
+      return zkErr.badVersion;
+    case 'NOT_EMPTY':
+      return zkErr.notEmpty;
+    case 'NO_CHILDREN_FOR_EPHEMERALS':
+      return zkErr.noChildrenForEphemerals;
+    case 'BAD_ARGUMENTS':
+    case 'STALE_SEQUENCE':
+      return zkErr.badArguments;
+    case 'NO_WATCH':
+      return zkErr.noWatcher;
+    case 'NO_AUTH':
+      return zkErr.noAuth;
+    case 'INVALID_ACL':
+      return zkErr.invalidACL;
+    case 'AUTH_FAILED':
+      return zkErr.authFailed;
+    case 'SESSION_EXPIRED':
+      return zkErr.sessionExpired;
+    case 'SESSION_MOVED':
+      return zkErr.sessionMoved;
+    case 'TOO_MANY_WATCHES':
+    case 'TOO_MANY_EPHEMERALS':
+      return zkErr.quotaExceeded;
+    case 'TOO_MANY_REQUESTS':
+      return zkErr.throttledOp;
+    case 'MALFORMED_FRAME':
+      return zkErr.marshallingError;
+    case 'UNKNOWN_OP':
+      return zkErr.unimplemented;
+    case 'INTERNAL':
+      return zkErr.systemError;
+    default:
+      return null;
+  }
+}

@@ -27,7 +27,6 @@ import {
   type HelloFrame,
   type MultiOp,
   type MultiOpResult,
-  type Request,
   type ServerFrame,
   type Stat,
   type WireError,
@@ -75,6 +74,9 @@ interface Pending {
   readonly xid: number;
   readonly request: ZkRequest | { readonly type: 'malformed' };
 }
+
+/** A request before the connection gives it its id. */
+type Unnumbered<T extends ConnectionRequest = ConnectionRequest> = T extends unknown ? Omit<T, 'id'> : never;
 
 type ChildrenValue = { readonly names: string[]; readonly stat: Stat };
 
@@ -252,7 +254,7 @@ export class ZooKeeperChannel implements ClientChannel {
     }
   }
 
-  private submit(xid: number, request: Pending['request'], vigil: Omit<Request, 'id'> | Omit<LocalRead, 'id'>, bytes: number): void {
+  private submit(xid: number, request: Pending['request'], vigil: Unnumbered, bytes: number): void {
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffff_ffff ? 1 : this.nextId + 1;
     this.pending.set(id, { xid, request });
@@ -264,7 +266,7 @@ export class ZooKeeperChannel implements ClientChannel {
   }
 
   /** The Vigil request that does what `r` asks. */
-  private translate(r: ZkRequest, input: ChannelInput): Omit<Request, 'id'> | Omit<LocalRead, 'id'> {
+  private translate(r: ZkRequest, input: ChannelInput): Unnumbered {
     switch (r.type) {
       case 'ping':
         return { t: 'req', op: 'ping' };
@@ -462,11 +464,11 @@ export class ZooKeeperChannel implements ClientChannel {
 const eventTypes = { created: zkEvent.nodeCreated, deleted: zkEvent.nodeDeleted, dataChanged: zkEvent.nodeDataChanged, childrenChanged: zkEvent.nodeChildrenChanged } as const;
 
 /** A request refused before it reaches the store, answered in its place in the order. */
-function refusal(error: WireError): Omit<LocalRead, 'id'> {
+function refusal(error: WireError): Unnumbered<LocalRead> {
   return localRead(false, () => ({ error }));
 }
 
-function localRead(linearizable: boolean, run: LocalRead['run']): Omit<LocalRead, 'id'> {
+function localRead(linearizable: boolean, run: LocalRead['run']): Unnumbered<LocalRead> {
   return { t: 'req', op: 'local', linearizable, run };
 }
 
@@ -482,7 +484,7 @@ function createFields(r: Extract<ZkMultiOp, { flags: number }>): CreateFields | 
   return { path: r.path, data: r.data, mode, ...(ttl ? { ttlMs: r.ttl } : {}), acl };
 }
 
-function multiRequest(ops: readonly ZkMultiOp[]): Omit<Request, 'id'> | Omit<LocalRead, 'id'> {
+function multiRequest(ops: readonly ZkMultiOp[]): Unnumbered {
   const vigilOps: MultiOp[] = [];
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i] as ZkMultiOp;

@@ -68,7 +68,8 @@ export function aclToZk(acl: readonly AclEntry[]): ZkAcl[] {
  * The ZooKeeper error code of a Vigil error, or null for an error whose outcome a ZooKeeper client
  * can only learn as a lost connection (the cluster could not answer: no leader, a timeout, a
  * member stopping): the channel closes, and the client reconnects and resumes its session as it
- * would with ZooKeeper.
+ * would with ZooKeeper. TOO_MANY_REQUESTS is one of them: it is answered ahead of the requests
+ * before it, and ZooKeeper's clients drop a connection whose answers come out of order anyway.
  */
 export function zkErrorOf(error: WireError): number | null {
   const code: ErrorCode = errorCodeOfWire(error.code) ?? 'INTERNAL';
@@ -101,8 +102,6 @@ export function zkErrorOf(error: WireError): number | null {
     case 'TOO_MANY_WATCHES':
     case 'TOO_MANY_EPHEMERALS':
       return zkErr.quotaExceeded;
-    case 'TOO_MANY_REQUESTS':
-      return zkErr.throttledOp;
     case 'MALFORMED_FRAME':
       return zkErr.marshallingError;
     case 'UNKNOWN_OP':

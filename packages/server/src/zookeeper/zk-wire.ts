@@ -275,7 +275,10 @@ export function decodeRequest(body: Uint8Array): { header: RequestHeader; reques
   }
 }
 
-/** ConnectRequest, then the readOnly flag that ZooKeeper appends outside the record (absent from old clients). */
+/**
+ * ConnectRequest, then the readOnly flag that ZooKeeper appends outside the record (absent from
+ * old clients). A lastZxidSeen outside the safe integer range is a JuteError: no zxid we issue is.
+ */
 export function decodeConnectRequest(body: Uint8Array): ConnectRequest {
   const r = new JuteReader(body);
   const protocolVersion = r.int();

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { killAllSpawned } from './processes.js';
 import type { System, RecipeSystemName, SystemName } from './system.js';
 
-export const allSystems: readonly SystemName[] = ['vigil', 'vigil-secure', 'etcd', 'zookeeper'];
+export const allSystems: readonly SystemName[] = ['vigil', 'vigil-secure', 'vigil-zk', 'etcd', 'zookeeper'];
 
 /** `--systems a,b`; `explicit` when the option was given (a missing system is then a failure). */
 /** The recipes benchmark compares recipe libraries: Vigil's SDK is the same with or without TLS and auth. */
@@ -31,6 +31,7 @@ export async function loadSystem(name: SystemName): Promise<System | string> {
       switch (name) {
         case 'vigil': return new (await import('./systems/vigil.js')).VigilSystem();
         case 'vigil-secure': return new (await import('./systems/vigil.js')).VigilSystem({ secure: true });
+        case 'vigil-zk': return new (await import('./systems/vigil.js')).VigilSystem({ zookeeper: true });
         case 'etcd': return new (await import('./systems/etcd.js')).EtcdSystem();
         case 'zookeeper': return new (await import('./systems/zookeeper.js')).ZooKeeperSystem();
       }

@@ -14,7 +14,7 @@ export interface SystemReport {
   failover?: FailoverResult;
 }
 
-export const systemLabel: Record<SystemName, string> = { vigil: 'Vigil', 'vigil-secure': 'Vigil TLS+auth', etcd: 'etcd', zookeeper: 'ZooKeeper' };
+export const systemLabel: Record<SystemName, string> = { vigil: 'Vigil', 'vigil-secure': 'Vigil TLS+auth', 'vigil-zk': 'Vigil ZK port', etcd: 'etcd', zookeeper: 'ZooKeeper' };
 
 export const fmt = (n: number | undefined, digits = 2): string => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(digits));
 export const ratio = (a: number | undefined, b: number | undefined): string =>

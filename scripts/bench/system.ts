@@ -71,6 +71,10 @@ export interface System {
   stop(): Promise<void>;
 }
 
-/** `vigil-secure`: Vigil with TLS everywhere and `--auth` (clients authenticate, ACLs are checked). */
-export type SystemName = 'vigil' | 'vigil-secure' | 'etcd' | 'zookeeper';
-export type RecipeSystemName = Exclude<SystemName, 'vigil-secure'>;
+/**
+ * `vigil-secure`: Vigil with TLS everywhere and `--auth` (clients authenticate, ACLs are checked).
+ * `vigil-zk`: Vigil driven through its ZooKeeper-protocol port by ZooKeeper's driver (the same
+ * client library, node-zookeeper-client, as `zookeeper`).
+ */
+export type SystemName = 'vigil' | 'vigil-secure' | 'vigil-zk' | 'etcd' | 'zookeeper';
+export type RecipeSystemName = Exclude<SystemName, 'vigil-secure' | 'vigil-zk'>;

@@ -11,8 +11,10 @@
  * snapshot files, data-dir identity), `consensus/` (the Raft driver: Ready loop, apply,
  * proposals, reads, snapshots), `transport/` (peer mesh over WebSocket), `tls/` (certificates,
  * their reload, who a client certificate names), `admin/` (admin HTTP and metrics), `http-api/`
- * (the JSON znode API), `security/` (secret hashes, authentication, the failure limiter), `node/`
- * (composition and logging).
+ * (the JSON znode API), `security/` (secret hashes, authentication, the failure limiter),
+ * `gateway/` (client connections: sessions, ordering, watches, over a channel), `zookeeper/`
+ * (ZooKeeper's wire protocol: the jute codec, its records, a channel under the gateway and the
+ * listener with its four-letter words), `node/` (composition and logging).
  *
  * A process that only runs a node imports `@vigil/server/start` (start.ts): the same `loadConfig`
  * and `startNode`, without loading the admin API's fastify until an HTTP request needs it.
@@ -40,6 +42,12 @@ export { hashSecret, verifySecret, parseSecretHash } from './security/secret-has
 export { Authenticator, superuserName, clientAddress } from './security/authenticator.js';
 export type { Identity, Credentials, Authenticated, AuthenticatorOptions } from './security/authenticator.js';
 export { AuthFailures } from './security/auth-failures.js';
+
+// ZooKeeper's wire protocol (docs/zookeeper-compatibility.md): the codec, for tests and tools.
+export { JuteError, JuteReader, JuteWriter } from './zookeeper/jute.js';
+export * from './zookeeper/zk-wire.js';
+export { ZooKeeperListener, zooKeeperVersion } from './zookeeper/zk-listener.js';
+export type { ZooKeeperStatus, ZooKeeperListenerOptions } from './zookeeper/zk-listener.js';
 
 // Admin HTTP and metrics (the node wires them; exported for tools and tests).
 export * from './admin/index.js';

@@ -8,6 +8,7 @@ import { fetchJson, ProcessCluster } from '../../cluster/process-cluster.js';
 import { nowMs } from '../latency.js';
 import { msUntil, rssKiB } from '../processes.js';
 import type { ConnectOptions, Driver, ReadConsistency, StartOptions, System } from '../system.js';
+import { openSession, restartProbeSpinDelayMs, sessionTimeoutMs as zooKeeperSessionTimeoutMs, ZooKeeperDriver } from './zookeeper.js';
 
 /**
  * Vigil as three `vigil server` processes (ProcessCluster: fsync on, 50 ms tick), driven through
@@ -22,7 +23,7 @@ const sessionTimeoutMinMsDefault = 1_000;
 type VigilClient = Awaited<ReturnType<typeof connect>>;
 
 export class VigilSystem implements System {
-  readonly name: 'vigil' | 'vigil-secure';
+  readonly name: 'vigil' | 'vigil-secure' | 'vigil-zk';
   readonly semantics = [
     "create = create(mode 'persistent'); set = set; get = get with consistency 'linearizable' or 'sequential'",
     'watch = persistent data watch (SDK watch())',
@@ -31,6 +32,8 @@ export class VigilSystem implements System {
   private cluster: ProcessCluster | null = null;
   private killed: number | null = null;
   private readonly secure: boolean;
+  /** Clients speak ZooKeeper's protocol to each member's ZooKeeper port, through ZooKeeper's driver. */
+  private readonly zookeeper: boolean;
   /** With `secure`: what every session connects with (a user of its own, the cluster's CA). */
   private security: Pick<SdkOptions, 'auth' | 'tls'> = {};
 
@@ -39,10 +42,18 @@ export class VigilSystem implements System {
    * authenticates as the user `bench` (not the superuser, so each operation is checked against the
    * ACLs: the nodes it creates are `user:bench`'s alone).
    */
-  constructor(options: { secure?: boolean } = {}) {
+  constructor(options: { secure?: boolean; zookeeper?: boolean } = {}) {
     this.secure = options.secure === true;
-    this.name = this.secure ? 'vigil-secure' : 'vigil';
+    this.zookeeper = options.zookeeper === true;
+    this.name = this.secure ? 'vigil-secure' : this.zookeeper ? 'vigil-zk' : 'vigil';
     if (this.secure) this.semantics.push('TLS on the client and peer ports; --auth: every session authenticates as user bench, and every op is checked against its nodes\' ACL (user:bench)');
+    if (this.zookeeper) {
+      this.semantics.splice(0, this.semantics.length,
+        'the ZooKeeper driver (node-zookeeper-client, as for ZooKeeper) on each member\'s --zookeeper-listen port',
+        'linearizable get = sync + getData; sequential get = getData (both linearizable through this port: docs/zookeeper-compatibility.md)',
+        'watch = getData watch, re-armed by a new getData after each event',
+      );
+    }
   }
   async unavailable(): Promise<string | null> {
     return typeof connect === 'function' ? null : '@vigil/client exports no connect()';
@@ -60,7 +71,7 @@ export class VigilSystem implements System {
     const floorMs = options.sessionTimeoutMinMs;
     const extraArgs = floorMs !== undefined && floorMs < sessionTimeoutMinMsDefault ? ['--session-timeout-min-ms', String(floorMs)] : [];
     if (!this.secure) {
-      this.cluster = await ProcessCluster.start({ root: dir, logLevel: 'warn', extraArgs });
+      this.cluster = await ProcessCluster.start({ root: dir, logLevel: 'warn', extraArgs, zookeeper: this.zookeeper });
       await this.cluster.leader();
       return;
     }
@@ -94,12 +105,20 @@ export class VigilSystem implements System {
   }
 
   endpoints(options: ConnectOptions): string[] {
+    if (this.zookeeper) {
+      const ports = [...this.nodes.nodes.values()].map((n) => n.zookeeperPort as number);
+      return ports.map((_, i) => `127.0.0.1:${ports[(options.preferredMember + i) % ports.length]!}`);
+    }
     const ports = [...this.nodes.nodes.values()].map((n) => n.clientPort);
     const scheme = this.secure ? 'wss' : 'ws';
     return ports.map((_, i) => `${scheme}://127.0.0.1:${ports[(options.preferredMember + i) % ports.length]!}`);
   }
 
   async connect(options: ConnectOptions): Promise<Driver> {
+    if (this.zookeeper) {
+      const servers = this.endpoints(options).join(',');
+      return new ZooKeeperDriver(await openSession(servers), () => openSession(servers));
+    }
     return new VigilDriver(await connect({ endpoints: this.endpoints(options), sessionTimeoutMs, ...this.security }));
   }
 
@@ -117,6 +136,17 @@ export class VigilSystem implements System {
     this.killed = null;
     const spawnedAt = nowMs();
     this.nodes.spawn(id);
+    if (this.zookeeper) {
+      const server = `127.0.0.1:${this.nodes.node(id).zookeeperPort as number}`;
+      const driver = new ZooKeeperDriver(await openSession(server, zooKeeperSessionTimeoutMs, restartProbeSpinDelayMs), () => openSession(server));
+      try {
+        const servingMs = await msUntil('the restarted vigil member to serve ZooKeeper clients', spawnedAt, () => driver.get('/', 'linearizable'));
+        await this.nodes.leader([...this.nodes.nodes.keys()], 30_000);
+        return servingMs;
+      } finally {
+        await driver.close();
+      }
+    }
     // One client on the restarted member alone, redialing every few ms until it is up.
     const endpoint = `${this.secure ? 'wss' : 'ws'}://127.0.0.1:${this.nodes.node(id).clientPort}`;
     const client = await connect({ endpoints: [endpoint], sessionTimeoutMs, connectTimeoutMs: 60_000, reconnectBackoff: { baseMs: 5, maxMs: 20 }, ...this.security });

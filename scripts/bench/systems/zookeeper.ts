@@ -22,7 +22,7 @@ const zookeeperJar = process.env['ZOOKEEPER_JAR'] ?? '/usr/share/java/zookeeper.
 const javaBin = process.env['JAVA_BIN'] ?? 'java';
 /** Upstream zkEnv.sh's ZK_SERVER_HEAP default (1000 MB); Debian's packaging sets none. */
 const javaHeapArg = '-Xmx1000m';
-const sessionTimeoutMs = 10_000;
+export const sessionTimeoutMs = 10_000;
 /** The sample zoo.cfg's tick. */
 const tickTimeMsDefault = 2_000;
 /**
@@ -31,7 +31,7 @@ const tickTimeMsDefault = 2_000;
  */
 const spinDelayMs = 100;
 /** The restart probe's client redials this often, so that its figure is not rounded up to spinDelayMs. */
-const restartProbeSpinDelayMs = 10;
+export const restartProbeSpinDelayMs = 10;
 const fourLetterDeadlineMs = 1_000;
 const connectDeadlineMs = 15_000;
 
@@ -216,7 +216,7 @@ export function settle<T>(resolve: (value: T) => void, reject: (err: Error) => v
   return (error: ZkException | null): void => (error === null ? resolve(value) : reject(error));
 }
 
-class ZooKeeperDriver implements Driver {
+export class ZooKeeperDriver implements Driver {
   private closed = false;
   private rearming = new Set<Promise<void>>();
   private watches = new Set<{ active: boolean }>();

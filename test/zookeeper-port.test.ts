@@ -1,0 +1,163 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { connect } from '@vigil/client';
+import { zkErr, zkOp, zkXid, zooKeeperVersion, type JuteWriter } from '@vigil/server';
+import { TestCluster, waitFor } from './support/cluster.js';
+import { fourLetterWord, RawZooKeeper, readStat } from './support/raw-zookeeper.js';
+
+/**
+ * The ZooKeeper-protocol port from the outside, with packets the real client libraries never send
+ * (test/zookeeper-*.test.ts drive those): four-letter words, answer order, hostile input, and
+ * sessions shared with vigil.v1 clients and moved between members.
+ */
+
+let cluster: TestCluster;
+const zkPort = (id: number): number => cluster.node(id).zookeeperPort as number;
+const openAcl = (w: JuteWriter): void => void w.int(1).int(31).string('world').string('anyone');
+const create = (path: string, data: string, flags = 0) => (w: JuteWriter) => {
+  w.string(path).buffer(Buffer.from(data));
+  openAcl(w);
+  w.int(flags);
+};
+
+beforeAll(async () => {
+  cluster = await TestCluster.start({ zookeeper: true });
+  await cluster.leader();
+});
+afterAll(async () => {
+  await cluster.close();
+});
+
+describe('four-letter words', () => {
+  test('ruok, srvr, stat, mntr, conf, isro and envi answer as ZooKeeper does; other words are refused', async () => {
+    const leader = await cluster.leader();
+    expect(await fourLetterWord(zkPort(leader), 'ruok')).toBe('imok');
+    expect(await fourLetterWord(zkPort(leader), 'isro')).toBe('rw');
+    for (const id of cluster.nodes.keys()) {
+      const srvr = await fourLetterWord(zkPort(id), 'srvr');
+      expect(srvr).toContain(`Zookeeper version: ${zooKeeperVersion}`);
+      expect(srvr).toContain(id === leader ? 'Mode: leader' : 'Mode: follower');
+      expect(srvr).toMatch(/^Zxid: 0x[0-9a-f]+$/m);
+      expect(srvr).toMatch(/^Node count: \d+$/m);
+    }
+    expect(await fourLetterWord(zkPort(leader), 'stat')).toMatch(/Clients:\n[\s\S]*Mode: leader/);
+    const mntr = await fourLetterWord(zkPort(leader), 'mntr');
+    expect(mntr).toContain('zk_server_state\tleader\n');
+    expect(mntr).toContain('zk_followers\t2\n');
+    expect(mntr).toMatch(/^zk_znode_count\t\d+$/m);
+    const conf = await fourLetterWord(zkPort(leader), 'conf');
+    expect(conf).toContain(`clientPort=${zkPort(leader)}\n`);
+    expect(conf).toContain(`serverId=${leader}\n`);
+    expect(await fourLetterWord(zkPort(leader), 'envi')).toContain(`zookeeper.version=${zooKeeperVersion}`);
+    expect(await fourLetterWord(zkPort(leader), 'dump')).toBe('dump is not executed because it is not in the whitelist.\n');
+  });
+});
+
+describe('answers', () => {
+  test('a pipeline of writes and reads is answered in request order, each read seeing the writes before it', async () => {
+    const zk = await RawZooKeeper.open(zkPort(1));
+    await zk.handshake();
+    const sent: number[] = [];
+    sent.push(zk.send(zkOp.create, create('/pipe', 'v0')));
+    for (let i = 1; i <= 10; i++) {
+      sent.push(zk.send(zkOp.setData, (w) => void w.string('/pipe').buffer(Buffer.from(`v${i}`)).int(-1)));
+      sent.push(zk.send(zkOp.getData, (w) => void w.string('/pipe').bool(false)));
+      sent.push(zk.send(zkOp.exists, (w) => void w.string('/pipe').bool(false)));
+    }
+    const got: number[] = [];
+    const data: string[] = [];
+    for (let i = 0; i < sent.length; i++) {
+      const r = await zk.reply();
+      if (r === null) throw new Error('closed');
+      got.push(r.xid);
+      expect(r.err).toBe(zkErr.ok);
+      if ((i - 1) % 3 === 1) data.push(Buffer.from(r.body.buffer() ?? []).toString());
+    }
+    expect(got).toEqual(sent);
+    expect(data).toEqual(Array.from({ length: 10 }, (_, i) => `v${i + 1}`));
+    zk.destroy();
+  });
+
+  test('a request whose body cannot be read is answered MARSHALLING_ERROR and an unserved one UNIMPLEMENTED, and the connection goes on', async () => {
+    const zk = await RawZooKeeper.open(zkPort(2));
+    await zk.handshake();
+    // A create whose body stops after the path.
+    const w = Buffer.alloc(4 + 8 + 6);
+    w.writeInt32BE(8 + 6, 0);
+    w.writeInt32BE(77, 4);
+    w.writeInt32BE(zkOp.create, 8);
+    w.writeInt32BE(2, 12);
+    w.write('/x', 16);
+    zk.write(w);
+    const bad = await zk.reply();
+    expect(bad).toMatchObject({ xid: 77, err: zkErr.marshallingError });
+    const reconfig = await zk.request(zkOp.reconfig, (x) => void x.string('').string('').string('').long(-1));
+    expect(reconfig.err).toBe(zkErr.unimplemented);
+    zk.send(zkOp.ping, undefined, zkXid.ping);
+    expect(await zk.reply()).toMatchObject({ xid: zkXid.ping, err: zkErr.ok });
+    zk.destroy();
+  });
+
+  test('a packet length out of bounds, or garbage instead of a connect request, closes that connection only', async () => {
+    const huge = await RawZooKeeper.open(zkPort(1));
+    const length = Buffer.alloc(4);
+    length.writeInt32BE(0x7fff_fff0, 0);
+    huge.write(length);
+    await waitFor('the oversized connection to close', () => huge.closed || undefined);
+
+    const garbage = await RawZooKeeper.open(zkPort(1));
+    const bytes = randomBytes(64);
+    bytes.writeInt32BE(60, 0);
+    garbage.write(bytes);
+    await waitFor('the garbage connection to close', () => garbage.closed || undefined);
+
+    const fine = await RawZooKeeper.open(zkPort(1));
+    expect((await fine.handshake()).timeOut).toBeGreaterThan(0);
+    expect((await fine.request(zkOp.exists, (w) => void w.string('/').bool(false))).err).toBe(zkErr.ok);
+    fine.destroy();
+  });
+});
+
+describe('sessions', () => {
+  test('a ZooKeeper session is a Vigil session: its ephemeral is owned by its id, seen by the SDK, and goes with closeSession', async () => {
+    const zk = await RawZooKeeper.open(zkPort(3));
+    const { sessionId } = await zk.handshake();
+    const created = await zk.request(zkOp.create, create('/zk-owned', 'e', 1));
+    expect(created.err).toBe(zkErr.ok);
+    const sdk = await connect({ endpoints: [`ws://127.0.0.1:${cluster.node(1).clientPort}`], sessionTimeoutMs: 10_000 });
+    try {
+      const seen = await sdk.get('/zk-owned');
+      expect(seen.stat.ephemeralOwner).toBe(sessionId);
+      const closed = await zk.request(zkOp.closeSession);
+      expect(closed.err).toBe(zkErr.ok);
+      await waitFor('the server to close the connection after closeSession', () => zk.closed || undefined);
+      expect(await sdk.exists('/zk-owned')).toBeNull();
+    } finally {
+      await sdk.close();
+    }
+  });
+
+  test('a session resumed on another member keeps its ephemerals; one resumed on the same member closes the older connection; an unknown session is told it expired', async () => {
+    const first = await RawZooKeeper.open(zkPort(1));
+    const session = await first.handshake({ timeOut: 10_000 });
+    const made = await first.request(zkOp.create, create('/zk-moving', '', 1));
+    expect(made.err).toBe(zkErr.ok);
+
+    const second = await RawZooKeeper.open(zkPort(2));
+    const resumed = await second.handshake({ sessionId: session.sessionId, passwd: session.passwd, lastZxidSeen: made.zxid, timeOut: 10_000 });
+    expect(resumed).toEqual({ timeOut: session.timeOut, sessionId: session.sessionId, passwd: session.passwd });
+    const stat = await second.request(zkOp.exists, (w) => void w.string('/zk-moving').bool(false));
+    expect(stat.err).toBe(zkErr.ok);
+    expect(readStat(stat.body).ephemeralOwner).toBe(session.sessionId);
+
+    const third = await RawZooKeeper.open(zkPort(2));
+    expect((await third.handshake({ sessionId: session.sessionId, passwd: session.passwd, lastZxidSeen: stat.zxid, timeOut: 10_000 })).sessionId).toBe(session.sessionId);
+    await waitFor('the older connection on that member to be closed', () => second.closed || undefined);
+    first.destroy();
+    third.destroy();
+
+    const wrong = await RawZooKeeper.open(zkPort(3));
+    expect((await wrong.handshake({ sessionId: session.sessionId, passwd: randomBytes(16) })).timeOut).toBe(0);
+    await waitFor('the refused connection to close', () => wrong.closed || undefined);
+  });
+});

@@ -45,6 +45,14 @@ describe('the versioned znode model', () => {
     expect(after(present('a', 1), 'p1 0-1 delete if=0 -> NOT_EMPTY')).toEqual({ ok: false, refusal: 'version-mismatch' });
   });
 
+  it('treats an expected version below -1 as one no znode has: BAD_VERSION, as in ZooKeeper', () => {
+    expect(after(present('a', 0), 'p1 0-1 set b if=-2 -> BAD_VERSION')).toEqual({ ok: true, state: present('a', 0) });
+    expect(after(present('a', 0), 'p1 0-1 set b if=-2 -> v1')).toEqual({ ok: false, refusal: 'version-mismatch' });
+    expect(after(present('a', 0), 'p1 0-1 delete if=-2 -> BAD_VERSION')).toEqual({ ok: true, state: present('a', 0) });
+    expect(after(present('a', 0), 'p1 0-1 delete if=-2 -> ok')).toEqual({ ok: false, refusal: 'version-mismatch' });
+    expect(after(absent, 'p1 0-1 delete if=-2 -> NO_NODE')).toEqual({ ok: true, state: absent });
+  });
+
   it('applies an operation of unknown outcome as if it succeeded, without results to check', () => {
     expect(after(present('a', 1), 'p1 0-1 set b -> ?')).toEqual({ ok: true, state: present('b', 2) });
     expect(after(present('a', 1), 'p1 0-1 create b -> ?')).toEqual({ ok: false, refusal: 'needs-absent' });

@@ -162,7 +162,11 @@ function optInt(raw: Raw, key: string, at: string, range: IntRange): number | un
 
 const uint = { min: 0, max: Number.MAX_SAFE_INTEGER } as const;
 const positive = { min: 1, max: Number.MAX_SAFE_INTEGER } as const;
-const version = { min: -1, max: Number.MAX_SAFE_INTEGER, argument: true } as const;
+/**
+ * An expected version is ZooKeeper's int: −1 means any, and any other int32 (−2 included) is
+ * compared, so one no node can have is BAD_VERSION from the store, as in ZooKeeper.
+ */
+const version = { min: -(2 ** 31), max: 2 ** 31 - 1, argument: true } as const;
 
 function boundedStr(raw: Raw, key: string, at: string, bytesMax: number, argument: boolean): string {
   const s = str(raw, key, at);

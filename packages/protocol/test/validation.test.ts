@@ -79,7 +79,9 @@ const clientCases: readonly Case[] = [
   { title: 'get with a numeric watch', bytes: req({ op: 'get', path: '/a', watch: 1 }), code: 'MALFORMED_FRAME', id: 7 },
   { title: 'get with an unknown consistency', bytes: req({ op: 'get', path: '/a', consistency: 'eventual' }), code: 'BAD_ARGUMENTS', id: 7 },
   { title: 'set without data', bytes: req({ op: 'set', path: '/a' }), code: 'MALFORMED_FRAME', id: 7 },
-  { title: 'set with version -2', bytes: req({ op: 'set', path: '/a', data: new Uint8Array(0), version: -2 }), code: 'BAD_ARGUMENTS', id: 7 },
+  { title: 'set with a version past int32', bytes: req({ op: 'set', path: '/a', data: new Uint8Array(0), version: 2 ** 31 }), code: 'BAD_ARGUMENTS', id: 7 },
+  { title: 'setAcl with a version below int32', bytes: req({ op: 'setAcl', path: '/a', acl: [], version: -(2 ** 31) - 1 }), code: 'BAD_ARGUMENTS', id: 7 },
+  { title: 'check in a multi with a version past int32', bytes: req({ op: 'multi', ops: [{ op: 'check', path: '/a', version: 2 ** 40 }] }), code: 'BAD_ARGUMENTS', id: 7 },
   { title: 'delete with a fractional version', bytes: req({ op: 'delete', path: '/a', version: 1.5 }), code: 'MALFORMED_FRAME', id: 7 },
   { title: 'delete with a version past 2^53', bytes: req({ op: 'delete', path: '/a', version: 2 ** 60 }), code: 'MALFORMED_FRAME', id: 7 },
   { title: 'children with limit 0', bytes: req({ op: 'children', path: '/', limit: 0 }), code: 'BAD_ARGUMENTS', id: 7 },
@@ -168,6 +170,21 @@ describe('client frame validation', () => {
     // Not a write: the fields mean nothing there and are dropped like any unknown key.
     const read = decodeClientFrame(req({ op: 'get', path: '/a', seq: 0, seqFloor: 9 }));
     expect(read.ok && read.value).toEqual({ t: 'req', id: 7, op: 'get', path: '/a' });
+  });
+
+  it('accepts any int32 expected version, below -1 too: the store answers BAD_VERSION, as ZooKeeper does', () => {
+    for (const version of [-(2 ** 31), -2, -1, 0, 2 ** 31 - 1]) {
+      for (const fields of [
+        { op: 'set', path: '/a', data: new Uint8Array(0), version },
+        { op: 'delete', path: '/a', version },
+        { op: 'setAcl', path: '/a', acl: [], version },
+      ]) {
+        const decoded = decodeClientFrame(req(fields));
+        expect(decoded.ok && decoded.value).toMatchObject({ version });
+      }
+      const multi = decodeClientFrame(req({ op: 'multi', ops: [{ op: 'check', path: '/a', version }] }));
+      expect(multi.ok && multi.value).toMatchObject({ ops: [{ op: 'check', version }] });
+    }
   });
 
   it('rejects what is not bytes at all', () => {

@@ -66,4 +66,16 @@ describe('the znode HTTP API', () => {
     expect(proposed).toHaveLength(1);
     expect([...(proposed[0] as Extract<Command, { type: 'set' }>).data]).toEqual(bytes);
   });
+
+  it('proposes any int32 expected version, below -1 too (the store answers BAD_VERSION), and refuses one past int32', async () => {
+    const { app, proposed } = build();
+    for (const version of [-(2 ** 31), -2, 2 ** 31 - 1]) {
+      expect((await app.inject({ method: 'PUT', url: '/v1/znodes/a', payload: { data: '', version } })).statusCode).toBe(200);
+      expect((await app.inject({ method: 'DELETE', url: `/v1/znodes/a?version=${version}` })).statusCode).toBe(200);
+    }
+    expect(proposed.map((c) => (c as { version?: number }).version)).toEqual([-(2 ** 31), -(2 ** 31), -2, -2, 2 ** 31 - 1, 2 ** 31 - 1]);
+    expect((await app.inject({ method: 'PUT', url: '/v1/znodes/a', payload: { data: '', version: 2 ** 31 } })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'DELETE', url: `/v1/znodes/a?version=${-(2 ** 31) - 1}` })).statusCode).toBe(400);
+    expect(proposed).toHaveLength(6);
+  });
 });

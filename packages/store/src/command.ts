@@ -153,7 +153,11 @@ export interface Entry {
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
 const isSessionId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
-const isOptionalVersion = (v: unknown): boolean => v === undefined || (Number.isSafeInteger(v) && (v as number) >= -1);
+/**
+ * Any safe integer: one below −1 never matches a node's version (BAD_VERSION on apply, as in
+ * ZooKeeper). The protocol holds clients to int32; the log may hold larger ones from before it did.
+ */
+const isOptionalVersion = (v: unknown): boolean => v === undefined || Number.isSafeInteger(v);
 const modeSet: ReadonlySet<unknown> = new Set(createModes);
 
 /**

@@ -67,6 +67,18 @@ const kindOfMode: Readonly<Record<CreateMode, ZnodeKind>> = {
 
 const isAnyVersion = (version: number | undefined): boolean => version === undefined || version === -1;
 
+/**
+ * How many children `node` has ever had created under it: ZooKeeper's sequential suffix, which a
+ * delete does not advance. ZooKeeper stores this count as its cversion and reports
+ * `2 × creates − numChildren` (creates plus deletes), which is what Vigil stores; so the count is
+ * derived, and records and digests stay as they were.
+ */
+function childrenCreated(node: Znode): number {
+  const twice = node.cversion + node.numChildren;
+  assert(twice % 2 === 0 && node.numChildren <= node.cversion, `cversion ${node.cversion} is not creates plus deletes of ${node.numChildren} children`);
+  return twice / 2;
+}
+
 const noAuth = (what: string, path: string): { ok: false; error: OpError } => fail('NO_AUTH', `not authorised to ${what} ${path}`, path);
 
 /** The recorded result of `seq`, if the session's reply table holds it (ascending: binary search). */
@@ -212,6 +224,7 @@ export class ZnodeTree {
     for (const [path, node] of tree.#nodes) {
       const count = tree.#children.get(path)?.names.size ?? 0;
       assert(count === node.numChildren, `numChildren of ${path} is ${node.numChildren}, found ${count}`);
+      childrenCreated(node); // asserts that cversion counts the creates and deletes of the children
       if (path !== '/') assert(tree.#nodes.has(parentOf(path)), `orphan ${path}`);
       if (node.kind === 'ephemeral') assert(tree.#sessions.has(node.ephemeralOwner), `ephemeral ${path} of unknown session`);
     }
@@ -560,8 +573,9 @@ export class ZnodeTree {
     }
     let path = op.path;
     if (sequential) {
-      if (parent.cversion > sequenceMax) return fail('BAD_ARGUMENTS', 'sequence counter exhausted', parentPath);
-      path = op.path + String(parent.cversion).padStart(sequenceDigits, '0');
+      const sequence = childrenCreated(parent);
+      if (sequence > sequenceMax) return fail('BAD_ARGUMENTS', 'sequence counter exhausted', parentPath);
+      path = op.path + String(sequence).padStart(sequenceDigits, '0');
     }
     if (s.get(path) !== undefined) return fail('NODE_EXISTS', 'node exists', path);
     if (parent.kind === 'ephemeral') return fail('NO_CHILDREN_FOR_EPHEMERALS', 'parent is ephemeral', parentPath);

@@ -7,6 +7,8 @@ const samples: Command[] = [
   { type: 'create', path: '/t', data: new Uint8Array(0), mode: 'ttl', ttlMs: 1_000 },
   { type: 'set', path: '/a', data: new Uint8Array([4]), version: 3 },
   { type: 'delete', path: '/a', version: -1 },
+  { type: 'delete', path: '/a', version: -2 },
+  { type: 'setAcl', path: '/a', acl: [{ scheme: 'world', id: 'anyone', perms: 31 }], version: -(2 ** 31) },
   { type: 'multi', ops: [{ type: 'check', path: '/a', version: 1 }, { type: 'delete', path: '/b' }], sessionId: 2 },
   { type: 'sessionOpen', sessionId: 2 ** 52, timeoutMs: 30_000 },
   { type: 'sessionHeartbeat', sessionIds: [1, 2, 3] },

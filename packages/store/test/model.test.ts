@@ -10,7 +10,8 @@ const pathOfDepth = (n: number) => fc.array(segment, { minLength: n, maxLength: 
 const path = fc.oneof({ weight: 3, arbitrary: pathOfDepth(1) }, { weight: 4, arbitrary: pathOfDepth(2) }, { weight: 1, arbitrary: pathOfDepth(3) });
 const anyPath = fc.oneof({ weight: 20, arbitrary: path }, { weight: 1, arbitrary: fc.constantFrom('/', 'bad', '/a/', '/a/../b') });
 const data = fc.uint8Array({ maxLength: 8 });
-const version = fc.constantFrom(undefined, undefined, undefined, -1, 0, 1);
+// -2 and 2^31 - 1 are versions no node has: BAD_VERSION, as in ZooKeeper.
+const version = fc.constantFrom(undefined, undefined, undefined, -1, 0, 1, -2, 2 ** 31 - 1);
 const mode = fc.constantFrom<CreateMode>('persistent', 'persistent', 'ephemeral', 'persistent-sequential', 'ephemeral-sequential', 'container', 'container', 'container', 'ttl', 'persistent-sequential-ttl');
 const sessionId = fc.integer({ min: 1, max: 3 });
 const withVersion = <T extends object>(o: T, v: number | undefined): T => (v === undefined ? o : { ...o, version: v });

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { assert, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dataBytesMax, type Applied, type Command, type Store } from '../src/index.js';
 import { bytes, scratchStore } from './support.js';
 
@@ -83,7 +83,7 @@ describe('create', () => {
     expect(statOf('/big').dataLength).toBe(dataBytesMax);
   });
 
-  it('names sequential nodes with a 10-digit counter taken from the parent cversion', async () => {
+  it('names sequential nodes with a 10-digit count of the children ever created, which a delete does not advance', async () => {
     await run(create('/q'));
     const names: string[] = [];
     for (let i = 0; i < 3; i++) {
@@ -93,7 +93,77 @@ describe('create', () => {
     await run({ type: 'delete', path: '/q/job-0000000001' });
     const after = await run(create('/q/', { mode: 'persistent-sequential' }));
     expect(names).toEqual(['/q/job-0000000000', '/q/job-0000000001', '/q/job-0000000002']);
-    expect(after.result.ok && after.result.value.type === 'create' && after.result.value.path).toBe('/q/0000000004');
+    expect(after.result.ok && after.result.value.type === 'create' && after.result.value.path).toBe('/q/0000000003');
+    expect(statOf('/q')).toMatchObject({ numChildren: 3, cversion: 5 });
+  });
+
+  it('numbers sequential children and counts cversion as ZooKeeper 3.8 does', async () => {
+    // Replays a session against ZooKeeper 3.8.0; each step lists the suffix ZooKeeper gave and the
+    // parent's cversion and numChildren after it. ZooKeeper's cversion counts creates and deletes;
+    // its sequential suffix counts creates only.
+    const pathOf = (a: Applied, i = 0): string => {
+      assert(a.result.ok);
+      const v = a.result.value;
+      const r = v.type === 'multi' ? v.results[i] : v;
+      return r?.type === 'create' ? r.path.slice('/a/'.length) : '';
+    };
+    const seq = () => run(create('/a/s-', { mode: 'persistent-sequential' }));
+    const parentAfter = (cversion: number, numChildren: number, pzxid = store.appliedIndex) =>
+      expect(statOf('/a')).toMatchObject({ cversion, numChildren, pzxid });
+    await run(create('/a'));
+    parentAfter(0, 0);
+    expect(pathOf(await seq())).toBe('s-0000000000');
+    parentAfter(1, 1);
+    expect(pathOf(await seq())).toBe('s-0000000001');
+    parentAfter(2, 2);
+    await run({ type: 'delete', path: '/a/s-0000000001' });
+    parentAfter(3, 1); // the delete advances cversion and pzxid ...
+    expect(pathOf(await seq())).toBe('s-0000000002'); // ... but not the suffix
+    parentAfter(4, 2);
+    await run({ type: 'delete', path: '/a/s-0000000000' });
+    parentAfter(5, 1);
+    expect(pathOf(await seq())).toBe('s-0000000003');
+    parentAfter(6, 2);
+    await run(create('/a/plain')); // a plain create advances the suffix
+    parentAfter(7, 3);
+    expect(pathOf(await seq())).toBe('s-0000000005');
+    parentAfter(8, 4);
+    const unchanged = store.appliedIndex;
+    expect(errorCode(await run(create('/a/plain')))).toBe('NODE_EXISTS');
+    await run({ type: 'set', path: '/a/plain', data: bytes('x') });
+    parentAfter(8, 4, unchanged);
+    const multi = await run({
+      type: 'multi',
+      ops: [
+        { type: 'delete', path: '/a/plain' },
+        { type: 'create', path: '/a/s-', data: empty, mode: 'persistent-sequential' },
+        { type: 'delete', path: '/a/s-0000000002' },
+        { type: 'create', path: '/a/s-', data: empty, mode: 'persistent-sequential' },
+        { type: 'create', path: '/a/p2', data: empty, mode: 'persistent' },
+        { type: 'create', path: '/a/s-', data: empty, mode: 'persistent-sequential' },
+      ],
+    });
+    expect([1, 3, 5].map((i) => pathOf(multi, i))).toEqual(['s-0000000006', 's-0000000007', 's-0000000009']);
+    parentAfter(14, 6);
+    const beforeFailed = store.appliedIndex;
+    const failed = await run({
+      type: 'multi',
+      ops: [
+        { type: 'create', path: '/a/s-', data: empty, mode: 'persistent-sequential' },
+        { type: 'create', path: '/a/nonexist/x', data: empty, mode: 'persistent' },
+      ],
+    });
+    expect(errorCode(failed)).toBe('NO_NODE');
+    parentAfter(14, 6, beforeFailed);
+    expect(pathOf(await seq())).toBe('s-0000000010');
+    parentAfter(15, 7);
+    await run({ type: 'sessionOpen', sessionId: 3, timeoutMs: 10_000 });
+    expect(pathOf(await run({ ...create('/a/e-', { mode: 'ephemeral-sequential' }), sessionId: 3 }))).toBe('e-0000000011');
+    parentAfter(16, 8);
+    await run({ type: 'sessionClose', sessionId: 3 }); // the ephemeral's delete, like any other
+    parentAfter(17, 7);
+    expect(pathOf(await seq())).toBe('s-0000000012');
+    parentAfter(18, 8);
   });
 
   it('refuses children under an ephemeral node', async () => {
@@ -167,6 +237,18 @@ describe('set, delete, check', () => {
     ]);
     expect(statOf('/a')).toMatchObject({ numChildren: 0, cversion: 2, pzxid: 7 });
     expect(store.exists('/a/b')).toEqual({ ok: true, value: null });
+  });
+
+  it('an expected version below -1 or past any a node has is BAD_VERSION, as in ZooKeeper', async () => {
+    await run(create('/a'));
+    for (const version of [-2, -(2 ** 31), 2 ** 31 - 1]) {
+      expect(errorCode(await run({ type: 'set', path: '/a', data: empty, version }))).toBe('BAD_VERSION');
+      expect(errorCode(await run({ type: 'delete', path: '/a', version }))).toBe('BAD_VERSION');
+      expect(errorCode(await run({ type: 'check', path: '/a', version }))).toBe('BAD_VERSION');
+      expect(errorCode(await run({ type: 'setAcl', path: '/a', acl: [{ scheme: 'world', id: 'anyone', perms: 31 }], version }))).toBe('BAD_VERSION');
+    }
+    expect(errorCode(await run({ type: 'delete', path: '/missing', version: -2 }))).toBe('NO_NODE');
+    expect(statOf('/a')).toMatchObject({ version: 0, aversion: 0 });
   });
 
   it('check reports NO_NODE and BAD_VERSION and changes nothing', async () => {

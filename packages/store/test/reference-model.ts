@@ -40,6 +40,11 @@ const statOf = (n: Znode) => ({
 
 export class ReferenceModel {
   nodes = new Map<string, Znode>([['/', root]]);
+  /**
+   * Children ever created under each node, kept apart from cversion as ZooKeeper keeps it (its
+   * stored cversion): the sequential suffix, which a delete does not advance.
+   */
+  childrenCreated = new Map<string, number>();
   sessions = new Map<number, SessionRecord>();
   appliedIndex = 0;
   containersReaped = 0;
@@ -67,6 +72,7 @@ export class ReferenceModel {
     this.emptied = [];
     this.appliedIndex = entry.index;
     const saved = new Map(this.nodes);
+    const savedCreated = new Map(this.childrenCreated);
     const savedSessions = new Map(this.sessions);
     try {
       const value = this.command(entry.command);
@@ -82,6 +88,7 @@ export class ReferenceModel {
     } catch (e) {
       if (!(e instanceof Failure)) throw e;
       this.nodes = saved;
+      this.childrenCreated = savedCreated;
       this.sessions = savedSessions;
       const error: { code: string; path?: string; opIndex?: number } = { code: e.code };
       if (e.path !== undefined) error.path = e.path;
@@ -167,7 +174,7 @@ export class ReferenceModel {
           }
         }
         const par = this.nodes.get(parentPath)!;
-        const path = seq ? op.path + String(par.cversion).padStart(10, '0') : op.path;
+        const path = seq ? op.path + String(this.childrenCreated.get(parentPath) ?? 0).padStart(10, '0') : op.path;
         if (this.nodes.has(path)) throw new Failure('NODE_EXISTS', path);
         if (par.kind === 'ephemeral') throw new Failure('NO_CHILDREN_FOR_EPHEMERALS', parentPath);
         const node: Znode = {
@@ -218,12 +225,14 @@ export class ReferenceModel {
 
   private add(path: string, node: Znode): void {
     this.touchParent(path, 1);
+    this.childrenCreated.set(parent(path), (this.childrenCreated.get(parent(path)) ?? 0) + 1);
     this.nodes.set(path, node);
     this.events.push({ revision: this.rev, path, kind: 'created' }, { revision: this.rev, path: parent(path), kind: 'childrenChanged' });
   }
 
   private remove(path: string): void {
     this.nodes.delete(path);
+    this.childrenCreated.delete(path);
     const p = this.touchParent(path, 0);
     this.events.push({ revision: this.rev, path, kind: 'deleted' }, { revision: this.rev, path: parent(path), kind: 'childrenChanged' });
     if (p.kind === 'container' && p.numChildren === 0) this.emptied.push(parent(path));

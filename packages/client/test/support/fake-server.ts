@@ -51,6 +51,7 @@ interface FakeNode {
   acl: AclEntry[];
   stat: { -readonly [K in keyof Stat]: Stat[K] };
   children: Set<string>;
+  /** Children ever created here: the sequential suffix, which a delete does not advance. */
   sequence: number;
 }
 
@@ -283,7 +284,7 @@ export class FakeCluster {
         const parent = this.node(parentPath, true);
         this.demand(parent, who.user, aclPerms.create, parentPath);
         if (parent.stat.ephemeralOwner !== 0) throw new Failure('NO_CHILDREN_FOR_EPHEMERALS', `${parentPath} is ephemeral`, op.path);
-        const path = op.mode.includes('sequential') ? op.path + String(parent.sequence++).padStart(10, '0') : op.path;
+        const path = op.mode.includes('sequential') ? op.path + String(parent.sequence).padStart(10, '0') : op.path;
         if (this.nodes.has(path)) throw new Failure('NODE_EXISTS', `${path} exists`, path);
         const owner = op.mode.startsWith('ephemeral') ? sessionId : 0;
         return { op: 'create', path, stat: { ...this.createNode(path, op.data, owner, revision, events, false, acl).stat } };
@@ -333,6 +334,7 @@ export class FakeCluster {
     parent.children.add(path.slice(path.lastIndexOf('/') + 1));
     parent.stat.pzxid = revision;
     parent.stat.cversion++;
+    parent.sequence++; // every create counts toward the sequential suffix, as in the store and ZooKeeper
     parent.stat.numChildren = parent.children.size;
     events.push({ path, kind: 'created', revision }, { path: parentPath, kind: 'childrenChanged', revision });
     return node;

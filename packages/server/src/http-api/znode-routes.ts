@@ -61,6 +61,9 @@ function sendStoreError(reply: FastifyReply, error: OpError): FastifyReply {
   return reply.code(storeErrorStatus[error.code] ?? 400).send({ error });
 }
 
+/** ZooKeeper's int: −1 is any version; any other (−2 included) is compared, BAD_VERSION if it differs. */
+const expectedVersion = { type: 'integer', minimum: -(2 ** 31), maximum: 2 ** 31 - 1 } as const;
+
 export function registerZnodeRoutes(app: FastifyInstance, port: ZnodeApiPort): void {
   const write = async (request: { raw: IncomingMessage }, reply: FastifyReply, command: Command, status = 200): Promise<FastifyReply> => {
     const caller = await port.callerOf(request.raw);
@@ -150,7 +153,7 @@ export function registerZnodeRoutes(app: FastifyInstance, port: ZnodeApiPort): v
 
   app.put<{ Params: { '*': string }; Body: { data: string; version?: number } }>(
     '/v1/znodes/*',
-    { schema: { body: { type: 'object', additionalProperties: false, required: ['data'], properties: { data: { type: 'string' }, version: { type: 'integer', minimum: -1 } } } } },
+    { schema: { body: { type: 'object', additionalProperties: false, required: ['data'], properties: { data: { type: 'string' }, version: expectedVersion } } } },
     async (req, reply) => {
       const command: Command = { type: 'set', path: pathOf(req.params['*']), data: bytesOf(req.body.data), ...(req.body.version === undefined ? {} : { version: req.body.version }) };
       return write(req, reply, command);
@@ -159,7 +162,7 @@ export function registerZnodeRoutes(app: FastifyInstance, port: ZnodeApiPort): v
 
   app.delete<{ Params: { '*': string }; Querystring: { version?: number } }>(
     '/v1/znodes/*',
-    { schema: { querystring: { type: 'object', additionalProperties: false, properties: { version: { type: 'integer', minimum: -1 } } } } },
+    { schema: { querystring: { type: 'object', additionalProperties: false, properties: { version: expectedVersion } } } },
     async (req, reply) => {
       const command: Command = { type: 'delete', path: pathOf(req.params['*']), ...(req.query.version === undefined ? {} : { version: req.query.version }) };
       return write(req, reply, command);

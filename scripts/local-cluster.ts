@@ -58,7 +58,7 @@ try {
   fail((err as Error).message);
 }
 const size = integer('nodes', values.nodes!, 1, 7);
-const basePort = integer('base-port', values['base-port']!, 1, 65_535 - 100 - size);
+const basePort = integer('base-port', values['base-port']!, 1, 65_535 - 200 - size);
 if (!logLevels.includes(values['log-level']!)) fail(`--log-level must be one of ${logLevels.join(', ')}, got "${values['log-level']}"`);
 const root = resolve(values['data-dir']!);
 await mkdir(root, { recursive: true });
@@ -84,6 +84,7 @@ const cluster = await ProcessCluster.start({
   detached: true,
   logLevel: values['log-level']!,
   clusterId: values['cluster-id']!,
+  zookeeper: true,
   ...(secured === null ? {} : { tlsDir: secured.tlsDir, extraArgs: secured.extraArgs, httpHeaders: secured.httpHeaders }),
 });
 
@@ -107,12 +108,16 @@ process.on('exit', () => {
 console.log(`vigil: ${cluster.nodes.size} nodes, data under ${root}${secured === null ? '' : ', TLS and --auth on'}`);
 const [ws, http] = secured === null ? ['ws', 'http'] : ['wss', 'https'];
 for (const n of cluster.nodes.values()) {
-  console.log(`  node ${n.id}: clients ${ws}://127.0.0.1:${n.clientPort}  admin ${http}://127.0.0.1:${n.clientPort}/status  peers 127.0.0.1:${n.peerPort}  pid ${n.proc!.pid}`);
+  const zookeeper = n.zookeeperPort === null ? '' : `  zookeeper 127.0.0.1:${n.zookeeperPort}`;
+  console.log(`  node ${n.id}: clients ${ws}://127.0.0.1:${n.clientPort}  admin ${http}://127.0.0.1:${n.clientPort}/status  peers 127.0.0.1:${n.peerPort}${zookeeper}  pid ${n.proc!.pid}`);
 }
-if (secured === null) console.log('  try: npx vigil shell   or: npx vigil status   stop: Ctrl-C');
-else {
+if (secured === null) {
+  console.log('  try: npx vigil shell   or: npx vigil status   stop: Ctrl-C');
+  console.log(`  ZooKeeper clients: ${cluster.zookeeperConnectString()}`);
+} else {
   const endpoints = [...cluster.nodes.values()].map((n) => `wss://127.0.0.1:${n.clientPort}`).join(',');
   console.log(`  try: npx vigil shell --endpoints ${endpoints} --ca ${join(secured.tlsDir, 'ca.pem')} --user super --secret-file ${secured.secretFile}`);
+  console.log(`  ZooKeeper clients (TLS, trusting ${join(secured.tlsDir, 'ca.pem')}): ${cluster.zookeeperConnectString()}`);
   console.log('  stop: Ctrl-C');
 }
 

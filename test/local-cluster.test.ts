@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, test } from 'vitest';
 import { connect } from '@vigil/client';
+import { zkOp } from '@vigil/server';
 import { fetchJson, freePorts, waitFor } from './support/cluster.js';
+import { RawZooKeeper } from './support/raw-zookeeper.js';
 
 /**
  * The README's first command: `npm start` runs three nodes, and Ctrl-C in its terminal stops all
@@ -37,9 +39,9 @@ function alive(pid: number): boolean {
   }
 }
 
-test('npm start elects a leader and serves writes; Ctrl-C to its process group stops every node gracefully', async () => {
+test('npm start elects a leader and serves writes, also to ZooKeeper clients; Ctrl-C to its process group stops every node gracefully', async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'vigil-start-'));
-  const basePort = await freePorts([0, 1, 2, 100, 101, 102]);
+  const basePort = await freePorts([0, 1, 2, 100, 101, 102, 200, 201, 202]);
   // detached: npm leads a new process group, as a shell makes a foreground job its own group.
   const proc = spawn('npm', ['start', '--', '--data-dir', dataDir, '--base-port', String(basePort), '--log-level', 'info'], { cwd: repo, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   pids.push(proc.pid!);
@@ -59,6 +61,15 @@ test('npm start elects a leader and serves writes; Ctrl-C to its process group s
       body: JSON.stringify({ data: Buffer.from('yes').toString('base64') }),
     });
     expect(write.status).toBe(201);
+    const zookeeper = [0, 1, 2].map((i) => `127.0.0.1:${basePort + 200 + i}`).join(',');
+    expect(output).toContain(`ZooKeeper clients: ${zookeeper}`);
+    // What a ZooKeeper client reads through the member's ZooKeeper port is what the write made.
+    const zk = await RawZooKeeper.open(basePort + 200);
+    await zk.handshake();
+    const read = await zk.request(zkOp.getData, (w) => void w.string('/started').bool(false));
+    zk.destroy();
+    expect(read.err).toBe(0);
+    expect(Buffer.from(read.body.buffer() ?? []).toString()).toBe('yes');
     expect((await readdir(dataDir)).sort()).toEqual(['1', '1.pid', '2', '2.pid', '3', '3.pid']);
     for (const id of [1, 2, 3]) pids.push(Number((await readFile(join(dataDir, `${id}.pid`), 'utf8')).trim()));
     // Not a TTY: the logs stay JSON lines.

@@ -9,10 +9,11 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { connect, type ConnectionState, type VigilClient } from '@vigil/client';
 import { makeCertificate, makeCertificateAuthority, writeTestCerts, type PemPair } from '../packages/cli/src/certs/make-certs.js';
-import { silentLogger } from '@vigil/server';
+import { silentLogger, zkErr, zkOp } from '@vigil/server';
 import { ClientPort } from '../packages/server/src/node/client-port.js';
 import { TlsCredentials, verifiedClientName } from '../packages/server/src/tls/tls-credentials.js';
 import { freePort, TestCluster, waitFor } from './support/cluster.js';
+import { RawZooKeeper } from './support/raw-zookeeper.js';
 import { vigil } from './support/vigil-cli.js';
 
 /**
@@ -102,7 +103,7 @@ async function logLines(id: number): Promise<Record<string, unknown>[]> {
 }
 
 beforeAll(async () => {
-  cluster = await TestCluster.start({ spawn: false, clusterId: 'vigil-tls' });
+  cluster = await TestCluster.start({ spawn: false, clusterId: 'vigil-tls', zookeeper: true });
   certs = join(cluster.root, 'certs');
   await writeTestCerts({ out: certs, nodes: 3, hosts: ['127.0.0.1', 'localhost'], clients: ['alice'] });
   ca = { cert: readFileSync(join(certs, 'ca.pem'), 'utf8'), key: readFileSync(join(certs, 'ca-key.pem'), 'utf8') };
@@ -185,6 +186,23 @@ describe('TLS', () => {
     const client = await connect({ endpoints: endpoints([2]), tls: { ca: ca.cert } });
     clients.push(client);
     await client.set('/tls', 'still serving');
+  });
+
+  test('the ZooKeeper port speaks TLS with the member certificate: a client trusting the CA gets a session, a plain one gets nothing', async () => {
+    const port = cluster.node(2).zookeeperPort as number;
+    const zk = await RawZooKeeper.open(port, { ca: ca.cert });
+    expect((await zk.handshake()).timeOut).toBeGreaterThan(0);
+    const made = await zk.request(zkOp.create, (w) => void w.string('/zk-tls').buffer(Buffer.from('over tls')).int(1).int(31).string('world').string('anyone').int(0));
+    expect(made.err).toBe(zkErr.ok);
+    const read = await zk.request(zkOp.getData, (w) => void w.string('/zk-tls').bool(false));
+    expect(read.err).toBe(zkErr.ok);
+    expect(Buffer.from(read.body.buffer() ?? []).toString()).toBe('over tls');
+    zk.destroy();
+    const plain = await RawZooKeeper.open(port);
+    // A connect request in the clear is not a TLS record: the handshake fails and the socket is cut.
+    plain.write(Buffer.from('0000002c00000000000000000000000000001388000000000000000000000010000000000000000000000000000000000000', 'hex'));
+    await waitFor('the plain connection to be cut', () => plain.closed || undefined);
+    expect(await plain.reply()).toBeNull();
   });
 
   test('the admin API is served on --admin-listen over HTTPS, and no longer on the client port', async () => {

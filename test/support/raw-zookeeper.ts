@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { JuteReader, JuteWriter, decodeRequest, zkOp, type ZkStat } from '@vigil/server';
 
 /**
@@ -46,10 +47,11 @@ export class RawZooKeeper {
     socket.on('error', () => undefined);
   }
 
-  static async open(port: number): Promise<RawZooKeeper> {
-    const socket = connect(port, '127.0.0.1');
+  /** `ca`: over TLS, trusting that CA (a member run with TLS serves its ZooKeeper port over TLS). */
+  static async open(port: number, options: { ca?: string } = {}): Promise<RawZooKeeper> {
+    const socket = options.ca === undefined ? connect(port, '127.0.0.1') : tlsConnect({ port, host: '127.0.0.1', ca: options.ca });
     await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
+      socket.once(options.ca === undefined ? 'connect' : 'secureConnect', resolve);
       socket.once('error', reject);
     });
     return new RawZooKeeper(socket);

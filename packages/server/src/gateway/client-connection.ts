@@ -394,7 +394,7 @@ export class ClientConnection implements WatchSink, ChannelInput {
       this.fail('UNSUPPORTED_VERSION', `this server speaks protocol version ${protocolVersion}, not ${hello.protocolVersion}`);
       return;
     }
-    const authenticated = hello.auth === undefined && this.lateAuth ? { ok: true as const, identity: anonymous } : await this.s.authenticator.authenticate(hello.auth, this.certificateName, this.address);
+    const authenticated = hello.auth === undefined && this.certificateName === null && this.lateAuth ? { ok: true as const, identity: anonymous } : await this.s.authenticator.authenticate(hello.auth, this.certificateName, this.address);
     if (this.left()) return;
     if (!authenticated.ok) {
       this.log.info({ user: hello.auth?.user, why: authenticated.why }, 'authentication refused');

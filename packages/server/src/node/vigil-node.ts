@@ -508,6 +508,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     async function serveZooKeeper(address: HostPort): Promise<HostPort> {
       const listener = new ZooKeeperListener({
         gateway,
+        ...withTls,
         logger: log.child({ component: 'zookeeper' }),
         status: () => {
           const st = d.status();

@@ -6,10 +6,12 @@
  * word's text answer and is closed, as ZooKeeper does.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { handshakeTimeoutMs } from '@vigil/protocol';
 import type { HostPort } from '../config/host-port.js';
 import type { ClientGateway } from '../gateway/client-gateway.js';
 import type { Logger } from '../node/logger.js';
+import { verifiedClientName, type TlsCredentials } from '../tls/tls-credentials.js';
 import { ZooKeeperChannel, type ZooKeeperCounters } from './zk-channel.js';
 
 /** The ZooKeeper release whose protocol and features this port serves (addWatch, whoAmI: 3.6 to 3.9). */
@@ -33,6 +35,11 @@ export interface ZooKeeperListenerOptions {
   readonly gateway: ClientGateway;
   readonly logger: Logger;
   readonly status: () => ZooKeeperStatus;
+  /**
+   * The member's TLS credentials: the port then speaks TLS, as ZooKeeper's secureClientPort does
+   * (a client certificate of the cluster's CA authenticates its CN, as on the client port).
+   */
+  readonly tls?: TlsCredentials;
 }
 
 const fourLetterWords = new Set(['ruok', 'srvr', 'stat', 'mntr', 'conf', 'envi', 'isro', 'cons', 'crst', 'srst', 'dump', 'wchs', 'wchc', 'wchp', 'dirs', 'gtmk', 'stmk', 'hash']);
@@ -43,7 +50,16 @@ export class ZooKeeperListener {
   private readonly sockets = new Set<Socket>();
 
   constructor(private readonly options: ZooKeeperListenerOptions) {
-    this.server = createServer({ noDelay: true }, (socket) => this.onSocket(socket));
+    const { tls } = options;
+    if (tls === undefined) this.server = createServer({ noDelay: true }, (socket) => this.onSocket(socket, null));
+    else {
+      const server = createTlsServer({ ...tls.contextOptions(), requestCert: true, rejectUnauthorized: false, handshakeTimeout: handshakeTimeoutMs }, (socket) => {
+        socket.setNoDelay(true);
+        this.onSocket(socket, verifiedClientName(socket));
+      });
+      tls.follow(server);
+      this.server = server;
+    }
   }
 
   async listen(address: HostPort): Promise<HostPort> {
@@ -64,7 +80,7 @@ export class ZooKeeperListener {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private onSocket(socket: Socket): void {
+  private onSocket(socket: Socket, certificateName: string | null): void {
     if (this.options.gateway.isClosed) {
       socket.destroy();
       return;
@@ -88,7 +104,7 @@ export class ZooKeeperListener {
       }
       const log = this.options.logger.child({ remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`, protocol: 'zookeeper' });
       const channel = new ZooKeeperChannel(socket, this.counters, log, first);
-      const connection = this.options.gateway.accept(channel, socket.remoteAddress, socket.remotePort, { lateAuth: true });
+      const connection = this.options.gateway.accept(channel, socket.remoteAddress, socket.remotePort, { certificateName, lateAuth: true });
       socket.on('close', () => this.options.gateway.forget(connection));
       socket.resume();
     };

@@ -38,6 +38,7 @@ declare module 'node-zookeeper-client' {
   export interface ACL {
     permission: number;
     id: Id;
+    toRecord(): unknown;
   }
   /** One result of a transaction: `err` set (and type -1) for a failed or rolled-back op. */
   export interface OpResult {
@@ -63,7 +64,7 @@ declare module 'node-zookeeper-client' {
   }
 
   export interface ConnectionManager {
-    queue(request: QueuedRequest, callback: (error: ZkException | null) => void): void;
+    queue(request: QueuedRequest, callback: (error: ZkException | null, response?: unknown) => void): void;
   }
 
   export interface Client extends EventEmitter {
@@ -86,6 +87,7 @@ declare module 'node-zookeeper-client' {
     getChildren(path: string, callback: (error: ZkException | null, children: string[], stat: Stat) => void): void;
     /** With a watcher: a data watch when the node exists, an existence watch (fires on create) when not. */
     exists(path: string, watcher: (event: ZkEvent) => void, callback: (error: ZkException | null, stat: Stat | null) => void): void;
+    exists(path: string, callback: (error: ZkException | null, stat: Stat | null) => void): void;
     remove(path: string, version: number, callback: (error: ZkException | null) => void): void;
     mkdirp(path: string, callback: (error: ZkException | null, path: string) => void): void;
     mkdirp(path: string, data: Buffer, mode: number, callback: (error: ZkException | null, path: string) => void): void;
@@ -117,6 +119,7 @@ declare module 'node-zookeeper-client/lib/jute/index.js' {
     protocol: {
       RequestHeader: new () => QueuedRequest['header'];
       GetACLRequest: new () => { path: string };
+      CreateRequest: new () => { path: string; data: Buffer; acl: unknown[]; flags: number };
     };
     Request: new (header: QueuedRequest['header'], payload: unknown) => QueuedRequest;
   }

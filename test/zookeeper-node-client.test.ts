@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { withDeadline } from '../scripts/bench/processes.js';
 import { waitFor } from './support/cluster.js';
 import {
   type Client, closeClient, codeOf, commit, containerFlags, create, createContainer, exists, getACL, getChildren, getData, long, mkdirp, openClient, remove,
@@ -346,4 +347,52 @@ describe.each(zookeeperTargetNames())('node-zookeeper-client against %s', (name)
       if (!closed) await closeClient(owner);
     }
   });
+});
+
+/**
+ * Vigil only: a session outlives the member it was connected to. It needs three members; the
+ * real-ZooKeeper target is a standalone server, so this describe is generated for Vigil alone
+ * (not skipped): to run the same against ZooKeeper would take a three-member ensemble.
+ */
+describe.each(zookeeperTargetNames().filter((n) => n === 'vigil'))('node-zookeeper-client against %s, a member killed', (name) => {
+  let target: ZooKeeperTarget;
+  beforeAll(async () => {
+    target = await startTarget(name);
+  });
+  afterAll(async () => {
+    await target?.stop();
+  });
+
+  test('a client moves to another member with the same session, its ephemeral node and its armed watch', async () => {
+    const cluster = target.cluster!;
+    const client = await openClient(target.connectString, { sessionTimeoutMs: 10_000 });
+    let writer: Client | undefined;
+    try {
+      const port = (client.connectionManager as unknown as { socket: { remotePort: number } }).socket.remotePort;
+      const member = [...cluster.nodes.values()].find((n) => n.zookeeperPort === port)!;
+      expect(member).toBeDefined();
+      const session = sessionIdOf(client);
+      await create(client, '/moved', 'v0');
+      await create(client, '/moved-eph', '', CreateMode.EPHEMERAL);
+      const w = watcher('data');
+      await getData(client, '/moved', w.fn);
+
+      const reconnected = new Promise<void>((resolve) => client.once('disconnected', () => client.once('connected', () => resolve())));
+      await cluster.kill(member.id);
+      await withDeadline(reconnected, 20_000, 'the client to reconnect to another member');
+      expect(sessionIdOf(client)).toBe(session);
+      const newPort = (client.connectionManager as unknown as { socket: { remotePort: number } }).socket.remotePort;
+      expect(newPort).not.toBe(port);
+
+      writer = await openClient(cluster.zookeeperConnectString(cluster.live()));
+      expect(long((await exists(writer, '/moved-eph'))!.ephemeralOwner)).toBe(session);
+      await setData(writer, '/moved', 'v1');
+      expect(await w.event).toMatchObject({ type: Event.NODE_DATA_CHANGED, path: '/moved' });
+      expect((await getData(client, '/moved')).data).toBe('v1');
+      await cluster.heal();
+    } finally {
+      if (writer !== undefined) await closeClient(writer);
+      await closeClient(client);
+    }
+  }, 60_000);
 });

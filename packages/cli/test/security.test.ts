@@ -50,7 +50,7 @@ describe('ACL text', () => {
     ['world:anyone:r,', /empty entry/],
     ['world:anyone', /is not scheme:id:perms/],
     ['anyone', /is not scheme:id:perms/],
-    ['digest:bob:x:r', /unknown scheme "digest" \(schemes: world, user, ip, auth\)/],
+    ['sasl:bob:x:r', /unknown scheme "sasl" \(schemes: world, user, ip, digest, auth\)/],
     ['world:anyone:rx', /"x" is not a permission/],
     ['world:anyone:', /grants nothing/],
     ['world:bob:r', /world scheme's id is anyone/],
@@ -146,7 +146,7 @@ describe('vigil security commands: argument handling', () => {
 
   it.each([
     [['setacl', '/a', 'world:anyone:rx'], /invalid ACL: "world:anyone:rx": "x" is not a permission/],
-    [['create', '/a', '--acl', 'digest:x:r'], /invalid ACL: .*unknown scheme "digest"/],
+    [['create', '/a', '--acl', 'sasl:x:r'], /invalid ACL: .*unknown scheme "sasl"/],
     [['get', '/a', '--user', 'alice'], /--user alice needs a secret/],
     [['user', 'add', 'bob'], /user add needs the new user's secret: --new-secret-file <file>/],
     [['user', 'add', 'bob', '--roles', 'root', '--new-secret-file', '/dev/null'], /unknown role "root"/],

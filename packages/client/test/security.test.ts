@@ -247,7 +247,7 @@ describe('ACLs', () => {
     clients.push(client);
     await client.create('/a');
     const bad = [
-      [{ scheme: 'digest', id: 'x', perms: 1 }],
+      [{ scheme: 'sasl', id: 'x', perms: 1 }],
       [{ scheme: 'world', id: 'anyone', perms: 32 }],
       [{ scheme: 'world', id: 'anyone', perms: 1.5 }],
       [{ scheme: 'user', id: 7, perms: 1 }],

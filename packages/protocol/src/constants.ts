@@ -76,8 +76,8 @@ export const sessionSecretBytes = 16;
 
 /** Entries in one ACL (the store's aclEntriesMax). */
 export const aclEntriesMax = 32;
-/** An ACL entry's id, in UTF-8 bytes (an IPv6 subnet is the longest the server accepts). */
-export const aclIdBytesMax = 64;
+/** An ACL entry's id, in UTF-8 bytes (a digest id: a name of up to 96 bytes, ':' and a 28-character hash). */
+export const aclIdBytesMax = 128;
 /** A user name in `hello`'s `auth` (the server accepts [A-Za-z0-9_][A-Za-z0-9_.@-]*). */
 export const userNameBytesMax = 64;
 /** A secret in `hello`'s `auth`. */

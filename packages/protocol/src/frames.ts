@@ -53,8 +53,12 @@ export const statFields = [
 /** ZooKeeper's permission bits, with its values: an ACL entry's `perms` is a sum of them. */
 export const aclPerms = { read: 1, write: 2, create: 4, delete: 8, admin: 16, all: 31 } as const;
 
-/** `world` (id `anyone`), `user` (a user name), `ip` (an address or `address/bits`), `auth` (id ''; the caller itself). */
-export const aclSchemes = ['world', 'user', 'ip', 'auth'] as const;
+/**
+ * `world` (id `anyone`), `user` (a user name), `ip` (an address or `address/bits`), `digest`
+ * (ZooKeeper's: `name:base64(sha1("name:password"))`, matched by a ZooKeeper connection's `addauth`),
+ * `auth` (id ''; the caller itself).
+ */
+export const aclSchemes = ['world', 'user', 'ip', 'digest', 'auth'] as const;
 export type AclScheme = (typeof aclSchemes)[number];
 
 export interface AclEntry {

@@ -2,6 +2,7 @@
 // an ACL, a list of (scheme, id, permissions); a write is checked at apply against the tree as it
 // stands at that entry, with the identity the member that took the write stamped into the command,
 // so that every replica decides alike; a read is checked by the member that serves it.
+import { createHash } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 
 /** ZooKeeper's permission bits, with the same values. */
@@ -10,8 +11,12 @@ export const permsAll = 31;
 /** The letters of the text form (`rwcda`), in bit order. */
 export const permLetters = 'rwcda';
 
-/** `world:anyone`, `user:<name>` (an authenticated identity), `ip:<address>[/<prefix bits>]`. */
-export const aclSchemes = ['world', 'user', 'ip'] as const;
+/**
+ * `world:anyone`, `user:<name>` (an authenticated identity), `ip:<address>[/<prefix bits>]`,
+ * `digest:<name>:<base64 of sha1("<name>:<password>")>` (ZooKeeper's digest scheme: a connection
+ * that added that name and password with ZooKeeper's `addauth`). The order is the record codec's.
+ */
+export const aclSchemes = ['world', 'user', 'ip', 'digest'] as const;
 export type AclScheme = (typeof aclSchemes)[number];
 
 export interface AclEntry {
@@ -44,7 +49,14 @@ export interface Caller {
   readonly user?: string;
   readonly address?: string;
   readonly superuser?: boolean;
+  /** ZooKeeper digest identities (`<name>:<hash>`) the connection added with `addauth`. */
+  readonly digests?: readonly string[];
 }
+
+/** Digest identities one connection may hold. */
+export const callerDigestsMax = 16;
+/** A digest id: a name without ':' and the base64 of a sha1 (28 characters). */
+const digestIdPattern = /^[^:]{1,96}:[A-Za-z0-9+/]{27}=$/;
 
 /** world:anyone with every permission: what a node gets when security is off and its creator gave no ACL. */
 export const openAcl: Acl = Object.freeze([Object.freeze({ scheme: 'world', id: 'anyone', perms: permsAll } as const)]);
@@ -101,6 +113,8 @@ function entryProblem(e: unknown): string | null {
       return userNamePattern.test(id) ? null : `user id ${JSON.stringify(id)} is not a user name`;
     case 'ip':
       return ipIdProblem(id);
+    case 'digest':
+      return digestIdPattern.test(id) ? null : `digest id ${JSON.stringify(id)} is not <name>:<base64 sha1>`;
     case 'auth':
       return id === '' ? null : 'the auth scheme takes an empty id';
     default:
@@ -121,26 +135,33 @@ export function aclProblem(acl: unknown): string | null {
 }
 
 /**
- * The ACL a znode gets from what its creator (or a setAcl) gave: `auth` becomes `user:<caller>`
- * (an error without an authenticated caller, as in ZooKeeper), exact duplicates go, and the
- * result is interned. `acl` must have passed `aclProblem`.
+ * The ACL a znode gets from what its creator (or a setAcl) gave: `auth` becomes every identity
+ * the caller authenticated as — `user:<caller>` and each of its `digest` ids (an error without
+ * any, as in ZooKeeper) —, exact duplicates go, and the result is interned. `acl` must have
+ * passed `aclProblem`.
  */
 export function resolveAcl(acl: readonly AclEntryInput[], caller: Caller | undefined): Acl | string {
   const out: AclEntry[] = [];
   const seen = new Set<string>();
   for (const e of acl) {
-    let entry: AclEntry;
+    let entries: AclEntry[];
     if (e.scheme === 'auth') {
-      if (caller?.user === undefined) return 'the auth scheme needs an authenticated caller';
-      entry = { scheme: 'user', id: caller.user, perms: e.perms };
+      entries = [
+        ...(caller?.user === undefined ? [] : [{ scheme: 'user' as const, id: caller.user, perms: e.perms }]),
+        ...(caller?.digests ?? []).map((id) => ({ scheme: 'digest' as const, id, perms: e.perms })),
+      ];
+      if (entries.length === 0) return 'the auth scheme needs an authenticated caller';
     } else {
-      entry = { scheme: e.scheme, id: e.id, perms: e.perms };
+      entries = [{ scheme: e.scheme, id: e.id, perms: e.perms }];
     }
-    const key = `${entry.perms}:${entry.scheme}:${entry.id}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push(entry);
+    for (const entry of entries) {
+      const key = `${entry.perms}:${entry.scheme}:${entry.id}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(entry);
+    }
   }
+  if (out.length > aclEntriesMax) return `an ACL has at most ${aclEntriesMax} entries`;
   return internAcl(out);
 }
 
@@ -171,6 +192,7 @@ export function permits(acl: Acl, caller: Caller | undefined, perm: number): boo
     if (e.scheme === 'world') return true;
     if (e.scheme === 'user' && caller.user === e.id) return true;
     if (e.scheme === 'ip' && caller.address !== undefined && ipMatches(e.id, caller.address)) return true;
+    if (e.scheme === 'digest' && caller.digests !== undefined && caller.digests.includes(e.id)) return true;
   }
   return false;
 }
@@ -199,6 +221,11 @@ export function permsOfText(text: string): number | null {
   return p;
 }
 
+/** ZooKeeper's digest id of a name and password: `<name>:<base64 of sha1("<name>:<password>")>`. */
+export function digestId(name: string, password: string): string {
+  return `${name}:${createHash('sha1').update(`${name}:${password}`).digest('base64')}`;
+}
+
 /** Why a caller stamp is malformed, or null (commandShapeProblem). */
 export function callerProblem(caller: unknown): string | null {
   if (caller === undefined) return null;
@@ -207,5 +234,7 @@ export function callerProblem(caller: unknown): string | null {
   if (user !== undefined && (typeof user !== 'string' || !userNamePattern.test(user))) return 'bad caller user';
   if (address !== undefined && (typeof address !== 'string' || address.length > 64)) return 'bad caller address';
   if (superuser !== undefined && typeof superuser !== 'boolean') return 'bad caller superuser';
+  const { digests } = caller as Record<string, unknown>;
+  if (digests !== undefined && (!Array.isArray(digests) || digests.length > callerDigestsMax || !digests.every((d) => typeof d === 'string' && digestIdPattern.test(d)))) return 'bad caller digests';
   return null;
 }

@@ -37,7 +37,7 @@ export { createModes } from './znode.js';
 export type { SessionInfo, SessionRecord, SessionReply } from './session.js';
 
 // Access control: ACLs on znodes, checked against the caller a write carries or a read names.
-export { perms, permsAll, permLetters, permsText, permsOfText, aclSchemes, aclEntriesMax, aclProblem, openAcl, userNamePattern } from './acl.js';
+export { perms, permsAll, permLetters, permsText, permsOfText, aclSchemes, aclEntriesMax, aclProblem, openAcl, userNamePattern, digestId, callerDigestsMax } from './acl.js';
 export type { Acl, AclEntry, AclEntryInput, AclScheme, Caller } from './acl.js';
 // Users: replicated identities (a secret's hash and admin roles).
 export { roles, isUserName, userProblem, userHashBytesMax } from './user.js';

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, perms, permsAll, type AclEntryInput, type Applied, type Caller, type Command, type Store } from '../src/index.js';
+import { digestId, openStore, perms, permsAll, type AclEntryInput, type Applied, type Caller, type Command, type Store } from '../src/index.js';
 import { bytes, scratchStore } from './support.js';
 
 // ZooKeeper's ACLs, decided by the state machine: a write is checked at apply against the caller it
@@ -115,6 +115,29 @@ describe('schemes and identities', () => {
     expect(code(await run({ type: 'create', path: '/c', data: bytes(''), mode: 'persistent', acl: auth, caller: { address: '10.0.0.1' } }))).toBe('INVALID_ACL');
   });
 
+  it('digest (ZooKeeper\'s): an entry matches a caller that added that name and password, not another password or the user of that name', async () => {
+    const id = digestId('zoe', 'secret');
+    // base64(sha1("zoe:secret")), computed apart with Python's hashlib.
+    expect(id).toBe('zoe:ddaOYmAhaJx64q9aM+MVSP6GxRI=');
+    await tree([{ scheme: 'digest', id, perms: perms.read | perms.write }]);
+    const zoe: Caller = { address: '10.9.9.9', digests: [digestId('other', 'x'), id] };
+    const guess: Caller = { address: '10.9.9.9', digests: [digestId('zoe', 'guess')] };
+    expect(store.get('/t', zoe).ok).toBe(true);
+    expect(store.get('/t', guess)).toMatchObject({ ok: false, error: { code: 'NO_AUTH' } });
+    expect(store.get('/t', { user: 'zoe', address: '10.9.9.9' })).toMatchObject({ ok: false, error: { code: 'NO_AUTH' } });
+    expect(code(await run({ type: 'set', path: '/t', data: bytes('z'), caller: zoe }))).toBeUndefined();
+    expect(code(await run({ type: 'set', path: '/t', data: bytes('g'), caller: guess }))).toBe('NO_AUTH');
+    // auth stands for every identity the caller holds: its user and each digest.
+    const both: Caller = { user: 'alice', address: '10.1.2.3', digests: [id] };
+    expect(code(await run({ type: 'create', path: '/both', data: bytes(''), mode: 'persistent', acl: [{ scheme: 'auth', id: '', perms: perms.read }], caller: both }))).toBeUndefined();
+    expect(store.getAcl('/both')).toMatchObject({ ok: true, value: { acl: [{ scheme: 'user', id: 'alice', perms: perms.read }, { scheme: 'digest', id, perms: perms.read }] } });
+    expect(code(await run({ type: 'create', path: '/d', data: bytes(''), mode: 'persistent', acl: [{ scheme: 'auth', id: '', perms: permsAll }], caller: zoe }))).toBeUndefined();
+    expect(store.getAcl('/d')).toMatchObject({ ok: true, value: { acl: [{ scheme: 'digest', id: digestId('other', 'x') }, { scheme: 'digest', id }] } });
+    // A digest id is a name and a base64 sha1; a caller's digests are checked like its other fields.
+    expect(code(await run({ type: 'create', path: '/bad', data: bytes(''), mode: 'persistent', acl: [{ scheme: 'digest', id: 'zoe:secret', perms: 1 }] }))).toBe('BAD_ARGUMENTS');
+    expect(code(await run({ type: 'create', path: '/bad', data: bytes(''), mode: 'persistent', caller: { digests: ['zoe:secret'] } }))).toBe('BAD_ARGUMENTS');
+  });
+
   it('createParents gives the made parents the node\'s ACL and needs create on the deepest existing one', async () => {
     await tree(userAcl('alice', perms.create));
     expect(code(await run({ type: 'create', path: '/t/p/q', data: bytes(''), mode: 'persistent', createParents: true, acl: userAcl('bob', permsAll), caller: alice }))).toBeUndefined();
@@ -169,6 +192,7 @@ describe('durability', () => {
     const plainDigest = store.memoryDigest();
     await tree(userAcl('alice', perms.read | perms.admin));
     await run({ type: 'create', path: '/ip', data: bytes('i'), mode: 'persistent', acl: [{ scheme: 'ip', id: 'fe80::/10', perms: perms.read }] });
+    await run({ type: 'create', path: '/digest', data: bytes('d'), mode: 'persistent', acl: [{ scheme: 'digest', id: digestId('zoe', 'pw'), perms: perms.read }] });
     expect((await run({ type: 'userPut', name: 'alice', hash: 'scrypt$16384$8$1$c2FsdA==$a2V5a2V5a2V5a2V5a2V5aw==', roles: ['snapshots'] })).result).toMatchObject({ ok: true, value: { created: true } });
     await run({ type: 'userPut', name: 'bob', hash: 'scrypt$16384$8$1$c2FsdA==$Ym9iYm9iYm9iYm9iYm9iYg==', roles: [] });
     expect((await run({ type: 'userPut', name: 'bob', hash: 'scrypt$16384$8$1$c2FsdA==$Ym9iYm9iYm9iYm9iYm9iYw==', roles: ['admin'] })).result).toMatchObject({ ok: true, value: { created: false } });
@@ -187,6 +211,7 @@ describe('durability', () => {
       expect(reopened.memoryDigest()).toBe(digest);
       expect(reopened.getAcl('/t')).toMatchObject({ ok: true, value: { acl: [{ scheme: 'user', id: 'alice', perms: perms.read | perms.admin }] } });
       expect(reopened.getAcl('/ip')).toMatchObject({ ok: true, value: { acl: [{ scheme: 'ip', id: 'fe80::/10', perms: perms.read }] } });
+      expect(reopened.getAcl('/digest')).toMatchObject({ ok: true, value: { acl: [{ scheme: 'digest', id: digestId('zoe', 'pw'), perms: perms.read }] } });
       expect(reopened.get('/t', bob)).toMatchObject({ ok: false, error: { code: 'NO_AUTH' } });
       expect(reopened.user('bob')).toEqual({ name: 'bob', hash: 'scrypt$16384$8$1$c2FsdA==$Ym9iYm9iYm9iYm9iYm9iYw==', roles: ['admin'] });
       expect(reopened.user('carol')).toBeUndefined();

@@ -19,7 +19,7 @@ const permLetters: readonly (readonly [string, number])[] = [
   ['a', aclPerms.admin],
 ];
 
-const schemes: readonly AclScheme[] = ['world', 'user', 'ip', 'auth'];
+const schemes: readonly AclScheme[] = ['world', 'user', 'ip', 'digest', 'auth'];
 
 export const aclTextHelp = 'comma-separated scheme:id:perms, perms letters of rwcda (e.g. world:anyone:r,user:alice:rwcda,ip:10.0.0.0/8:r,auth::cdrwa)';
 
@@ -56,7 +56,7 @@ export function parseAclText(text: string): AclEntry[] {
     const perms = parsePerms(item.slice(last + 1), item);
     if (scheme === 'world' && id !== 'anyone') throw usage(`${JSON.stringify(item)}: the world scheme's id is anyone`);
     if (scheme === 'auth' && id !== '') throw usage(`${JSON.stringify(item)}: the auth scheme has an empty id (auth::perms): it means the caller's own user`);
-    if ((scheme === 'user' || scheme === 'ip') && id === '') throw usage(`${JSON.stringify(item)}: the ${scheme} scheme needs an id`);
+    if ((scheme === 'user' || scheme === 'ip' || scheme === 'digest') && id === '') throw usage(`${JSON.stringify(item)}: the ${scheme} scheme needs an id`);
     return { scheme: scheme as AclScheme, id, perms };
   });
 }

@@ -43,7 +43,7 @@ import {
   type WireError,
 } from '@vigil/protocol';
 import type { NodeId } from '@vigil/raft';
-import { aclProblem, pathProblem, roles as allRoles, type Caller, type Store, type WatchEvent } from '@vigil/store';
+import { aclProblem, callerDigestsMax, digestId, pathProblem, roles as allRoles, type Caller, type Store, type WatchEvent } from '@vigil/store';
 import { ServerError } from '../errors.js';
 import type { Logger } from '../node/logger.js';
 import { anonymous, type Authenticator, type Credentials, type Identity } from '../security/authenticator.js';
@@ -233,6 +233,8 @@ export class ClientConnection implements WatchSink, ChannelInput {
   private identity: Identity | null = null;
   /** What its writes carry and its reads are checked with (undefined: the member runs without --auth). */
   private caller: Caller | undefined = undefined;
+  /** ZooKeeper digest identities added with `addauth` (a lateAuth connection's). */
+  private readonly digests: string[] = [];
 
   /**
    * `address`: the client's IP as `ip` ACLs match it; `certificateName`: the CN of a client
@@ -245,9 +247,9 @@ export class ClientConnection implements WatchSink, ChannelInput {
     private readonly address: string,
     private readonly certificateName: string | null,
     /**
-     * Credentials come after the session is open (ZooKeeper's `addauth`): a hello without them
-     * opens or resumes the session as anonymous, even under `--auth`, where ACLs then let it do
-     * only what `world` and `ip` entries allow.
+     * ZooKeeper's rules: credentials come after the session is open (`addauth`), so a hello
+     * without them opens or resumes the session as anonymous, even under `--auth`; and ACLs are
+     * checked whether or not the member runs with `--auth`, as ZooKeeper always checks them.
      */
     private readonly lateAuth = false,
   ) {
@@ -267,16 +269,28 @@ export class ClientConnection implements WatchSink, ChannelInput {
    * connection acts as their user from its next request on.
    */
   async authenticate(credentials: Credentials): Promise<{ readonly ok: true } | { readonly ok: false; readonly why: string }> {
-    // Without --auth nothing is enforced, and ZooKeeper's digest auth refuses no one: accepted, unchecked, and it changes nothing.
-    if (!this.s.authenticator.required) return { ok: true };
-    const authenticated = await this.s.authenticator.authenticate(credentials, null, this.address);
-    if (!authenticated.ok) {
-      this.log.info({ user: credentials.user, why: authenticated.why }, 'authentication refused');
-      return authenticated;
+    const digest = digestId(credentials.user, credentials.secret);
+    if (!this.digests.includes(digest) && this.digests.length >= callerDigestsMax) return { ok: false, why: `a connection holds at most ${callerDigestsMax} identities` };
+    // With --auth the name and password must be a user's of the users table (or the superuser's);
+    // without, ZooKeeper's digest auth checks nothing: the identity is what the ACLs' hashes match.
+    if (this.s.authenticator.required) {
+      const authenticated = await this.s.authenticator.authenticate(credentials, null, this.address);
+      if (!authenticated.ok) {
+        this.log.info({ user: credentials.user, why: authenticated.why }, 'authentication refused');
+        return authenticated;
+      }
+      this.identity = authenticated.identity;
     }
-    this.identity = authenticated.identity;
-    this.caller = this.s.authenticator.caller(authenticated.identity, this.address);
+    if (!this.digests.includes(digest)) this.digests.push(digest);
+    this.caller = this.callerOf(this.identity ?? anonymous);
     return { ok: true };
+  }
+
+  /** What the connection's writes carry and its reads are checked with, acting as `identity`. */
+  private callerOf(identity: Identity): Caller | undefined {
+    const caller = this.s.authenticator.caller(identity, this.address);
+    if (!this.lateAuth) return caller;
+    return { ...(caller ?? { address: this.address }), ...(this.digests.length === 0 ? {} : { digests: [...this.digests] }) };
   }
 
   channelClosed(): void {
@@ -402,7 +416,7 @@ export class ClientConnection implements WatchSink, ChannelInput {
       return;
     }
     this.identity = authenticated.identity;
-    this.caller = this.s.authenticator.caller(authenticated.identity, this.address);
+    this.caller = this.callerOf(authenticated.identity);
     const timeoutMs = Math.min(this.s.sessionTimeoutMsMax, Math.max(this.s.sessionTimeoutMsMin, hello.sessionTimeoutMs));
     let welcome: { sessionId: number; secret: Uint8Array; timeoutMs: number; resumed: boolean };
     try {

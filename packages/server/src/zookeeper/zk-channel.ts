@@ -336,9 +336,11 @@ export class ZooKeeperChannel implements ClientChannel {
       case 'getAllChildrenNumber':
         return localRead(true, (c) => descendantCount(c.store, r.path, c.caller));
       case 'whoAmI':
-        return localRead(false, () => {
+        return localRead(false, (c) => {
+          const names = new Set((c.caller?.digests ?? []).map((d) => d.slice(0, d.indexOf(':'))));
           const user = input.user?.user;
-          return { value: [{ authScheme: 'ip', user: this.socket.remoteAddress ?? '' }, ...(user === undefined ? [] : [{ authScheme: 'digest', user }])] };
+          if (user !== undefined) names.add(user);
+          return { value: [{ authScheme: 'ip', user: this.socket.remoteAddress ?? '' }, ...[...names].map((name) => ({ authScheme: 'digest', user: name }))] };
         });
       case 'auth':
       case 'unsupported':
@@ -472,10 +474,17 @@ function localRead(linearizable: boolean, run: LocalRead['run']): Unnumbered<Loc
   return { t: 'req', op: 'local', linearizable, run };
 }
 
-/** A create's fields in Vigil's terms; a string says why it is BAD_ARGUMENTS. */
+/**
+ * A create's fields in Vigil's terms; a string says why it is BAD_ARGUMENTS. As in ZooKeeper, the
+ * op decides what flags can mean: only createContainer makes a container (container flags on a
+ * plain create make a persistent node), and only createTTL takes the TTL modes.
+ */
 function createFields(r: Extract<ZkMultiOp, { flags: number }>): CreateFields | string | WireError {
-  const mode = createModeOf(r.flags);
-  if (mode === undefined) return `unknown create mode ${r.flags}`;
+  const flagged = createModeOf(r.flags);
+  if (flagged === undefined) return `unknown create mode ${r.flags}`;
+  const ttlMode = flagged === 'ttl' || flagged === 'persistent-sequential-ttl';
+  if (ttlMode !== (r.type === 'createTTL')) return r.type === 'createTTL' ? `createTTL needs a TTL mode, not ${r.flags}` : `the TTL mode ${r.flags} needs createTTL`;
+  const mode = r.type === 'createContainer' ? 'container' : flagged === 'container' ? 'persistent' : flagged;
   if (r.data.length > dataBytesMax) return `data is larger than ${dataBytesMax} bytes`;
   const ttl = mode === 'ttl' || mode === 'persistent-sequential-ttl';
   if (ttl && (!Number.isSafeInteger(r.ttl) || r.ttl < 1 || r.ttl > ttlMsMax)) return `a TTL node needs a ttl of 1..${ttlMsMax} ms, not ${r.ttl}`;

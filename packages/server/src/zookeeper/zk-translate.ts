@@ -4,6 +4,7 @@
  */
 import type { AclEntry, CreateMode, ErrorCode, WireError } from '@vigil/protocol';
 import { errorCodeOfWire } from '@vigil/protocol';
+import { aclProblem } from '@vigil/store';
 import { zkCreateMode, zkErr, type ZkAcl } from './zk-wire.js';
 
 /** ZooKeeper's CreateMode flags, as Vigil's create modes; undefined for a flag ZooKeeper does not have. */
@@ -29,39 +30,23 @@ export function createModeOf(flags: number): CreateMode | undefined {
 }
 
 /**
- * A ZooKeeper ACL as Vigil's, or the reason it has none. `digest` ids are `user:hash`: the user is
- * what Vigil keeps (its secret is checked by `addauth`, not by the hash), and `super` never names
- * a node's owner.
+ * A ZooKeeper ACL as Vigil's, or the reason it has none: the schemes are the same (`auth` stands
+ * for every identity the connection added); `super`, `sasl` and `x509` are not served.
  */
 export function aclFromZk(acl: readonly ZkAcl[]): AclEntry[] | string {
   if (acl.length === 0) return 'an ACL needs at least one entry';
   const entries: AclEntry[] = [];
   for (const e of acl) {
-    switch (e.scheme) {
-      case 'world':
-        entries.push({ scheme: 'world', id: e.id, perms: e.perms });
-        break;
-      case 'ip':
-        entries.push({ scheme: 'ip', id: e.id, perms: e.perms });
-        break;
-      case 'auth':
-        entries.push({ scheme: 'auth', id: '', perms: e.perms });
-        break;
-      case 'digest': {
-        const colon = e.id.indexOf(':');
-        entries.push({ scheme: 'user', id: colon < 0 ? e.id : e.id.slice(0, colon), perms: e.perms });
-        break;
-      }
-      default:
-        return `scheme ${e.scheme} is not supported (world, ip, auth and digest are)`;
-    }
+    if (e.scheme !== 'world' && e.scheme !== 'ip' && e.scheme !== 'digest' && e.scheme !== 'auth') return `scheme ${e.scheme} is not supported (world, ip, digest and auth are)`;
+    entries.push({ scheme: e.scheme, id: e.scheme === 'auth' ? '' : e.id, perms: e.perms });
   }
-  return entries;
+  const problem = aclProblem(entries);
+  return problem ?? entries;
 }
 
-/** Vigil's ACL as a ZooKeeper client sees it: a `user` entry is a `digest` one, without the hash Vigil does not keep. */
+/** Vigil's ACL as a ZooKeeper client sees it: a `user` entry (a vigil.v1 client's) keeps its scheme name. */
 export function aclToZk(acl: readonly AclEntry[]): ZkAcl[] {
-  return acl.map((e) => (e.scheme === 'user' ? { scheme: 'digest', id: `${e.id}:`, perms: e.perms } : { scheme: e.scheme, id: e.id, perms: e.perms }));
+  return acl.map((e) => ({ scheme: e.scheme, id: e.id, perms: e.perms }));
 }
 
 /**

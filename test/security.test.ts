@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { aclPerms, closeCodeOf, encodeFrame, type ClientFrame } from '@vigil/protocol';
-import { hashSecret } from '@vigil/server';
-import { fetchJson, TestCluster } from './support/cluster.js';
+import { hashSecret, zkErr, zkOp, zkXid, type JuteWriter } from '@vigil/server';
+import { digestId } from '@vigil/store';
+import { fetchJson, TestCluster, waitFor } from './support/cluster.js';
 import { RawClient } from './support/raw-client.js';
+import { RawZooKeeper } from './support/raw-zookeeper.js';
 
 /**
  * A cluster run with --auth (issue 15): every client authenticates in its hello, writes carry the
@@ -21,7 +23,7 @@ const clients: RawClient[] = [];
 
 beforeAll(async () => {
   const hash = await hashSecret(superSecret);
-  cluster = await TestCluster.start({ extraArgs: ['--auth', '--superuser-hash', hash], httpHeaders: asSuper });
+  cluster = await TestCluster.start({ extraArgs: ['--auth', '--superuser-hash', hash], httpHeaders: asSuper, zookeeper: true });
   leader = await cluster.leader();
   follower = cluster.live().find((id) => id !== leader) as number;
   for (const [name, roles] of [['alice', []], ['bob', []], ['snap', ['snapshots']]] as const) {
@@ -223,5 +225,36 @@ describe('fuzzed handshakes', () => {
     // Mutated secrets count as failures of this address: the member serves it again once its allowance is back.
     const alice = await waitForWelcome(leader, { user: 'alice', secret: 'alice-secret' });
     expect(await call(alice, { op: 'whoami' })).toMatchObject({ ok: true, user: 'alice' });
+  });
+});
+
+describe('the ZooKeeper port with --auth', () => {
+  test('a session opens without credentials and sees only what world and ip allow; addauth digest with a user\'s secret acts as that user; a wrong one is AUTHFAILED and closed', async () => {
+    const alice = await as('alice', 'alice-secret', leader);
+    expect(await call(alice, { op: 'create', path: '/zk-alice', data: new Uint8Array([1]), mode: 'persistent' })).toMatchObject({ ok: true });
+    const zk = await RawZooKeeper.open(cluster.node(follower).zookeeperPort as number);
+    await zk.handshake();
+    const getAlice = (w: JuteWriter): void => void w.string('/zk-alice').bool(false);
+    expect((await zk.request(zkOp.getData, getAlice)).err).toBe(zkErr.noAuth);
+    zk.send(zkOp.auth, (w) => void w.int(0).string('digest').buffer(Buffer.from('alice:alice-secret')), zkXid.auth);
+    // Requests sent behind the addauth run as its identity.
+    const read = zk.send(zkOp.getData, getAlice);
+    expect(await zk.reply()).toMatchObject({ xid: zkXid.auth, err: zkErr.ok });
+    expect(await zk.reply()).toMatchObject({ xid: read, err: zkErr.ok });
+    // `auth` stands for every identity the connection holds: the user and its digest.
+    const made = await zk.request(zkOp.create, (w) => void w.string('/zk-auth').buffer(Buffer.alloc(0)).int(1).int(31).string('auth').string('').int(0));
+    expect(made.err).toBe(zkErr.ok);
+    const acl = await zk.request(zkOp.getACL, (w) => void w.string('/zk-auth'));
+    expect(Array.from({ length: acl.body.int() }, () => [acl.body.int(), acl.body.string(), acl.body.string()])).toEqual([
+      [31, 'user', 'alice'],
+      [31, 'digest', digestId('alice', 'alice-secret')],
+    ]);
+    zk.destroy();
+
+    const wrong = await RawZooKeeper.open(cluster.node(follower).zookeeperPort as number);
+    await wrong.handshake();
+    wrong.send(zkOp.auth, (w) => void w.int(0).string('digest').buffer(Buffer.from('alice:not-it')), zkXid.auth);
+    expect(await wrong.reply()).toMatchObject({ xid: zkXid.auth, err: zkErr.authFailed });
+    await waitFor('the refused connection to close', () => wrong.closed || undefined);
   });
 });

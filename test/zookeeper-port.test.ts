@@ -161,3 +161,89 @@ describe('sessions', () => {
     await waitFor('the refused connection to close', () => wrong.closed || undefined);
   });
 });
+
+describe('requests vigil.v1 has no op for', () => {
+  test('addWatch (persistent recursive), removeWatches and checkWatches; setWatches fires what changed while away and re-arms the rest', async () => {
+    const zk = await RawZooKeeper.open(zkPort(1));
+    await zk.handshake();
+    expect((await zk.request(zkOp.create, create('/pw', ''))).err).toBe(zkErr.ok);
+    expect((await zk.request(zkOp.addWatch, (w) => void w.string('/pw').int(1))).err).toBe(zkErr.ok);
+    const made = zk.send(zkOp.create, create('/pw/a', '1'));
+    const set = zk.send(zkOp.setData, (w) => void w.string('/pw/a').buffer(Buffer.from('2')).int(-1));
+    // Each notification before the answer of the write that caused it.
+    const seen: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await zk.reply();
+      if (r === null) throw new Error('closed');
+      seen.push(r.xid === zkXid.notification ? `event ${r.body.int()} ${r.body.int()} ${r.body.string()}` : `reply ${r.xid}`);
+    }
+    expect(seen).toEqual([`event 1 3 /pw/a`, `reply ${made}`, `event 3 3 /pw/a`, `reply ${set}`]);
+    const persistentRecursive = 5;
+    expect((await zk.request(zkOp.checkWatches, (w) => void w.string('/pw').int(persistentRecursive))).err).toBe(zkErr.ok);
+    expect((await zk.request(zkOp.removeWatches, (w) => void w.string('/pw').int(3))).err).toBe(zkErr.ok);
+    expect((await zk.request(zkOp.removeWatches, (w) => void w.string('/pw').int(3))).err).toBe(zkErr.noWatcher);
+    expect((await zk.request(zkOp.checkWatches, (w) => void w.string('/pw').int(1))).err).toBe(zkErr.noWatcher);
+
+    // setWatches as a client sends it after a reconnect, relative to the last zxid it saw.
+    const before = await zk.request(zkOp.exists, (w) => void w.string('/pw/a').bool(false));
+    expect((await zk.request(zkOp.setData, (w) => void w.string('/pw/a').buffer(Buffer.from('3')).int(-1))).err).toBe(zkErr.ok);
+    expect((await zk.request(zkOp.create, create('/pw/b', ''))).err).toBe(zkErr.ok);
+    const strings = (list: string[]) => (w: JuteWriter): void => {
+      w.int(list.length);
+      for (const p of list) w.string(p);
+    };
+    zk.send(zkOp.setWatches, (w) => {
+      w.long(before.zxid);
+      strings(['/pw/a', '/pw/gone'])(w); // data watches: one changed, one gone
+      strings(['/pw/b', '/pw/later'])(w); // exist watches: one exists now, one still absent
+      strings(['/pw'])(w); // child watch: /pw gained a child
+    }, zkXid.setWatches);
+    const fired: string[] = [];
+    for (;;) {
+      const r = await zk.reply();
+      if (r === null) throw new Error('closed');
+      if (r.xid === zkXid.setWatches) break;
+      fired.push(`${r.body.int()} ${r.body.int()} ${r.body.string()}`);
+    }
+    expect(fired.sort()).toEqual(['1 3 /pw/b', '2 3 /pw/gone', '3 3 /pw/a', '4 3 /pw'].sort());
+    // The one still absent was armed again: its creation fires.
+    const later = zk.send(zkOp.create, create('/pw/later', ''));
+    expect((await zk.reply())?.body.int()).toBe(1);
+    expect((await zk.reply())?.xid).toBe(later);
+    zk.destroy();
+  });
+
+  test('getEphemerals, getAllChildrenNumber, multiRead and whoAmI', async () => {
+    const zk = await RawZooKeeper.open(zkPort(2));
+    await zk.handshake();
+    for (const [path, flags] of [['/count', 0], ['/count/a', 0], ['/count/a/x', 1], ['/count/b', 1]] as const) {
+      expect((await zk.request(zkOp.create, create(path, path, flags))).err).toBe(zkErr.ok);
+    }
+    const ephemerals = await zk.request(zkOp.getEphemerals, (w) => void w.string('/count/a'));
+    expect(ephemerals.err).toBe(zkErr.ok);
+    expect(Array.from({ length: ephemerals.body.int() }, () => ephemerals.body.string())).toEqual(['/count/a/x']);
+    const all = await zk.request(zkOp.getAllChildrenNumber, (w) => void w.string('/count'));
+    expect(all.body.int()).toBe(3);
+    const multi = await zk.request(zkOp.multiRead, (w) => {
+      w.int(zkOp.getData).bool(false).int(-1).string('/count/b').bool(false);
+      w.int(zkOp.getChildren).bool(false).int(-1).string('/count').bool(false);
+      w.int(zkOp.getData).bool(false).int(-1).string('/count/none').bool(false);
+      w.int(-1).bool(true).int(-1);
+    });
+    expect(multi.err).toBe(zkErr.ok);
+    const results: unknown[] = [];
+    for (;;) {
+      const type = multi.body.int();
+      const done = multi.body.bool();
+      const err = multi.body.int();
+      if (done) break;
+      if (type === zkOp.getData) results.push({ data: Buffer.from(multi.body.buffer() ?? []).toString(), version: readStat(multi.body).version });
+      else if (type === zkOp.getChildren) results.push(Array.from({ length: multi.body.int() }, () => multi.body.string()));
+      else results.push({ err, code: multi.body.int() });
+    }
+    expect(results).toEqual([{ data: '/count/b', version: 0 }, ['a', 'b'], { err: zkErr.noNode, code: zkErr.noNode }]);
+    const who = await zk.request(zkOp.whoAmI);
+    expect(Array.from({ length: who.body.int() }, () => [who.body.string(), who.body.string()])).toEqual([['ip', '127.0.0.1']]);
+    zk.destroy();
+  });
+});

@@ -153,12 +153,14 @@ base_bytes=$(docker image inspect -f '{{.Size}}' "$base_image")
 say "built in $((SECONDS - build_started)) s: $((image_bytes / 1000000)) MB, of which $(((image_bytes - base_bytes) / 1000000)) MB on top of the base image"
 
 # ---- the cluster ----
-# Free loopback ports for the three client ports (8181-8183 may be taken on a developer's machine).
-read -r p1 p2 p3 < <(node -e '
+# Free loopback ports for the three client ports and the three ZooKeeper ports (8181-8183 and
+# 2181-2183 may be taken on a developer's machine).
+read -r p1 p2 p3 z1 z2 z3 < <(node -e '
   const net = require("node:net");
   const one = () => new Promise((resolve) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); }); });
-  (async () => console.log((await Promise.all([one(), one(), one()])).join(" ")))();')
+  (async () => console.log((await Promise.all([one(), one(), one(), one(), one(), one()])).join(" ")))();')
 export VIGIL_NODE1_PORT=$p1 VIGIL_NODE2_PORT=$p2 VIGIL_NODE3_PORT=$p3
+export VIGIL_NODE1_ZOOKEEPER_PORT=$z1 VIGIL_NODE2_ZOOKEEPER_PORT=$z2 VIGIL_NODE3_ZOOKEEPER_PORT=$z3
 export VIGIL_E2E_PORTS="1=$p1,2=$p2,3=$p3" VIGIL_E2E_STATE="$work/state.json"
 
 # The containers by compose's labels (both compose versions set them), as 1=<id>,2=<id>,3=<id>.
@@ -198,6 +200,20 @@ uid=$(timeout 30 docker exec "$node1" id -u)
 [ "$uid" != 0 ] || { echo "docker e2e: the node runs as root" >&2; exit 1; }
 timeout 60 "${compose[@]}" exec -T node1 vigil --help >/dev/null || { echo "docker e2e: vigil is not on the PATH in the container" >&2; exit 1; }
 say "PID 1: $pid1(uid $uid); vigil on the PATH"
+
+# Each member's ZooKeeper port answers ZooKeeper's health word through its published port.
+for z in $z1 $z2 $z3; do
+  bounded 60 node -e '
+    const net = require("node:net");
+    const port = Number(process.argv[1]);
+    const deadline = Date.now() + 30000;
+    const ask = () => { const s = net.connect(port, "127.0.0.1"); let out = "";
+      s.on("connect", () => s.write("ruok")); s.on("data", (d) => (out += d));
+      s.on("close", () => { if (out === "imok") process.exit(0); if (Date.now() > deadline) { console.error(`no imok from ${port}: "${out}"`); process.exit(1); } setTimeout(ask, 200); });
+      s.on("error", () => undefined); };
+    ask();' "$z"
+done
+say "ZooKeeper ports $z1 $z2 $z3: imok"
 
 driver form
 driver chaos

@@ -231,9 +231,9 @@ export class ClientConnection implements WatchSink, ChannelInput {
   private readonly log: Logger;
   /** Who the connection acts as, from its hello on. */
   private identity: Identity | null = null;
-  /** What its writes carry and its reads are checked with (undefined: the member runs without --auth). */
+  /** What its writes carry and its reads are checked with (undefined: not checked — a vigil.v1 connection to a member without --auth). */
   private caller: Caller | undefined = undefined;
-  /** ZooKeeper digest identities added with `addauth` (a lateAuth connection's). */
+  /** ZooKeeper digest identities added with `addauth` (a `zookeeper` connection's). */
   private readonly digests: string[] = [];
 
   /**
@@ -248,10 +248,12 @@ export class ClientConnection implements WatchSink, ChannelInput {
     private readonly certificateName: string | null,
     /**
      * ZooKeeper's rules: credentials come after the session is open (`addauth`), so a hello
-     * without them opens or resumes the session as anonymous, even under `--auth`; and ACLs are
-     * checked whether or not the member runs with `--auth`, as ZooKeeper always checks them.
+     * without them opens or resumes the session as anonymous, even under `--auth`; ACLs are
+     * checked whether or not the member runs with `--auth`, as ZooKeeper always checks them; and
+     * a read waits for the linearizable reads before it (ZooKeeper processes a session's requests
+     * in order, so a read after a `sync` sees what the sync saw).
      */
-    private readonly lateAuth = false,
+    private readonly zookeeper = false,
   ) {
     this.log = s.logger.child({ remote });
     this.requestTokens = s.requestsPerSecond;
@@ -289,7 +291,7 @@ export class ClientConnection implements WatchSink, ChannelInput {
   /** What the connection's writes carry and its reads are checked with, acting as `identity`. */
   private callerOf(identity: Identity): Caller | undefined {
     const caller = this.s.authenticator.caller(identity, this.address);
-    if (!this.lateAuth) return caller;
+    if (!this.zookeeper) return caller;
     return { ...(caller ?? { address: this.address }), ...(this.digests.length === 0 ? {} : { digests: [...this.digests] }) };
   }
 
@@ -408,7 +410,7 @@ export class ClientConnection implements WatchSink, ChannelInput {
       this.fail('UNSUPPORTED_VERSION', `this server speaks protocol version ${protocolVersion}, not ${hello.protocolVersion}`);
       return;
     }
-    const authenticated = hello.auth === undefined && this.certificateName === null && this.lateAuth ? { ok: true as const, identity: anonymous } : await this.s.authenticator.authenticate(hello.auth, this.certificateName, this.address);
+    const authenticated = hello.auth === undefined && this.certificateName === null && this.zookeeper ? { ok: true as const, identity: anonymous } : await this.s.authenticator.authenticate(hello.auth, this.certificateName, this.address);
     if (this.left()) return;
     if (!authenticated.ok) {
       this.log.info({ user: hello.auth?.user, why: authenticated.why }, 'authentication refused');
@@ -559,6 +561,8 @@ export class ClientConnection implements WatchSink, ChannelInput {
   private pump(): void {
     let writeBefore = false;
     let readBefore = false;
+    /** A linearizable read before this one still waits for its read index (it matters to `zookeeper` connections). */
+    let syncBefore = false;
     for (let i = 0; i < this.queue.length && this.phase === 'open'; ) {
       const q = this.queue[i] as Queued;
       if (q.isRead) {
@@ -566,11 +570,12 @@ export class ClientConnection implements WatchSink, ChannelInput {
           q.started = true;
           void this.untilReadIndex(q);
         }
-        if (!writeBefore && (!q.linearizable || q.readIndexApplied)) {
+        if (!writeBefore && !(this.zookeeper && syncBefore) && (!q.linearizable || q.readIndexApplied)) {
           this.readNow(q); // leaves the queue
           continue;
         }
         readBefore = true;
+        if (q.linearizable) syncBefore = true;
       } else {
         if (!q.started) {
           // Unrecognisable in the log, it cannot stop the apply loop for the reads before it.

@@ -164,9 +164,9 @@ export class ClientGateway {
    * listener's), sharing this gateway's sessions and watches. The caller removes it with
    * `forget` when its socket closes.
    */
-  accept(channel: ClientChannel, remoteAddress: string | undefined, remotePort: number | undefined, options: { readonly certificateName?: string | null; readonly lateAuth?: boolean } = {}): ClientConnection {
+  accept(channel: ClientChannel, remoteAddress: string | undefined, remotePort: number | undefined, options: { readonly certificateName?: string | null; readonly zookeeper?: boolean } = {}): ClientConnection {
     const remote = `${remoteAddress ?? '?'}:${remotePort ?? 0}`;
-    const connection = new ClientConnection(channel, this.services, remote, clientAddress(remoteAddress), options.certificateName ?? null, options.lateAuth ?? false);
+    const connection = new ClientConnection(channel, this.services, remote, clientAddress(remoteAddress), options.certificateName ?? null, options.zookeeper ?? false);
     this.connections.add(connection);
     return connection;
   }

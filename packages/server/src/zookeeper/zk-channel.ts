@@ -6,6 +6,9 @@
  * session, in the same replicated table, so it moves between members as ZooKeeper's does.
  *
  * What ZooKeeper's clients rely on and this channel keeps:
+ * - ZooKeeper's consistency: reads are served from this member's state, never older than anything
+ *   the session has seen (also across a reconnection: the member first catches up to the client's
+ *   last zxid); `sync` waits for a read index, so `sync` then a read is linearizable;
  * - answers leave in request order (the Java client drops a connection whose reply xids are out
  *   of order); pings, auth and setWatches answers use their fixed xids;
  * - a watch event leaves before the answer of any request that reflects its change, and one
@@ -33,6 +36,7 @@ import {
 } from '@vigil/protocol';
 import type { Caller, Store } from '@vigil/store';
 import type { ChannelInput, ClientChannel, ConnectionRequest, LocalRead, LocalReadContext, Outcome } from '../gateway/client-connection.js';
+import type { WatchKind } from '../gateway/watch-hub.js';
 import type { Logger } from '../node/logger.js';
 import { corkSocketThisTurn } from '../transport/cork.js';
 import { storeError } from '../gateway/wire.js';
@@ -280,14 +284,14 @@ export class ZooKeeperChannel implements ClientChannel {
       case 'delete':
         return { t: 'req', op: 'delete', path: r.path, version: r.version };
       case 'exists':
-        return { t: 'req', op: 'exists', path: r.path, watch: r.watch };
+        return { t: 'req', op: 'exists', path: r.path, watch: r.watch, consistency: 'sequential' };
       case 'getData':
-        return { t: 'req', op: 'get', path: r.path, watch: r.watch };
+        return { t: 'req', op: 'get', path: r.path, watch: r.watch, consistency: 'sequential' };
       case 'setData':
         if (r.data.length > dataBytesMax) return refusal(wireError('BAD_ARGUMENTS', `data is larger than ${dataBytesMax} bytes`, { path: r.path }));
         return { t: 'req', op: 'set', path: r.path, data: r.data, version: r.version };
       case 'getACL':
-        return { t: 'req', op: 'getAcl', path: r.path };
+        return { t: 'req', op: 'getAcl', path: r.path, consistency: 'sequential' };
       case 'setACL': {
         const acl = aclFromZk(r.acl);
         if (typeof acl === 'string') return refusal(wireError('INVALID_ACL', acl, { path: r.path }));
@@ -301,7 +305,7 @@ export class ZooKeeperChannel implements ClientChannel {
         return multiRequest(r.ops);
       case 'getChildren':
       case 'getChildren2':
-        return localRead(true, (c) => {
+        return localRead(false, (c) => {
           const read = allChildren(c.store, r.path, c.caller);
           if ('error' in read) return read;
           if (r.watch) {
@@ -311,14 +315,14 @@ export class ZooKeeperChannel implements ClientChannel {
           return read;
         });
       case 'multiRead':
-        return localRead(true, (c) => ({ value: r.ops.map((op) => readOne(c, op.type, op.path)) }));
+        return localRead(false, (c) => ({ value: r.ops.map((op) => readOne(c, op.type, op.path)) }));
       case 'closeSession':
         return { t: 'req', op: 'close' };
       case 'addWatch':
         if (r.mode !== 0 && r.mode !== 1) return refusal(wireError('BAD_ARGUMENTS', `addWatch mode ${r.mode} is neither persistent (0) nor persistent recursive (1)`, { path: r.path }));
         return { t: 'req', op: 'watch', path: r.path, mode: r.mode === 0 ? 'persistent' : 'persistentRecursive' };
       case 'setWatches':
-        return localRead(false, (c) => ({ value: setWatches(c, r) }));
+        return localRead(false, (c) => setWatches(c, r));
       case 'removeWatches':
       case 'checkWatches':
         return localRead(false, (c) => {
@@ -329,12 +333,12 @@ export class ZooKeeperChannel implements ClientChannel {
           return { value: null };
         });
       case 'getEphemerals':
-        return localRead(true, (c) => {
+        return localRead(false, (c) => {
           const all = c.store.session(c.sessionId)?.ephemerals ?? [];
           return { value: r.prefixPath === '/' ? [...all] : all.filter((p) => p.startsWith(r.prefixPath)) };
         });
       case 'getAllChildrenNumber':
-        return localRead(true, (c) => descendantCount(c.store, r.path, c.caller));
+        return localRead(false, (c) => descendantCount(c.store, r.path, c.caller));
       case 'whoAmI':
         return localRead(false, (c) => {
           const names = new Set((c.caller?.digests ?? []).map((d) => d.slice(0, d.indexOf(':'))));
@@ -470,6 +474,7 @@ function refusal(error: WireError): Unnumbered<LocalRead> {
   return localRead(false, () => ({ error }));
 }
 
+/** ZooKeeper's reads are sequential (the member's state, never older than what the session saw); `sync` is the linearizable one. */
 function localRead(linearizable: boolean, run: LocalRead['run']): Unnumbered<LocalRead> {
   return { t: 'req', op: 'local', linearizable, run };
 }
@@ -583,33 +588,41 @@ function descendantCount(store: Store, path: string, caller: Caller | undefined)
 
 /**
  * ZooKeeper's setWatches after a reconnect: a watch whose node changed since the client's last
- * zxid fires at once, the others are armed again.
+ * zxid fires at once, the others are armed again. A path the connection may not read is left out,
+ * as a read with a watch on it would have been refused; past the session's watch limit the rest
+ * is refused (QUOTAEXCEEDED) rather than dropped unsaid.
  */
-function setWatches(c: LocalReadContext, r: Extract<ZkRequest, { type: 'setWatches' }>): { type: number; path: string }[] {
+function setWatches(c: LocalReadContext, r: Extract<ZkRequest, { type: 'setWatches' }>): { value: { type: number; path: string }[] } | { error: WireError } {
   const fired: { type: number; path: string }[] = [];
   const stat = (path: string): Stat | null => {
     const s = c.store.exists(path);
     return s.ok ? s.value : null;
   };
-  for (const path of r.dataWatches) {
-    const s = stat(path);
-    if (s === null) fired.push({ type: zkEvent.nodeDeleted, path });
-    else if (s.mzxid > r.relativeZxid) fired.push({ type: zkEvent.nodeDataChanged, path });
-    else c.arm(path, 'data');
+  const wanted: [readonly string[], (path: string) => number | WatchKind][] = [
+    [r.dataWatches, (path) => {
+      const s = stat(path);
+      return s === null ? zkEvent.nodeDeleted : s.mzxid > r.relativeZxid ? zkEvent.nodeDataChanged : 'data';
+    }],
+    [r.existWatches, (path) => (stat(path) !== null ? zkEvent.nodeCreated : 'exists')],
+    [r.childWatches, (path) => {
+      const s = stat(path);
+      return s === null ? zkEvent.nodeDeleted : s.pzxid > r.relativeZxid ? zkEvent.nodeChildrenChanged : 'children';
+    }],
+    [r.persistentWatches, () => 'persistent'],
+    [r.persistentRecursiveWatches, () => 'persistentRecursive'],
+  ];
+  for (const [paths, decide] of wanted) {
+    for (const path of paths) {
+      if (!c.store.mayRead(path, c.caller)) continue;
+      const what = decide(path);
+      if (typeof what === 'number') fired.push({ type: what, path });
+      else {
+        const armed = c.arm(path, what);
+        if (typeof armed !== 'number') return { error: armed };
+      }
+    }
   }
-  for (const path of r.existWatches) {
-    if (stat(path) !== null) fired.push({ type: zkEvent.nodeCreated, path });
-    else c.arm(path, 'exists');
-  }
-  for (const path of r.childWatches) {
-    const s = stat(path);
-    if (s === null) fired.push({ type: zkEvent.nodeDeleted, path });
-    else if (s.pzxid > r.relativeZxid) fired.push({ type: zkEvent.nodeChildrenChanged, path });
-    else c.arm(path, 'children');
-  }
-  for (const path of r.persistentWatches) c.arm(path, 'persistent');
-  for (const path of r.persistentRecursiveWatches) c.arm(path, 'persistentRecursive');
-  return fired;
+  return { value: fired };
 }
 
 /** The watch kinds a removeWatches / checkWatches type names. */

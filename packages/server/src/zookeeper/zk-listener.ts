@@ -6,6 +6,7 @@
  * word's text answer and is closed, as ZooKeeper does.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { hostname } from 'node:os';
 import { createServer as createTlsServer } from 'node:tls';
 import { handshakeTimeoutMs } from '@vigil/protocol';
 import type { HostPort } from '../config/host-port.js';
@@ -104,7 +105,7 @@ export class ZooKeeperListener {
       }
       const log = this.options.logger.child({ remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`, protocol: 'zookeeper' });
       const channel = new ZooKeeperChannel(socket, this.counters, log, first);
-      const connection = this.options.gateway.accept(channel, socket.remoteAddress, socket.remotePort, { certificateName, lateAuth: true });
+      const connection = this.options.gateway.accept(channel, socket.remoteAddress, socket.remotePort, { certificateName, zookeeper: true });
       socket.on('close', () => this.options.gateway.forget(connection));
       socket.resume();
     };
@@ -118,7 +119,7 @@ export class ZooKeeperListener {
     if (word === 'isro') return 'rw';
     const s = this.options.status();
     if (word === 'conf') return Object.entries(s.conf).map(([k, v]) => `${k}=${v}\n`).join('');
-    if (word === 'envi') return `Environment:\nzookeeper.version=${zooKeeperVersion}, built on Node.js ${process.version}\nhost.name=${this.server.address() === null ? '' : 'localhost'}\nos.name=${process.platform}\nuser.dir=${process.cwd()}\n`;
+    if (word === 'envi') return `Environment:\nzookeeper.version=${zooKeeperVersion}, built on Node.js ${process.version}\nhost.name=${hostname()}\nos.name=${process.platform}\nuser.dir=${process.cwd()}\n`;
     if (!['srvr', 'stat', 'mntr'].includes(word)) return `${word} is not executed because it is not in the whitelist.\n`;
     if (s.mode === null) return 'This ZooKeeper instance is not currently serving requests\n';
     const connections = this.sockets.size;

@@ -50,7 +50,7 @@ export class VigilSystem implements System {
     if (this.zookeeper) {
       this.semantics.splice(0, this.semantics.length,
         'the ZooKeeper driver (node-zookeeper-client, as for ZooKeeper) on each member\'s --zookeeper-listen port',
-        'linearizable get = sync + getData; sequential get = getData (both linearizable through this port: docs/zookeeper-compatibility.md)',
+        'linearizable get = sync + getData pipelined (a read waits for the sync before it); sequential get = getData, served from the member\'s state as in ZooKeeper',
         'watch = getData watch, re-armed by a new getData after each event',
       );
     }

@@ -153,7 +153,7 @@ export interface LocalRead {
 
 export interface LocalReadContext {
   readonly store: Store;
-  /** What reads are checked with (undefined: the member runs without --auth). */
+  /** What reads are checked with (undefined: not checked, a vigil.v1 connection to a member without --auth). */
   readonly caller: Caller | undefined;
   readonly sessionId: number;
   /** Registers a watch announced by this read's response: its id, or why not. */

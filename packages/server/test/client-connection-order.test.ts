@@ -1,0 +1,122 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import type { ClientFrame, ServerFrame } from '@vigil/protocol';
+import { openStore, type Command, type Store } from '@vigil/store';
+import { Authenticator } from '../src/security/authenticator.js';
+import { ClientConnection, type ChannelInput, type ClientChannel, type ConnectionRequest, type GatewayServices, type Outcome } from '../src/gateway/client-connection.js';
+import { WatchHub } from '../src/gateway/watch-hub.js';
+import { silentLogger } from '../src/node/logger.js';
+
+/**
+ * The order in which a connection reads, with the read index under the test's control: a
+ * ZooKeeper connection's read sent after a `sync` reads only once the sync has (ZooKeeper handles
+ * a session's requests in order, and `sync` then read is its linearizable read); a vigil.v1
+ * connection's sequential read does not wait (the SDK awaits its sync).
+ */
+
+let store: Store;
+let dir: string;
+let index = 0;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'vigil-order-'));
+  store = await openStore({ path: dir });
+  index = 0;
+  await apply({ type: 'create', path: '/x', data: new TextEncoder().encode('old'), mode: 'persistent' });
+});
+afterEach(async () => {
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function apply(command: Command): Promise<void> {
+  index++;
+  await store.apply([{ index, timeMs: 1_000 + index, command }]);
+}
+
+/** A channel that keeps what the connection answers, by request id. */
+class RecordingChannel implements ClientChannel {
+  input: ChannelInput | null = null;
+  readonly answers = new Map<number, Outcome>();
+  readonly frames: ServerFrame['t'][] = [];
+  start(input: ChannelInput): void {
+    this.input = input;
+  }
+  encodeResponse(id: number, _op: ConnectionRequest['op'] | undefined, outcome: Outcome): Uint8Array {
+    this.answers.set(id, outcome);
+    return new Uint8Array(1);
+  }
+  encodeFrame(frame: ServerFrame): Uint8Array {
+    this.frames.push(frame.t);
+    return new Uint8Array(1);
+  }
+  send(): void {}
+  get bufferedAmount(): number {
+    return 0;
+  }
+  close(): void {}
+}
+
+/** A connection whose linearizable reads wait until the test releases their read index. */
+async function connection(zookeeper: boolean): Promise<{ channel: RecordingChannel; releaseReadIndex: () => void; send: (frame: ClientFrame) => void }> {
+  const waiting: (() => void)[] = [];
+  const services: GatewayServices = {
+    nodeId: 1,
+    store,
+    link: {} as GatewayServices['link'],
+    sessions: { touch: () => undefined, open: async () => ({ sessionId: 7, secret: new Uint8Array(16), revision: store.appliedIndex }), verify: () => true } as unknown as GatewayServices['sessions'],
+    watches: new WatchHub(),
+    linearizableRead: () => new Promise<number>((resolve) => waiting.push(() => resolve(store.appliedIndex))),
+    waitApplied: async () => undefined,
+    leaderContact: () => ({ ok: true }),
+    untilLeaderContact: async () => true,
+    sessionTimeoutMsMin: 1_000,
+    sessionTimeoutMsMax: 60_000,
+    requestTimeoutMs: 10_000,
+    catchUpTimeoutMs: 1_000,
+    sessionSlots: { take: () => true, release: () => undefined, max: 10 },
+    requestsPerSecond: 1_000,
+    ephemeralsPerSessionMax: 10,
+    watchesPerSessionMax: 10,
+    authenticator: new Authenticator({ store, required: false, superuserHash: '' }),
+    attach: () => undefined,
+    detach: () => undefined,
+    logger: silentLogger(),
+  };
+  const channel = new RecordingChannel();
+  new ClientConnection(channel, services, 'test', '127.0.0.1', null, zookeeper);
+  const send = (frame: ClientFrame): void => channel.input?.receive({ ok: true, value: frame }, 16);
+  send({ t: 'hello', protocolVersion: 1, sessionTimeoutMs: 10_000 });
+  await expect.poll(() => channel.frames).toContain('welcome');
+  return { channel, releaseReadIndex: () => waiting.splice(0).forEach((w) => w()), send };
+}
+
+const dataOf = (outcome: Outcome | undefined): string => {
+  if (outcome === undefined || !('result' in outcome) || outcome.result.op !== 'get') throw new Error(`no get result: ${JSON.stringify(outcome)}`);
+  return new TextDecoder().decode(outcome.result.data);
+};
+
+describe('a read sent right after a sync', () => {
+  test('on a ZooKeeper connection, reads once the sync has, so it sees what the sync saw', async () => {
+    const { channel, releaseReadIndex, send } = await connection(true);
+    send({ t: 'req', id: 1, op: 'sync' });
+    send({ t: 'req', id: 2, op: 'get', path: '/x', consistency: 'sequential' });
+    // A write another session made lands while the sync waits for its read index.
+    await apply({ type: 'set', path: '/x', data: new TextEncoder().encode('new') });
+    releaseReadIndex();
+    await expect.poll(() => channel.answers.size).toBe(2);
+    expect(dataOf(channel.answers.get(2))).toBe('new');
+  });
+
+  test('on a vigil.v1 connection, a sequential read does not wait for it (the SDK awaits its sync)', async () => {
+    const { channel, releaseReadIndex, send } = await connection(false);
+    send({ t: 'req', id: 1, op: 'sync' });
+    send({ t: 'req', id: 2, op: 'get', path: '/x', consistency: 'sequential' });
+    await apply({ type: 'set', path: '/x', data: new TextEncoder().encode('new') });
+    releaseReadIndex();
+    await expect.poll(() => channel.answers.size).toBe(2);
+    expect(dataOf(channel.answers.get(2))).toBe('old');
+  });
+});

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { connect } from '@vigil/client';
-import { zkErr, zkOp, zkXid, zooKeeperVersion, type JuteWriter } from '@vigil/server';
+import { JuteWriter as JuteWriterClass, zkErr, zkOp, zkXid, zooKeeperVersion, type JuteWriter } from '@vigil/server';
 import { TestCluster, waitFor } from './support/cluster.js';
 import { fourLetterWord, RawZooKeeper, readStat } from './support/raw-zookeeper.js';
 
@@ -96,6 +96,23 @@ describe('answers', () => {
     zk.send(zkOp.ping, undefined, zkXid.ping);
     expect(await zk.reply()).toMatchObject({ xid: zkXid.ping, err: zkErr.ok });
     zk.destroy();
+  });
+
+  test('requests sent ahead of the connect answer wait for it, up to a bound: a few are served, a flood closes the connection', async () => {
+    const connectRequest = (): Buffer => {
+      const w = new JuteWriterClass();
+      w.int(0).long(0).int(5_000).long(0).buffer(new Uint8Array(16)).bool(false);
+      return w.packet();
+    };
+    const ping = (): Buffer => new JuteWriterClass().int(zkXid.ping).int(zkOp.ping).packet();
+    const few = await RawZooKeeper.open(zkPort(3));
+    few.write(Buffer.concat([connectRequest(), ping(), ping()]));
+    const answers = [await few.reply(), await few.reply(), await few.reply()];
+    expect(answers.slice(1)).toMatchObject([{ xid: zkXid.ping, err: zkErr.ok }, { xid: zkXid.ping, err: zkErr.ok }]);
+    few.destroy();
+    const flood = await RawZooKeeper.open(zkPort(3));
+    flood.write(Buffer.concat([connectRequest(), ...Array.from({ length: 1_000 }, ping)]));
+    await waitFor('the flooding connection to close', () => flood.closed || undefined);
   });
 
   test('a packet length out of bounds, or garbage instead of a connect request, closes that connection only', async () => {

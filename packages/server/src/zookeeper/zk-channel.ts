@@ -168,6 +168,12 @@ export class ZooKeeperChannel implements ClientChannel {
       return;
     }
     if (this.phase !== 'open' || this.authenticating) {
+      // Bounded as requests in flight are: a client that floods before its answer is misbehaving.
+      if (this.held.length >= unansweredMax) {
+        this.log.info({ held: this.held.length }, 'zookeeper client sent too many requests before its session or addauth was answered; closing');
+        this.socket.destroy();
+        return;
+      }
       this.held.push(body);
       return;
     }

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import type { ClientFrame, ServerFrame } from '@vigil/protocol';
+import { inFlightRequestsMax, type ClientFrame, type ServerFrame } from '@vigil/protocol';
 import { openStore, type Command, type Store } from '@vigil/store';
 import { Authenticator } from '../src/security/authenticator.js';
 import { ClientConnection, type ChannelInput, type ClientChannel, type ConnectionRequest, type GatewayServices, type Outcome } from '../src/gateway/client-connection.js';
@@ -60,12 +60,14 @@ class RecordingChannel implements ClientChannel {
 }
 
 /** A connection whose linearizable reads wait until the test releases their read index. */
-async function connection(zookeeper: boolean): Promise<{ channel: RecordingChannel; releaseReadIndex: () => void; send: (frame: ClientFrame) => void }> {
+async function connection(zookeeper: boolean): Promise<{ channel: RecordingChannel; releaseReadIndex: () => void; send: (frame: ClientFrame) => void; proposed: Command[] }> {
   const waiting: (() => void)[] = [];
+  const proposed: Command[] = [];
   const services: GatewayServices = {
     nodeId: 1,
     store,
-    link: {} as GatewayServices['link'],
+    // Proposals are recorded and never committed: what matters is when they are made.
+    link: { propose: (command: Command) => (proposed.push(command), new Promise(() => undefined)) } as unknown as GatewayServices['link'],
     sessions: { touch: () => undefined, open: async () => ({ sessionId: 7, secret: new Uint8Array(16), revision: store.appliedIndex }), verify: () => true } as unknown as GatewayServices['sessions'],
     watches: new WatchHub(),
     linearizableRead: () => new Promise<number>((resolve) => waiting.push(() => resolve(store.appliedIndex))),
@@ -90,7 +92,7 @@ async function connection(zookeeper: boolean): Promise<{ channel: RecordingChann
   const send = (frame: ClientFrame): void => channel.input?.receive({ ok: true, value: frame }, 16);
   send({ t: 'hello', protocolVersion: 1, sessionTimeoutMs: 10_000 });
   await expect.poll(() => channel.frames).toContain('welcome');
-  return { channel, releaseReadIndex: () => waiting.splice(0).forEach((w) => w()), send };
+  return { channel, releaseReadIndex: () => waiting.splice(0).forEach((w) => w()), send, proposed };
 }
 
 const dataOf = (outcome: Outcome | undefined): string => {
@@ -118,5 +120,29 @@ describe('a read sent right after a sync', () => {
     releaseReadIndex();
     await expect.poll(() => channel.answers.size).toBe(2);
     expect(dataOf(channel.answers.get(2))).toBe('old');
+  });
+});
+
+describe('a write sent behind a read that waits', () => {
+  test('on a ZooKeeper connection, is numbered and proposed at once, above every seq of the session\'s earlier connections', async () => {
+    const { send, proposed } = await connection(true);
+    send({ t: 'req', id: 1, op: 'sync' });
+    send({ t: 'req', id: 2, op: 'set', path: '/x', data: new Uint8Array([1]) });
+    send({ t: 'req', id: 3, op: 'set', path: '/x', data: new Uint8Array([2]) });
+    // Proposed as they arrive, synchronously: the read does not hold them back.
+    expect(proposed.length).toBe(2);
+    // A new session has no seq recorded: the first is 2 × inFlightRequestsMax + 1.
+    expect(proposed.map((c) => ('seq' in c ? [c.seq, c.seqFloor] : null))).toEqual([[2 * inFlightRequestsMax + 1, 2 * inFlightRequestsMax + 1], [2 * inFlightRequestsMax + 2, 2 * inFlightRequestsMax + 2]]);
+  });
+
+  test('on a vigil.v1 connection, a write without seq waits for the read (it could not be placed in the log)', async () => {
+    const { send, proposed, releaseReadIndex } = await connection(false);
+    send({ t: 'req', id: 1, op: 'sync' });
+    send({ t: 'req', id: 2, op: 'set', path: '/x', data: new Uint8Array([1]) });
+    // A write that may go is proposed synchronously as it arrives (the test above): this one was held.
+    expect(proposed).toEqual([]);
+    releaseReadIndex();
+    await expect.poll(() => proposed.length).toBe(1);
+    expect('seq' in (proposed[0] as Command) ? (proposed[0] as { seq?: number }).seq : undefined).toBeUndefined();
   });
 });

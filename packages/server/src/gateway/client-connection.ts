@@ -235,6 +235,11 @@ export class ClientConnection implements WatchSink, ChannelInput {
   private caller: Caller | undefined = undefined;
   /** ZooKeeper digest identities added with `addauth` (a `zookeeper` connection's). */
   private readonly digests: string[] = [];
+  /**
+   * The `seq` a `zookeeper` connection gives its next write (ZooKeeper's clients number nothing):
+   * numbered, its writes pipeline past the reads before them as the SDK's do (decision 42).
+   */
+  private nextSeq = 0;
 
   /**
    * `address`: the client's IP as `ip` ACLs match it; `certificateName`: the CN of a client
@@ -454,6 +459,7 @@ export class ClientConnection implements WatchSink, ChannelInput {
     if (this.phase !== 'handshaking') return; // the client left meanwhile
     this.sessionId = welcome.sessionId;
     this.phase = 'open';
+    if (this.zookeeper) this.nextSeq = firstSeq(this.s.store, welcome.sessionId);
     this.s.sessions.touch(this.sessionId);
     this.s.attach(this.sessionId, this);
     this.sendFrame({
@@ -495,7 +501,13 @@ export class ClientConnection implements WatchSink, ChannelInput {
 
   // ---- requests ----
 
-  private onRequest(request: ConnectionRequest, bytes: number): void {
+  private onRequest(received: ConnectionRequest, bytes: number): void {
+    let request = received;
+    if (this.zookeeper && zookeeperNumbered.has(request.op) && !('seq' in request && request.seq !== undefined)) {
+      // Its own floor: a ZooKeeper client never resends, so no earlier answer need be kept.
+      request = { ...(request as WriteRequest), seq: this.nextSeq, seqFloor: this.nextSeq };
+      this.nextSeq++;
+    }
     if (this.identity !== null && !this.s.authenticator.stillValid(this.identity)) {
       this.fail('AUTH_FAILED', `user ${this.identity.user ?? ''} was removed or given another secret or roles: authenticate again`);
       return;
@@ -870,6 +882,23 @@ export class ClientConnection implements WatchSink, ChannelInput {
       this.s.sessionSlots.release();
     }
   }
+}
+
+/** The writes a `zookeeper` connection numbers. */
+const zookeeperNumbered: ReadonlySet<ConnectionRequest['op']> = new Set(['create', 'set', 'delete', 'multi', 'setAcl']);
+
+/**
+ * The first `seq` of a `zookeeper` connection of `sessionId`: above every `seq` the session's
+ * earlier connections can still have in flight. This member has applied every write whose answer
+ * the client saw (the resume caught up to its last zxid), so the session's highest recorded `seq`
+ * is at least that answer's; an earlier connection had at most `inFlightRequestsMax` requests
+ * unanswered past it. A write that meets an even older one anyway is refused STALE_SEQUENCE, not
+ * applied, and the ZooKeeper channel turns that into a lost connection (decision 57).
+ */
+function firstSeq(store: Store, sessionId: number): number {
+  const session = store.session(sessionId);
+  const last = Math.max(session?.replies.at(-1)?.seq ?? 0, session?.seqFloor ?? 0);
+  return last + 2 * inFlightRequestsMax + 1;
 }
 
 /** An ACL of a write that the store would refuse (INVALID_ACL here, with the op's index in a multi), or null. */

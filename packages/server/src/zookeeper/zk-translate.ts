@@ -55,6 +55,8 @@ export function aclToZk(acl: readonly AclEntry[]): ZkAcl[] {
  * member stopping): the channel closes, and the client reconnects and resumes its session as it
  * would with ZooKeeper. TOO_MANY_REQUESTS is one of them: it is answered ahead of the requests
  * before it, and ZooKeeper's clients drop a connection whose answers come out of order anyway.
+ * So is STALE_SEQUENCE: the write was not applied, behind a write of an earlier connection of the
+ * session that was still in flight (ClientConnection's firstSeq).
  */
 export function zkErrorOf(error: WireError): number | null {
   const code: ErrorCode = errorCodeOfWire(error.code) ?? 'INTERNAL';
@@ -70,7 +72,6 @@ export function zkErrorOf(error: WireError): number | null {
     case 'NO_CHILDREN_FOR_EPHEMERALS':
       return zkErr.noChildrenForEphemerals;
     case 'BAD_ARGUMENTS':
-    case 'STALE_SEQUENCE':
       return zkErr.badArguments;
     case 'NO_WATCH':
       return zkErr.noWatcher;

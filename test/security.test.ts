@@ -4,7 +4,7 @@ import { hashSecret, zkErr, zkOp, zkXid, type JuteWriter } from '@vigil/server';
 import { digestId } from '@vigil/store';
 import { fetchJson, TestCluster, waitFor } from './support/cluster.js';
 import { RawClient } from './support/raw-client.js';
-import { RawZooKeeper } from './support/raw-zookeeper.js';
+import { fourLetterWord, RawZooKeeper } from './support/raw-zookeeper.js';
 
 /**
  * A cluster run with --auth (issue 15): every client authenticates in its hello, writes carry the
@@ -256,5 +256,12 @@ describe('the ZooKeeper port with --auth', () => {
     wrong.send(zkOp.auth, (w) => void w.int(0).string('digest').buffer(Buffer.from('alice:not-it')), zkXid.auth);
     expect(await wrong.reply()).toMatchObject({ xid: zkXid.auth, err: zkErr.authFailed });
     await waitFor('the refused connection to close', () => wrong.closed || undefined);
+  });
+
+  test('four-letter words: ruok and srvr are answered, the ones that show settings and counts are not', async () => {
+    const port = cluster.node(leader).zookeeperPort as number;
+    expect(await fourLetterWord(port, 'ruok')).toBe('imok');
+    expect(await fourLetterWord(port, 'srvr')).toContain('Mode: leader');
+    for (const word of ['conf', 'mntr', 'stat', 'envi']) expect(await fourLetterWord(port, word)).toBe(`${word} is not executed because it is not in the whitelist.\n`);
   });
 });

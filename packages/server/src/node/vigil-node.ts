@@ -33,7 +33,7 @@ import { TlsCredentials } from '../tls/tls-credentials.js';
 import { createRootLogger, type Logger } from './logger.js';
 import { ClientPort, isAdminPath } from './client-port.js';
 import { nodeStatus } from './node-status.js';
-import { ZooKeeperListener } from '../zookeeper/zk-listener.js';
+import { allFourLetterWords, openFourLetterWords, ZooKeeperListener } from '../zookeeper/zk-listener.js';
 import { runShutdownStep, type ShutdownStep } from './shutdown-steps.js';
 
 export interface VigilNode {
@@ -509,6 +509,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       const listener = new ZooKeeperListener({
         gateway,
         ...withTls,
+        words: config.auth ? openFourLetterWords : allFourLetterWords,
         logger: log.child({ component: 'zookeeper' }),
         status: () => {
           const st = d.status();

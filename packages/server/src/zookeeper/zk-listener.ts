@@ -41,9 +41,21 @@ export interface ZooKeeperListenerOptions {
    * (a client certificate of the cluster's CA authenticates its CN, as on the client port).
    */
   readonly tls?: TlsCredentials;
+  /**
+   * The four-letter words answered; the others get ZooKeeper's "not in the whitelist". A member
+   * run with `--auth` answers `ruok`, `isro` and `srvr` only, as its `/status` needs an identity
+   * (ZooKeeper's own default list is `srvr`).
+   */
+  readonly words: ReadonlySet<string>;
 }
 
-const fourLetterWords = new Set(['ruok', 'srvr', 'stat', 'mntr', 'conf', 'envi', 'isro', 'cons', 'crst', 'srst', 'dump', 'wchs', 'wchc', 'wchp', 'dirs', 'gtmk', 'stmk', 'hash']);
+/** Every four-letter word served. */
+export const allFourLetterWords: ReadonlySet<string> = new Set(['ruok', 'srvr', 'stat', 'mntr', 'conf', 'envi', 'isro']);
+/** Those a member run with `--auth` answers. */
+export const openFourLetterWords: ReadonlySet<string> = new Set(['ruok', 'isro', 'srvr']);
+
+/** Every word ZooKeeper knows: a connection that starts with one is answered as a word, not read as a client. */
+const knownFourLetterWords = new Set(['ruok', 'srvr', 'stat', 'mntr', 'conf', 'envi', 'isro', 'cons', 'crst', 'srst', 'dump', 'wchs', 'wchc', 'wchp', 'dirs', 'gtmk', 'stmk', 'hash']);
 
 export class ZooKeeperListener {
   readonly counters: ZooKeeperCounters = { received: 0, sent: 0 };
@@ -99,7 +111,7 @@ export class ZooKeeperListener {
       socket.pause();
       clearTimeout(timer);
       const word = first.subarray(0, 4).toString('latin1');
-      if (fourLetterWords.has(word)) {
+      if (knownFourLetterWords.has(word)) {
         socket.end(this.answer(word));
         return;
       }
@@ -115,12 +127,13 @@ export class ZooKeeperListener {
 
   /** A four-letter word's answer. */
   private answer(word: string): string {
+    if (!this.options.words.has(word)) return `${word} is not executed because it is not in the whitelist.\n`;
     if (word === 'ruok') return 'imok';
     if (word === 'isro') return 'rw';
     const s = this.options.status();
     if (word === 'conf') return Object.entries(s.conf).map(([k, v]) => `${k}=${v}\n`).join('');
     if (word === 'envi') return `Environment:\nzookeeper.version=${zooKeeperVersion}, built on Node.js ${process.version}\nhost.name=${hostname()}\nos.name=${process.platform}\nuser.dir=${process.cwd()}\n`;
-    if (!['srvr', 'stat', 'mntr'].includes(word)) return `${word} is not executed because it is not in the whitelist.\n`;
+    if (!['srvr', 'stat', 'mntr'].includes(word)) return `${word} is not executed because it is not served here.\n`;
     if (s.mode === null) return 'This ZooKeeper instance is not currently serving requests\n';
     const connections = this.sockets.size;
     if (word === 'mntr') {

@@ -133,17 +133,5 @@ export function readStat(r: JuteReader): ZkStat {
   };
 }
 
-/** A four-letter word's whole answer. */
-export async function fourLetterWord(port: number, word: string): Promise<string> {
-  const socket = connect(port, '127.0.0.1');
-  socket.setEncoding('utf8');
-  let out = '';
-  socket.on('data', (chunk: string) => (out += chunk));
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => socket.write(word));
-    socket.once('end', resolve);
-    socket.once('error', reject);
-  });
-  socket.destroy();
-  return out;
-}
+/** A four-letter word's whole answer (the benchmark's helper, bounded in time). */
+export { fourLetterWord } from '../../scripts/bench/systems/zookeeper.js';

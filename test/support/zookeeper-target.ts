@@ -4,9 +4,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fourLetterWord } from '../../scripts/bench/systems/zookeeper.js';
 import { freePort, ProcessCluster, waitFor } from '../../scripts/cluster/process-cluster.js';
 
 export type ZooKeeperTargetName = 'zookeeper' | 'vigil';
@@ -31,7 +31,6 @@ const tickTimeMs = 200;
 const sessionTimeoutMinMs = 400;
 const sessionTimeoutMaxMs = 60_000;
 const startDeadlineMs = 30_000;
-const fourLetterDeadlineMs = 1_000;
 
 /** The targets this run covers: env VIGIL_ZK_TARGETS, a comma list, default both. */
 export function zookeeperTargetNames(): ZooKeeperTargetName[] {
@@ -46,19 +45,6 @@ export function startTarget(name: ZooKeeperTargetName): Promise<ZooKeeperTarget>
     : startVigil().then((v) => ({ name, connectString: v.connectString, cluster: v.cluster, stop: () => v.stop() }));
 }
 
-/** Send a four-letter word to a client port and read the reply until the server closes. */
-export function fourLetterWord(port: number, word: string): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    const socket = netConnect(port, '127.0.0.1');
-    let out = '';
-    socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write(word));
-    socket.on('data', (chunk: string) => (out += chunk));
-    socket.on('end', () => resolve(out));
-    socket.on('error', reject);
-    socket.setTimeout(fourLetterDeadlineMs, () => socket.destroy(new Error(`${word} on ${port} timed out`)));
-  });
-}
 
 /** A standalone ZooKeeper 3.8 on a free loopback port with a temporary data directory. */
 export async function startRealZooKeeper(): Promise<{ connectString: string; stop(): Promise<void> }> {

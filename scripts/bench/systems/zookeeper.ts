@@ -197,8 +197,8 @@ export async function openSession(connectionString: string, sessionTimeout = ses
   return client;
 }
 
-/** Send a four-letter word to a client port and read the reply until the server closes. */
-function fourLetterWord(port: number, word: string): Promise<string> {
+/** Send a four-letter word to a client port on loopback and read the reply until the server closes (bounded). */
+export function fourLetterWord(port: number, word: string): Promise<string> {
   return withDeadline(new Promise<string>((resolve, reject) => {
     const socket = netConnect(port, '127.0.0.1');
     let out = '';
@@ -207,8 +207,8 @@ function fourLetterWord(port: number, word: string): Promise<string> {
     socket.on('data', (chunk: string) => (out += chunk));
     socket.on('end', () => resolve(out));
     socket.on('error', reject);
-    socket.setTimeout(fourLetterDeadlineMs, () => socket.destroy(new Error('four-letter word timed out')));
-  }), fourLetterDeadlineMs + 100, `srvr on ${port}`);
+    socket.setTimeout(fourLetterDeadlineMs, () => socket.destroy(new Error(`${word} on ${port} timed out`)));
+  }), fourLetterDeadlineMs + 100, `${word} on ${port}`);
 }
 
 /** A node-zookeeper-client callback that settles a promise. */

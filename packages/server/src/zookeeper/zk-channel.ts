@@ -549,20 +549,26 @@ function multiResults(ops: readonly ZkMultiOp[], results: readonly MultiOpResult
   });
 }
 
-/** Every child of `path` at this moment (pages of the store read back to back, in one turn) and its Stat. */
+/** Every child of `path` at this moment and its Stat. */
 function allChildren(store: Store, path: string, caller: Caller | undefined): { value: ChildrenValue } | { error: WireError } {
+  const names = childNames(store, path, caller);
+  if (!Array.isArray(names)) return { error: names };
+  const stat = store.exists(path);
+  if (!stat.ok || stat.value === null) return { error: wireError('NO_NODE', 'no such node', { path }) };
+  return { value: { names, stat: stat.value } };
+}
+
+/** The names of every child of `path` (pages of the store read back to back, in one turn), or why not. */
+function childNames(store: Store, path: string, caller: Caller | undefined): string[] | WireError {
   const names: string[] = [];
   let after: string | undefined;
   for (;;) {
     const page = store.children(path, { limit: childrenPageMax, ...(after === undefined ? {} : { after }) }, caller);
-    if (!page.ok) return { error: storeError(page.error) };
+    if (!page.ok) return storeError(page.error);
     names.push(...page.value.names);
-    if (page.value.next === undefined) break;
+    if (page.value.next === undefined) return names;
     after = page.value.next;
   }
-  const stat = store.exists(path);
-  if (!stat.ok || stat.value === null) return { error: wireError('NO_NODE', 'no such node', { path }) };
-  return { value: { names, stat: stat.value } };
 }
 
 function readOne(c: LocalReadContext, type: 'getData' | 'getChildren', path: string): ZkMultiResult {
@@ -571,23 +577,23 @@ function readOne(c: LocalReadContext, type: 'getData' | 'getChildren', path: str
     if (!r.ok) return { type: 'error', err: zkErrorOf(storeError(r.error)) ?? zkErr.systemError };
     return { type: 'getData', data: r.value.data, stat: r.value.stat };
   }
-  const r = allChildren(c.store, path, c.caller);
-  if ('error' in r) return { type: 'error', err: zkErrorOf(r.error) ?? zkErr.systemError };
-  return { type: 'getChildren', children: r.value.names };
+  const names = childNames(c.store, path, c.caller);
+  if (!Array.isArray(names)) return { type: 'error', err: zkErrorOf(names) ?? zkErr.systemError };
+  return { type: 'getChildren', children: names };
 }
 
 /** How many nodes lie below `path` (ZooKeeper's getAllChildrenNumber). */
 function descendantCount(store: Store, path: string, caller: Caller | undefined): { value: number } | { error: WireError } {
-  const top = allChildren(store, path, caller);
-  if ('error' in top) return top;
+  const top = childNames(store, path, caller);
+  if (!Array.isArray(top)) return { error: top };
   let count = 0;
-  const stack = top.value.names.map((n) => (path === '/' ? `/${n}` : `${path}/${n}`));
+  const stack = top.map((n) => (path === '/' ? `/${n}` : `${path}/${n}`));
   while (stack.length > 0) {
     const p = stack.pop() as string;
     count++;
     // Below the top, every node is counted whatever its ACL, as ZooKeeper counts them.
-    const below = allChildren(store, p, undefined);
-    if ('value' in below) for (const n of below.value.names) stack.push(`${p}/${n}`);
+    const below = childNames(store, p, undefined);
+    if (Array.isArray(below)) for (const n of below) stack.push(`${p}/${n}`);
   }
   return { value: count };
 }

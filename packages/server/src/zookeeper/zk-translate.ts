@@ -5,28 +5,14 @@
 import type { AclEntry, CreateMode, ErrorCode, WireError } from '@vigil/protocol';
 import { errorCodeOfWire } from '@vigil/protocol';
 import { aclProblem } from '@vigil/store';
-import { zkCreateMode, zkErr, type ZkAcl } from './zk-wire.js';
+import { zkErr, type ZkAcl } from './zk-wire.js';
+
+/** Vigil's create mode of each of ZooKeeper's CreateMode flags, by flag value (zkCreateMode). */
+const createModesByFlag: readonly CreateMode[] = ['persistent', 'ephemeral', 'persistent-sequential', 'ephemeral-sequential', 'container', 'ttl', 'persistent-sequential-ttl'];
 
 /** ZooKeeper's CreateMode flags, as Vigil's create modes; undefined for a flag ZooKeeper does not have. */
 export function createModeOf(flags: number): CreateMode | undefined {
-  switch (flags) {
-    case zkCreateMode.persistent:
-      return 'persistent';
-    case zkCreateMode.ephemeral:
-      return 'ephemeral';
-    case zkCreateMode.persistentSequential:
-      return 'persistent-sequential';
-    case zkCreateMode.ephemeralSequential:
-      return 'ephemeral-sequential';
-    case zkCreateMode.container:
-      return 'container';
-    case zkCreateMode.persistentWithTtl:
-      return 'ttl';
-    case zkCreateMode.persistentSequentialWithTtl:
-      return 'persistent-sequential-ttl';
-    default:
-      return undefined;
-  }
+  return Number.isInteger(flags) && flags >= 0 ? createModesByFlag[flags] : undefined;
 }
 
 /**

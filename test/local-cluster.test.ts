@@ -66,6 +66,8 @@ test('npm start elects a leader and serves writes, also to ZooKeeper clients; Ct
     // What a ZooKeeper client reads through the member's ZooKeeper port is what the write made.
     const zk = await RawZooKeeper.open(basePort + 200);
     await zk.handshake();
+    // The write went through the leader; a sync makes this member catch up first, as in ZooKeeper.
+    expect((await zk.request(zkOp.sync, (w) => void w.string('/started'))).err).toBe(0);
     const read = await zk.request(zkOp.getData, (w) => void w.string('/started').bool(false));
     zk.destroy();
     expect(read.err).toBe(0);

@@ -46,6 +46,9 @@ describe.each(zookeeperTargetNames())('the ZooKeeper C client against %s', (name
     expect(stat.ctime.getTime()).toBe(stat.mtime.getTime());
     // The C client reports an absent node as ZNONODE, not as a null stat.
     expect(await rcOf(a.exists('/c/none', false))).toBe(zk['ZNONODE']);
+    // Session b reads what a wrote: it syncs first, as a ZooKeeper application must (its server
+    // may not have applied the create yet).
+    await bounded(b.sync('/c'));
     expect((await bounded(b.exists('/c', false))).dataLength).toBe(5);
 
     const set = await bounded(b.set('/c', 'world!', 0));
@@ -162,11 +165,13 @@ describe.each(zookeeperTargetNames())('the ZooKeeper C client against %s', (name
     const privateAcl = [{ perms: zk['ZOO_PERM_ALL']!, scheme: 'digest', auth: digest }];
     expect(await rcOf(a.set_acl('/acl', 4, privateAcl))).toBe(zk['ZBADVERSION']);
     await bounded(a.set_acl('/acl', 0, privateAcl));
+    await bounded(b.sync('/acl'));
     expect(await rcOf(b.get('/acl', false))).toBe(zk['ZNOAUTH']);
     expect(await rcOf(b.set('/acl', 'x', -1))).toBe(zk['ZNOAUTH']);
     const authed = await openCClient(target.connectString);
     try {
       await addAuth(authed, 'digest', 'c-client:pw');
+      await bounded(authed.sync('/acl'));
       expect((await bounded(authed.get('/acl', false)))[1]).toBe('open');
       const [after, afterStat] = await bounded(authed.get_acl('/acl'));
       expect(after).toEqual(privateAcl);
@@ -182,6 +187,7 @@ describe.each(zookeeperTargetNames())('the ZooKeeper C client against %s', (name
     try {
       await bounded(owner.create('/held', '', zk['ZOO_EPHEMERAL']!));
       const w = cWatcher('exists');
+      await bounded(a.sync('/held'));
       await bounded(a.w_exists('/held', w.fn));
       owner.close();
       closed = true;

@@ -190,6 +190,8 @@ describe.each(zookeeperTargetNames())('node-zookeeper-client against %s', (name)
     expect(afterDelete.numChildren).toBe(0);
     // Root-level zxids are shared by all nodes: a later write anywhere has a larger zxid.
     await create(b, '/st-later');
+    // Another session's write: a sync makes this session's member catch up first, as in ZooKeeper.
+    await sync(a, '/st-later');
     expect(long((await getData(a, '/st-later')).stat.czxid)).toBeGreaterThan(long(afterDelete.pzxid));
   });
 
@@ -276,12 +278,16 @@ describe.each(zookeeperTargetNames())('node-zookeeper-client against %s', (name)
     // digest:user:base64(sha1("user:password")) — only a session that added that identity gets in.
     const digest = `vigil:${createHash('sha1').update('vigil:secret').digest('base64')}`;
     await create(a, '/acl-private', 'hidden', CreateMode.PERSISTENT, [new ACL(Permission.ALL, new Id('digest', digest))]);
+    // Each session below reads a node another session made: it syncs first, as a ZooKeeper
+    // application must (its member may not have applied the create yet).
+    await sync(b, '/acl-private');
     expect(await codeOf(getData(b, '/acl-private'))).toBe(Exception.NO_AUTH);
     // Reading an ACL takes READ or ADMIN on the node (ZooKeeper 3.8).
     expect(await codeOf(getACL(b, '/acl-private'))).toBe(Exception.NO_AUTH);
     const authed = await openClient(target.connectString);
     try {
       authed.addAuthInfo('digest', Buffer.from('vigil:secret'));
+      await sync(authed, '/acl-private');
       expect((await getData(authed, '/acl-private')).data).toBe('hidden');
       expect((await getACL(authed, '/acl-private')).acls).toEqual([{ permission: Permission.ALL, id: { scheme: 'digest', id: digest } }]);
       expect((await setData(authed, '/acl-private', 'seen')).version).toBe(1);
@@ -292,6 +298,7 @@ describe.each(zookeeperTargetNames())('node-zookeeper-client against %s', (name)
     const wrong = await openClient(target.connectString);
     try {
       wrong.addAuthInfo('digest', Buffer.from('vigil:guess'));
+      await sync(wrong, '/acl-private');
       expect(await codeOf(getData(wrong, '/acl-private'))).toBe(Exception.NO_AUTH);
     } finally {
       await closeClient(wrong);
@@ -335,6 +342,7 @@ describe.each(zookeeperTargetNames())('node-zookeeper-client against %s', (name)
       await create(a, '/eph-parent');
       await create(owner, '/eph-parent/member-', '', CreateMode.EPHEMERAL_SEQUENTIAL);
       const w = watcher('exists');
+      await sync(a, '/eph-owner');
       const stat = await exists(a, '/eph-owner', w.fn);
       expect(long(stat!.ephemeralOwner)).toBe(sessionIdOf(owner));
       await closeClient(owner);
@@ -385,6 +393,7 @@ describe.each(zookeeperTargetNames().filter((n) => n === 'vigil'))('node-zookeep
       expect(newPort).not.toBe(port);
 
       writer = await openClient(cluster.zookeeperConnectString(cluster.live()));
+      await sync(writer, '/moved-eph');
       expect(long((await exists(writer, '/moved-eph'))!.ephemeralOwner)).toBe(session);
       await setData(writer, '/moved', 'v1');
       expect(await w.event).toMatchObject({ type: Event.NODE_DATA_CHANGED, path: '/moved' });

@@ -1,11 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { withDeadline } from '../scripts/bench/processes.js';
 import { waitFor } from './support/cluster.js';
-import { type Client, closeClient, getData, openClient } from './support/zookeeper-node-client.js';
+import { JsonLineProcess } from './support/json-line-process.js';
+import { expectExclusiveRounds, killLeaderMidContention } from './support/zookeeper-lock-check.js';
+import { type Client, closeClient, getData, openClient, sync } from './support/zookeeper-node-client.js';
 import { startTarget, type ZooKeeperTarget, zookeeperTargetNames } from './support/zookeeper-target.js';
 
 /**
@@ -21,48 +19,16 @@ const lockWorkers = 4;
 const lockRounds = 12;
 const workerDeadlineMs = 60_000;
 
-type Report = Record<string, unknown>;
-
-/** A Python helper process; its stdout JSON lines are collected as they come. */
-class Worker {
-  readonly reports: Report[] = [];
-  readonly exited: Promise<number | null>;
-  private stderr = '';
-  private constructor(readonly proc: ChildProcess) {
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      if (line.startsWith('{')) this.reports.push(JSON.parse(line) as Report);
-    });
-    proc.stderr!.setEncoding('utf8');
-    proc.stderr!.on('data', (chunk: string) => (this.stderr = (this.stderr + chunk).slice(-4_000)));
-    this.exited = once(proc, 'exit').then(([code]) => code as number | null);
-  }
-
-  static start(script: string, args: readonly string[]): Worker {
-    return new Worker(spawn(python, [script, ...args], { cwd: helpers, stdio: ['pipe', 'pipe', 'pipe'] }));
-  }
-
-  has(predicate: (r: Report) => boolean): boolean {
-    return this.reports.some(predicate);
-  }
-
-  /** The exit status, bounded; the last of stderr in the message when it is not 0. */
-  async status(): Promise<number | null> {
-    const code = await withDeadline(this.exited, workerDeadlineMs, `worker ${this.proc.pid}`);
-    if (code !== 0) console.error(`worker ${this.proc.pid} exited ${code}:\n${this.stderr}`);
-    return code;
-  }
-
-  kill(): void {
-    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
-  }
-}
+/** A Python helper process running one of the scripts in test/zookeeper/. */
+const startPython = (script: string, args: readonly string[]): JsonLineProcess =>
+  JsonLineProcess.start(python, [script, ...args], { cwd: helpers, deadlineMs: workerDeadlineMs });
 
 describe.each(zookeeperTargetNames())('Kazoo recipes against %s', (name) => {
   let target: ZooKeeperTarget;
   let observer: Client;
-  const workers: Worker[] = [];
-  const startWorker = (script: string, args: readonly string[]): Worker => {
-    const w = Worker.start(script, args);
+  const workers: JsonLineProcess[] = [];
+  const startWorker = (script: string, args: readonly string[]): JsonLineProcess => {
+    const w = startPython(script, args);
     workers.push(w);
     return w;
   };
@@ -84,38 +50,24 @@ describe.each(zookeeperTargetNames())('Kazoo recipes against %s', (name) => {
   test(`Lock: ${lockWorkers} processes × ${lockRounds} rounds, never two holders at once${name === 'vigil' ? ', across a member killed and restarted' : ''}`, async () => {
     const contenders = Array.from({ length: lockWorkers }, (_, i) => startWorker('kazoo_lock.py', [target.connectString, '/kazoo-lock', `w${i}`, String(lockRounds)]));
     const total = lockWorkers * lockRounds;
-    if (target.cluster !== null) {
-      // Vigil: once the contention is under way, SIGKILL the leader, then restart it.
-      const cluster = target.cluster;
-      await waitFor('a quarter of the rounds', async () => ((await getData(observer, '/kazoo-lock-state').catch(() => null))?.stat.version ?? 0) >= total / 2 ? true : undefined, 30_000, 20);
-      const leader = await cluster.leader();
-      await cluster.kill(leader);
-      await cluster.leader(cluster.live(), 20_000);
-      await cluster.heal();
-    }
+    await killLeaderMidContention(target, observer, '/kazoo-lock-state', total);
     const statuses = await Promise.all(contenders.map((w) => w.status()));
-    const all = contenders.flatMap((w) => w.reports);
-    expect(all.filter((r) => 'violation' in r || 'error' in r)).toEqual([]);
+    await expectExclusiveRounds(contenders.flatMap((w) => w.reports), observer, '/kazoo-lock-state', total);
     expect(statuses).toEqual(contenders.map(() => 0));
-    // Every round's enter and leave versions of the state znode: disjoint, consecutive intervals.
-    const rounds = all.filter((r) => typeof r['enter'] === 'number').map((r) => ({ enter: r['enter'] as number, leave: r['leave'] as number }));
-    expect(rounds).toHaveLength(total);
-    rounds.sort((x, y) => x.enter - y.enter);
-    rounds.forEach((r, k) => expect(r).toEqual({ enter: 2 * k + 1, leave: 2 * k + 2 }));
-    const state = await getData(observer, '/kazoo-lock-state');
-    expect(state).toMatchObject({ data: 'free', stat: { version: 2 * total } });
   }, 120_000);
 
   test('Election: one leader at a time; when its session ends, by close or by expiry, another is elected', async () => {
     const sessionTimeoutS = '4';
     const candidates = ['c0', 'c1', 'c2'].map((id) => startWorker('kazoo_election.py', [target.connectString, '/kazoo-election', id, sessionTimeoutS]));
-    const elected = (): Worker[] => candidates.filter((c) => c.has((r) => r['elected'] === true));
+    const elected = (): JsonLineProcess[] => candidates.filter((c) => c.has((r) => r['elected'] === true));
     const first = await waitFor('a first leader', () => (elected().length >= 1 ? elected() : undefined), 30_000, 20);
     expect(first).toHaveLength(1);
+    // The leader znode was written through the candidate's member: the observer syncs before it reads.
+    await sync(observer, '/kazoo-election-leader');
     expect((await getData(observer, '/kazoo-election-leader')).data).toBe(first[0]!.reports.find((r) => r['elected'])!['candidate']);
 
     // The leader closes its session: its candidacy ends at once and another candidate leads.
-    first[0]!.proc.stdin!.write('quit\n');
+    first[0]!.send('quit');
     expect(await first[0]!.status()).toBe(0);
     const second = await waitFor('a second leader', () => (elected().length >= 2 ? elected().filter((c) => c !== first[0]) : undefined), 30_000, 20);
     expect(second).toHaveLength(1);
@@ -126,8 +78,9 @@ describe.each(zookeeperTargetNames())('Kazoo recipes against %s', (name) => {
     const third = await waitFor('a third leader', () => (elected().length >= 3 ? elected().filter((c) => c !== first[0] && c !== second[0]) : undefined), 30_000, 20);
     expect(third).toHaveLength(1);
     expect(candidates.flatMap((c) => c.reports).filter((r) => 'violation' in r)).toEqual([]);
+    await sync(observer, '/kazoo-election-leader');
     expect((await getData(observer, '/kazoo-election-leader')).data).toBe(third[0]!.reports.find((r) => r['elected'])!['candidate']);
-    third[0]!.proc.stdin!.write('quit\n');
+    third[0]!.send('quit');
     expect(await third[0]!.status()).toBe(0);
   }, 90_000);
 });

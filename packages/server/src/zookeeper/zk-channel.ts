@@ -388,10 +388,11 @@ export class ZooKeeperChannel implements ClientChannel {
       case 'delete':
       case 'check':
       case 'closeSession':
-      case 'addWatch':
       case 'removeWatches':
       case 'checkWatches':
         return encodeReply(xid, zxid, zkErr.ok);
+      case 'addWatch':
+        return encodeReply(xid, zxid, zkErr.ok, replyBody.addWatch);
       case 'create':
         return result.op === 'create' ? encodeReply(xid, zxid, zkErr.ok, replyBody.create(result.path)) : nothing;
       case 'create2':

@@ -371,6 +371,11 @@ export const replyBody = {
   getACL: (acl: readonly ZkAcl[], stat: ZkStat): ReplyBody => (w) => { w.vector(acl, writeAcl); writeStat(w, stat); },
   getChildren: (children: readonly string[]): ReplyBody => (w) => { w.vector(children, writeString); },
   getChildren2: (children: readonly string[], stat: ZkStat): ReplyBody => (w) => { w.vector(children, writeString); writeStat(w, stat); },
+  /**
+   * addWatch's answer is an ErrorResponse { err: 0 } (ZooKeeper's server sends one, and its Java
+   * client reads one: without it the client takes the connection as broken).
+   */
+  addWatch: ((w) => { w.int(zkErr.ok); }) as ReplyBody,
   /** SyncResponse. */
   sync: (path: string): ReplyBody => (w) => { w.string(path); },
   /**

@@ -1,0 +1,156 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { waitFor } from './support/cluster.js';
+import { JsonLineProcess, type Report } from './support/json-line-process.js';
+import { type Client, closeClient, create, getData, openClient, remove, setData, sync } from './support/zookeeper-node-client.js';
+import { expectExclusiveRounds, killLeaderMidContention } from './support/zookeeper-lock-check.js';
+import { javaBin, startTarget, type ZooKeeperTarget, zookeeperTargetNames } from './support/zookeeper-target.js';
+
+/**
+ * Apache Curator, the Java library most ZooKeeper applications use, with its own recipes (Debian's
+ * libcurator-recipes-java 5.4), against a real ZooKeeper 3.8 and against Vigil's ZooKeeper
+ * listener: InterProcessMutex, LeaderLatch and CuratorCache, run by test/zookeeper/CuratorRecipes.java.
+ * On Vigil the Raft leader is killed in the middle of the lock contention, and the member the
+ * cache's session is on is killed while the tree changes.
+ */
+
+const javac = process.env['JAVAC_BIN'] ?? 'javac';
+/** Curator and what it needs, as Debian installs them (CURATOR_CLASSPATH overrides). */
+const classpath = process.env['CURATOR_CLASSPATH'] ??
+  ['curator-recipes', 'curator-framework', 'curator-client', 'zookeeper', 'zookeeper-jute', 'guava', 'slf4j-api', 'slf4j-nop'].map((j) => `/usr/share/java/${j}.jar`).join(':');
+const source = fileURLToPath(new URL('./zookeeper/CuratorRecipes.java', import.meta.url));
+const processDeadlineMs = 60_000;
+const mutexWorkers = 4;
+const mutexRounds = 12;
+
+let classes: string;
+beforeAll(async () => {
+  classes = await mkdtemp(join(tmpdir(), 'vigil-curator-'));
+  await promisify(execFile)(javac, ['-d', classes, '-cp', classpath, source], { timeout: 60_000 });
+}, 90_000);
+afterAll(async () => {
+  if (classes !== undefined) await rm(classes, { recursive: true, force: true });
+});
+
+describe.each(zookeeperTargetNames())('Curator recipes against %s', (name) => {
+  let target: ZooKeeperTarget;
+  let observer: Client;
+  const helpers: JsonLineProcess[] = [];
+  const curator = (...args: string[]): JsonLineProcess => {
+    const p = JsonLineProcess.start(javaBin, ['-cp', `${classes}:${classpath}`, 'CuratorRecipes', ...args], { cwd: classes, deadlineMs: processDeadlineMs });
+    helpers.push(p);
+    return p;
+  };
+  beforeAll(async () => {
+    target = await startTarget(name);
+    observer = await openClient(target.connectString);
+  });
+  afterEach(async () => {
+    for (const p of helpers.splice(0)) {
+      p.kill();
+      await p.exited;
+    }
+  });
+  afterAll(async () => {
+    if (observer !== undefined) await closeClient(observer);
+    await target?.stop();
+  });
+
+  test(`InterProcessMutex: ${mutexWorkers} sessions × ${mutexRounds} rounds, never two holders at once${name === 'vigil' ? ', across the leader killed and restarted' : ''}`, async () => {
+    const total = mutexWorkers * mutexRounds;
+    const run = curator('mutex', target.connectString, '/curator/mutex', String(mutexWorkers), String(mutexRounds));
+    await killLeaderMidContention(target, observer, '/curator/mutex-state', total);
+    const status = await run.status();
+    await expectExclusiveRounds(run.reports, observer, '/curator/mutex-state', total);
+    expect(status).toBe(0);
+    expect(run.reports.filter((r) => r['done'] === true)).toHaveLength(mutexWorkers);
+  }, 120_000);
+
+  test('LeaderLatch: one leader at a time; when its session ends, by close or by expiry, another is elected', async () => {
+    const candidates = ['c0', 'c1', 'c2'].map((id) => curator('latch', target.connectString, '/curator/latch', id, '4000'));
+    const elected = (): JsonLineProcess[] => candidates.filter((c) => c.has((r) => r['elected'] === true));
+    const leaderIs = async (leader: JsonLineProcess): Promise<void> => {
+      await sync(observer, '/curator/latch-leader');
+      expect((await getData(observer, '/curator/latch-leader')).data).toBe(leader.reports.find((r) => r['elected'])!['candidate']);
+    };
+    const first = await waitFor('a first leader', () => (elected().length >= 1 ? elected() : undefined), 30_000, 20);
+    expect(first).toHaveLength(1);
+    await leaderIs(first[0]!);
+
+    // The leader closes its latch and its client: its session ends at once and another leads.
+    first[0]!.send('quit');
+    expect(await first[0]!.status()).toBe(0);
+    const second = await waitFor('a second leader', () => (elected().length >= 2 ? elected().filter((c) => c !== first[0]) : undefined), 30_000, 20);
+    expect(second).toHaveLength(1);
+
+    // The second leader's process is killed: its session lives until the server expires it (4 s).
+    second[0]!.kill();
+    await second[0]!.exited;
+    const third = await waitFor('a third leader', () => (elected().length >= 3 ? elected().filter((c) => c !== first[0] && c !== second[0]) : undefined), 30_000, 20);
+    expect(third).toHaveLength(1);
+    expect(candidates.flatMap((c) => c.reports).filter((r) => 'violation' in r || 'error' in r)).toEqual([]);
+    await leaderIs(third[0]!);
+    third[0]!.send('quit');
+    expect(await third[0]!.status()).toBe(0);
+  }, 90_000);
+
+  test(`CuratorCache: creates, changes and deletes below the path, in order${name === 'vigil' ? '; its session\'s member killed, it catches up with what changed meanwhile' : ''}`, async () => {
+    await create(observer, '/cc', 'root');
+    const cache = curator('cache', target.connectString, '/cc');
+    await waitFor('the cache to initialize', () => (cache.has((r) => r['initialized'] === true) ? true : undefined), 30_000, 20);
+    const since = cache.reports.length;
+    const events = (): Report[] => cache.reports.slice(since).filter((r) => 'event' in r);
+    // CuratorCache reads a node's data after its notification, so each change is let through
+    // before the next (a node deleted before that read would never be reported created).
+    const changes: [() => Promise<unknown>, Report][] = [
+      [() => create(observer, '/cc/a', 'a0'), { event: 'created', path: '/cc/a', data: 'a0' }],
+      [() => create(observer, '/cc/a/b', 'b0'), { event: 'created', path: '/cc/a/b', data: 'b0' }],
+      [() => setData(observer, '/cc/a', 'a1'), { event: 'changed', path: '/cc/a', data: 'a1' }],
+      [() => remove(observer, '/cc/a/b'), { event: 'deleted', path: '/cc/a/b', data: 'b0' }],
+    ];
+    for (const [k, [change]] of changes.entries()) {
+      await change();
+      await waitFor(`event ${k + 1}`, () => (events().length > k ? true : undefined), 30_000, 20);
+    }
+    expect(events()).toEqual(changes.map(([, event]) => event));
+
+    let writer = observer;
+    const cluster = target.cluster;
+    if (cluster !== null) {
+      // Vigil: kill the member the cache's session is on, and change the tree through the others.
+      cache.send('server');
+      const server = await waitFor('the cache to name its server', () => cache.reports.find((r) => 'server' in r)?.['server'] as string | undefined, 10_000, 20);
+      const port = Number(server.split(':').pop());
+      const member = [...cluster.nodes.values()].find((n) => n.zookeeperPort === port);
+      expect(member).toBeDefined();
+      await cluster.kill(member!.id);
+      writer = await openClient(cluster.zookeeperConnectString(cluster.live()));
+    }
+    try {
+      await create(writer, '/cc/c', 'c0');
+      await setData(writer, '/cc/a', 'a2');
+      const expected = { '/cc': 'root', '/cc/a': 'a2', '/cc/c': 'c0' };
+      await waitFor('the cache to hold the tree as it is', () => {
+        const dumps = cache.reports.filter((r) => 'dump' in r);
+        if (JSON.stringify(dumps.at(-1)?.['dump']) === JSON.stringify(expected)) return true;
+        cache.send('dump');
+        return undefined;
+      }, 30_000, 100);
+      expect(events()).toEqual(expect.arrayContaining([
+        { event: 'created', path: '/cc/c', data: 'c0' },
+        { event: 'changed', path: '/cc/a', data: 'a2' },
+      ]));
+      expect(cache.reports.filter((r) => 'error' in r)).toEqual([]);
+    } finally {
+      if (writer !== observer) await closeClient(writer);
+      await cluster?.heal();
+    }
+    cache.send('quit');
+    expect(await cache.status()).toBe(0);
+  }, 90_000);
+});

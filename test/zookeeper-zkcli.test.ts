@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { withDeadline } from '../scripts/bench/processes.js';
-import { type Client, closeClient, create, exists, getChildren, getData, openClient } from './support/zookeeper-node-client.js';
+import { type Client, closeClient, create, exists, getChildren, getData, openClient, sync } from './support/zookeeper-node-client.js';
 import { startTarget, zkCliScript, type ZooKeeperTarget, zookeeperTargetNames } from './support/zookeeper-target.js';
 
 /**
@@ -68,6 +69,8 @@ describe.each(zookeeperTargetNames())('zkCli.sh against %s', (name) => {
     await create(client, '/pre', 'from-node');
     await create(client, '/pre/child');
     run = await runZkCli(target.connectString, [
+      // The shell's member may not have applied another session's writes yet: a sync first, as a ZooKeeper application does.
+      'sync /pre',
       'get /pre',
       'ls /pre',
       'create /cli hello',
@@ -102,6 +105,7 @@ describe.each(zookeeperTargetNames())('zkCli.sh against %s', (name) => {
 
   test('the transcript: success messages, data, lists, stats and error messages in order', () => {
     expect(normalized(run.lines)).toEqual([
+      'Sync is OK',
       'from-node',
       '[child]',
       'Created /cli',
@@ -156,10 +160,76 @@ describe.each(zookeeperTargetNames())('zkCli.sh against %s', (name) => {
   });
 
   test('the shell\'s writes are what another client reads; its ephemeral went with its session', async () => {
+    await sync(client, '/kept');
     expect(await exists(client, '/cli')).toBeNull();
     expect((await getData(client, '/kept')).data).toBe('v');
     // zkCli closes its session on quit, so the server removed the ephemeral at once.
     expect((await getChildren(client, '/kept')).children).toEqual([]);
+  });
+
+  test('the requests of ZooKeeper 3.6+ and ACLs as the Java client reads their answers: whoami, getEphemerals, getAllChildrenNumber, addWatch, removewatches, getAcl/setAcl, ls -R, one-shot watches', async () => {
+    const bob = `bob:${createHash('sha1').update('bob:pw').digest('base64')}`;
+    const more = await runZkCli(target.connectString, [
+      'create /w x',
+      'whoami',
+      'addauth digest bob:pw',
+      'addauth digest al:pw',
+      'whoami',
+      'create -e /w/e1 a',
+      'create -c /c',
+      'create /c/k v',
+      'getEphemerals /w',
+      'getAllChildrenNumber /w',
+      'addWatch -m PERSISTENT_RECURSIVE /w',
+      'set /w/e1 b',
+      'create /w/n m',
+      'removewatches /w -a',
+      'removewatches /w -a',
+      'set /w/e1 c',
+      'getAcl /w',
+      `setAcl /w digest:${bob}:cdrwa`,
+      'getAcl /w',
+      'ls -R /w',
+      'get -w /w/n',
+      'set /w/n z',
+      'ls -w /c',
+      'delete /c/k',
+    ]);
+    // The shell prints watch events from another thread: they are checked apart, in their own order.
+    const watcherLine = /^(WATCHER::|WatchedEvent .*|)$/;
+    expect(more.lines.filter((l) => !watcherLine.test(l))).toEqual([
+      'Created /w',
+      'Auth scheme: User',
+      'ip: 127.0.0.1',
+      'Auth scheme: User',
+      'digest: bob',
+      'digest: al',
+      'ip: 127.0.0.1',
+      'Created /w/e1',
+      'Created /c',
+      'Created /c/k',
+      '[/w/e1]',
+      '1',
+      'Created /w/n',
+      'KeeperErrorCode = No such watcher for /w',
+      '\'world,\'anyone',
+      ': cdrwa',
+      `'digest,'${bob}`,
+      ': cdrwa',
+      '/w',
+      '/w/e1',
+      '/w/n',
+      'm',
+      '[k]',
+    ]);
+    expect(more.lines.filter((l) => l.startsWith('WatchedEvent '))).toEqual([
+      'WatchedEvent state:SyncConnected type:NodeDataChanged path:/w/e1',
+      'WatchedEvent state:SyncConnected type:NodeCreated path:/w/n',
+      'WatchedEvent state:SyncConnected type:PersistentWatchRemoved path:/w',
+      'WatchedEvent state:SyncConnected type:NodeDataChanged path:/w/n',
+      'WatchedEvent state:SyncConnected type:NodeChildrenChanged path:/c',
+    ]);
+    expect(more.status).toBe(0);
   });
 
   test('the exit status is the last command\'s: 0 after a script whose last command worked, 1 for a failed single command', async () => {

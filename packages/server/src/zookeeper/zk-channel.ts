@@ -350,7 +350,8 @@ export class ZooKeeperChannel implements ClientChannel {
           const names = new Set((c.caller?.digests ?? []).map((d) => d.slice(0, d.indexOf(':'))));
           const user = input.user?.user;
           if (user !== undefined) names.add(user);
-          return { value: [{ authScheme: 'ip', user: this.socket.remoteAddress ?? '' }, ...[...names].map((name) => ({ authScheme: 'digest', user: name }))] };
+          // ZooKeeper's order: the digests as added, then the address.
+          return { value: [...[...names].map((name) => ({ authScheme: 'digest', user: name })), { authScheme: 'ip', user: this.socket.remoteAddress ?? '' }] };
         });
       case 'auth':
       case 'unsupported':

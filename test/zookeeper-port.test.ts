@@ -51,6 +51,28 @@ describe('four-letter words', () => {
     expect(await fourLetterWord(zkPort(leader), 'envi')).toContain(`zookeeper.version=${zooKeeperVersion}`);
     expect(await fourLetterWord(zkPort(leader), 'dump')).toBe('dump is not executed because it is not in the whitelist.\n');
   });
+
+  test('mntr and srvr report the requests answered: their latency (min ≤ average ≤ max, a write taking more than nothing) and none outstanding once answered', async () => {
+    const id = 3;
+    const figures = async (): Promise<Map<string, number>> => new Map((await fourLetterWord(zkPort(id), 'mntr')).trim().split('\n').map((l) => l.split('\t') as [string, string]).map(([k, v]) => [k, Number(v)]));
+    const before = await figures();
+    const zk = await RawZooKeeper.open(zkPort(id));
+    await zk.handshake();
+    expect((await zk.request(zkOp.create, create('/latency', 'x'))).err).toBe(zkErr.ok);
+    expect((await zk.request(zkOp.exists, (w) => void w.string('/latency').bool(false))).err).toBe(zkErr.ok);
+    const after = await figures();
+    zk.destroy();
+    expect(after.get('zk_packets_received')! - before.get('zk_packets_received')!).toBeGreaterThanOrEqual(3);
+    expect(after.get('zk_outstanding_requests')).toBe(0);
+    const [min, avg, max] = [after.get('zk_min_latency')!, after.get('zk_avg_latency')!, after.get('zk_max_latency')!];
+    expect(avg).toBeGreaterThan(0);
+    expect(min).toBeLessThanOrEqual(avg);
+    expect(avg).toBeLessThanOrEqual(max);
+    const srvr = await fourLetterWord(zkPort(id), 'srvr');
+    const latency = /^Latency min\/avg\/max: (\d+)\/([\d.]+)\/(\d+)$/m.exec(srvr);
+    expect(Number(latency?.[2])).toBeGreaterThan(0);
+    expect(srvr).toMatch(/^Outstanding: 0$/m);
+  });
 });
 
 describe('answers', () => {

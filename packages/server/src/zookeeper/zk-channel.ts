@@ -72,11 +72,21 @@ const nothing = new Uint8Array(0);
 export interface ZooKeeperCounters {
   received: number;
   sent: number;
+  /** Requests read and not answered yet. */
+  outstanding: number;
+  /** Answered requests, from read to answer (pings too, as ZooKeeper counts them). */
+  readonly latency: { count: number; totalMs: number; minMs: number; maxMs: number };
+}
+
+export function newZooKeeperCounters(): ZooKeeperCounters {
+  return { received: 0, sent: 0, outstanding: 0, latency: { count: 0, totalMs: 0, minMs: Number.POSITIVE_INFINITY, maxMs: 0 } };
 }
 
 interface Pending {
   readonly xid: number;
   readonly request: ZkRequest | { readonly type: 'malformed' };
+  /** performance.now() when it was read. */
+  readonly readAtMs: number;
 }
 
 /** A request before the connection gives it its id. */
@@ -111,6 +121,9 @@ export class ZooKeeperChannel implements ClientChannel {
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('close', () => {
       this.phase = 'closed';
+      // Never answered now: no longer outstanding.
+      this.counters.outstanding -= this.pending.size;
+      this.pending.clear();
       input.channelClosed();
     });
     // An error is followed by 'close', which is what the connection acts on.
@@ -267,7 +280,8 @@ export class ZooKeeperChannel implements ClientChannel {
   private submit(xid: number, request: Pending['request'], vigil: Unnumbered, bytes: number): void {
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffff_ffff ? 1 : this.nextId + 1;
-    this.pending.set(id, { xid, request });
+    this.pending.set(id, { xid, request, readAtMs: performance.now() });
+    this.counters.outstanding++;
     if (!this.paused && this.pending.size >= unansweredMax) {
       this.paused = true;
       this.socket.pause();
@@ -361,10 +375,21 @@ export class ZooKeeperChannel implements ClientChannel {
 
   // ---- frames out ----
 
+  private counted(answered: Pending): void {
+    this.counters.outstanding--;
+    const ms = performance.now() - answered.readAtMs;
+    const latency = this.counters.latency;
+    latency.count++;
+    latency.totalMs += ms;
+    latency.minMs = Math.min(latency.minMs, ms);
+    latency.maxMs = Math.max(latency.maxMs, ms);
+  }
+
   encodeResponse(id: number, _op: ConnectionRequest['op'] | undefined, outcome: Outcome): Uint8Array {
     const pending = this.pending.get(id);
     if (pending === undefined) return nothing;
     this.pending.delete(id);
+    this.counted(pending);
     if (this.paused && this.pending.size < unansweredMax / 2) {
       this.paused = false;
       this.socket.resume();

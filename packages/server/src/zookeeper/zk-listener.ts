@@ -13,7 +13,7 @@ import type { HostPort } from '../config/host-port.js';
 import type { ClientGateway } from '../gateway/client-gateway.js';
 import type { Logger } from '../node/logger.js';
 import { verifiedClientName, type TlsCredentials } from '../tls/tls-credentials.js';
-import { ZooKeeperChannel, type ZooKeeperCounters } from './zk-channel.js';
+import { newZooKeeperCounters, ZooKeeperChannel, type ZooKeeperCounters } from './zk-channel.js';
 
 /** The ZooKeeper release whose protocol and features this port serves (addWatch, whoAmI: 3.6 to 3.9). */
 export const zooKeeperVersion = '3.9.0-vigil';
@@ -58,7 +58,7 @@ export const openFourLetterWords: ReadonlySet<string> = new Set(['ruok', 'isro',
 const knownFourLetterWords = new Set(['ruok', 'srvr', 'stat', 'mntr', 'conf', 'envi', 'isro', 'cons', 'crst', 'srst', 'dump', 'wchs', 'wchc', 'wchp', 'dirs', 'gtmk', 'stmk', 'hash']);
 
 export class ZooKeeperListener {
-  readonly counters: ZooKeeperCounters = { received: 0, sent: 0 };
+  readonly counters: ZooKeeperCounters = newZooKeeperCounters();
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
 
@@ -136,17 +136,20 @@ export class ZooKeeperListener {
     if (!['srvr', 'stat', 'mntr'].includes(word)) return `${word} is not executed because it is not served here.\n`;
     if (s.mode === null) return 'This ZooKeeper instance is not currently serving requests\n';
     const connections = this.sockets.size;
+    const { outstanding, latency } = this.counters;
+    // As ZooKeeper prints them: whole milliseconds for min and max, the average to four places; 0 before any request.
+    const [min, avg, max] = latency.count === 0 ? [0, 0, 0] : [Math.round(latency.minMs), Number((latency.totalMs / latency.count).toFixed(4)), Math.round(latency.maxMs)];
     if (word === 'mntr') {
       const lines: [string, string | number][] = [
         ['zk_version', zooKeeperVersion],
         ['zk_server_state', s.mode],
-        ['zk_avg_latency', 0],
-        ['zk_max_latency', 0],
-        ['zk_min_latency', 0],
+        ['zk_avg_latency', avg],
+        ['zk_max_latency', max],
+        ['zk_min_latency', min],
         ['zk_packets_received', this.counters.received],
         ['zk_packets_sent', this.counters.sent],
         ['zk_num_alive_connections', connections],
-        ['zk_outstanding_requests', 0],
+        ['zk_outstanding_requests', outstanding],
         ['zk_znode_count', s.nodeCount],
         ['zk_watch_count', s.watchCount],
         ['zk_ephemerals_count', s.ephemeralsCount],
@@ -156,11 +159,11 @@ export class ZooKeeperListener {
       return lines.map(([k, v]) => `${k}\t${v}\n`).join('');
     }
     const summary = [
-      `Latency min/avg/max: 0/0.0/0`,
+      `Latency min/avg/max: ${min}/${avg}/${max}`,
       `Received: ${this.counters.received}`,
       `Sent: ${this.counters.sent}`,
       `Connections: ${connections}`,
-      `Outstanding: 0`,
+      `Outstanding: ${outstanding}`,
       `Zxid: 0x${s.zxid.toString(16)}`,
       `Mode: ${s.mode}`,
       `Node count: ${s.nodeCount}`,

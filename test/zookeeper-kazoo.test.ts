@@ -4,13 +4,14 @@ import { waitFor } from './support/cluster.js';
 import { JsonLineProcess } from './support/json-line-process.js';
 import { expectExclusiveRounds, killLeaderMidContention } from './support/zookeeper-lock-check.js';
 import { type Client, closeClient, getData, openClient, sync } from './support/zookeeper-node-client.js';
-import { startTarget, type ZooKeeperTarget, zookeeperTargetNames } from './support/zookeeper-target.js';
+import { killLeaderAndRestart, startTarget, type ZooKeeperTarget, zookeeperTargetNames } from './support/zookeeper-target.js';
 
 /**
  * Kazoo (Debian's python3-kazoo, a Python client with its own recipes) against a real ZooKeeper
  * 3.8 and against Vigil's ZooKeeper listener: its Lock recipe with contending processes, and its
- * Election recipe. On Vigil a member is killed (SIGKILL) and restarted in the middle of the lock
- * contention; the standalone ZooKeeper has no other member to fail over to, so it runs without.
+ * Election recipe. On Vigil the Raft leader is killed (SIGKILL) and restarted in the middle of the
+ * lock contention and under the election; the standalone ZooKeeper has no other member to fail
+ * over to, so it runs without.
  */
 
 const python = process.env['VIGIL_PYTHON'] ?? '/usr/bin/python3';
@@ -56,7 +57,7 @@ describe.each(zookeeperTargetNames())('Kazoo recipes against %s', (name) => {
     expect(statuses).toEqual(contenders.map(() => 0));
   }, 120_000);
 
-  test('Election: one leader at a time; when its session ends, by close or by expiry, another is elected', async () => {
+  test(`Election: one leader at a time${name === 'vigil' ? ', through the Raft leader killed and restarted' : ''}; when its session ends, by close or by expiry, another is elected`, async () => {
     const sessionTimeoutS = '4';
     const candidates = ['c0', 'c1', 'c2'].map((id) => startWorker('kazoo_election.py', [target.connectString, '/kazoo-election', id, sessionTimeoutS]));
     const elected = (): JsonLineProcess[] => candidates.filter((c) => c.has((r) => r['elected'] === true));
@@ -65,6 +66,12 @@ describe.each(zookeeperTargetNames())('Kazoo recipes against %s', (name) => {
     // The leader znode was written through the candidate's member: the observer syncs before it reads.
     await sync(observer, '/kazoo-election-leader');
     expect((await getData(observer, '/kazoo-election-leader')).data).toBe(first[0]!.reports.find((r) => r['elected'])!['candidate']);
+    // Vigil: the Raft leader is killed under the election and restarted. The candidates' sessions
+    // move to the other members: nobody else is elected, and the leader znode is still the first's.
+    await killLeaderAndRestart(target);
+    await sync(observer, '/kazoo-election-leader');
+    expect((await getData(observer, '/kazoo-election-leader')).data).toBe(first[0]!.reports.find((r) => r['elected'])!['candidate']);
+    expect(elected()).toEqual(first);
 
     // The leader closes its session: its candidacy ends at once and another candidate leads.
     first[0]!.send('quit');

@@ -5,20 +5,13 @@ import { expect } from 'vitest';
 import { waitFor } from './cluster.js';
 import type { Report } from './json-line-process.js';
 import { type Client, getData, sync } from './zookeeper-node-client.js';
-import type { ZooKeeperTarget } from './zookeeper-target.js';
+import { killLeaderAndRestart, type ZooKeeperTarget } from './zookeeper-target.js';
 
-/**
- * Vigil only (a standalone ZooKeeper has no other member): once a quarter of the `rounds` are
- * done, SIGKILL the Raft leader, wait for another, and restart the killed member.
- */
+/** Vigil only (killLeaderAndRestart): once a quarter of the `rounds` are done, the Raft leader is killed and restarted. */
 export async function killLeaderMidContention(target: ZooKeeperTarget, observer: Client, statePath: string, rounds: number): Promise<void> {
-  const cluster = target.cluster;
-  if (cluster === null) return;
+  if (target.cluster === null) return;
   await waitFor('a quarter of the rounds', async () => ((await getData(observer, statePath).catch(() => null))?.stat.version ?? 0) >= rounds / 2 ? true : undefined, 30_000, 20);
-  const leader = await cluster.leader();
-  await cluster.kill(leader);
-  await cluster.leader(cluster.live(), 20_000);
-  await cluster.heal();
+  await killLeaderAndRestart(target);
 }
 
 /**

@@ -46,6 +46,18 @@ export function startTarget(name: ZooKeeperTargetName): Promise<ZooKeeperTarget>
 }
 
 
+/**
+ * Vigil only (a standalone ZooKeeper has no other member to fail over to; a no-op there): SIGKILL
+ * the Raft leader, wait for the others to elect one, and restart the killed member.
+ */
+export async function killLeaderAndRestart(target: ZooKeeperTarget): Promise<void> {
+  const cluster = target.cluster;
+  if (cluster === null) return;
+  await cluster.kill(await cluster.leader());
+  await cluster.leader(cluster.live(), 20_000);
+  await cluster.heal();
+}
+
 /** A standalone ZooKeeper 3.8 on a free loopback port with a temporary data directory. */
 export async function startRealZooKeeper(): Promise<{ connectString: string; stop(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'vigil-zk-'));

@@ -32,11 +32,12 @@ import org.apache.zookeeper.data.Stat;
  *   would find the state not free or lose a compare-and-set: a violation, exit 3.
  * latch &lt;hosts&gt; &lt;path&gt; &lt;id&gt; &lt;sessionTimeoutMs&gt;
  *   One LeaderLatch candidate. Elected, it creates the ephemeral `path-leader` with its id (finding
- *   it there means two leaders: a violation) and reports elected; `quit` closes the latch and the
- *   client (its session ends at once).
+ *   it there means two leaders: a violation) and reports elected; `quit` deletes that znode if it
+ *   leads, then closes the latch and the client (its session ends at once); `server` reports the
+ *   member its session is connected to.
  * cache &lt;hosts&gt; &lt;path&gt;
  *   CuratorCache (a persistent recursive watch) on path: each event as it comes; `server` reports
- *   the member the client is connected to; `dump` reports the cache's whole content.
+ *   the member the session is connected to; `dump` reports the cache's whole content.
  * </pre>
  */
 public final class CuratorRecipes {
@@ -164,7 +165,11 @@ public final class CuratorRecipes {
     var in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in, StandardCharsets.UTF_8));
     for (String line; (line = in.readLine()) != null;) {
       if (line.equals("quit")) break;
+      if (line.equals("server")) reportServer(client);
     }
+    // Its own marker goes first: the latch's close lets the next candidate in at once, and the
+    // marker would otherwise stay until the session's close (that candidate would find it there).
+    if (latch.hasLeadership()) client.delete().forPath(leaderNode);
     latch.close(LeaderLatch.CloseMode.SILENT);
     client.close();
     System.exit(0);
@@ -185,13 +190,7 @@ public final class CuratorRecipes {
     var in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in, StandardCharsets.UTF_8));
     for (String line; (line = in.readLine()) != null;) {
       switch (line) {
-        case "server" -> {
-          // ZooKeeper#toString names the server the session is connected to: "remoteserver:/127.0.0.1:2181".
-          String described = client.getZookeeperClient().getZooKeeper().toString();
-          int at = described.indexOf("remoteserver:");
-          String server = at < 0 ? "" : described.substring(at + "remoteserver:".length()).split(" ")[0];
-          report("{\"server\":" + quote(server) + "}");
-        }
+        case "server" -> reportServer(client);
         case "dump" -> {
           Map<String, String> content = new TreeMap<>();
           cache.stream().forEach((node) -> content.put(node.getPath(), data(node)));
@@ -205,6 +204,14 @@ public final class CuratorRecipes {
         default -> report("{\"error\":" + quote("unknown command " + line) + "}");
       }
     }
+  }
+
+  /** Reports the server the session is connected to: ZooKeeper#toString names it ("remoteserver:/127.0.0.1:2181"). */
+  private static void reportServer(CuratorFramework client) throws Exception {
+    String described = client.getZookeeperClient().getZooKeeper().toString();
+    int at = described.indexOf("remoteserver:");
+    String server = at < 0 ? "" : described.substring(at + "remoteserver:".length()).split(" ")[0];
+    report("{\"server\":" + quote(server) + "}");
   }
 
   private static String data(ChildData node) {

@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { waitFor } from './support/cluster.js';
-import { JsonLineProcess, type Report } from './support/json-line-process.js';
-import { type Client, closeClient, create, getData, openClient, remove, setData, sync } from './support/zookeeper-node-client.js';
-import { expectExclusiveRounds, killLeaderMidContention } from './support/zookeeper-lock-check.js';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { ProcessCluster } from '../scripts/cluster/process-cluster.js';
-import { javaBin, startTarget, type ZooKeeperTarget, zookeeperTargetNames } from './support/zookeeper-target.js';
+import { waitFor } from './support/cluster.js';
+import type { JsonLineProcess, Report } from './support/json-line-process.js';
+import { closeClient, create, openClient, remove, setData } from './support/zookeeper-node-client.js';
+import { expectExclusiveRounds, expectMarkerOf, killLeaderMidContention, recipeFixture } from './support/zookeeper-recipes.js';
+import { javaBin, memberOnZooKeeperPort, zookeeperTargetNames } from './support/zookeeper-target.js';
 
 /**
  * Apache Curator, the Java library most ZooKeeper applications use, with its own recipes (Debian's
@@ -34,9 +34,7 @@ async function memberOf(helper: JsonLineProcess, cluster: ProcessCluster): Promi
   const before = helper.reports.length;
   helper.send('server');
   const server = await waitFor('the helper to name its server', () => helper.reports.slice(before).find((r) => 'server' in r)?.['server'] as string | undefined, 10_000, 20);
-  const member = [...cluster.nodes.values()].find((n) => n.zookeeperPort === Number(server.split(':').pop()));
-  if (member === undefined) throw new Error(`no member serves ZooKeeper on ${server}`);
-  return member.id;
+  return memberOnZooKeeperPort(cluster, Number(server.split(':').pop()));
 }
 
 let classes: string;
@@ -49,50 +47,28 @@ afterAll(async () => {
 });
 
 describe.each(zookeeperTargetNames())('Curator recipes against %s', (name) => {
-  let target: ZooKeeperTarget;
-  let observer: Client;
-  const helpers: JsonLineProcess[] = [];
-  const curator = (...args: string[]): JsonLineProcess => {
-    const p = JsonLineProcess.start(javaBin, ['-cp', `${classes}:${classpath}`, 'CuratorRecipes', ...args], { cwd: classes, deadlineMs: processDeadlineMs });
-    helpers.push(p);
-    return p;
-  };
-  beforeAll(async () => {
-    target = await startTarget(name);
-    observer = await openClient(target.connectString);
-  });
-  afterEach(async () => {
-    for (const p of helpers.splice(0)) {
-      p.kill();
-      await p.exited;
-    }
-  });
-  afterAll(async () => {
-    if (observer !== undefined) await closeClient(observer);
-    await target?.stop();
-  });
+  const fx = recipeFixture(name);
+  const curator = (...args: string[]): JsonLineProcess =>
+    fx.start(javaBin, ['-cp', `${classes}:${classpath}`, 'CuratorRecipes', ...args], { cwd: classes, deadlineMs: processDeadlineMs });
 
   test(`InterProcessMutex: ${mutexWorkers} sessions × ${mutexRounds} rounds, never two holders at once${name === 'vigil' ? ', across the leader killed and restarted' : ''}`, async () => {
     const total = mutexWorkers * mutexRounds;
-    const run = curator('mutex', target.connectString, '/curator/mutex', String(mutexWorkers), String(mutexRounds));
-    await killLeaderMidContention(target, observer, '/curator/mutex-state', total);
+    const run = curator('mutex', fx.target.connectString, '/curator/mutex', String(mutexWorkers), String(mutexRounds));
+    await killLeaderMidContention(fx.target, fx.observer, '/curator/mutex-state', total);
     const status = await run.status();
-    await expectExclusiveRounds(run.reports, observer, '/curator/mutex-state', total);
+    await expectExclusiveRounds(run.reports, fx.observer, '/curator/mutex-state', total);
     expect(status).toBe(0);
     expect(run.reports.filter((r) => r['done'] === true)).toHaveLength(mutexWorkers);
   }, 120_000);
 
   test(`LeaderLatch: one leader at a time${name === 'vigil' ? ', through a member killed and restarted' : ''}; when its session ends, by close or by expiry, another is elected`, async () => {
-    const candidates = ['c0', 'c1', 'c2'].map((id) => curator('latch', target.connectString, '/curator/latch', id, '4000'));
+    const candidates = ['c0', 'c1', 'c2'].map((id) => curator('latch', fx.target.connectString, '/curator/latch', id, '4000'));
     const elected = (): JsonLineProcess[] => candidates.filter((c) => c.has((r) => r['elected'] === true));
-    const leaderIs = async (leader: JsonLineProcess): Promise<void> => {
-      await sync(observer, '/curator/latch-leader');
-      expect((await getData(observer, '/curator/latch-leader')).data).toBe(leader.reports.find((r) => r['elected'])!['candidate']);
-    };
+    const leaderIs = (leader: JsonLineProcess): Promise<void> => expectMarkerOf(fx.observer, '/curator/latch-leader', leader);
     const first = await waitFor('a first leader', () => (elected().length >= 1 ? elected() : undefined), 30_000, 20);
     expect(first).toHaveLength(1);
     await leaderIs(first[0]!);
-    const cluster = target.cluster;
+    const cluster = fx.target.cluster;
     if (cluster !== null) {
       // Vigil: a member is killed under the election and restarted; the sessions on it move to the
       // others. LeaderLatch gives leadership up as soon as its own connection is suspended (as
@@ -125,18 +101,18 @@ describe.each(zookeeperTargetNames())('Curator recipes against %s', (name) => {
   }, 90_000);
 
   test(`CuratorCache: creates, changes and deletes below the path, in order${name === 'vigil' ? '; its session\'s member killed, it catches up with what changed meanwhile' : ''}`, async () => {
-    await create(observer, '/cc', 'root');
-    const cache = curator('cache', target.connectString, '/cc');
+    await create(fx.observer, '/cc', 'root');
+    const cache = curator('cache', fx.target.connectString, '/cc');
     await waitFor('the cache to initialize', () => (cache.has((r) => r['initialized'] === true) ? true : undefined), 30_000, 20);
     const since = cache.reports.length;
     const events = (): Report[] => cache.reports.slice(since).filter((r) => 'event' in r);
     // CuratorCache reads a node's data after its notification, so each change is let through
     // before the next (a node deleted before that read would never be reported created).
     const changes: [() => Promise<unknown>, Report][] = [
-      [() => create(observer, '/cc/a', 'a0'), { event: 'created', path: '/cc/a', data: 'a0' }],
-      [() => create(observer, '/cc/a/b', 'b0'), { event: 'created', path: '/cc/a/b', data: 'b0' }],
-      [() => setData(observer, '/cc/a', 'a1'), { event: 'changed', path: '/cc/a', data: 'a1' }],
-      [() => remove(observer, '/cc/a/b'), { event: 'deleted', path: '/cc/a/b', data: 'b0' }],
+      [() => create(fx.observer, '/cc/a', 'a0'), { event: 'created', path: '/cc/a', data: 'a0' }],
+      [() => create(fx.observer, '/cc/a/b', 'b0'), { event: 'created', path: '/cc/a/b', data: 'b0' }],
+      [() => setData(fx.observer, '/cc/a', 'a1'), { event: 'changed', path: '/cc/a', data: 'a1' }],
+      [() => remove(fx.observer, '/cc/a/b'), { event: 'deleted', path: '/cc/a/b', data: 'b0' }],
     ];
     for (const [k, [change]] of changes.entries()) {
       await change();
@@ -144,8 +120,8 @@ describe.each(zookeeperTargetNames())('Curator recipes against %s', (name) => {
     }
     expect(events()).toEqual(changes.map(([, event]) => event));
 
-    let writer = observer;
-    const cluster = target.cluster;
+    let writer = fx.observer;
+    const cluster = fx.target.cluster;
     if (cluster !== null) {
       // Vigil: kill the member the cache's session is on, and change the tree through the others.
       await cluster.kill(await memberOf(cache, cluster));
@@ -167,7 +143,7 @@ describe.each(zookeeperTargetNames())('Curator recipes against %s', (name) => {
       ]));
       expect(cache.reports.filter((r) => 'error' in r)).toEqual([]);
     } finally {
-      if (writer !== observer) await closeClient(writer);
+      if (writer !== fx.observer) await closeClient(writer);
       await cluster?.heal();
     }
     cache.send('quit');

@@ -1,10 +1,9 @@
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { waitFor } from './support/cluster.js';
-import { JsonLineProcess } from './support/json-line-process.js';
-import { expectExclusiveRounds, killLeaderMidContention } from './support/zookeeper-lock-check.js';
-import { type Client, closeClient, getData, openClient, sync } from './support/zookeeper-node-client.js';
-import { killLeaderAndRestart, startTarget, type ZooKeeperTarget, zookeeperTargetNames } from './support/zookeeper-target.js';
+import type { JsonLineProcess } from './support/json-line-process.js';
+import { expectExclusiveRounds, expectMarkerOf, killLeaderMidContention, recipeFixture } from './support/zookeeper-recipes.js';
+import { killLeaderAndRestart, zookeeperTargetNames } from './support/zookeeper-target.js';
 
 /**
  * Kazoo (Debian's python3-kazoo, a Python client with its own recipes) against a real ZooKeeper
@@ -20,57 +19,31 @@ const lockWorkers = 4;
 const lockRounds = 12;
 const workerDeadlineMs = 60_000;
 
-/** A Python helper process running one of the scripts in test/zookeeper/. */
-const startPython = (script: string, args: readonly string[]): JsonLineProcess =>
-  JsonLineProcess.start(python, [script, ...args], { cwd: helpers, deadlineMs: workerDeadlineMs });
-
 describe.each(zookeeperTargetNames())('Kazoo recipes against %s', (name) => {
-  let target: ZooKeeperTarget;
-  let observer: Client;
-  const workers: JsonLineProcess[] = [];
-  const startWorker = (script: string, args: readonly string[]): JsonLineProcess => {
-    const w = startPython(script, args);
-    workers.push(w);
-    return w;
-  };
-  beforeAll(async () => {
-    target = await startTarget(name);
-    observer = await openClient(target.connectString);
-  });
-  afterEach(async () => {
-    for (const w of workers.splice(0)) {
-      w.kill();
-      await w.exited;
-    }
-  });
-  afterAll(async () => {
-    if (observer !== undefined) await closeClient(observer);
-    await target?.stop();
-  });
+  const fx = recipeFixture(name);
+  const startWorker = (script: string, args: readonly string[]): JsonLineProcess =>
+    fx.start(python, [script, ...args], { cwd: helpers, deadlineMs: workerDeadlineMs });
 
   test(`Lock: ${lockWorkers} processes × ${lockRounds} rounds, never two holders at once${name === 'vigil' ? ', across a member killed and restarted' : ''}`, async () => {
-    const contenders = Array.from({ length: lockWorkers }, (_, i) => startWorker('kazoo_lock.py', [target.connectString, '/kazoo-lock', `w${i}`, String(lockRounds)]));
+    const contenders = Array.from({ length: lockWorkers }, (_, i) => startWorker('kazoo_lock.py', [fx.target.connectString, '/kazoo-lock', `w${i}`, String(lockRounds)]));
     const total = lockWorkers * lockRounds;
-    await killLeaderMidContention(target, observer, '/kazoo-lock-state', total);
+    await killLeaderMidContention(fx.target, fx.observer, '/kazoo-lock-state', total);
     const statuses = await Promise.all(contenders.map((w) => w.status()));
-    await expectExclusiveRounds(contenders.flatMap((w) => w.reports), observer, '/kazoo-lock-state', total);
+    await expectExclusiveRounds(contenders.flatMap((w) => w.reports), fx.observer, '/kazoo-lock-state', total);
     expect(statuses).toEqual(contenders.map(() => 0));
   }, 120_000);
 
   test(`Election: one leader at a time${name === 'vigil' ? ', through the Raft leader killed and restarted' : ''}; when its session ends, by close or by expiry, another is elected`, async () => {
     const sessionTimeoutS = '4';
-    const candidates = ['c0', 'c1', 'c2'].map((id) => startWorker('kazoo_election.py', [target.connectString, '/kazoo-election', id, sessionTimeoutS]));
+    const candidates = ['c0', 'c1', 'c2'].map((id) => startWorker('kazoo_election.py', [fx.target.connectString, '/kazoo-election', id, sessionTimeoutS]));
     const elected = (): JsonLineProcess[] => candidates.filter((c) => c.has((r) => r['elected'] === true));
     const first = await waitFor('a first leader', () => (elected().length >= 1 ? elected() : undefined), 30_000, 20);
     expect(first).toHaveLength(1);
-    // The leader znode was written through the candidate's member: the observer syncs before it reads.
-    await sync(observer, '/kazoo-election-leader');
-    expect((await getData(observer, '/kazoo-election-leader')).data).toBe(first[0]!.reports.find((r) => r['elected'])!['candidate']);
+    await expectMarkerOf(fx.observer, '/kazoo-election-leader', first[0]!);
     // Vigil: the Raft leader is killed under the election and restarted. The candidates' sessions
     // move to the other members: nobody else is elected, and the leader znode is still the first's.
-    await killLeaderAndRestart(target);
-    await sync(observer, '/kazoo-election-leader');
-    expect((await getData(observer, '/kazoo-election-leader')).data).toBe(first[0]!.reports.find((r) => r['elected'])!['candidate']);
+    await killLeaderAndRestart(fx.target);
+    await expectMarkerOf(fx.observer, '/kazoo-election-leader', first[0]!);
     expect(elected()).toEqual(first);
 
     // The leader closes its session: its candidacy ends at once and another candidate leads.
@@ -85,8 +58,7 @@ describe.each(zookeeperTargetNames())('Kazoo recipes against %s', (name) => {
     const third = await waitFor('a third leader', () => (elected().length >= 3 ? elected().filter((c) => c !== first[0] && c !== second[0]) : undefined), 30_000, 20);
     expect(third).toHaveLength(1);
     expect(candidates.flatMap((c) => c.reports).filter((r) => 'violation' in r)).toEqual([]);
-    await sync(observer, '/kazoo-election-leader');
-    expect((await getData(observer, '/kazoo-election-leader')).data).toBe(third[0]!.reports.find((r) => r['elected'])!['candidate']);
+    await expectMarkerOf(fx.observer, '/kazoo-election-leader', third[0]!);
     third[0]!.send('quit');
     expect(await third[0]!.status()).toBe(0);
   }, 90_000);

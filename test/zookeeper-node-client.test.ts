@@ -6,7 +6,7 @@ import {
   type Client, closeClient, codeOf, commit, containerFlags, create, createContainer, exists, getACL, getChildren, getData, long, mkdirp, openClient, remove,
   sessionIdOf, sessionTimeoutMs, setACL, setData, sync, watcher, zookeeper, type ZkEvent,
 } from './support/zookeeper-node-client.js';
-import { startTarget, type ZooKeeperTarget, zookeeperTargetNames } from './support/zookeeper-target.js';
+import { memberOnZooKeeperPort, startTarget, type ZooKeeperTarget, zookeeperTargetNames } from './support/zookeeper-target.js';
 
 /**
  * node-zookeeper-client (a pure-JavaScript client of ZooKeeper's wire protocol) against a real
@@ -377,8 +377,7 @@ describe.each(zookeeperTargetNames().filter((n) => n === 'vigil'))('node-zookeep
     let writer: Client | undefined;
     try {
       const port = (client.connectionManager as unknown as { socket: { remotePort: number } }).socket.remotePort;
-      const member = [...cluster.nodes.values()].find((n) => n.zookeeperPort === port)!;
-      expect(member).toBeDefined();
+      const member = memberOnZooKeeperPort(cluster, port);
       const session = sessionIdOf(client);
       await create(client, '/moved', 'v0');
       await create(client, '/moved-eph', '', CreateMode.EPHEMERAL);
@@ -386,7 +385,7 @@ describe.each(zookeeperTargetNames().filter((n) => n === 'vigil'))('node-zookeep
       await getData(client, '/moved', w.fn);
 
       const reconnected = new Promise<void>((resolve) => client.once('disconnected', () => client.once('connected', () => resolve())));
-      await cluster.kill(member.id);
+      await cluster.kill(member);
       await withDeadline(reconnected, 20_000, 'the client to reconnect to another member');
       expect(sessionIdOf(client)).toBe(session);
       const newPort = (client.connectionManager as unknown as { socket: { remotePort: number } }).socket.remotePort;

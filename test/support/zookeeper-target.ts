@@ -46,6 +46,13 @@ export function startTarget(name: ZooKeeperTargetName): Promise<ZooKeeperTarget>
 }
 
 
+/** The member of `cluster` whose ZooKeeper port is `port` (a client's `remotePort`, or the port of the server a Java client names). */
+export function memberOnZooKeeperPort(cluster: ProcessCluster, port: number): number {
+  const member = [...cluster.nodes.values()].find((n) => n.zookeeperPort === port);
+  if (member === undefined) throw new Error(`no member serves ZooKeeper on port ${port}`);
+  return member.id;
+}
+
 /**
  * Vigil only (a standalone ZooKeeper has no other member to fail over to; a no-op there): SIGKILL
  * the Raft leader, wait for the others to elect one, and restart the killed member.

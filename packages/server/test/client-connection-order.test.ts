@@ -101,25 +101,18 @@ const dataOf = (outcome: Outcome | undefined): string => {
 };
 
 describe('a read sent right after a sync', () => {
-  test('on a ZooKeeper connection, reads once the sync has, so it sees what the sync saw', async () => {
-    const { channel, releaseReadIndex, send } = await connection(true);
+  test.each([
+    ['on a ZooKeeper connection, reads once the sync has, so it sees what the sync saw', true, 'new'],
+    ['on a vigil.v1 connection, a sequential read does not wait for it (the SDK awaits its sync)', false, 'old'],
+  ] as const)('%s', async (_title, zookeeper, sees) => {
+    const { channel, releaseReadIndex, send } = await connection(zookeeper);
     send({ t: 'req', id: 1, op: 'sync' });
     send({ t: 'req', id: 2, op: 'get', path: '/x', consistency: 'sequential' });
     // A write another session made lands while the sync waits for its read index.
     await apply({ type: 'set', path: '/x', data: new TextEncoder().encode('new') });
     releaseReadIndex();
     await expect.poll(() => channel.answers.size).toBe(2);
-    expect(dataOf(channel.answers.get(2))).toBe('new');
-  });
-
-  test('on a vigil.v1 connection, a sequential read does not wait for it (the SDK awaits its sync)', async () => {
-    const { channel, releaseReadIndex, send } = await connection(false);
-    send({ t: 'req', id: 1, op: 'sync' });
-    send({ t: 'req', id: 2, op: 'get', path: '/x', consistency: 'sequential' });
-    await apply({ type: 'set', path: '/x', data: new TextEncoder().encode('new') });
-    releaseReadIndex();
-    await expect.poll(() => channel.answers.size).toBe(2);
-    expect(dataOf(channel.answers.get(2))).toBe('old');
+    expect(dataOf(channel.answers.get(2))).toBe(sees);
   });
 });
 

@@ -418,7 +418,7 @@ export class ZooKeeperChannel implements ClientChannel {
       case 'checkWatches':
         return encodeReply(xid, zxid, zkErr.ok);
       case 'addWatch':
-        return encodeReply(xid, zxid, zkErr.ok, replyBody.addWatch);
+        return encodeReply(xid, zxid, zkErr.ok, replyBody.addWatch());
       case 'create':
         return result.op === 'create' ? encodeReply(xid, zxid, zkErr.ok, replyBody.create(result.path)) : nothing;
       case 'create2':

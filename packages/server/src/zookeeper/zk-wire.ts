@@ -375,7 +375,7 @@ export const replyBody = {
    * addWatch's answer is an ErrorResponse { err: 0 } (ZooKeeper's server sends one, and its Java
    * client reads one: without it the client takes the connection as broken).
    */
-  addWatch: ((w) => { w.int(zkErr.ok); }) as ReplyBody,
+  addWatch: (): ReplyBody => (w) => { w.int(zkErr.ok); },
   /** SyncResponse. */
   sync: (path: string): ReplyBody => (w) => { w.string(path); },
   /**

@@ -130,6 +130,9 @@ describe('ACLs through a follower', () => {
     const alice = await as('alice', 'alice-secret', leader);
     const bob = await as('bob', 'bob-secret', follower);
     expect(await call(alice, { op: 'create', path: '/shared', data: new Uint8Array(0), mode: 'persistent', acl: [{ scheme: 'world', id: 'anyone', perms: aclPerms.all }] })).toMatchObject({ ok: true });
+    // A watch starts at its member's applied state (docs/protocol.md §7): bob's sync puts /shared's
+    // creation behind it, so the watch cannot report it.
+    expect(await call(bob, { op: 'sync' })).toMatchObject({ ok: true });
     const watch = await call(bob, { op: 'watch', path: '/shared', mode: 'persistentRecursive' });
     expect(watch).toMatchObject({ ok: true });
     expect(await call(alice, { op: 'create', path: '/shared/secret', data: new Uint8Array(0), mode: 'persistent' })).toMatchObject({ ok: true });

@@ -101,6 +101,8 @@ describe.each(zookeeperTargetNames())('node-zookeeper-client against %s', (name)
     // One-shot: a second change without re-arming fires nothing; re-armed, delete fires NodeDeleted.
     await setData(b, '/dw', 'three');
     const deleted = watcher('data');
+    // a's member may not have applied b's write yet: a syncs before it reads (ZooKeeper's rule).
+    await sync(a, '/dw');
     expect((await getData(a, '/dw', deleted.fn)).data).toBe('three');
     await remove(b, '/dw');
     expect((await deleted.event).type).toBe(Event.NODE_DELETED);

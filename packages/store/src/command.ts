@@ -51,6 +51,12 @@ interface OnBehalf {
   /** The session's lowest `seq` still awaiting an answer (≤ `seq`): replies below it may be dropped. */
   readonly seqFloor?: number;
   /**
+   * This `seq` is sent once and never resent (a ZooKeeper connection's numbering, decision 61): a
+   * copy that meets it already recorded is refused STALE_SEQUENCE instead of getting the recorded
+   * result, which belongs to another write.
+   */
+  readonly seqOnce?: true;
+  /**
    * The most ephemeral nodes the session may own once this write is applied: set by the member
    * that took the write from its client (its `--ephemerals-per-session-max`), checked at apply, so
    * that every replica decides alike and a resend gets the recorded answer. Absent: no bound.
@@ -162,7 +168,8 @@ const modeSet: ReadonlySet<unknown> = new Set(createModes);
 
 /**
  * The fields of a write on behalf of a session: `ephemeralsMax` a positive safe integer if given;
- * `seq` and `seqFloor` both or neither, positive safe integers, floor ≤ seq, with a session.
+ * `seq` and `seqFloor` both or neither, positive safe integers, floor ≤ seq, with a session;
+ * `seqOnce` true or absent, and only with a `seq`.
  */
 function onBehalfProblem(command: Readonly<Record<string, unknown>>): string | null {
   const caller = callerProblem(command['caller']);
@@ -171,6 +178,8 @@ function onBehalfProblem(command: Readonly<Record<string, unknown>>): string | n
   if (ephemeralsMax !== undefined && !(Number.isSafeInteger(ephemeralsMax) && (ephemeralsMax as number) > 0)) return 'bad ephemeralsMax';
   const seq = command['seq'];
   const seqFloor = command['seqFloor'];
+  const seqOnce = command['seqOnce'];
+  if (seqOnce !== undefined && (seqOnce !== true || seq === undefined)) return 'bad seqOnce';
   if (seq === undefined && seqFloor === undefined) return null;
   if (command['sessionId'] === undefined) return 'seq without sessionId';
   if (!isSessionId(seq) || !isSessionId(seqFloor)) return 'bad seq or seqFloor';

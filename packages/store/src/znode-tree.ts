@@ -409,7 +409,7 @@ export class ZnodeTree {
         const session = this.#sessions.get(command.sessionId);
         if (session === undefined) return fail('SESSION_EXPIRED', 'session is not open');
         if (command.seq === undefined || command.seqFloor === undefined) return this.#write(s, command, command.sessionId);
-        return this.#sequencedWrite(s, command, { session, seq: command.seq, seqFloor: command.seqFloor });
+        return this.#sequencedWrite(s, command, { session, seq: command.seq, seqFloor: command.seqFloor, once: command.seqOnce === true });
       }
       case 'sessionOpen': {
         if (command.timeoutMs < 1 || command.timeoutMs > sessionTimeoutMsMax) {
@@ -491,15 +491,16 @@ export class ZnodeTree {
 
   /**
    * Exactly-once (the Raft dissertation's client sessions, §6.3): a write whose `seq` the session
-   * already applied gets the recorded result and changes nothing; one the session moved past — a
+   * already applied gets the recorded result and changes nothing (unless `once`: a seq that is never
+   * resent and is already recorded belongs to another write, so it is refused); one the session moved past — a
    * later write applied, or below its floor — is refused, for applying it now would break the
    * session's order or apply it twice. Otherwise it is applied and its result, failure or not,
    * recorded; replies below the floor go.
    */
-  #sequencedWrite(s: Staging, command: Op | MultiCommand | SetAclCommand, at: { readonly session: SessionRecord; readonly seq: number; readonly seqFloor: number }): CommandResult {
+  #sequencedWrite(s: Staging, command: Op | MultiCommand | SetAclCommand, at: { readonly session: SessionRecord; readonly seq: number; readonly seqFloor: number; readonly once: boolean }): CommandResult {
     const { session, seq } = at;
     const recorded = replyOf(session, seq);
-    if (recorded !== undefined) return recorded;
+    if (recorded !== undefined) return at.once ? fail('STALE_SEQUENCE', `seq ${seq} was already used by another write of the session; not applied`) : recorded;
     const lastSeq = session.replies.at(-1)?.seq ?? 0;
     if (seq < session.seqFloor) return fail('STALE_SEQUENCE', `seq ${seq} is below the session's floor ${session.seqFloor}; not applied`);
     if (seq <= lastSeq) return fail('STALE_SEQUENCE', `seq ${seq} comes after the session's seq ${lastSeq} took effect; not applied`);

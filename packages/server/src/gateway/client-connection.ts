@@ -43,7 +43,7 @@ import {
   type WireError,
 } from '@vigil/protocol';
 import type { NodeId } from '@vigil/raft';
-import { aclProblem, callerDigestsMax, digestId, pathProblem, roles as allRoles, type Caller, type Store, type WatchEvent } from '@vigil/store';
+import { aclProblem, callerDigestsMax, digestId, pathProblem, roles as allRoles, type Caller, type Command, type Store, type WatchEvent } from '@vigil/store';
 import { ServerError } from '../errors.js';
 import type { Logger } from '../node/logger.js';
 import { anonymous, type Authenticator, type Credentials, type Identity } from '../security/authenticator.js';
@@ -237,9 +237,11 @@ export class ClientConnection implements WatchSink, ChannelInput {
   private readonly digests: string[] = [];
   /**
    * The `seq` a `zookeeper` connection gives its next write (ZooKeeper's clients number nothing):
-   * numbered, its writes pipeline past the reads before them as the SDK's do (decision 42).
+   * numbered, its writes pipeline past the reads before them as the SDK's do (decision 42). It
+   * numbers within the range it claimed at its handshake, up to `seqLast` (decision 61).
    */
   private nextSeq = 0;
+  private seqLast = 0;
 
   /**
    * `address`: the client's IP as `ip` ACLs match it; `certificateName`: the CN of a client
@@ -444,6 +446,12 @@ export class ClientConnection implements WatchSink, ChannelInput {
           this.fail('SESSION_EXPIRED', 'the session is expired, closed or unknown');
           return;
         }
+        const refused = this.zookeeper ? await this.claimSeqRange(id) : null;
+        if (this.left()) return;
+        if (refused !== null) {
+          this.fail(refused.name, refused.message);
+          return;
+        }
         welcome = { sessionId: id, secret, timeoutMs: record.timeoutMs, resumed: true };
       } else {
         const opened = await this.s.sessions.open(timeoutMs, AbortSignal.timeout(this.s.requestTimeoutMs));
@@ -459,7 +467,11 @@ export class ClientConnection implements WatchSink, ChannelInput {
     if (this.phase !== 'handshaking') return; // the client left meanwhile
     this.sessionId = welcome.sessionId;
     this.phase = 'open';
-    if (this.zookeeper) this.nextSeq = firstSeq(this.s.store, welcome.sessionId);
+    if (this.zookeeper && !welcome.resumed) {
+      // A new session: no earlier connection numbered anything.
+      this.nextSeq = 1;
+      this.seqLast = zookeeperSeqRange;
+    }
     this.s.sessions.touch(this.sessionId);
     this.s.attach(this.sessionId, this);
     this.sendFrame({
@@ -473,6 +485,34 @@ export class ClientConnection implements WatchSink, ChannelInput {
       resumed: welcome.resumed,
       ...(this.identity.user === undefined ? {} : { user: this.identity.user }),
     });
+  }
+
+  /**
+   * A resumed `zookeeper` connection claims the range of `seq`s it will number (decision 61): a
+   * sequenced no-op (`check /`) at P, where P lies a whole range above the highest `seq` the session
+   * recorded as of a read index. Every earlier connection claimed its range through the log before
+   * it numbered a write, so the read index sees the latest claim, and P is above every `seq` those
+   * connections can ever send: their writes that land later are refused STALE_SEQUENCE, never
+   * applied after this connection's, and this connection's are never answered with theirs. A claim
+   * that meets P already used (a rival resume) is made again above it. Returns the store's refusal
+   * (the session expired meanwhile), or null once claimed; the deadline's failures are thrown.
+   */
+  private async claimSeqRange(sessionId: number): Promise<WireError | null> {
+    await withDeadline(this.s.requestTimeoutMs, (signal) => this.s.linearizableRead(signal));
+    for (let attempt = 1; ; attempt++) {
+      const record = this.s.store.session(sessionId);
+      if (record === undefined) return wireError('SESSION_EXPIRED', 'the session is expired, closed or unknown');
+      const claim = Math.max(record.seqFloor, record.replies.at(-1)?.seq ?? 0) + zookeeperSeqRange + 1;
+      const command: Command = { type: 'check', path: '/', sessionId, seq: claim, seqFloor: claim, seqOnce: true };
+      const p = await withDeadline(this.s.requestTimeoutMs, (signal) => this.s.link.propose(command, signal));
+      if (!(await this.caughtUp(p.index))) throw new ServerError('TIMEOUT', `the session's claim was committed at ${p.index} but this server has not applied it yet`);
+      if (p.result.ok) {
+        this.nextSeq = claim + 1;
+        this.seqLast = claim + zookeeperSeqRange;
+        return null;
+      }
+      if (p.result.error.code !== 'STALE_SEQUENCE' || attempt === seqClaimAttemptsMax) return storeError(p.result.error);
+    }
   }
 
   /** Whether the client left while its handshake waited (phase is not narrowed across awaits). */
@@ -504,6 +544,10 @@ export class ClientConnection implements WatchSink, ChannelInput {
   private onRequest(received: ConnectionRequest, bytes: number): void {
     let request = received;
     if (this.zookeeper && zookeeperNumbered.has(request.op) && !('seq' in request && request.seq !== undefined)) {
+      if (this.nextSeq > this.seqLast) {
+        this.fail('STALE_SEQUENCE', `this connection numbered the ${zookeeperSeqRange} writes of its range: reconnect to go on`);
+        return;
+      }
       // Its own floor: a ZooKeeper client never resends, so no earlier answer need be kept.
       request = { ...(request as WriteRequest), seq: this.nextSeq, seqFloor: this.nextSeq };
       this.nextSeq++;
@@ -667,7 +711,9 @@ export class ClientConnection implements WatchSink, ChannelInput {
     let outcome: Outcome;
     try {
       if (request.op === 'close') this.closingSession = true;
-      const command = request.op === 'close' ? { type: 'sessionClose' as const, sessionId: this.sessionId } : commandOf(request, this.sessionId, this.s.ephemeralsPerSessionMax, this.caller);
+      // A ZooKeeper connection's numbers are sent once (decision 61): a seq found recorded is another write's.
+      const once = this.zookeeper && request.op !== 'close' && request.seq !== undefined;
+      const command: Command = request.op === 'close' ? { type: 'sessionClose', sessionId: this.sessionId } : { ...commandOf(request, this.sessionId, this.s.ephemeralsPerSessionMax, this.caller), ...(once ? { seqOnce: true as const } : {}) };
       const p = await withDeadline(this.s.requestTimeoutMs, (signal) => this.s.link.propose(command, signal));
       // Answer only once this server has applied the write: read-your-writes on this connection,
       // and the write's watch events leave before its response.
@@ -888,18 +934,14 @@ export class ClientConnection implements WatchSink, ChannelInput {
 const zookeeperNumbered: ReadonlySet<ConnectionRequest['op']> = new Set(['create', 'set', 'delete', 'multi', 'setAcl']);
 
 /**
- * The first `seq` of a `zookeeper` connection of `sessionId`: above every `seq` the session's
- * earlier connections can still have in flight. This member has applied every write whose answer
- * the client saw (the resume caught up to its last zxid), so the session's highest recorded `seq`
- * is at least that answer's; an earlier connection had at most `inFlightRequestsMax` requests
- * unanswered past it. A write that meets an even older one anyway is refused STALE_SEQUENCE, not
- * applied, and the ZooKeeper channel turns that into a lost connection (decision 57).
+ * How many `seq`s a `zookeeper` connection may number (decision 61): 2^24 writes, after which it is
+ * closed and the client's reconnection claims a new range. A session's `seq`s stay safe integers
+ * for 2^29 reconnections.
  */
-function firstSeq(store: Store, sessionId: number): number {
-  const session = store.session(sessionId);
-  const last = Math.max(session?.replies.at(-1)?.seq ?? 0, session?.seqFloor ?? 0);
-  return last + 2 * inFlightRequestsMax + 1;
-}
+export const zookeeperSeqRange = 2 ** 24;
+
+/** Claims of a range that meet a rival's before this connection gives up (SESSION_MOVED-like races). */
+const seqClaimAttemptsMax = 3;
 
 /** An ACL of a write that the store would refuse (INVALID_ACL here, with the op's index in a multi), or null. */
 function invalidAcl(request: WriteRequest): WireError | null {

@@ -41,8 +41,8 @@ export function aclToZk(acl: readonly AclEntry[]): ZkAcl[] {
  * member stopping): the channel closes, and the client reconnects and resumes its session as it
  * would with ZooKeeper. TOO_MANY_REQUESTS is one of them: it is answered ahead of the requests
  * before it, and ZooKeeper's clients drop a connection whose answers come out of order anyway.
- * So is STALE_SEQUENCE: the write was not applied, behind a write of an earlier connection of the
- * session that was still in flight (ClientConnection's firstSeq).
+ * So is STALE_SEQUENCE: the write was not applied, because a later connection of the session has
+ * claimed its range of seqs since (the session moved; ClientConnection's claimSeqRange).
  */
 export function zkErrorOf(error: WireError): number | null {
   const code: ErrorCode = errorCodeOfWire(error.code) ?? 'INTERNAL';

@@ -405,4 +405,39 @@ describe.each(zookeeperTargetNames().filter((n) => n === 'vigil'))('node-zookeep
       await closeClient(client);
     }
   }, 60_000);
+
+  test('creates in flight when the client\'s member is killed, and more at once after it moves: each one answered took effect, under its own path (decision 61)', async () => {
+    const cluster = target.cluster!;
+    const client = await openClient(target.connectString, { sessionTimeoutMs: 10_000 });
+    try {
+      await create(client, '/inflight');
+      const port = (client.connectionManager as unknown as { socket: { remotePort: number } }).socket.remotePort;
+      const member = memberOnZooKeeperPort(cluster, port);
+      const wave = (n: number): Promise<{ asked: string; got: string | null }>[] =>
+        Array.from({ length: 100 }, (_, i) => `/inflight/w${n}-${i}`).map((asked) => create(client, asked).then((got) => ({ asked, got }), () => ({ asked, got: null })));
+      const reconnected = new Promise<void>((resolve) => client.once('disconnected', () => client.once('connected', () => resolve())));
+      const first = wave(1);
+      await cluster.kill(member);
+      await withDeadline(reconnected, 20_000, 'the client to reconnect to another member');
+      const second = wave(2);
+      const answers = await Promise.all([...first, ...second]);
+      // The writes sent after the move all take effect; those cut off by the kill may or may not have.
+      expect(answers.slice(100).filter((a) => a.got === null)).toEqual([]);
+      const answered = answers.filter((a) => a.got !== null);
+      expect(answered.filter((a) => a.got !== a.asked)).toEqual([]);
+      await sync(client, '/inflight');
+      const { children } = await getChildren(client, '/inflight');
+      expect(answered.map((a) => a.asked.slice('/inflight/'.length)).filter((name) => !children.includes(name))).toEqual([]);
+      // No write of the lost connection took effect after one of the new connection's.
+      const czxid = async (name: string): Promise<bigint> => long((await exists(client, `/inflight/${name}`))!.czxid);
+      const firstWave = await Promise.all(children.filter((c) => c.startsWith('w1-')).map(czxid));
+      const secondWave = await Promise.all(children.filter((c) => c.startsWith('w2-')).map(czxid));
+      expect(secondWave).toHaveLength(100);
+      const secondStart = secondWave.reduce((m, z) => (z < m ? z : m));
+      expect(firstWave.filter((z) => z > secondStart)).toEqual([]);
+      await cluster.heal();
+    } finally {
+      await closeClient(client);
+    }
+  }, 60_000);
 });

@@ -2,12 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import type { ClientFrame, ServerFrame } from '@vigil/protocol';
+import type { ClientFrame } from '@vigil/protocol';
 import { openStore, type Command, type Store } from '@vigil/store';
-import { Authenticator } from '../src/security/authenticator.js';
-import { ClientConnection, type ChannelInput, type ClientChannel, type ConnectionRequest, type GatewayServices, type Outcome } from '../src/gateway/client-connection.js';
-import { WatchHub } from '../src/gateway/watch-hub.js';
-import { silentLogger } from '../src/node/logger.js';
+import { ClientConnection, type GatewayServices, type Outcome } from '../src/gateway/client-connection.js';
+import { gatewayServices, RecordingChannel } from './connection-support.js';
 
 /**
  * The order in which a connection reads, with the read index under the test's control: a
@@ -36,57 +34,16 @@ async function apply(command: Command): Promise<void> {
   await store.apply([{ index, timeMs: 1_000 + index, command }]);
 }
 
-/** A channel that keeps what the connection answers, by request id. */
-class RecordingChannel implements ClientChannel {
-  input: ChannelInput | null = null;
-  readonly answers = new Map<number, Outcome>();
-  readonly frames: ServerFrame['t'][] = [];
-  start(input: ChannelInput): void {
-    this.input = input;
-  }
-  encodeResponse(id: number, _op: ConnectionRequest['op'] | undefined, outcome: Outcome): Uint8Array {
-    this.answers.set(id, outcome);
-    return new Uint8Array(1);
-  }
-  encodeFrame(frame: ServerFrame): Uint8Array {
-    this.frames.push(frame.t);
-    return new Uint8Array(1);
-  }
-  send(): void {}
-  get bufferedAmount(): number {
-    return 0;
-  }
-  close(): void {}
-}
-
 /** A connection whose linearizable reads wait until the test releases their read index. */
 async function connection(zookeeper: boolean): Promise<{ channel: RecordingChannel; releaseReadIndex: () => void; send: (frame: ClientFrame) => void; proposed: Command[] }> {
   const waiting: (() => void)[] = [];
   const proposed: Command[] = [];
-  const services: GatewayServices = {
-    nodeId: 1,
-    store,
+  const services = gatewayServices(store, {
     // Proposals are recorded and never committed: what matters is when they are made.
     link: { propose: (command: Command) => (proposed.push(command), new Promise(() => undefined)) } as unknown as GatewayServices['link'],
     sessions: { touch: () => undefined, open: async () => ({ sessionId: 7, secret: new Uint8Array(16), revision: store.appliedIndex }), verify: () => true } as unknown as GatewayServices['sessions'],
-    watches: new WatchHub(),
     linearizableRead: () => new Promise<number>((resolve) => waiting.push(() => resolve(store.appliedIndex))),
-    waitApplied: async () => undefined,
-    leaderContact: () => ({ ok: true }),
-    untilLeaderContact: async () => true,
-    sessionTimeoutMsMin: 1_000,
-    sessionTimeoutMsMax: 60_000,
-    requestTimeoutMs: 10_000,
-    catchUpTimeoutMs: 1_000,
-    sessionSlots: { take: () => true, release: () => undefined, max: 10 },
-    requestsPerSecond: 1_000,
-    ephemeralsPerSessionMax: 10,
-    watchesPerSessionMax: 10,
-    authenticator: new Authenticator({ store, required: false, superuserHash: '' }),
-    attach: () => undefined,
-    detach: () => undefined,
-    logger: silentLogger(),
-  };
+  });
   const channel = new RecordingChannel();
   new ClientConnection(channel, services, 'test', '127.0.0.1', null, zookeeper);
   const send = (frame: ClientFrame): void => channel.input?.receive({ ok: true, value: frame }, 16);

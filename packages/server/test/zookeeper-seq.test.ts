@@ -2,13 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import type { ClientFrame, ServerFrame } from '@vigil/protocol';
+import type { ClientFrame } from '@vigil/protocol';
 import { openStore, type Command, type Store } from '@vigil/store';
-import { Authenticator } from '../src/security/authenticator.js';
-import { ClientConnection, zookeeperSeqRange, type ChannelInput, type ClientChannel, type ConnectionRequest, type GatewayServices, type Outcome } from '../src/gateway/client-connection.js';
+import { ClientConnection, zookeeperSeqRange, type GatewayServices } from '../src/gateway/client-connection.js';
 import type { Proposed } from '../src/gateway/leader-link.js';
-import { WatchHub } from '../src/gateway/watch-hub.js';
-import { silentLogger } from '../src/node/logger.js';
+import { gatewayServices, RecordingChannel } from './connection-support.js';
 
 /**
  * A ZooKeeper connection numbers its session's writes itself (decision 60). A session's earlier
@@ -42,32 +40,6 @@ async function apply(command: Command): Promise<Proposed> {
   return { index, result: applied!.result };
 }
 
-/** A channel that keeps what the connection answers, by request id. */
-class RecordingChannel implements ClientChannel {
-  input: ChannelInput | null = null;
-  readonly answers = new Map<number, Outcome>();
-  readonly frames: ServerFrame['t'][] = [];
-  closed = false;
-  start(input: ChannelInput): void {
-    this.input = input;
-  }
-  encodeResponse(id: number, _op: ConnectionRequest['op'] | undefined, outcome: Outcome): Uint8Array {
-    this.answers.set(id, outcome);
-    return new Uint8Array(1);
-  }
-  encodeFrame(frame: ServerFrame): Uint8Array {
-    this.frames.push(frame.t);
-    return new Uint8Array(1);
-  }
-  send(): void {}
-  get bufferedAmount(): number {
-    return 0;
-  }
-  close(): void {
-    this.closed = true;
-  }
-}
-
 /** Proposals wait here until the test lets them into the log (or, when not held, go at once). */
 class TestLog {
   held = false;
@@ -86,29 +58,11 @@ class TestLog {
 }
 
 function services(log: TestLog): GatewayServices {
-  return {
-    nodeId: 1,
-    store,
+  return gatewayServices(store, {
     link: { propose: (command: Command) => log.propose(command) } as unknown as GatewayServices['link'],
     sessions: { touch: () => undefined, open: () => Promise.reject(new Error('this test resumes its one session')), verify: () => true } as unknown as GatewayServices['sessions'],
-    watches: new WatchHub(),
     linearizableRead: async () => store.appliedIndex,
-    waitApplied: async () => undefined,
-    leaderContact: () => ({ ok: true }),
-    untilLeaderContact: async () => true,
-    sessionTimeoutMsMin: 1_000,
-    sessionTimeoutMsMax: 60_000,
-    requestTimeoutMs: 10_000,
-    catchUpTimeoutMs: 1_000,
-    sessionSlots: { take: () => true, release: () => undefined, max: 10 },
-    requestsPerSecond: 1_000,
-    ephemeralsPerSessionMax: 10,
-    watchesPerSessionMax: 10,
-    authenticator: new Authenticator({ store, required: false, superuserHash: '' }),
-    attach: () => undefined,
-    detach: () => undefined,
-    logger: silentLogger(),
-  };
+  });
 }
 
 /** A ZooKeeper connection that resumes the session, as a client does after losing its last one. */

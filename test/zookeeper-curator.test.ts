@@ -9,7 +9,7 @@ import type { ProcessCluster } from '../scripts/cluster/process-cluster.js';
 import { waitFor } from './support/cluster.js';
 import type { JsonLineProcess, Report } from './support/json-line-process.js';
 import { closeClient, create, openClient, remove, setData } from './support/zookeeper-node-client.js';
-import { expectExclusiveRounds, expectMarkerOf, killLeaderMidContention, recipeFixture } from './support/zookeeper-recipes.js';
+import { electedOf, expectExclusiveRounds, expectMarkerOf, expectSuccession, killLeaderMidContention, nextLeader, recipeFixture } from './support/zookeeper-recipes.js';
 import { javaBin, memberOnZooKeeperPort, zookeeperTargetNames } from './support/zookeeper-target.js';
 
 /**
@@ -63,41 +63,24 @@ describe.each(zookeeperTargetNames())('Curator recipes against %s', (name) => {
 
   test(`LeaderLatch: one leader at a time${name === 'vigil' ? ', through a member killed and restarted' : ''}; when its session ends, by close or by expiry, another is elected`, async () => {
     const candidates = ['c0', 'c1', 'c2'].map((id) => curator('latch', fx.target.connectString, '/curator/latch', id, '4000'));
-    const elected = (): JsonLineProcess[] => candidates.filter((c) => c.has((r) => r['elected'] === true));
-    const leaderIs = (leader: JsonLineProcess): Promise<void> => expectMarkerOf(fx.observer, '/curator/latch-leader', leader);
-    const first = await waitFor('a first leader', () => (elected().length >= 1 ? elected() : undefined), 30_000, 20);
-    expect(first).toHaveLength(1);
-    await leaderIs(first[0]!);
+    const first = await nextLeader(candidates);
+    await expectMarkerOf(fx.observer, '/curator/latch-leader', first);
     const cluster = fx.target.cluster;
     if (cluster !== null) {
       // Vigil: a member is killed under the election and restarted; the sessions on it move to the
       // others. LeaderLatch gives leadership up as soon as its own connection is suspended (as
       // Curator documents), so the member killed is not the one the leader's session is on: the
       // Raft leader when it can be, else a follower. Nobody else is elected meanwhile.
-      const leaderSessionOn = await memberOf(first[0]!, cluster);
+      const leaderSessionOn = await memberOf(first, cluster);
       const raftLeader = await cluster.leader();
       await cluster.kill(raftLeader !== leaderSessionOn ? raftLeader : cluster.live().find((id) => id !== leaderSessionOn)!);
       await cluster.leader(cluster.live(), 20_000);
       await cluster.heal();
-      await leaderIs(first[0]!);
-      expect(elected()).toEqual(first);
+      await expectMarkerOf(fx.observer, '/curator/latch-leader', first);
+      expect(electedOf(candidates)).toEqual([first]);
     }
-
-    // The leader closes its latch and its client: its session ends at once and another leads.
-    first[0]!.send('quit');
-    expect(await first[0]!.status()).toBe(0);
-    const second = await waitFor('a second leader', () => (elected().length >= 2 ? elected().filter((c) => c !== first[0]) : undefined), 30_000, 20);
-    expect(second).toHaveLength(1);
-
-    // The second leader's process is killed: its session lives until the server expires it (4 s).
-    second[0]!.kill();
-    await second[0]!.exited;
-    const third = await waitFor('a third leader', () => (elected().length >= 3 ? elected().filter((c) => c !== first[0] && c !== second[0]) : undefined), 30_000, 20);
-    expect(third).toHaveLength(1);
-    expect(candidates.flatMap((c) => c.reports).filter((r) => 'violation' in r || 'error' in r)).toEqual([]);
-    await leaderIs(third[0]!);
-    third[0]!.send('quit');
-    expect(await third[0]!.status()).toBe(0);
+    // The leader closes its latch and its client, then the next leader's process is killed.
+    await expectSuccession(candidates, first, fx.observer, '/curator/latch-leader');
   }, 90_000);
 
   test(`CuratorCache: creates, changes and deletes below the path, in order${name === 'vigil' ? '; its session\'s member killed, it catches up with what changed meanwhile' : ''}`, async () => {

@@ -88,3 +88,37 @@ export async function expectMarkerOf(observer: Client, path: string, leader: Jso
   await sync(observer, path);
   expect((await getData(observer, path)).data).toBe(leader.reports.find((r) => r['elected'])!['candidate']);
 }
+
+/** The candidates that reported `elected`, in the order given. */
+export function electedOf(candidates: readonly JsonLineProcess[]): JsonLineProcess[] {
+  return candidates.filter((c) => c.has((r) => r['elected'] === true));
+}
+
+/** The one candidate elected after those in `before` (none: the first leader); exactly one. */
+export async function nextLeader(candidates: readonly JsonLineProcess[], before: readonly JsonLineProcess[] = []): Promise<JsonLineProcess> {
+  const now = await waitFor(`leader ${before.length + 1}`, () => {
+    const elected = electedOf(candidates);
+    return elected.length > before.length ? elected.filter((c) => !before.includes(c)) : undefined;
+  }, 30_000, 20);
+  expect(now).toHaveLength(1);
+  return now[0]!;
+}
+
+/**
+ * The end of an election's run, the same for every recipe: the leader closes its session, which
+ * ends its candidacy at once, and another leads; that one's process is killed, its session lives
+ * until the server expires it, and the last candidate leads (its marker at `markerPath`) and
+ * quits. No candidate reported a violation (two leaders) or an error.
+ */
+export async function expectSuccession(candidates: readonly JsonLineProcess[], first: JsonLineProcess, observer: Client, markerPath: string): Promise<void> {
+  first.send('quit');
+  expect(await first.status()).toBe(0);
+  const second = await nextLeader(candidates, [first]);
+  second.kill();
+  await second.exited;
+  const third = await nextLeader(candidates, [first, second]);
+  expect(candidates.flatMap((c) => c.reports).filter((r) => 'violation' in r || 'error' in r)).toEqual([]);
+  await expectMarkerOf(observer, markerPath, third);
+  third.send('quit');
+  expect(await third.status()).toBe(0);
+}

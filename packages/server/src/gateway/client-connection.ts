@@ -712,8 +712,7 @@ export class ClientConnection implements WatchSink, ChannelInput {
     try {
       if (request.op === 'close') this.closingSession = true;
       // A ZooKeeper connection's numbers are sent once (decision 61): a seq found recorded is another write's.
-      const once = this.zookeeper && request.op !== 'close' && request.seq !== undefined;
-      const command: Command = request.op === 'close' ? { type: 'sessionClose', sessionId: this.sessionId } : { ...commandOf(request, this.sessionId, this.s.ephemeralsPerSessionMax, this.caller), ...(once ? { seqOnce: true as const } : {}) };
+      const command: Command = request.op === 'close' ? { type: 'sessionClose', sessionId: this.sessionId } : commandOf(request, this.sessionId, this.s.ephemeralsPerSessionMax, this.caller, this.zookeeper);
       const p = await withDeadline(this.s.requestTimeoutMs, (signal) => this.s.link.propose(command, signal));
       // Answer only once this server has applied the write: read-your-writes on this connection,
       // and the write's watch events leave before its response.

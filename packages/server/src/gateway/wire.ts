@@ -37,9 +37,10 @@ function storeOp(op: MultiOp): StoreOp {
  * `ephemeralsMax` (this member's bound on a session's ephemeral nodes) goes only into writes that
  * create an ephemeral node: the others cannot pass it. `caller` (with security on) is who the
  * write is checked for against the ACLs at apply, on every replica, wherever it was forwarded.
+ * `seqOnce`: the `seq` is never resent (a ZooKeeper connection's numbering, decision 61).
  */
-export function commandOf(request: WriteRequest, sessionId: number, ephemeralsMax?: number, caller?: Caller): Command {
-  const sequence = request.seq === undefined || request.seqFloor === undefined ? {} : { seq: request.seq, seqFloor: request.seqFloor };
+export function commandOf(request: WriteRequest, sessionId: number, ephemeralsMax?: number, caller?: Caller, seqOnce = false): Command {
+  const sequence = request.seq === undefined || request.seqFloor === undefined ? {} : { seq: request.seq, seqFloor: request.seqFloor, ...(seqOnce ? { seqOnce: true as const } : {}) };
   const bound = ephemeralsMax !== undefined && createsEphemeral(request) ? { ephemeralsMax } : {};
   const who = caller === undefined ? {} : { caller };
   if (request.op === 'multi') return { type: 'multi', ops: request.ops.map(storeOp), sessionId, ...sequence, ...bound, ...who };
